@@ -1,0 +1,108 @@
+//! Admin accounts: only a superadmin manages them, and the last active superadmin
+//! can be neither demoted, disabled nor deleted.
+
+use crate::fields::Fields;
+use crate::{App, AppError, AppResult, Session, auth};
+use broadnet_domain::Role;
+use broadnet_store::{Actor, Admin, AdminPatch, NewAdmin};
+use serde_json::Value;
+
+fn parse_admin_username(s: &str) -> Result<String, broadnet_domain::ParseError> {
+    broadnet_domain::Username::parse(s).map(String::from)
+}
+
+fn password(s: &str) -> Result<String, broadnet_domain::ParseError> {
+    auth::check_password_strength(s).map(|_| s.to_string()).map_err(broadnet_domain::ParseError)
+}
+
+impl App {
+    /// Creates an admin; used by the API (with a session) and the CLI (system actor).
+    pub async fn create_admin_as(&self, actor: &Actor, username: &str, plain_password: &str, role: Role, full_name: Option<String>, email: Option<String>) -> AppResult<Admin> {
+        let hash = auth::hash_password(plain_password).map_err(AppError::Internal)?;
+        self.store
+            .create_admin(actor, NewAdmin { username: username.to_string(), password_hash: hash, full_name, email, role })
+            .await
+            .map_err(AppError::from_store("admin"))
+    }
+
+    /// Sets a new password and ends every session of that admin.
+    pub async fn set_admin_password(&self, actor: &Actor, id: i64, plain_password: &str) -> AppResult<Admin> {
+        let hash = auth::hash_password(plain_password).map_err(AppError::Internal)?;
+        let patch = AdminPatch { password_hash: Some(hash), tokens_valid_after: Some(actor.at), ..Default::default() };
+        self.store.update_admin(actor, id, patch).await.map_err(AppError::from_store("admin"))
+    }
+
+    pub async fn create_admin(&self, s: &Session, body: Value) -> AppResult<Admin> {
+        s.require_superadmin()?;
+        let mut f = Fields::new(body)?;
+        let u = f.parsed("username", parse_admin_username);
+        let username = f.required("username", u);
+        let p = f.parsed("password", password);
+        let pw = f.required("password", p);
+        let r = f.parsed("role", Role::parse);
+        let role = f.required("role", r);
+        let full_name = f.text("full_name", 128).value();
+        let email = f.text("email", 255).value();
+        f.finish()?;
+        let (Some(username), Some(pw), Some(role)) = (username, pw, role) else {
+            return Err(AppError::Internal("admin fields missing after validation".into()));
+        };
+        self.create_admin_as(&s.actor(self.now()), &username, &pw, role, full_name, email).await
+    }
+
+    async fn ensure_other_superadmin(&self, id: i64) -> AppResult<()> {
+        let others = self
+            .store
+            .list_admins()
+            .await?
+            .into_iter()
+            .filter(|a| a.id != id && a.active && a.role == Role::Superadmin)
+            .count();
+        if others == 0 {
+            return Err(AppError::InUse("this is the last active superadmin".into()));
+        }
+        Ok(())
+    }
+
+    pub async fn update_admin(&self, s: &Session, id: i64, body: Value) -> AppResult<Admin> {
+        s.require_superadmin()?;
+        let current = self.store.get_admin(id).await.map_err(AppError::from_store("admin"))?;
+        let mut f = Fields::new(body)?;
+        let p = f.parsed("password", password);
+        let new_password = f.not_null("password", p);
+        let r = f.parsed("role", Role::parse);
+        let role = f.not_null("role", r);
+        let a = f.boolean("active");
+        let active = f.not_null("active", a);
+        let full_name = f.text("full_name", 128).patch();
+        let email = f.text("email", 255).patch();
+        f.finish()?;
+        let loses_super = current.role == Role::Superadmin
+            && current.active
+            && (role.is_some_and(|r| r != Role::Superadmin) || active == Some(false));
+        if loses_super {
+            self.ensure_other_superadmin(id).await?;
+        }
+        let now = self.now();
+        let mut patch = AdminPatch { full_name, email, role, active, ..Default::default() };
+        if let Some(pw) = new_password {
+            patch.password_hash = Some(auth::hash_password(&pw).map_err(AppError::Internal)?);
+            patch.tokens_valid_after = Some(now);
+        } else if active == Some(false) {
+            patch.tokens_valid_after = Some(now);
+        }
+        self.store.update_admin(&s.actor(now), id, patch).await.map_err(AppError::from_store("admin"))
+    }
+
+    pub async fn delete_admin(&self, s: &Session, id: i64) -> AppResult<()> {
+        s.require_superadmin()?;
+        let current = self.store.get_admin(id).await.map_err(AppError::from_store("admin"))?;
+        if current.id == s.admin.id {
+            return Err(AppError::InUse("you cannot delete your own account".into()));
+        }
+        if current.role == Role::Superadmin && current.active {
+            self.ensure_other_superadmin(id).await?;
+        }
+        self.store.delete_admin(&s.actor(self.now()), id).await.map_err(AppError::from_store("admin"))
+    }
+}

@@ -1,0 +1,276 @@
+//! Customers: validation of what an admin types, package and router checks, and
+//! the list query.
+
+use crate::fields::{Fields, Slot};
+use crate::{App, AppError, AppResult, Session, auth};
+use broadnet_domain::{CustomerStatus, CustomerType, ParseError, Phone, Username};
+use broadnet_store::{Customer, CustomerPatch, CustomerQuery, CustomerSort, NewCustomer, StoreError};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use std::net::IpAddr;
+
+/// `AA:BB:CC:DD:EE:FF` from any of the usual spellings.
+pub fn parse_mac(s: &str) -> Result<String, ParseError> {
+    let hex: String = s.chars().filter(|c| !matches!(c, ':' | '-' | '.' | ' ')).collect();
+    if hex.len() != 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(ParseError::new("must be a MAC address such as AA:BB:CC:DD:EE:FF"));
+    }
+    let up = hex.to_ascii_uppercase();
+    Ok(up.as_bytes().chunks(2).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(":"))
+}
+
+fn parse_ip(s: &str) -> Result<String, ParseError> {
+    s.parse::<IpAddr>().map(|ip| ip.to_string()).map_err(|_| ParseError::new("must be an IP address"))
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, ParseError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| ParseError::new("must be a date-time such as 2026-12-31T23:59:59Z"))
+}
+
+fn parse_email(s: &str) -> Result<String, ParseError> {
+    match s.split_once('@') {
+        Some((local, domain)) if !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace) => Ok(s.to_string()),
+        _ => Err(ParseError::new("must be an email address")),
+    }
+}
+
+fn parse_password(s: &str) -> Result<String, ParseError> {
+    // RADIUS User-Password carries at most 128 bytes; the characters must survive a
+    // PPPoE dialer and a hotspot form.
+    if s.len() < 4 || s.len() > 64 {
+        return Err(ParseError::new("must be 4 to 64 characters long"));
+    }
+    if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(ParseError::new("must not contain spaces or control characters"));
+    }
+    Ok(s.to_string())
+}
+
+struct Parsed {
+    full_name: Slot<String>,
+    username: Slot<Username>,
+    password: Slot<String>,
+    phone: Slot<Phone>,
+    email: Slot<String>,
+    customer_type: Slot<CustomerType>,
+    package_id: Slot<i64>,
+    router_id: Slot<i64>,
+    status: Slot<CustomerStatus>,
+    expires_at: Slot<DateTime<Utc>>,
+    mac_address: Slot<String>,
+    static_ip: Slot<String>,
+    location: Slot<String>,
+    notes: Slot<String>,
+}
+
+fn read(f: &mut Fields) -> Parsed {
+    Parsed {
+        full_name: f.text("full_name", 128),
+        username: f.parsed("username", Username::parse),
+        password: f.parsed("password", parse_password),
+        phone: f.parsed("phone", Phone::parse),
+        email: f.parsed("email", parse_email),
+        customer_type: f.parsed("customer_type", CustomerType::parse),
+        package_id: f.int("package_id", 1, i64::MAX),
+        router_id: f.int("router_id", 1, i64::MAX),
+        status: f.parsed("status", CustomerStatus::parse),
+        expires_at: f.parsed("expires_at", parse_time),
+        mac_address: f.parsed("mac_address", parse_mac),
+        static_ip: f.parsed("static_ip", parse_ip),
+        location: f.text("location", 255),
+        notes: f.text("notes", 4000),
+    }
+}
+
+/// The API's view of a customer. The RADIUS password is shown to admins who can
+/// change it, never to viewers.
+pub fn customer_json(c: &Customer, with_password: bool) -> Value {
+    let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
+    if let Value::Object(o) = &mut v {
+        if with_password {
+            o.insert("password".into(), json!(c.password));
+        }
+    }
+    v
+}
+
+impl App {
+    async fn check_refs(&self, f: &mut Fields, package_id: Option<i64>, router_id: Option<i64>, ctype: Option<CustomerType>) -> AppResult<()> {
+        if let Some(pid) = package_id {
+            match self.store.get_package(pid).await {
+                Ok(p) => {
+                    if let Some(t) = ctype {
+                        if !p.service_type.serves(t) {
+                            f.error("package_id", format!("package {} is for {} customers, not {}", p.name, p.service_type, t));
+                        }
+                    }
+                }
+                Err(StoreError::NotFound) => f.error("package_id", "no such package"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if let Some(rid) = router_id {
+            if !self.store.router_exists(rid).await? {
+                f.error("router_id", "no such router");
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn create_customer(&self, s: &Session, body: Value) -> AppResult<Customer> {
+        s.require_write()?;
+        let mut f = Fields::new(body)?;
+        let p = read(&mut f);
+        let full_name = f.required("full_name", p.full_name);
+        let username = f.required("username", p.username);
+        let phone = f.required("phone", p.phone);
+        let customer_type = f.required("customer_type", p.customer_type);
+        let package_id = p.package_id.value();
+        let router_id = p.router_id.value();
+        self.check_refs(&mut f, package_id, router_id, customer_type).await?;
+        f.finish()?;
+        let (Some(full_name), Some(username), Some(phone), Some(customer_type)) = (full_name, username, phone, customer_type) else {
+            return Err(AppError::Internal("customer fields missing after validation".into()));
+        };
+        let now = self.now();
+        let new = NewCustomer {
+            full_name,
+            username,
+            password: p.password.value().unwrap_or_else(|| auth::random_password(8)),
+            phone,
+            email: p.email.value(),
+            customer_type,
+            package_id,
+            router_id,
+            status: p.status.value().unwrap_or(CustomerStatus::Active),
+            expires_at: p.expires_at.value(),
+            mac_address: p.mac_address.value(),
+            static_ip: p.static_ip.value(),
+            location: p.location.value(),
+            notes: p.notes.value(),
+            created_at: now,
+        };
+        self.store.create_customer(&s.actor(now), new).await.map_err(AppError::from_store("customer"))
+    }
+
+    pub async fn update_customer(&self, s: &Session, id: i64, body: Value) -> AppResult<Customer> {
+        s.require_write()?;
+        let current = self.store.get_customer(id).await.map_err(AppError::from_store("customer"))?;
+        let mut f = Fields::new(body)?;
+        let p = read(&mut f);
+        let patch = CustomerPatch {
+            full_name: f.not_null("full_name", p.full_name),
+            username: f.not_null("username", p.username),
+            password: f.not_null("password", p.password),
+            phone: f.not_null("phone", p.phone),
+            email: p.email.patch(),
+            customer_type: f.not_null("customer_type", p.customer_type),
+            package_id: p.package_id.patch(),
+            router_id: p.router_id.patch(),
+            status: f.not_null("status", p.status),
+            expires_at: p.expires_at.patch(),
+            mac_address: p.mac_address.patch(),
+            static_ip: p.static_ip.patch(),
+            location: p.location.patch(),
+            notes: p.notes.patch(),
+        };
+        let ctype = patch.customer_type.unwrap_or(current.customer_type);
+        let package_id = patch.package_id.unwrap_or(current.package_id);
+        // Re-check the package when either it or the customer's type changes.
+        let check_pkg = if patch.package_id.is_some() || patch.customer_type.is_some() { package_id } else { None };
+        let router_id = patch.router_id.flatten();
+        self.check_refs(&mut f, check_pkg, router_id, Some(ctype)).await?;
+        f.finish()?;
+        self.store.update_customer(&s.actor(self.now()), id, patch).await.map_err(AppError::from_store("customer"))
+    }
+
+    pub async fn delete_customer(&self, s: &Session, id: i64) -> AppResult<()> {
+        s.require_write()?;
+        self.store.delete_customer(&s.actor(self.now()), id).await.map_err(AppError::from_store("customer"))
+    }
+
+    /// Builds a list query from URL parameters, refusing unknown values.
+    pub fn customer_query(params: &[(String, String)]) -> AppResult<CustomerQuery> {
+        let mut q = CustomerQuery::default();
+        let mut f = Fields::new(json!({}))?;
+        for (k, v) in params {
+            let v = v.trim();
+            match k.as_str() {
+                "q" | "search" => q.search = Some(v.to_string()).filter(|s| !s.is_empty()),
+                "status" if !v.is_empty() => match CustomerStatus::parse(v) {
+                    Ok(s) => q.status = Some(s),
+                    Err(e) => f.error("status", e.0),
+                },
+                "type" | "customer_type" if !v.is_empty() => match CustomerType::parse(v) {
+                    Ok(t) => q.customer_type = Some(t),
+                    Err(e) => f.error(k, e.0),
+                },
+                "package_id" if !v.is_empty() => match v.parse() {
+                    Ok(n) => q.package_id = Some(n),
+                    Err(_) => f.error("package_id", "must be a whole number"),
+                },
+                "router_id" if !v.is_empty() => match v.parse() {
+                    Ok(n) => q.router_id = Some(n),
+                    Err(_) => f.error("router_id", "must be a whole number"),
+                },
+                "page" => match v.parse::<u64>() {
+                    Ok(n) if n >= 1 => q.page = n,
+                    _ => f.error("page", "must be a whole number from 1"),
+                },
+                "per_page" | "limit" => match v.parse::<u64>() {
+                    Ok(n) if (1..=500).contains(&n) => q.per_page = n,
+                    _ => f.error(k, "must be a whole number from 1 to 500"),
+                },
+                "sort" => {
+                    let (field, desc) = match v.strip_prefix('-') {
+                        Some(rest) => (rest, true),
+                        None => (v, false),
+                    };
+                    match CustomerSort::parse(field) {
+                        Some(s) => {
+                            q.sort = s;
+                            q.descending = desc;
+                        }
+                        None => f.error("sort", "must be one of created_at, name, username, expires_at, status (prefix - for descending)"),
+                    }
+                }
+                "order" => match v {
+                    "asc" => q.descending = false,
+                    "desc" => q.descending = true,
+                    _ => f.error("order", "must be asc or desc"),
+                },
+                _ => {}
+            }
+        }
+        f.finish()?;
+        Ok(q)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn macs() {
+        assert_eq!(parse_mac("aa-bb-cc-dd-ee-ff").unwrap(), "AA:BB:CC:DD:EE:FF");
+        assert_eq!(parse_mac("aabb.ccdd.eeff").unwrap(), "AA:BB:CC:DD:EE:FF");
+        assert!(parse_mac("aa:bb:cc").is_err());
+        assert!(parse_mac("zz:bb:cc:dd:ee:ff").is_err());
+    }
+
+    #[test]
+    fn list_query_parameters() {
+        let p = |v: &[(&str, &str)]| v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
+        let q = App::customer_query(&p(&[("q", "jo"), ("status", "active"), ("sort", "-name"), ("page", "2")])).unwrap();
+        assert_eq!(q.search.as_deref(), Some("jo"));
+        assert_eq!(q.sort, CustomerSort::FullName);
+        assert!(q.descending);
+        assert_eq!(q.page, 2);
+        let AppError::Validation(e) = App::customer_query(&p(&[("status", "gone"), ("per_page", "9999")])).unwrap_err() else { panic!() };
+        assert!(e.contains_key("status") && e.contains_key("per_page"));
+    }
+}

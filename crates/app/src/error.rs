@@ -1,0 +1,54 @@
+//! What a use case can answer besides success, in terms the web layer maps to
+//! HTTP statuses (422, 409, 404, 401, 403, 429).
+
+use broadnet_store::StoreError;
+use std::collections::BTreeMap;
+
+/// Messages per input field, in the order fields were checked.
+pub type FieldErrors = BTreeMap<String, Vec<String>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("validation failed")]
+    Validation(FieldErrors),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{field} is already taken")]
+    Conflict { field: String },
+    #[error("{0}")]
+    InUse(String),
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("too many login attempts; try again in {retry_after_secs} seconds")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        let mut e = FieldErrors::new();
+        e.entry(field.to_string()).or_default().push(message.into());
+        AppError::Validation(e)
+    }
+
+    /// Maps a store error for an entity, so that `NotFound` says what was not found.
+    pub fn from_store(what: &'static str) -> impl FnOnce(StoreError) -> AppError {
+        move |e| match e {
+            StoreError::NotFound => AppError::NotFound(what),
+            StoreError::Conflict(field) => AppError::Conflict { field },
+            StoreError::InUse(m) => AppError::InUse(m),
+            StoreError::Backend(m) => AppError::Internal(m),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        AppError::from_store("record")(e)
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,153 @@
+//! BroadNet Billing use cases. Handlers in `broadnet_web` are thin and call these;
+//! everything here works through the `broadnet_store` traits and a passed-in clock.
+
+pub mod admins;
+pub mod auth;
+pub mod crypto;
+pub mod customers;
+pub mod error;
+pub mod fields;
+pub mod packages;
+pub mod settings;
+
+pub use error::{AppError, AppResult, FieldErrors};
+
+use auth::{LoginLimiter, LoginLimits, TokenKey};
+use broadnet_domain::{Clock, Role};
+use broadnet_store::{Actor, Admin, DynStore, StoreError};
+use chrono::{DateTime, Utc};
+use crypto::SecretBox;
+use std::sync::Arc;
+
+/// Everything a use case needs, built once at start-up and shared.
+#[derive(Clone)]
+pub struct App {
+    pub store: DynStore,
+    pub clock: Arc<dyn Clock>,
+    pub tokens: TokenKey,
+    pub secrets: SecretBox,
+    pub limiter: Arc<LoginLimiter>,
+}
+
+/// An authenticated admin making a request.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub admin: Admin,
+    pub jti: String,
+    pub expires_at: DateTime<Utc>,
+    pub ip: Option<String>,
+}
+
+impl Session {
+    pub fn actor(&self, at: DateTime<Utc>) -> Actor {
+        Actor { admin_id: Some(self.admin.id), username: self.admin.username.clone(), ip: self.ip.clone(), at }
+    }
+
+    pub fn require_write(&self) -> AppResult<()> {
+        if self.admin.role.can_write() { Ok(()) } else { Err(AppError::Forbidden("viewers have read-only access")) }
+    }
+
+    pub fn require_superadmin(&self) -> AppResult<()> {
+        if self.admin.role == Role::Superadmin {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("only a superadmin may do this"))
+        }
+    }
+}
+
+/// What a successful login returns.
+#[derive(Debug, Clone)]
+pub struct LoginOutcome {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub admin: Admin,
+}
+
+impl App {
+    pub fn new(store: DynStore, clock: Arc<dyn Clock>, tokens: TokenKey, secrets: SecretBox) -> Self {
+        App { store, clock, tokens, secrets, limiter: Arc::new(LoginLimiter::new(LoginLimits::default())) }
+    }
+
+    pub fn with_login_limits(mut self, limits: LoginLimits) -> Self {
+        self.limiter = Arc::new(LoginLimiter::new(limits));
+        self
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub async fn login(&self, username: &str, password: &str, ip: &str) -> AppResult<LoginOutcome> {
+        let now = self.now();
+        self.limiter
+            .check(ip, username, now)
+            .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
+        let found = match self.store.get_admin_by_username(username.trim()).await {
+            Ok(a) => Some(a),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        // Verify against a fixed hash when the user is unknown, so timing does not
+        // reveal which usernames exist.
+        let hash = found.as_ref().map(|a| a.password_hash.as_str()).unwrap_or(DUMMY_HASH);
+        let ok = auth::verify_password(password, hash);
+        match found {
+            Some(admin) if ok && admin.active => {
+                self.limiter.succeeded(username.trim());
+                self.store.record_login(admin.id, now).await?;
+                let (token, claims) = self.tokens.issue(admin.id, &admin.username, now);
+                tracing::info!(admin = %admin.username, ip, "admin logged in");
+                Ok(LoginOutcome {
+                    token,
+                    expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(now),
+                    admin,
+                })
+            }
+            _ => {
+                self.limiter.failed(username.trim(), now);
+                tracing::warn!(username, ip, "failed admin login");
+                Err(AppError::Unauthorized("wrong username or password"))
+            }
+        }
+    }
+
+    /// Checks a token from a Bearer header or the session cookie.
+    pub async fn authenticate(&self, token: &str, ip: Option<String>) -> AppResult<Session> {
+        let now = self.now();
+        let claims = self
+            .tokens
+            .verify(token, now)
+            .map_err(|_| AppError::Unauthorized("invalid or expired session; log in again"))?;
+        let admin = match self.store.get_admin(claims.sub).await {
+            Ok(a) => a,
+            Err(StoreError::NotFound) => return Err(AppError::Unauthorized("account no longer exists")),
+            Err(e) => return Err(e.into()),
+        };
+        if !admin.active {
+            return Err(AppError::Unauthorized("account is disabled"));
+        }
+        if admin.tokens_valid_after.is_some_and(|t| claims.iat < t.timestamp()) {
+            return Err(AppError::Unauthorized("session ended by a password change; log in again"));
+        }
+        if self.store.is_token_revoked(&claims.jti).await? {
+            return Err(AppError::Unauthorized("logged out; log in again"));
+        }
+        Ok(Session {
+            admin,
+            jti: claims.jti,
+            expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(now),
+            ip,
+        })
+    }
+
+    pub async fn logout(&self, session: &Session) -> AppResult<()> {
+        self.store.revoke_token(&session.jti, session.expires_at).await?;
+        let _ = self.store.purge_revoked_tokens(self.now()).await;
+        Ok(())
+    }
+}
+
+/// An argon2id hash of a random string nobody knows.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0Oy2XfGZy8mRgWQYlC4p0dcYyWmXhxq0uO4v0kG6zYw";

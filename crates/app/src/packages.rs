@@ -1,0 +1,158 @@
+//! Packages: validated from JSON, stored, and shown with their RouterOS rate limit.
+
+use crate::fields::{Fields, Slot};
+use crate::{App, AppError, AppResult, Session};
+use broadnet_domain::{Burst, Money, Rate, RateLimit, ServiceType, format_duration_minutes, parse_duration_minutes};
+use broadnet_store::{NewPackage, Package, PackageBurst};
+use serde_json::{Value, json};
+
+/// Reads a whole package (create and replace both take every field).
+pub fn parse_package(body: Value) -> AppResult<NewPackage> {
+    let mut f = Fields::new(body)?;
+    let name = f.text("name", 128);
+    let name = f.required("name", name);
+    let description = f.text("description", 2000).value();
+    let st = f.parsed("service_type", ServiceType::parse);
+    let service_type = match st {
+        Slot::Absent | Slot::Null if !f.has_error("service_type") => Some(ServiceType::Both),
+        s => f.required("service_type", s),
+    };
+    let price = f.parsed("price", Money::parse_major);
+    let price = f.required("price", price);
+    let down = f.parsed("download_rate", Rate::parse);
+    let download = f.required("download_rate", down);
+    let up = f.parsed("upload_rate", Rate::parse);
+    let upload = f.required("upload_rate", up);
+    let duration = f.parsed("duration", parse_duration_minutes);
+    let duration_minutes = f.required("duration", duration);
+    let data_limit_mb = f.int("data_limit_mb", 1, 100_000_000).value();
+    let shared_users = f.int("shared_users", 1, 100).value().unwrap_or(1) as i32;
+    let active = f.boolean("active").value().unwrap_or(true);
+
+    let bd = f.parsed("burst_download_rate", Rate::parse).value();
+    let bu = f.parsed("burst_upload_rate", Rate::parse).value();
+    let td = f.parsed("burst_threshold_download", Rate::parse).value();
+    let tu = f.parsed("burst_threshold_upload", Rate::parse).value();
+    let bt = f.int("burst_time", 1, 3600).value();
+    let burst = match (bd, bu) {
+        (None, None) => None,
+        (Some(bd), Some(bu)) => match (download, upload) {
+            (Some(d), Some(u)) => {
+                if bd < d || bu < u {
+                    f.error("burst_download_rate", "burst rates must be at least the normal rates");
+                }
+                // RouterOS defaults: threshold at 3/4 of the normal rate, 16 s burst time.
+                Some(PackageBurst {
+                    download_bps: bd.bps(),
+                    upload_bps: bu.bps(),
+                    threshold_download_bps: td.map(Rate::bps).unwrap_or(d.bps() * 3 / 4),
+                    threshold_upload_bps: tu.map(Rate::bps).unwrap_or(u.bps() * 3 / 4),
+                    time_secs: bt.unwrap_or(16) as u32,
+                })
+            }
+            _ => None,
+        },
+        _ => {
+            f.error("burst_download_rate", "give both burst_download_rate and burst_upload_rate, or neither");
+            None
+        }
+    };
+    f.finish()?;
+    match (name, service_type, price, download, upload, duration_minutes) {
+        (Some(name), Some(service_type), Some(price), Some(d), Some(u), Some(duration_minutes)) => Ok(NewPackage {
+            name,
+            description,
+            service_type,
+            price,
+            download_bps: d.bps(),
+            upload_bps: u.bps(),
+            burst,
+            duration_minutes,
+            data_limit_mb,
+            shared_users,
+            active,
+        }),
+        _ => Err(AppError::Internal("package fields missing after validation".into())),
+    }
+}
+
+pub fn rate_limit(p: &Package) -> RateLimit {
+    RateLimit {
+        download: Rate::from_bps(p.download_bps),
+        upload: Rate::from_bps(p.upload_bps),
+        burst: p.burst.map(|b| Burst {
+            download: Rate::from_bps(b.download_bps),
+            upload: Rate::from_bps(b.upload_bps),
+            threshold_download: Rate::from_bps(b.threshold_download_bps),
+            threshold_upload: Rate::from_bps(b.threshold_upload_bps),
+            time_secs: b.time_secs,
+        }),
+    }
+}
+
+/// The API's view of a package.
+pub fn package_json(p: &Package) -> Value {
+    json!({
+        "id": p.id,
+        "name": p.name,
+        "description": p.description,
+        "service_type": p.service_type,
+        "price": p.price.to_string(),
+        "price_minor": p.price.minor(),
+        "download_rate": Rate::from_bps(p.download_bps).to_string(),
+        "upload_rate": Rate::from_bps(p.upload_bps).to_string(),
+        "burst": p.burst.map(|b| json!({
+            "download_rate": Rate::from_bps(b.download_bps).to_string(),
+            "upload_rate": Rate::from_bps(b.upload_bps).to_string(),
+            "threshold_download": Rate::from_bps(b.threshold_download_bps).to_string(),
+            "threshold_upload": Rate::from_bps(b.threshold_upload_bps).to_string(),
+            "time": b.time_secs,
+        })),
+        "mikrotik_rate_limit": rate_limit(p).mikrotik(),
+        "duration": format_duration_minutes(p.duration_minutes),
+        "duration_minutes": p.duration_minutes,
+        "data_limit_mb": p.data_limit_mb,
+        "shared_users": p.shared_users,
+        "active": p.active,
+        "created_at": p.created_at,
+        "updated_at": p.updated_at,
+    })
+}
+
+impl App {
+    pub async fn create_package(&self, s: &Session, body: Value) -> AppResult<Package> {
+        s.require_write()?;
+        let new = parse_package(body)?;
+        self.store.create_package(&s.actor(self.now()), new).await.map_err(AppError::from_store("package"))
+    }
+
+    pub async fn update_package(&self, s: &Session, id: i64, body: Value) -> AppResult<Package> {
+        s.require_write()?;
+        let new = parse_package(body)?;
+        self.store.update_package(&s.actor(self.now()), id, new).await.map_err(AppError::from_store("package"))
+    }
+
+    pub async fn delete_package(&self, s: &Session, id: i64) -> AppResult<()> {
+        s.require_write()?;
+        self.store.delete_package(&s.actor(self.now()), id).await.map_err(AppError::from_store("package"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn parses_a_package_and_reports_every_bad_field() {
+        let p = parse_package(json!({"name": "Home 10", "price": "1500", "download_rate": "10M",
+            "upload_rate": "5M", "duration": "30d", "service_type": "pppoe"})).unwrap();
+        assert_eq!(p.price.minor(), 150_000);
+        assert_eq!(p.duration_minutes, 43_200);
+        let AppError::Validation(errs) = parse_package(json!({"price": "-1", "download_rate": "fast",
+            "duration": "forever", "colour": "red"})).unwrap_err() else { panic!() };
+        for f in ["name", "price", "download_rate", "upload_rate", "duration", "colour"] {
+            assert!(errs.contains_key(f), "{f}: {errs:?}");
+        }
+    }
+}

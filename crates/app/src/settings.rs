@@ -1,0 +1,181 @@
+//! Settings by category (Settings → Payments, M-Pesa, SMS…): a registry of known
+//! keys with their kind, validation, and encryption for secrets.
+
+use crate::fields::Fields;
+use crate::{App, AppError, AppResult, Session};
+use broadnet_store::Setting;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Secret,
+    Bool,
+    Int,
+    Url,
+    Choice(&'static [&'static str]),
+}
+
+pub struct Def {
+    pub key: &'static str,
+    pub kind: Kind,
+    pub label: &'static str,
+}
+
+const fn d(key: &'static str, kind: Kind, label: &'static str) -> Def {
+    Def { key, kind, label }
+}
+
+const ENVS: &[&str] = &["sandbox", "production", "simulator"];
+
+/// Every category and key the dashboard can change.
+pub const REGISTRY: &[(&str, &[Def])] = &[
+    ("general", &[
+        d("isp_name", Kind::Text, "ISP name on invoices and messages"),
+        d("isp_address", Kind::Text, "Postal address on invoices"),
+        d("isp_phone", Kind::Text, "Support phone number"),
+        d("isp_email", Kind::Text, "Support email address"),
+        d("timezone", Kind::Text, "Time zone for display (default Africa/Nairobi)"),
+        d("currency", Kind::Choice(&["KES", "UGX", "TZS", "RWF", "ZMW", "MWK", "NGN", "GHS"]), "Currency"),
+        d("invoice_prefix", Kind::Text, "Invoice number prefix, e.g. INV-"),
+    ]),
+    ("payments", &[d("active_provider", Kind::Choice(&["mpesa", "airtel"]), "Active payment provider")]),
+    ("mpesa", &[
+        d("env", Kind::Choice(ENVS), "Daraja environment"),
+        d("consumer_key", Kind::Secret, "Consumer Key"),
+        d("consumer_secret", Kind::Secret, "Consumer Secret"),
+        d("shortcode", Kind::Text, "Paybill or till number"),
+        d("shortcode_type", Kind::Choice(&["paybill", "till"]), "Shortcode type"),
+        d("passkey", Kind::Secret, "Lipa Na M-Pesa passkey"),
+        d("callback_url", Kind::Url, "Callback URL (HTTPS)"),
+    ]),
+    ("airtel", &[
+        d("env", Kind::Choice(ENVS), "Airtel environment"),
+        d("client_id", Kind::Text, "Client ID"),
+        d("client_secret", Kind::Secret, "Client Secret"),
+        d("callback_url", Kind::Url, "Callback URL (HTTPS)"),
+        d("country", Kind::Text, "Country code, e.g. KE"),
+        d("currency", Kind::Text, "Currency code, e.g. KES"),
+    ]),
+    ("sms", &[
+        d("enabled", Kind::Bool, "Send SMS"),
+        d("at_username", Kind::Text, "Africa's Talking username"),
+        d("at_api_key", Kind::Secret, "Africa's Talking API key"),
+        d("sender_id", Kind::Text, "Sender ID (max 11 characters)"),
+    ]),
+    ("email", &[
+        d("enabled", Kind::Bool, "Send email"),
+        d("host", Kind::Text, "SMTP host"),
+        d("port", Kind::Int, "SMTP port"),
+        d("user", Kind::Text, "SMTP username"),
+        d("pass", Kind::Secret, "SMTP password"),
+        d("from", Kind::Text, "From address"),
+    ]),
+    ("notifications", &[
+        d("reminder_days", Kind::Text, "Days before expiry to remind, e.g. 3,1"),
+    ]),
+];
+
+pub fn category(name: &str) -> Option<&'static [Def]> {
+    REGISTRY.iter().find(|(c, _)| *c == name).map(|(_, defs)| *defs)
+}
+
+fn kind_name(k: Kind) -> &'static str {
+    match k {
+        Kind::Text => "text",
+        Kind::Secret => "secret",
+        Kind::Bool => "bool",
+        Kind::Int => "int",
+        Kind::Url => "url",
+        Kind::Choice(_) => "choice",
+    }
+}
+
+fn validate(f: &mut Fields, def: &Def) -> Option<Option<String>> {
+    let slot = match def.kind {
+        Kind::Bool => f.boolean(def.key).patch().map(|o| o.map(|b| b.to_string())),
+        Kind::Int => f.int(def.key, 0, 65_535).patch().map(|o| o.map(|n| n.to_string())),
+        Kind::Text | Kind::Secret => f.text(def.key, 2000).patch(),
+        Kind::Url => {
+            let v = f.text(def.key, 2000).patch();
+            if let Some(Some(u)) = &v {
+                if !(u.starts_with("https://") || u.starts_with("http://")) || u.contains(char::is_whitespace) {
+                    f.error(def.key, "must be an http:// or https:// URL");
+                    return None;
+                }
+            }
+            v
+        }
+        Kind::Choice(choices) => {
+            let v = f.text(def.key, 100).patch();
+            if let Some(Some(c)) = &v {
+                if !choices.contains(&c.as_str()) {
+                    f.error(def.key, format!("must be one of: {}", choices.join(", ")));
+                    return None;
+                }
+            }
+            v
+        }
+    };
+    slot
+}
+
+impl App {
+    /// A category's settings; secrets are reported as set or not, never shown.
+    pub async fn read_settings(&self, category_name: &str) -> AppResult<Value> {
+        let defs = category(category_name).ok_or(AppError::NotFound("settings category"))?;
+        let stored = self.store.get_settings(category_name).await?;
+        let items: Vec<Value> = defs
+            .iter()
+            .map(|def| {
+                let s = stored.iter().find(|s| s.key == def.key);
+                let value = match (def.kind, s) {
+                    (Kind::Secret, _) => Value::Null,
+                    (_, Some(s)) => json!(s.value),
+                    (_, None) => Value::Null,
+                };
+                let mut item = json!({"key": def.key, "label": def.label, "kind": kind_name(def.kind),
+                    "value": value, "set": s.is_some_and(|s| !s.value.is_empty())});
+                if let Kind::Choice(c) = def.kind {
+                    item["choices"] = json!(c);
+                }
+                item
+            })
+            .collect();
+        Ok(json!({"category": category_name, "settings": items}))
+    }
+
+    /// The decrypted value of one setting, for the parts of the program that use it.
+    pub async fn setting(&self, category_name: &str, key: &str) -> AppResult<Option<String>> {
+        let stored = self.store.get_settings(category_name).await?;
+        match stored.into_iter().find(|s| s.key == key) {
+            None => Ok(None),
+            Some(s) if s.value.is_empty() => Ok(None),
+            Some(s) if s.secret => self.secrets.decrypt(&s.value).map(Some).map_err(|e| AppError::Internal(e.to_string())),
+            Some(s) => Ok(Some(s.value)),
+        }
+    }
+
+    pub async fn write_settings(&self, s: &Session, category_name: &str, body: Value) -> AppResult<Value> {
+        s.require_write()?;
+        let defs = category(category_name).ok_or(AppError::NotFound("settings category"))?;
+        let mut f = Fields::new(body)?;
+        let mut values = Vec::new();
+        for def in defs {
+            if let Some(v) = validate(&mut f, def) {
+                let secret = def.kind == Kind::Secret;
+                let value = match v {
+                    Some(text) if secret => self.secrets.encrypt(&text),
+                    Some(text) => text,
+                    None => String::new(),
+                };
+                values.push(Setting { key: def.key.to_string(), value, secret });
+            }
+        }
+        f.finish()?;
+        if !values.is_empty() {
+            self.store.put_settings(&s.actor(self.now()), category_name, values).await?;
+        }
+        self.read_settings(category_name).await
+    }
+}

@@ -1,0 +1,103 @@
+//! Closed sets of values (roles, statuses, service types) with their one text form,
+//! shared by the API, the database and RADIUS.
+
+use crate::ParseError;
+use serde::{Deserialize, Serialize};
+
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(s: &str) -> Result<Self, ParseError> {
+                match s.trim().to_ascii_lowercase().as_str() {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(ParseError(format!(
+                        "must be one of: {}",
+                        [$($text),+].join(", ")
+                    ))),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// What an admin may do: superadmin everything, admin all but admin accounts,
+    /// viewer only read.
+    Role { Superadmin => "superadmin", Admin => "admin", Viewer => "viewer" }
+);
+
+text_enum!(
+    /// How a customer connects.
+    CustomerType { Pppoe => "pppoe", Hotspot => "hotspot" }
+);
+
+text_enum!(
+    /// Which customers a package (or a router) serves.
+    ServiceType { Pppoe => "pppoe", Hotspot => "hotspot", Both => "both" }
+);
+
+text_enum!(
+    /// A customer's account state. Only `active` customers with an unexpired
+    /// `expires_at` get online.
+    CustomerStatus {
+        Active => "active",
+        Expired => "expired",
+        Suspended => "suspended",
+        Disabled => "disabled",
+    }
+);
+
+impl Role {
+    pub fn can_write(self) -> bool {
+        !matches!(self, Role::Viewer)
+    }
+}
+
+impl ServiceType {
+    /// Whether a package of this service type may be given to a customer of `t`.
+    pub fn serves(self, t: CustomerType) -> bool {
+        matches!(
+            (self, t),
+            (ServiceType::Both, _)
+                | (ServiceType::Pppoe, CustomerType::Pppoe)
+                | (ServiceType::Hotspot, CustomerType::Hotspot)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_is_case_insensitive_and_lists_choices_on_error() {
+        assert_eq!(Role::parse(" Admin "), Ok(Role::Admin));
+        let err = Role::parse("root").unwrap_err();
+        assert_eq!(err.0, "must be one of: superadmin, admin, viewer");
+    }
+
+    #[test]
+    fn service_types_serve_customer_types() {
+        assert!(ServiceType::Both.serves(CustomerType::Hotspot));
+        assert!(ServiceType::Pppoe.serves(CustomerType::Pppoe));
+        assert!(!ServiceType::Pppoe.serves(CustomerType::Hotspot));
+        assert!(!ServiceType::Hotspot.serves(CustomerType::Pppoe));
+    }
+}

@@ -1,0 +1,16 @@
+//! The schema as versioned migrations, one tree for every database. Applied at
+//! start-up and by `broadnet migrate`; the schema is never altered any other way.
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_initial;
+mod schema;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_initial::Migration)]
+    }
+}

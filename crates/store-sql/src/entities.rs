@@ -1,0 +1,174 @@
+//! SeaORM entities: private to this crate, converted to `broadnet_store` records
+//! at the boundary so no ORM type leaks out.
+
+pub mod customer {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "customers")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub full_name: String,
+        pub username: String,
+        pub password: String,
+        pub phone: String,
+        pub email: Option<String>,
+        pub customer_type: String,
+        pub package_id: Option<i64>,
+        pub router_id: Option<i64>,
+        pub status: String,
+        pub expires_at: Option<DateTime>,
+        pub mac_address: Option<String>,
+        pub static_ip: Option<String>,
+        pub location: Option<String>,
+        pub notes: Option<String>,
+        pub created_at: DateTime,
+        pub updated_at: DateTime,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod package {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "packages")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub name: String,
+        pub description: Option<String>,
+        pub service_type: String,
+        pub price_minor: i64,
+        pub download_bps: i64,
+        pub upload_bps: i64,
+        pub burst_download_bps: Option<i64>,
+        pub burst_upload_bps: Option<i64>,
+        pub burst_threshold_download_bps: Option<i64>,
+        pub burst_threshold_upload_bps: Option<i64>,
+        pub burst_time_secs: Option<i32>,
+        pub duration_minutes: i64,
+        pub data_limit_mb: Option<i64>,
+        pub shared_users: i32,
+        pub active: bool,
+        pub created_at: DateTime,
+        pub updated_at: DateTime,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod router {
+    use sea_orm::entity::prelude::*;
+
+    /// Only the columns this crate reads so far; the table has more.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "routers")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub name: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod admin {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "admins")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub username: String,
+        pub password_hash: String,
+        pub full_name: Option<String>,
+        pub email: Option<String>,
+        pub role: String,
+        pub active: bool,
+        pub tokens_valid_after: Option<DateTime>,
+        pub last_login_at: Option<DateTime>,
+        pub created_at: DateTime,
+        pub updated_at: DateTime,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod revoked_token {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "revoked_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub jti: String,
+        pub expires_at: DateTime,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod setting {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "settings")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub category: String,
+        pub setting_key: String,
+        pub value: String,
+        pub secret: bool,
+        pub updated_at: DateTime,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod audit {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_log")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub at: DateTime,
+        pub admin_id: Option<i64>,
+        pub admin_username: String,
+        pub ip: Option<String>,
+        pub action: String,
+        pub entity_type: String,
+        pub entity_id: Option<String>,
+        pub before_json: Option<String>,
+        pub after_json: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

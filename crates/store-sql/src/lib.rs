@@ -1,0 +1,291 @@
+//! The one implementation of `broadnet_store` for SQLite, PostgreSQL and
+//! MySQL/MariaDB, chosen at run time by the database URL.
+
+mod admins;
+mod audit;
+mod customers;
+mod entities;
+mod packages;
+mod settings;
+
+use async_trait::async_trait;
+use broadnet_store::{Actor, RouterRepo, Store, StoreError, StoreResult};
+use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
+use sea_orm::{
+    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend,
+    DbErr, EntityTrait, PaginatorTrait, Set, SqlErr,
+};
+use sea_orm_migration::MigratorTrait;
+use std::time::Duration;
+
+pub use broadnet_migration::Migrator;
+
+/// A store on one database. On SQLite, writes go through a single connection (one
+/// writer, no `SQLITE_BUSY` on transaction upgrade) while reads use a small pool;
+/// on PostgreSQL and MySQL both are the same pool.
+#[derive(Clone)]
+pub struct SqlStore {
+    read: DatabaseConnection,
+    write: DatabaseConnection,
+    backend: DbBackend,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("unsupported database URL (use sqlite:, postgres:// or mysql://): {0}")]
+    Unsupported(String),
+    #[error("cannot create the database directory {0}: {1}")]
+    Directory(String, std::io::Error),
+    #[error("cannot connect to the database: {0}")]
+    Connect(DbErr),
+    #[error("migration failed: {0}")]
+    Migrate(DbErr),
+}
+
+impl SqlStore {
+    /// Connects without touching the schema.
+    pub async fn connect(url: &str) -> Result<Self, ConnectError> {
+        let backend = backend_of(url)?;
+        match backend {
+            DbBackend::Sqlite => {
+                ensure_sqlite_dir(url)?;
+                let write = connect_sqlite(url, 1).await?;
+                let read = connect_sqlite(url, 4).await?;
+                Ok(SqlStore { read, write, backend })
+            }
+            _ => {
+                let mut opts = ConnectOptions::new(url.to_string());
+                opts.max_connections(16)
+                    .min_connections(1)
+                    .connect_timeout(Duration::from_secs(10))
+                    .acquire_timeout(Duration::from_secs(10))
+                    .sqlx_logging(false);
+                let db = Database::connect(opts).await.map_err(ConnectError::Connect)?;
+                Ok(SqlStore { read: db.clone(), write: db, backend })
+            }
+        }
+    }
+
+    /// Connects and applies every pending migration.
+    pub async fn open(url: &str) -> Result<Self, ConnectError> {
+        let store = Self::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub async fn migrate(&self) -> Result<Vec<String>, ConnectError> {
+        let pending: Vec<String> = Migrator::get_pending_migrations(&self.write)
+            .await
+            .map_err(ConnectError::Migrate)?
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect();
+        Migrator::up(&self.write, None).await.map_err(ConnectError::Migrate)?;
+        Ok(pending)
+    }
+
+    pub async fn close(self) {
+        let _ = self.read.close().await;
+        let _ = self.write.close().await;
+    }
+}
+
+fn backend_of(url: &str) -> Result<DbBackend, ConnectError> {
+    if url.starts_with("sqlite:") {
+        Ok(DbBackend::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(DbBackend::Postgres)
+    } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+        Ok(DbBackend::MySql)
+    } else {
+        Err(ConnectError::Unsupported(redact_url(url)))
+    }
+}
+
+/// The URL with its password replaced, for messages and `config check`.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("****"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path == ":memory:" { None } else { Some(path) }
+}
+
+fn ensure_sqlite_dir(url: &str) -> Result<(), ConnectError> {
+    if let Some(path) = sqlite_path(url) {
+        if let Some(dir) = std::path::Path::new(path).parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| ConnectError::Directory(dir.display().to_string(), e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn connect_sqlite(url: &str, max: u32) -> Result<DatabaseConnection, ConnectError> {
+    let url = if url.contains("mode=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    };
+    let mut opts = ConnectOptions::new(url);
+    opts.max_connections(max)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    Database::connect(opts).await.map_err(ConnectError::Connect)
+}
+
+/// Maps database errors to what callers can act on; unique violations name the field.
+pub(crate) fn db_err(e: DbErr) -> StoreError {
+    match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(msg)) => StoreError::Conflict(conflict_field(&msg)),
+        Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+            StoreError::InUse("the record is referenced by, or refers to, another record".into())
+        }
+        _ => match e {
+            DbErr::RecordNotFound(_) => StoreError::NotFound,
+            other => StoreError::Backend(other.to_string()),
+        },
+    }
+}
+
+fn conflict_field(msg: &str) -> String {
+    // Index names (PostgreSQL, MySQL) and table.column (SQLite) both end in the field.
+    for (needle, field) in [
+        ("username", "username"),
+        ("setting_key", "key"),
+        ("checkout_request_id", "checkout_request_id"),
+        ("provider_receipt", "provider_receipt"),
+        ("number", "number"),
+        ("code", "code"),
+        ("nas_ip", "nas_ip"),
+        ("name", "name"),
+    ] {
+        if msg.contains(needle) {
+            return field.to_string();
+        }
+    }
+    "value".to_string()
+}
+
+/// Database time: UTC, whole seconds (MySQL `DATETIME` keeps no fraction, so every
+/// backend is made to agree).
+pub(crate) fn to_db(t: DateTime<Utc>) -> NaiveDateTime {
+    t.naive_utc().with_nanosecond(0).unwrap_or(t.naive_utc())
+}
+
+pub(crate) fn from_db(t: NaiveDateTime) -> DateTime<Utc> {
+    DateTime::from_naive_utc_and_offset(t, Utc)
+}
+
+pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Backend(format!("unexpected {what} in database: {value:?}"))
+}
+
+/// Writes one audit entry on the given connection (the change's own transaction).
+pub(crate) async fn audit<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    action: &str,
+    entity_type: &str,
+    entity_id: Option<String>,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    entities::audit::ActiveModel {
+        at: Set(to_db(at)),
+        admin_id: Set(actor.admin_id),
+        admin_username: Set(actor.username.clone()),
+        ip: Set(actor.ip.clone()),
+        action: Set(action.to_string()),
+        entity_type: Set(entity_type.to_string()),
+        entity_id: Set(entity_id),
+        before_json: Set(before.map(|v| v.to_string())),
+        after_json: Set(after.map(|v| v.to_string())),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl RouterRepo for SqlStore {
+    async fn router_exists(&self, id: i64) -> StoreResult<bool> {
+        let n = entities::router::Entity::find_by_id(id)
+            .count(&self.read)
+            .await
+            .map_err(db_err)?;
+        Ok(n > 0)
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.read.ping().await.map_err(db_err)?;
+        if self.backend == DbBackend::Sqlite {
+            self.write.ping().await.map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    fn backend_name(&self) -> &'static str {
+        match self.backend {
+            DbBackend::Sqlite => "sqlite",
+            DbBackend::Postgres => "postgres",
+            _ => "mysql",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn conflict_fields_from_each_backend() {
+        assert_eq!(conflict_field("UNIQUE constraint failed: customers.username"), "username");
+        assert_eq!(
+            conflict_field("duplicate key value violates unique constraint \"ux_packages_name\""),
+            "name"
+        );
+        assert_eq!(
+            conflict_field("Duplicate entry 'a' for key 'ux_admins_username'"),
+            "username"
+        );
+    }
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:****@h/db");
+        assert_eq!(redact_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+
+    #[test]
+    fn sqlite_paths() {
+        assert_eq!(sqlite_path("sqlite://./data/b.db?mode=rwc"), Some("./data/b.db"));
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+    }
+}

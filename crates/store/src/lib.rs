@@ -1,0 +1,108 @@
+//! What BroadNet Billing keeps, as repository traits over plain records. The SQL
+//! implementation lives in `broadnet_store_sql`; nothing here knows about SQL.
+
+mod records;
+
+pub use records::*;
+
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// Why a storage call failed. `Conflict` names the unique value that clashed, so the
+/// API can answer 409 with the field.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists: {0}")]
+    Conflict(String),
+    #[error("still in use: {0}")]
+    InUse(String),
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Who made a change, for the audit log written in the same transaction as the change.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub admin_id: Option<i64>,
+    pub username: String,
+    pub ip: Option<String>,
+    /// When the change happens (from the caller's clock); stamped on the record and the audit entry.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Actor {
+    /// Changes made by the program itself (start-up, jobs, CLI).
+    pub fn system(what: &str, at: chrono::DateTime<chrono::Utc>) -> Self {
+        Actor { admin_id: None, username: format!("system:{what}"), ip: None, at }
+    }
+}
+
+#[async_trait]
+pub trait CustomerRepo: Send + Sync {
+    async fn create_customer(&self, actor: &Actor, new: NewCustomer) -> StoreResult<Customer>;
+    async fn get_customer(&self, id: i64) -> StoreResult<Customer>;
+    async fn get_customer_by_username(&self, username: &str) -> StoreResult<Customer>;
+    async fn update_customer(&self, actor: &Actor, id: i64, patch: CustomerPatch) -> StoreResult<Customer>;
+    async fn delete_customer(&self, actor: &Actor, id: i64) -> StoreResult<()>;
+    async fn list_customers(&self, query: &CustomerQuery) -> StoreResult<Page<Customer>>;
+    /// Bulk insert for seeding and imports; no audit entry per row.
+    async fn insert_customers_bulk(&self, rows: Vec<NewCustomer>) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait PackageRepo: Send + Sync {
+    async fn create_package(&self, actor: &Actor, new: NewPackage) -> StoreResult<Package>;
+    async fn get_package(&self, id: i64) -> StoreResult<Package>;
+    async fn update_package(&self, actor: &Actor, id: i64, new: NewPackage) -> StoreResult<Package>;
+    /// Refused with `InUse` while customers are on the package.
+    async fn delete_package(&self, actor: &Actor, id: i64) -> StoreResult<()>;
+    async fn list_packages(&self) -> StoreResult<Vec<Package>>;
+}
+
+#[async_trait]
+pub trait RouterRepo: Send + Sync {
+    async fn router_exists(&self, id: i64) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait AdminRepo: Send + Sync {
+    async fn create_admin(&self, actor: &Actor, new: NewAdmin) -> StoreResult<Admin>;
+    async fn get_admin(&self, id: i64) -> StoreResult<Admin>;
+    async fn get_admin_by_username(&self, username: &str) -> StoreResult<Admin>;
+    async fn update_admin(&self, actor: &Actor, id: i64, patch: AdminPatch) -> StoreResult<Admin>;
+    async fn delete_admin(&self, actor: &Actor, id: i64) -> StoreResult<()>;
+    async fn list_admins(&self) -> StoreResult<Vec<Admin>>;
+    async fn count_admins(&self) -> StoreResult<u64>;
+    async fn record_login(&self, id: i64, at: chrono::DateTime<chrono::Utc>) -> StoreResult<()>;
+    /// Remembers a logged-out token until it would have expired anyway.
+    async fn revoke_token(&self, jti: &str, expires_at: chrono::DateTime<chrono::Utc>) -> StoreResult<()>;
+    async fn is_token_revoked(&self, jti: &str) -> StoreResult<bool>;
+    async fn purge_revoked_tokens(&self, now: chrono::DateTime<chrono::Utc>) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait SettingsRepo: Send + Sync {
+    async fn get_settings(&self, category: &str) -> StoreResult<Vec<Setting>>;
+    /// Writes every value in one transaction with one audit entry; secret values are
+    /// stored as given (already encrypted by the caller) and audited as "(changed)".
+    async fn put_settings(&self, actor: &Actor, category: &str, values: Vec<Setting>) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait AuditRepo: Send + Sync {
+    async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Page<AuditEntry>>;
+}
+
+#[async_trait]
+pub trait Store: CustomerRepo + PackageRepo + RouterRepo + AdminRepo + SettingsRepo + AuditRepo {
+    /// A cheap round trip, for `/health`.
+    async fn ping(&self) -> StoreResult<()>;
+    /// `sqlite`, `postgres` or `mysql`.
+    fn backend_name(&self) -> &'static str;
+}
+
+pub type DynStore = Arc<dyn Store>;

@@ -1,0 +1,235 @@
+//! Plain records that cross the storage boundary.
+
+use broadnet_domain::{CustomerStatus, CustomerType, Money, Phone, Role, ServiceType, Username};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCustomer {
+    pub full_name: String,
+    pub username: Username,
+    pub password: String,
+    pub phone: Phone,
+    pub email: Option<String>,
+    pub customer_type: CustomerType,
+    pub package_id: Option<i64>,
+    pub router_id: Option<i64>,
+    pub status: CustomerStatus,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub mac_address: Option<String>,
+    pub static_ip: Option<String>,
+    pub location: Option<String>,
+    pub notes: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Customer {
+    pub id: i64,
+    pub full_name: String,
+    pub username: Username,
+    #[serde(skip)]
+    pub password: String,
+    pub phone: Phone,
+    pub email: Option<String>,
+    pub customer_type: CustomerType,
+    pub package_id: Option<i64>,
+    pub router_id: Option<i64>,
+    pub status: CustomerStatus,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub mac_address: Option<String>,
+    pub static_ip: Option<String>,
+    pub location: Option<String>,
+    pub notes: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A partial update: `None` leaves a field alone; `Some(None)` clears a nullable one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CustomerPatch {
+    pub full_name: Option<String>,
+    pub username: Option<Username>,
+    pub password: Option<String>,
+    pub phone: Option<Phone>,
+    pub email: Option<Option<String>>,
+    pub customer_type: Option<CustomerType>,
+    pub package_id: Option<Option<i64>>,
+    pub router_id: Option<Option<i64>>,
+    pub status: Option<CustomerStatus>,
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+    pub mac_address: Option<Option<String>>,
+    pub static_ip: Option<Option<String>>,
+    pub location: Option<Option<String>>,
+    pub notes: Option<Option<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomerSort {
+    CreatedAt,
+    FullName,
+    Username,
+    ExpiresAt,
+    Status,
+}
+
+impl CustomerSort {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "created_at" => Self::CreatedAt,
+            "name" | "full_name" => Self::FullName,
+            "username" => Self::Username,
+            "expires_at" => Self::ExpiresAt,
+            "status" => Self::Status,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerQuery {
+    /// Matches anywhere in the name or username, or a phone number in any form.
+    pub search: Option<String>,
+    pub status: Option<CustomerStatus>,
+    pub customer_type: Option<CustomerType>,
+    pub package_id: Option<i64>,
+    pub router_id: Option<i64>,
+    pub sort: CustomerSort,
+    pub descending: bool,
+    /// 1-based.
+    pub page: u64,
+    pub per_page: u64,
+}
+
+impl Default for CustomerQuery {
+    fn default() -> Self {
+        CustomerQuery {
+            search: None,
+            status: None,
+            customer_type: None,
+            package_id: None,
+            router_id: None,
+            sort: CustomerSort::CreatedAt,
+            descending: true,
+            page: 1,
+            per_page: 25,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPackage {
+    pub name: String,
+    pub description: Option<String>,
+    pub service_type: ServiceType,
+    pub price: Money,
+    pub download_bps: u64,
+    pub upload_bps: u64,
+    pub burst: Option<PackageBurst>,
+    pub duration_minutes: i64,
+    pub data_limit_mb: Option<i64>,
+    pub shared_users: i32,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PackageBurst {
+    pub download_bps: u64,
+    pub upload_bps: u64,
+    pub threshold_download_bps: u64,
+    pub threshold_upload_bps: u64,
+    pub time_secs: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Package {
+    pub id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub service_type: ServiceType,
+    pub price: Money,
+    pub download_bps: u64,
+    pub upload_bps: u64,
+    pub burst: Option<PackageBurst>,
+    pub duration_minutes: i64,
+    pub data_limit_mb: Option<i64>,
+    pub shared_users: i32,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAdmin {
+    pub username: String,
+    pub password_hash: String,
+    pub full_name: Option<String>,
+    pub email: Option<String>,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Admin {
+    pub id: i64,
+    pub username: String,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub full_name: Option<String>,
+    pub email: Option<String>,
+    pub role: Role,
+    pub active: bool,
+    /// Tokens issued before this instant are refused (password reset, deactivation).
+    #[serde(skip)]
+    pub tokens_valid_after: Option<DateTime<Utc>>,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AdminPatch {
+    pub password_hash: Option<String>,
+    pub full_name: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+    pub tokens_valid_after: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    pub key: String,
+    pub value: String,
+    pub secret: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub admin_id: Option<i64>,
+    pub admin_username: String,
+    pub ip: Option<String>,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: Option<String>,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AuditQuery {
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    pub admin_id: Option<i64>,
+    pub page: u64,
+    pub per_page: u64,
+}
