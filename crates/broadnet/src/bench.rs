@@ -1,0 +1,116 @@
+//! `broadnet bench customers`: seeds customers and times the customer list API
+//! with a search filter, through the real router and storage.
+
+use crate::config::Config;
+use crate::server::{build_app, ensure_first_admin, state};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use broadnet_domain::{CustomerStatus, CustomerType, Phone, SystemClock, Username};
+use broadnet_store::{CustomerQuery, DynStore, NewCustomer};
+use broadnet_store_sql::SqlStore;
+use rand::Rng;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+
+const FIRST: &[&str] = &["John", "Mary", "Peter", "Grace", "James", "Faith", "David", "Joy", "Brian", "Mercy", "Kevin", "Ann", "Dennis", "Esther", "Collins", "Wanjiru"];
+const LAST: &[&str] = &["Otieno", "Wanjiku", "Kamau", "Achieng", "Mwangi", "Njeri", "Kiptoo", "Chebet", "Omondi", "Mutua", "Kariuki", "Wambui", "Ouma", "Nyambura"];
+
+pub struct Report {
+    pub backend: &'static str,
+    pub customers: u64,
+    pub runs: usize,
+    pub median: Duration,
+    pub p95: Duration,
+    pub max: Duration,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+pub async fn customers(cfg: &Config, count: u64, runs: usize) -> anyhow::Result<Report> {
+    let store = SqlStore::open(cfg.database_url.expose()).await?;
+    let dyn_store: DynStore = Arc::new(store.clone());
+    let existing = dyn_store.list_customers(&CustomerQuery { per_page: 1, ..Default::default() }).await?.total;
+    if existing < count {
+        let started = Instant::now();
+        let mut rng = rand::thread_rng();
+        let now = chrono::Utc::now();
+        let mut i = existing;
+        while i < count {
+            let batch: Vec<NewCustomer> = (i..(i + 5_000).min(count))
+                .map(|n| {
+                    let first = FIRST[rng.gen_range(0..FIRST.len())];
+                    let last = LAST[rng.gen_range(0..LAST.len())];
+                    NewCustomer {
+                        full_name: format!("{first} {last} {n}"),
+                        username: Username::parse(&format!("{}{}{n}", first.to_lowercase(), last.to_lowercase())).unwrap_or_else(|_| unreachable!()),
+                        password: "pass1234".into(),
+                        phone: Phone::parse(&format!("07{:08}", n % 100_000_000)).unwrap_or_else(|_| unreachable!()),
+                        email: None,
+                        customer_type: if n % 3 == 0 { CustomerType::Hotspot } else { CustomerType::Pppoe },
+                        package_id: None,
+                        router_id: None,
+                        status: if n % 5 == 0 { CustomerStatus::Expired } else { CustomerStatus::Active },
+                        expires_at: Some(now + chrono::Duration::days((n % 60) as i64 - 10)),
+                        mac_address: None,
+                        static_ip: None,
+                        location: None,
+                        notes: None,
+                        created_at: now - chrono::Duration::minutes((count - n) as i64),
+                    }
+                })
+                .collect();
+            let n = batch.len() as u64;
+            dyn_store.insert_customers_bulk(batch).await?;
+            i += n;
+        }
+        eprintln!("seeded {} customers in {:.1}s", count - existing, started.elapsed().as_secs_f64());
+    }
+    let app = build_app(cfg, dyn_store.clone(), Arc::new(SystemClock));
+    let mut bench_cfg = cfg.clone();
+    bench_cfg.admin_username = "bench-admin".into();
+    bench_cfg.admin_password = crate::config::Secret::new("bench-Pass-8472");
+    ensure_first_admin(&bench_cfg, &app).await?;
+    let username = dyn_store.list_admins().await?.first().map(|a| a.username.clone()).unwrap_or_default();
+    let admin = dyn_store.get_admin_by_username(&username).await?;
+    let (token, _) = app.tokens.issue(admin.id, &admin.username, app.now());
+    let router = broadnet_web::router(state(cfg, app));
+
+    let searches = ["kamau", "grace", "0700012", "wanjiru otieno", "njeri 99", "254700000123", "mercy"];
+    let mut times = Vec::with_capacity(runs);
+    let mut rng = rand::thread_rng();
+    for r in 0..runs + 10 {
+        let q = searches[r % searches.len()].replace(' ', "%20");
+        let page = rng.gen_range(1..=3);
+        let status = if r % 2 == 0 { "&status=active" } else { "" };
+        let uri = format!("/api/customers?q={q}&page={page}&per_page=25{status}");
+        let req = Request::get(&uri).header("authorization", format!("Bearer {token}")).body(Body::empty())?;
+        let t = Instant::now();
+        let resp = router.clone().oneshot(req).await?;
+        let status_code = resp.status();
+        let _ = axum::body::to_bytes(resp.into_body(), usize::MAX).await?;
+        let took = t.elapsed();
+        anyhow::ensure!(status_code == StatusCode::OK, "list returned {status_code}");
+        if r >= 10 {
+            times.push(took);
+        }
+    }
+    times.sort();
+    use broadnet_store::Store;
+    let report = Report {
+        backend: store.backend_name(),
+        customers: count.max(existing),
+        runs: times.len(),
+        median: percentile(&times, 0.5),
+        p95: percentile(&times, 0.95),
+        max: times.last().copied().unwrap_or_default(),
+    };
+    store.close().await;
+    Ok(report)
+}

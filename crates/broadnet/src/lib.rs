@@ -1,0 +1,6 @@
+//! The `broadnet` program: configuration, wiring and the subcommands. Everything
+//! a test needs to start the real server in-process is public here.
+
+pub mod bench;
+pub mod config;
+pub mod server;

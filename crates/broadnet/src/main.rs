@@ -1,0 +1,236 @@
+//! `broadnet`: the one binary of BroadNet Billing.
+
+use anyhow::Context;
+use broadnet::config::{self, Config, Problem};
+use broadnet::server;
+use broadnet_domain::Role;
+use broadnet_store::Actor;
+use clap::{Parser, Subcommand};
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "broadnet", version, about = "BroadNet Billing: ISP billing, RADIUS and hotspot platform")]
+struct Cli {
+    /// The .env file to read (values in the environment win).
+    #[arg(long, global = true, default_value = ".env")]
+    env_file: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run everything: API, jobs (migrations are applied first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage admin accounts.
+    #[command(subcommand)]
+    Admin(AdminCmd),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+    /// Benchmarks (not tests): print timings.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+enum AdminCmd {
+    /// Create an admin. Prints a generated password unless --password-stdin is given.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value = "admin", value_parser = ["superadmin", "admin", "viewer"])]
+        role: String,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password (ends the admin's sessions). Prints a generated password
+    /// unless --password-stdin is given.
+    ResetPassword {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Print the effective configuration (secrets redacted) and every problem found.
+    Check,
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Seed customers and time the customer list with a search filter.
+    Customers {
+        #[arg(long, default_value_t = 100_000)]
+        count: u64,
+        #[arg(long, default_value_t = 300)]
+        runs: usize,
+    },
+}
+
+fn init_logging(production: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if production {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn load(env_file: &std::path::Path, generate: bool) -> anyhow::Result<(Config, Vec<Problem>)> {
+    let mut vars = config::gather_vars(env_file)?;
+    if generate {
+        config::fill_generated_secrets(&mut vars).context("keeping generated secrets in DATA_DIR")?;
+    }
+    Ok(Config::from_vars(&vars))
+}
+
+/// Prints problems; returns false when any stops start-up.
+fn report(problems: &[Problem]) -> bool {
+    let mut ok = true;
+    for p in problems {
+        if p.fatal {
+            eprintln!("config error: {p}");
+            ok = false;
+        } else {
+            tracing::warn!("config: {p}");
+        }
+    }
+    ok
+}
+
+fn read_password_stdin() -> anyhow::Result<String> {
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s)?;
+    Ok(s.trim_end_matches(['\n', '\r']).to_string())
+}
+
+async fn admin_cmd(cfg: &Config, cmd: AdminCmd) -> anyhow::Result<()> {
+    let store = server::open_store(cfg).await?;
+    let app = server::build_app(cfg, Arc::new(store.clone()), Arc::new(broadnet_domain::SystemClock));
+    let actor = Actor::system("cli", app.now());
+    let (username, given) = match &cmd {
+        AdminCmd::Create { username, password_stdin, .. } | AdminCmd::ResetPassword { username, password_stdin } => {
+            (username.clone(), if *password_stdin { Some(read_password_stdin()?) } else { None })
+        }
+    };
+    let generated = given.is_none();
+    let password = match given {
+        Some(p) => {
+            broadnet_app::auth::check_password_strength(&p).map_err(|e| anyhow::anyhow!("password {e}"))?;
+            p
+        }
+        None => broadnet_app::auth::random_password(16),
+    };
+    match cmd {
+        AdminCmd::Create { role, .. } => {
+            broadnet_domain::Username::parse(&username).map_err(|e| anyhow::anyhow!("username {e}"))?;
+            let role = Role::parse(&role).map_err(|e| anyhow::anyhow!("role {e}"))?;
+            app.create_admin_as(&actor, &username, &password, role, None, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created {role} {username:?}");
+        }
+        AdminCmd::ResetPassword { .. } => {
+            let admin = app.store.get_admin_by_username(&username).await.map_err(|_| anyhow::anyhow!("no admin named {username:?}"))?;
+            app.set_admin_password(&actor, admin.id, &password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("password of {username:?} changed; their sessions have ended");
+        }
+    }
+    // Only a generated password is printed; one read from stdin is not echoed.
+    if generated {
+        println!("password: {password}");
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let env_file = cli.env_file;
+    match cli.command {
+        Command::Config(ConfigCmd::Check) => {
+            let (cfg, problems) = load(&env_file, false)?;
+            for (k, v) in cfg.redacted() {
+                println!("{k}={v}");
+            }
+            let fatal = problems.iter().filter(|p| p.fatal).count();
+            for p in &problems {
+                println!("{} {p}", if p.fatal { "error:" } else { "warning:" });
+            }
+            println!("{} problem(s), {fatal} fatal{}", problems.len(), if cfg.is_production() { " (production)" } else { "" });
+            Ok(if fatal > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+        Command::Serve => {
+            let (cfg, problems) = load(&env_file, true)?;
+            init_logging(cfg.is_production());
+            if !report(&problems) {
+                eprintln!("refusing to start: fix the configuration above (see .env.example)");
+                return Ok(ExitCode::FAILURE);
+            }
+            server::run(cfg).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let (cfg, problems) = load(&env_file, true)?;
+            init_logging(cfg.is_production());
+            if !report(&problems) {
+                return Ok(ExitCode::FAILURE);
+            }
+            let store = broadnet_store_sql::SqlStore::connect(cfg.database_url.expose()).await?;
+            let applied = store.migrate().await?;
+            if applied.is_empty() {
+                println!("database is up to date");
+            }
+            for m in applied {
+                println!("applied {m}");
+            }
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin(cmd) => {
+            let (cfg, problems) = load(&env_file, true)?;
+            init_logging(cfg.is_production());
+            if !report(&problems) {
+                return Ok(ExitCode::FAILURE);
+            }
+            admin_cmd(&cfg, cmd).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCmd::Customers { count, runs }) => {
+            let (cfg, _) = load(&env_file, true)?;
+            init_logging(false);
+            let r = broadnet::bench::customers(&cfg, count, runs).await?;
+            println!(
+                "customer list with search, {} customers on {}: median {:.2} ms, p95 {:.2} ms, max {:.2} ms over {} requests",
+                r.customers,
+                r.backend,
+                r.median.as_secs_f64() * 1000.0,
+                r.p95.as_secs_f64() * 1000.0,
+                r.max.as_secs_f64() * 1000.0,
+                r.runs
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

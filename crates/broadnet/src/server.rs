@@ -1,0 +1,135 @@
+//! Wiring: store + use cases + HTTP, the first superadmin, and graceful shutdown.
+
+use crate::config::Config;
+use anyhow::Context;
+use broadnet_app::App;
+use broadnet_app::auth::{TokenKey, random_password};
+use broadnet_app::crypto::SecretBox;
+use broadnet_domain::{Clock, Role, SystemClock};
+use broadnet_store::{Actor, DynStore};
+use broadnet_store_sql::SqlStore;
+use broadnet_web::{AppState, Metrics};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub async fn open_store(cfg: &Config) -> anyhow::Result<SqlStore> {
+    let url = cfg.database_url.expose();
+    SqlStore::open(url)
+        .await
+        .with_context(|| format!("opening the database {}", broadnet_store_sql::redact_url(url)))
+}
+
+pub fn build_app(cfg: &Config, store: DynStore, clock: Arc<dyn Clock>) -> App {
+    App::new(
+        store,
+        clock,
+        TokenKey::new(cfg.jwt_secret.expose().as_bytes(), cfg.jwt_expires_in),
+        SecretBox::from_key_material(cfg.encryption_key.expose()),
+    )
+}
+
+pub fn state(cfg: &Config, app: App) -> AppState {
+    AppState { app, metrics: Arc::new(Metrics::default()), secure_cookies: cfg.is_production() }
+}
+
+/// The superadmin created on first start.
+pub struct FirstAdmin {
+    pub username: String,
+    /// Present when generated (to be printed once); `None` when it came from ADMIN_PASSWORD.
+    pub generated_password: Option<String>,
+}
+
+/// Creates the first superadmin when there is no admin at all.
+pub async fn ensure_first_admin(cfg: &Config, app: &App) -> anyhow::Result<Option<FirstAdmin>> {
+    if app.store.count_admins().await? > 0 {
+        return Ok(None);
+    }
+    let (password, generated) = if cfg.admin_password.is_empty() {
+        (random_password(16), true)
+    } else {
+        (cfg.admin_password.expose().to_string(), false)
+    };
+    let actor = Actor::system("first-start", app.now());
+    app.create_admin_as(&actor, &cfg.admin_username, &password, Role::Superadmin, Some("Superadmin".into()), None)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the first admin: {e}"))?;
+    Ok(Some(FirstAdmin { username: cfg.admin_username.clone(), generated_password: generated.then_some(password) }))
+}
+
+/// Runs the HTTP server on a bound listener until `shutdown` is cancelled.
+pub async fn serve_http(listener: TcpListener, state: AppState, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let router = broadnet_web::router(state);
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .context("HTTP server")
+}
+
+/// Cancels `token` on Ctrl-C or SIGTERM.
+pub fn cancel_on_signal(token: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    token.cancel();
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = ctrl_c.await;
+        }
+        tracing::info!("shutting down");
+        token.cancel();
+    });
+}
+
+/// `broadnet serve`: everything, until a signal.
+pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    let store = open_store(&cfg).await?;
+    let dyn_store: DynStore = Arc::new(store.clone());
+    let app = build_app(&cfg, dyn_store, Arc::new(SystemClock));
+    let first = ensure_first_admin(&cfg, &app).await?;
+    let addr = format!("{}:{}", cfg.app_host, cfg.app_port);
+    let listener = TcpListener::bind(&addr).await.with_context(|| format!("listening on {addr} (is APP_PORT in use?)"))?;
+    let local = listener.local_addr()?;
+    let shown_host = if cfg.app_host == "0.0.0.0" || cfg.app_host == "::" { "localhost".to_string() } else { cfg.app_host.clone() };
+    let base = format!("http://{shown_host}:{}", local.port());
+    println!("BroadNet Billing {} is running ({} database)", env!("CARGO_PKG_VERSION"), store_backend(&store));
+    println!("  Admin URL:  {base}/api  (log in: POST {base}/api/auth/login)");
+    println!("  Health:     {base}/health");
+    if let Some(first) = &first {
+        match &first.generated_password {
+            Some(pw) => {
+                println!("  First start: superadmin created. Save this password now; it is shown only once:");
+                println!("    username: {}", first.username);
+                println!("    password: {pw}");
+            }
+            None => println!("  First start: superadmin {:?} created with ADMIN_PASSWORD.", first.username),
+        }
+    }
+    tracing::info!(%local, "listening");
+    let shutdown = CancellationToken::new();
+    cancel_on_signal(shutdown.clone());
+    serve_http(listener, state(&cfg, app), shutdown).await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn store_backend(s: &SqlStore) -> &'static str {
+    use broadnet_store::Store;
+    s.backend_name()
+}

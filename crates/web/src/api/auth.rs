@@ -1,0 +1,72 @@
+//! Login, logout and the current admin.
+
+use crate::extract::{Auth, ClientIp, JsonBody, SESSION_COOKIE};
+use crate::{AppState, WebError};
+use axum::extract::State;
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use broadnet_app::AppError;
+use serde_json::json;
+use std::sync::atomic::Ordering;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", post(login))
+        .route("/auth/logout", post(logout))
+        .route("/auth/me", get(me))
+}
+
+fn cookie(st: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
+    let secure = if st.secure_cookies { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .ok()
+}
+
+async fn login(State(st): State<AppState>, ClientIp(ip): ClientIp, JsonBody(body): JsonBody) -> Result<Response, WebError> {
+    let field = |k: &str| body.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let (username, password) = (field("username"), field("password"));
+    let mut missing = broadnet_app::FieldErrors::new();
+    for (k, v) in [("username", &username), ("password", &password)] {
+        if v.is_empty() {
+            missing.insert(k.to_string(), vec!["is required".to_string()]);
+        }
+    }
+    if !missing.is_empty() {
+        return Err(AppError::Validation(missing).into());
+    }
+    let out = match st.app.login(&username, &password, &ip).await {
+        Ok(o) => o,
+        Err(e) => {
+            if matches!(e, AppError::Unauthorized(_)) {
+                st.metrics.logins_failed.fetch_add(1, Ordering::Relaxed);
+            }
+            return Err(e.into());
+        }
+    };
+    st.metrics.logins_ok.fetch_add(1, Ordering::Relaxed);
+    let max_age = (out.expires_at - st.app.now()).num_seconds().max(0);
+    let mut resp = Json(json!({"token": out.token, "token_type": "Bearer", "expires_at": out.expires_at, "admin": out.admin}))
+        .into_response();
+    if let Some(c) = cookie(&st, &out.token, max_age) {
+        resp.headers_mut().insert(SET_COOKIE, c);
+    }
+    Ok(resp)
+}
+
+async fn logout(State(st): State<AppState>, Auth(s): Auth) -> Result<Response, WebError> {
+    st.app.logout(&s).await?;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    if let Some(c) = cookie(&st, "", 0) {
+        resp.headers_mut().insert(SET_COOKIE, c);
+    }
+    Ok(resp)
+}
+
+async fn me(Auth(s): Auth) -> Json<serde_json::Value> {
+    Json(json!({"admin": s.admin, "session_expires_at": s.expires_at}))
+}

@@ -1,0 +1,24 @@
+//! `/api`: JSON for the dashboard and for scripts.
+
+mod admins;
+mod audit;
+mod auth;
+mod customers;
+mod packages;
+mod settings;
+
+use crate::AppState;
+use axum::Router;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(auth::router())
+        .merge(customers::router())
+        .merge(packages::router())
+        .merge(settings::router())
+        .merge(admins::router())
+        .merge(audit::router())
+}
+
+/// Query parameters in order, as pairs (repeated keys kept).
+pub(crate) type Params = axum::extract::Query<Vec<(String, String)>>;
