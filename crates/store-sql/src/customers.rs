@@ -8,7 +8,7 @@ use broadnet_store::{
     Actor, Customer, CustomerPatch, CustomerQuery, CustomerRepo, CustomerSort, NewCustomer, Page,
     StoreError, StoreResult,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, extension::postgres::PgExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DbBackend, EntityTrait, IntoActiveModel, Order,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -90,7 +90,9 @@ fn search_condition(backend: DbBackend, raw: &str) -> Condition {
     for col in [Column::FullName, Column::Username] {
         let cond = if backend == DbBackend::Postgres {
             // PostgreSQL's LIKE is case-sensitive; SQLite's and MySQL's are not.
-            Expr::col(col).ilike(contains_pattern(q))
+            // (sea-query renders `ILIKE (p ESCAPE e)`, which PostgreSQL refuses, so
+            // compare lower-cased text instead.)
+            Expr::expr(Func::lower(Expr::col(col))).like(contains_pattern(&q.to_lowercase()))
         } else {
             Expr::col(col).like(contains_pattern(q))
         };

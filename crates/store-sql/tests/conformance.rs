@@ -1,0 +1,295 @@
+//! The storage conformance suite: the same tests on SQLite, PostgreSQL and MariaDB
+//! (chosen by BROADNET_TEST_DB), each on a database of its own.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use broadnet_domain::{CustomerStatus, CustomerType, Money, Phone, Role, ServiceType, Username};
+use broadnet_store::*;
+use broadnet_store_sql::SqlStore;
+use broadnet_testkit::TestDb;
+use chrono::{DateTime, Duration, Utc};
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-01T08:00:00Z").unwrap().with_timezone(&Utc)
+}
+
+fn actor() -> Actor {
+    Actor { admin_id: None, username: "tester".into(), ip: Some("10.0.0.1".into()), at: t0() }
+}
+
+fn customer(username: &str, name: &str, phone: &str) -> NewCustomer {
+    NewCustomer {
+        full_name: name.into(),
+        username: Username::parse(username).unwrap(),
+        password: "secret12".into(),
+        phone: Phone::parse(phone).unwrap(),
+        email: None,
+        customer_type: CustomerType::Pppoe,
+        package_id: None,
+        router_id: None,
+        status: CustomerStatus::Active,
+        expires_at: Some(t0() + Duration::days(30)),
+        mac_address: None,
+        static_ip: None,
+        location: None,
+        notes: None,
+        created_at: t0(),
+    }
+}
+
+fn package(name: &str) -> NewPackage {
+    NewPackage {
+        name: name.into(),
+        description: None,
+        service_type: ServiceType::Both,
+        price: Money::from_minor(150_000).unwrap(),
+        download_bps: 10_000_000,
+        upload_bps: 5_000_000,
+        burst: Some(PackageBurst { download_bps: 20_000_000, upload_bps: 10_000_000, threshold_download_bps: 7_500_000, threshold_upload_bps: 3_750_000, time_secs: 16 }),
+        duration_minutes: 43_200,
+        data_limit_mb: None,
+        shared_users: 1,
+        active: true,
+    }
+}
+
+async fn with_store<F, Fut>(f: F)
+where
+    F: FnOnce(SqlStore) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let db = TestDb::new().await;
+    let store = SqlStore::open(&db.url).await.expect("open and migrate");
+    f(store.clone()).await;
+    store.close().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_and_report_nothing_pending() {
+    let db = TestDb::new().await;
+    let store = SqlStore::connect(&db.url).await.unwrap();
+    let first = store.migrate().await.unwrap();
+    assert_eq!(first, vec!["m0001_initial".to_string()]);
+    let again = store.migrate().await.unwrap();
+    assert!(again.is_empty());
+    store.ping().await.unwrap();
+    store.close().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn customer_crud_round_trips_every_field() {
+    with_store(|s| async move {
+        let pkg = s.create_package(&actor(), package("Home 10")).await.unwrap();
+        let mut new = customer("jane", "Jane Wanjiku", "0712345678");
+        new.package_id = Some(pkg.id);
+        new.email = Some("jane@example.com".into());
+        new.mac_address = Some("AA:BB:CC:DD:EE:FF".into());
+        new.static_ip = Some("10.10.10.50".into());
+        new.notes = Some("gate B".into());
+        let c = s.create_customer(&actor(), new.clone()).await.unwrap();
+        let got = s.get_customer(c.id).await.unwrap();
+        assert_eq!(got, c);
+        assert_eq!(got.phone.as_str(), "254712345678");
+        assert_eq!(got.expires_at, Some(t0() + Duration::days(30)));
+        assert_eq!(got.package_id, Some(pkg.id));
+        assert_eq!(s.get_customer_by_username("jane").await.unwrap().id, c.id);
+
+        let mut a2 = actor();
+        a2.at = t0() + Duration::hours(1);
+        let patch = CustomerPatch { status: Some(CustomerStatus::Suspended), email: Some(None), ..Default::default() };
+        let u = s.update_customer(&a2, c.id, patch).await.unwrap();
+        assert_eq!(u.status, CustomerStatus::Suspended);
+        assert_eq!(u.email, None);
+        assert_eq!(u.updated_at, t0() + Duration::hours(1));
+        assert_eq!(u.full_name, "Jane Wanjiku");
+
+        s.delete_customer(&actor(), c.id).await.unwrap();
+        assert!(matches!(s.get_customer(c.id).await, Err(StoreError::NotFound)));
+        assert!(matches!(s.delete_customer(&actor(), c.id).await, Err(StoreError::NotFound)));
+        assert!(matches!(s.update_customer(&actor(), c.id, CustomerPatch::default()).await, Err(StoreError::NotFound)));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn duplicate_usernames_are_conflicts_and_change_nothing() {
+    with_store(|s| async move {
+        s.create_customer(&actor(), customer("jane", "Jane", "0712345678")).await.unwrap();
+        let err = s.create_customer(&actor(), customer("jane", "Other", "0722000000")).await.unwrap_err();
+        assert!(matches!(&err, StoreError::Conflict(f) if f == "username"), "{err:?}");
+        let page = s.list_customers(&CustomerQuery::default()).await.unwrap();
+        assert_eq!(page.total, 1);
+        // The failed insert wrote no audit entry either.
+        let audit = s.list_audit(&AuditQuery { page: 1, per_page: 50, ..Default::default() }).await.unwrap();
+        assert_eq!(audit.total, 1);
+
+        s.create_package(&actor(), package("Home")).await.unwrap();
+        assert!(matches!(s.create_package(&actor(), package("Home")).await, Err(StoreError::Conflict(f)) if f == "name"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn list_searches_filters_sorts_and_pages() {
+    with_store(|s| async move {
+        let pkg = s.create_package(&actor(), package("Home")).await.unwrap();
+        let mut rows = Vec::new();
+        for (i, (user, name, phone)) in [
+            ("jkamau", "John Kamau", "0712000001"),
+            ("mwanjiku", "Mary Wanjiku", "0712000002"),
+            ("pkamau", "Peter KAMAU", "0722000003"),
+            ("gotieno", "Grace Otieno", "0110000004"),
+            ("under_score", "Percent 100% Guy", "0733000005"),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let mut c = customer(user, name, phone);
+            c.created_at = t0() + Duration::minutes(i as i64);
+            if i % 2 == 0 {
+                c.package_id = Some(pkg.id);
+            }
+            if i == 3 {
+                c.status = CustomerStatus::Expired;
+                c.customer_type = CustomerType::Hotspot;
+            }
+            rows.push(c);
+        }
+        assert_eq!(s.insert_customers_bulk(rows).await.unwrap(), 5);
+
+        let names = |p: &Page<Customer>| p.items.iter().map(|c| c.username.to_string()).collect::<Vec<_>>();
+        let q = |search: &str| CustomerQuery { search: Some(search.into()), sort: CustomerSort::Username, descending: false, ..Default::default() };
+
+        // Case-insensitive on every backend.
+        assert_eq!(names(&s.list_customers(&q("kamau")).await.unwrap()), ["jkamau", "pkamau"]);
+        // A phone number in any form, and partial numbers.
+        assert_eq!(names(&s.list_customers(&q("+254 712 000 002")).await.unwrap()), ["mwanjiku"]);
+        assert_eq!(names(&s.list_customers(&q("0712")).await.unwrap()), ["jkamau", "mwanjiku"]);
+        // LIKE wildcards typed by a user are literal.
+        assert_eq!(names(&s.list_customers(&q("100%")).await.unwrap()), ["under_score"]);
+        assert_eq!(names(&s.list_customers(&q("und_r")).await.unwrap()), Vec::<String>::new());
+        assert_eq!(names(&s.list_customers(&q("under_")).await.unwrap()), ["under_score"]);
+
+        let filtered = s.list_customers(&CustomerQuery { status: Some(CustomerStatus::Expired), ..Default::default() }).await.unwrap();
+        assert_eq!(names(&filtered), ["gotieno"]);
+        let hotspot = s.list_customers(&CustomerQuery { customer_type: Some(CustomerType::Hotspot), ..Default::default() }).await.unwrap();
+        assert_eq!(hotspot.total, 1);
+        let on_pkg = s.list_customers(&CustomerQuery { package_id: Some(pkg.id), ..Default::default() }).await.unwrap();
+        assert_eq!(on_pkg.total, 3);
+        let no_router = s.list_customers(&CustomerQuery { router_id: Some(99), ..Default::default() }).await.unwrap();
+        assert_eq!(no_router.total, 0);
+
+        let newest_first = s.list_customers(&CustomerQuery { per_page: 2, ..Default::default() }).await.unwrap();
+        assert_eq!(newest_first.total, 5);
+        assert_eq!(names(&newest_first), ["under_score", "gotieno"]);
+        let page3 = s.list_customers(&CustomerQuery { per_page: 2, page: 3, ..Default::default() }).await.unwrap();
+        assert_eq!(names(&page3), ["jkamau"]);
+        let by_name = s.list_customers(&CustomerQuery { sort: CustomerSort::FullName, descending: false, ..Default::default() }).await.unwrap();
+        assert_eq!(names(&by_name)[0], "gotieno");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn packages_in_use_cannot_be_deleted() {
+    with_store(|s| async move {
+        let pkg = s.create_package(&actor(), package("Home")).await.unwrap();
+        assert_eq!(s.get_package(pkg.id).await.unwrap(), pkg);
+        assert_eq!(pkg.burst.unwrap().time_secs, 16);
+        let mut c = customer("jane", "Jane", "0712345678");
+        c.package_id = Some(pkg.id);
+        let c = s.create_customer(&actor(), c).await.unwrap();
+        assert!(matches!(s.delete_package(&actor(), pkg.id).await, Err(StoreError::InUse(_))));
+        s.delete_customer(&actor(), c.id).await.unwrap();
+        s.delete_package(&actor(), pkg.id).await.unwrap();
+        assert!(s.list_packages().await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_change_is_audited_with_before_and_after() {
+    with_store(|s| async move {
+        let c = s.create_customer(&actor(), customer("jane", "Jane", "0712345678")).await.unwrap();
+        let patch = CustomerPatch { full_name: Some("Jane W.".into()), password: Some("newpass9".into()), ..Default::default() };
+        s.update_customer(&actor(), c.id, patch).await.unwrap();
+        s.delete_customer(&actor(), c.id).await.unwrap();
+        let log = s.list_audit(&AuditQuery { entity_type: Some("customer".into()), page: 1, per_page: 10, ..Default::default() }).await.unwrap();
+        let actions: Vec<&str> = log.items.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["customer.delete", "customer.update", "customer.create"]);
+        let update = &log.items[1];
+        assert_eq!(update.admin_username, "tester");
+        assert_eq!(update.ip.as_deref(), Some("10.0.0.1"));
+        assert_eq!(update.at, t0());
+        assert_eq!(update.before.as_ref().unwrap()["full_name"], "Jane");
+        assert_eq!(update.after.as_ref().unwrap()["full_name"], "Jane W.");
+        // Passwords are never written to the log.
+        let text = serde_json::to_string(&log.items).unwrap();
+        assert!(!text.contains("secret12") && !text.contains("newpass9"), "{text}");
+        assert_eq!(update.after.as_ref().unwrap()["password"], "(new)");
+        assert!(log.items[0].after.is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn admins_tokens_and_settings() {
+    with_store(|s| async move {
+        let a = s
+            .create_admin(&actor(), NewAdmin { username: "boss".into(), password_hash: "$argon2id$x".into(), full_name: None, email: None, role: Role::Superadmin })
+            .await
+            .unwrap();
+        assert_eq!(s.count_admins().await.unwrap(), 1);
+        assert!(matches!(
+            s.create_admin(&actor(), NewAdmin { username: "boss".into(), password_hash: "h".into(), full_name: None, email: None, role: Role::Viewer }).await,
+            Err(StoreError::Conflict(f)) if f == "username"
+        ));
+        let u = s.update_admin(&actor(), a.id, AdminPatch { role: Some(Role::Admin), tokens_valid_after: Some(t0()), ..Default::default() }).await.unwrap();
+        assert_eq!(u.role, Role::Admin);
+        assert_eq!(u.tokens_valid_after, Some(t0()));
+        s.record_login(a.id, t0()).await.unwrap();
+        assert_eq!(s.get_admin_by_username("boss").await.unwrap().last_login_at, Some(t0()));
+
+        s.revoke_token("abc", t0() + Duration::days(1)).await.unwrap();
+        s.revoke_token("abc", t0() + Duration::days(1)).await.unwrap();
+        assert!(s.is_token_revoked("abc").await.unwrap());
+        assert!(!s.is_token_revoked("def").await.unwrap());
+        assert_eq!(s.purge_revoked_tokens(t0() + Duration::days(2)).await.unwrap(), 1);
+        assert!(!s.is_token_revoked("abc").await.unwrap());
+
+        let put = |k: &str, v: &str, secret: bool| Setting { key: k.into(), value: v.into(), secret };
+        s.put_settings(&actor(), "mpesa", vec![put("shortcode", "174379", false), put("passkey", "enc:v1:xyz", true)]).await.unwrap();
+        s.put_settings(&actor(), "mpesa", vec![put("shortcode", "600000", false)]).await.unwrap();
+        let got = s.get_settings("mpesa").await.unwrap();
+        assert_eq!(got, vec![put("passkey", "enc:v1:xyz", true), put("shortcode", "600000", false)]);
+        let log = s.list_audit(&AuditQuery { entity_type: Some("settings".into()), page: 1, per_page: 10, ..Default::default() }).await.unwrap();
+        assert_eq!(log.total, 2);
+        let first = &log.items[1];
+        assert_eq!(first.after.as_ref().unwrap()["passkey"], "(secret)");
+        assert_eq!(log.items[0].before.as_ref().unwrap()["shortcode"], "174379");
+
+        s.delete_admin(&actor(), a.id).await.unwrap();
+        assert!(matches!(s.get_admin(a.id).await, Err(StoreError::NotFound)));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_writes_all_land() {
+    with_store(|s| async move {
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                s.create_customer(&actor(), customer(&format!("user{i}"), "Load Test", &format!("07120000{i:02}"))).await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        assert_eq!(s.list_customers(&CustomerQuery::default()).await.unwrap().total, 40);
+    })
+    .await;
+}
