@@ -1,0 +1,525 @@
+//! The JSON API end to end: real router, real store on the backend named by
+//! `BROADNET_TEST_DB` (SQLite, PostgreSQL or MariaDB), one database per test.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use broadnet::config::{Config, Vars};
+use broadnet::server;
+use broadnet_domain::{FixedClock, Role};
+use broadnet_store::{Actor, DynStore};
+use broadnet_store_sql::SqlStore;
+use broadnet_testkit::TestDb;
+use chrono::{TimeZone, Utc};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+const ADMIN_PW: &str = "correct horse battery";
+
+struct Api {
+    router: Router,
+    store: SqlStore,
+    app: broadnet_app::App,
+    db: Option<TestDb>,
+    token: String,
+}
+
+struct Resp {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Value,
+}
+
+impl Api {
+    async fn start() -> Api {
+        let db = TestDb::new().await;
+        let mut vars = Vars::new();
+        vars.insert("DATABASE_URL".into(), db.url.clone());
+        vars.insert("JWT_SECRET".into(), "a-test-secret-that-is-long-enough-0123456789".into());
+        vars.insert("ADMIN_USERNAME".into(), "root".into());
+        vars.insert("ADMIN_PASSWORD".into(), ADMIN_PW.into());
+        let (cfg, problems): (Config, _) = Config::from_vars(&vars);
+        assert!(problems.iter().all(|p| !p.fatal), "{problems:?}");
+        let store = server::open_store(&cfg).await.unwrap();
+        let dyn_store: DynStore = Arc::new(store.clone());
+        let clock = Arc::new(FixedClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap()));
+        let app = server::build_app(&cfg, dyn_store, clock);
+        server::ensure_first_admin(&cfg, &app).await.unwrap().expect("first admin created");
+        let router = broadnet_web::router(server::state(&cfg, app.clone()));
+        let mut api = Api { router, store, app, db: Some(db), token: String::new() };
+        api.token = api.login("root", ADMIN_PW).await;
+        api
+    }
+
+    async fn finish(mut self) {
+        self.store.close().await;
+        if let Some(db) = self.db.take() {
+            db.cleanup().await;
+        }
+    }
+
+    async fn login(&self, user: &str, pw: &str) -> String {
+        let r = self.call_as(None, "POST", "/api/auth/login", Some(json!({"username": user, "password": pw}))).await;
+        assert_eq!(r.status, StatusCode::OK, "login {user}: {}", r.body);
+        r.body["token"].as_str().unwrap().to_string()
+    }
+
+    async fn raw(&self, req: Request<Body>) -> Resp {
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Resp { status, headers, body }
+    }
+
+    async fn call_as(&self, token: Option<&str>, method: &str, uri: &str, body: Option<Value>) -> Resp {
+        let mut b = Request::builder().method(method).uri(uri).header("x-real-ip", "198.51.100.7");
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(v) => b.header(header::CONTENT_TYPE, "application/json").body(Body::from(v.to_string())).unwrap(),
+            None => b.body(Body::empty()).unwrap(),
+        };
+        self.raw(req).await
+    }
+
+    async fn call(&self, method: &str, uri: &str, body: Option<Value>) -> Resp {
+        self.call_as(Some(&self.token), method, uri, body).await
+    }
+
+    async fn package(&self) -> i64 {
+        let r = self
+            .call("POST", "/api/packages", Some(json!({"name": "Home 10M", "price": "1500", "download_rate": "10M", "upload_rate": "5M", "duration": "30d", "service_type": "pppoe"})))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["id"].as_i64().unwrap()
+    }
+}
+
+fn customer(username: &str, phone: &str) -> Value {
+    json!({"full_name": "Jane Wanjiku", "username": username, "phone": phone, "customer_type": "pppoe", "password": "s3cret-pw"})
+}
+
+fn assert_error(r: &Resp, status: StatusCode, code: &str) {
+    assert_eq!(r.status, status, "{}", r.body);
+    assert_eq!(r.body["error"]["code"], code, "{}", r.body);
+    assert!(r.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", r.body);
+}
+
+#[tokio::test]
+async fn package_and_customer_lifecycle() {
+    let api = Api::start().await;
+    let pkg = api.package().await;
+    let r = api.call("GET", &format!("/api/packages/{pkg}"), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["mikrotik_rate_limit"], "5M/10M", "{}", r.body);
+
+    let mut body = customer("jwanjiku", "0712 345 678");
+    body["package_id"] = json!(pkg);
+    let r = api.call("POST", "/api/customers", Some(body)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_i64().unwrap();
+    assert_eq!(r.body["phone"], "254712345678");
+    assert_eq!(r.body["status"], "active");
+
+    let r = api.call("PATCH", &format!("/api/customers/{id}"), Some(json!({"status": "suspended", "notes": "unpaid"}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["status"], "suspended");
+
+    let r = api.call("GET", "/api/customers?q=wanj&status=suspended", None).await;
+    assert_eq!(r.body["total"], 1, "{}", r.body);
+    let r = api.call("GET", "/api/customers?q=%2B254712345678", None).await;
+    assert_eq!(r.body["total"], 1, "{}", r.body);
+
+    // A package in use cannot be deleted.
+    let r = api.call("DELETE", &format!("/api/packages/{pkg}"), None).await;
+    assert_error(&r, StatusCode::CONFLICT, "in_use");
+
+    let r = api.call("DELETE", &format!("/api/customers/{id}"), None).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let r = api.call("GET", &format!("/api/customers/{id}"), None).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found");
+    let r = api.call("DELETE", &format!("/api/packages/{pkg}"), None).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    api.finish().await;
+}
+
+#[tokio::test]
+async fn validation_errors_are_422_with_field_messages_and_change_nothing() {
+    let api = Api::start().await;
+    let r = api
+        .call("POST", "/api/customers", Some(json!({"full_name": "", "username": "has space", "phone": "12345", "customer_type": "dialup", "package_id": 999})))
+        .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let fields = r.body["error"]["fields"].as_object().unwrap();
+    for f in ["full_name", "username", "phone", "customer_type", "package_id"] {
+        assert!(fields.get(f).and_then(Value::as_array).is_some_and(|m| !m.is_empty()), "no message for {f}: {}", r.body);
+    }
+    let r = api.call("POST", "/api/customers", Some(json!({"full_name": "A", "surname": "B"}))).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert!(r.body["error"]["fields"]["surname"].is_array(), "unknown fields are refused: {}", r.body);
+
+    let r = api.call("POST", "/api/packages", Some(json!({"name": "X", "price": "-5", "download_rate": "fast", "upload_rate": "1M", "duration": "forever"}))).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    for f in ["price", "download_rate", "duration"] {
+        assert!(r.body["error"]["fields"][f].is_array(), "no message for {f}: {}", r.body);
+    }
+
+    // Malformed JSON is a 400 in the same shape.
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/customers")
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.token))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{\"full_name\": "))
+        .unwrap();
+    let r = api.raw(req).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body["error"]["code"].is_string(), "{}", r.body);
+
+    let r = api.call("GET", "/api/customers?status=gone", None).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+
+    let r = api.call("GET", "/api/customers", None).await;
+    assert_eq!(r.body["total"], 0, "nothing was stored: {}", r.body);
+    let r = api.call("GET", "/api/packages", None).await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 0);
+    api.finish().await;
+}
+
+#[tokio::test]
+async fn phone_numbers_are_normalised_and_foreign_ones_refused() {
+    let api = Api::start().await;
+    let cases = [
+        ("0712345678", "254712345678"),
+        ("+254 722 000 111", "254722000111"),
+        ("254733000222", "254733000222"),
+        ("0110123456", "254110123456"),
+        ("+254-101-234-567", "254101234567"),
+    ];
+    for (i, (input, want)) in cases.iter().enumerate() {
+        let r = api.call("POST", "/api/customers", Some(customer(&format!("user{i}"), input))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{input}: {}", r.body);
+        assert_eq!(r.body["phone"], *want, "{input}");
+    }
+    for bad in ["0812345678", "+255712345678", "07123", "phone", "2547123456789", "0912345678"] {
+        let r = api.call("POST", "/api/customers", Some(customer("refused", bad))).await;
+        assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert!(r.body["error"]["fields"]["phone"].is_array(), "{bad}: {}", r.body);
+    }
+    api.finish().await;
+}
+
+#[tokio::test]
+async fn duplicates_are_409_and_missing_things_404() {
+    let api = Api::start().await;
+    let r = api.call("POST", "/api/customers", Some(customer("dup", "0712000001"))).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let first = r.body["id"].as_i64().unwrap();
+    let r = api.call("POST", "/api/customers", Some(customer("dup", "0712000002"))).await;
+    assert_error(&r, StatusCode::CONFLICT, "conflict");
+    assert!(r.body["error"]["fields"]["username"].is_array(), "{}", r.body);
+
+    let r = api.call("POST", "/api/customers", Some(customer("other", "0712000003"))).await;
+    let second = r.body["id"].as_i64().unwrap();
+    let r = api.call("PATCH", &format!("/api/customers/{second}"), Some(json!({"username": "dup"}))).await;
+    assert_error(&r, StatusCode::CONFLICT, "conflict");
+    let r = api.call("GET", &format!("/api/customers/{second}"), None).await;
+    assert_eq!(r.body["username"], "other", "the refused rename changed nothing");
+
+    api.package().await;
+    let r = api
+        .call("POST", "/api/packages", Some(json!({"name": "Home 10M", "price": "1", "download_rate": "1M", "upload_rate": "1M", "duration": "1h"})))
+        .await;
+    assert_error(&r, StatusCode::CONFLICT, "conflict");
+
+    let r = api.call("POST", "/api/admins", Some(json!({"username": "root", "password": "another long pw", "role": "admin"}))).await;
+    assert_error(&r, StatusCode::CONFLICT, "conflict");
+
+    for uri in ["/api/customers/999999", "/api/packages/999999", "/api/admins/999999", "/api/settings/nope", "/api/nothing-here"] {
+        let r = api.call("GET", uri, None).await;
+        assert_error(&r, StatusCode::NOT_FOUND, "not_found");
+    }
+    let r = api.call("PATCH", "/api/customers/999999", Some(json!({"notes": "x"}))).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found");
+    let r = api.call("DELETE", "/api/customers/999999", None).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found");
+    let _ = first;
+    api.finish().await;
+}
+
+#[tokio::test]
+async fn unauthenticated_is_401_and_logout_revokes_the_token() {
+    let api = Api::start().await;
+    for (m, uri) in [("GET", "/api/customers"), ("POST", "/api/packages"), ("GET", "/api/auth/me"), ("GET", "/api/audit-log")] {
+        let r = api.call_as(None, m, uri, Some(json!({}))).await;
+        assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    let r = api.call_as(Some("not.a.token"), "GET", "/api/customers", None).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+    // A token signed with another secret.
+    let forged = broadnet_app::auth::TokenKey::new(b"some-other-secret-0123456789abcdef", chrono::Duration::days(7));
+    let admin = api.app.store.get_admin_by_username("root").await.unwrap();
+    let (t, _) = forged.issue(admin.id, &admin.username, Utc::now());
+    let r = api.call_as(Some(&t), "GET", "/api/customers", None).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+
+    let r = api.call_as(None, "POST", "/api/auth/login", Some(json!({"username": "root", "password": "wrong"}))).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+    let r = api.call_as(None, "POST", "/api/auth/login", Some(json!({"username": "ghost", "password": "wrong"}))).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+
+    // The login cookie works like the Bearer token.
+    let r = api.call_as(None, "POST", "/api/auth/login", Some(json!({"username": "root", "password": ADMIN_PW}))).await;
+    let cookie = r.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let req = Request::builder().uri("/api/auth/me").header(header::COOKIE, &pair).body(Body::empty()).unwrap();
+    let r = api.raw(req).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["admin"]["username"], "root");
+
+    let token = api.login("root", ADMIN_PW).await;
+    let r = api.call_as(Some(&token), "POST", "/api/auth/logout", None).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let r = api.call_as(Some(&token), "GET", "/api/auth/me", None).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+    // Other sessions are untouched.
+    let r = api.call("GET", "/api/auth/me", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    api.finish().await;
+}
+
+#[tokio::test]
+async fn viewers_read_and_only_superadmins_manage_admins() {
+    let api = Api::start().await;
+    for (user, role) in [("viewer1", "viewer"), ("admin1", "admin")] {
+        let r = api.call("POST", "/api/admins", Some(json!({"username": user, "password": "long enough pw", "role": role}))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert!(r.body.get("password_hash").is_none(), "hash never leaves: {}", r.body);
+    }
+    let viewer = api.login("viewer1", "long enough pw").await;
+    let admin = api.login("admin1", "long enough pw").await;
+
+    let r = api.call_as(Some(&viewer), "GET", "/api/customers", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = api.call_as(Some(&viewer), "POST", "/api/customers", Some(customer("v", "0712000009"))).await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    let r = api.call_as(Some(&viewer), "PUT", "/api/settings/general", Some(json!({"isp_name": "X"}))).await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    let r = api.call_as(Some(&admin), "POST", "/api/customers", Some(customer("admincust", "0712000010"))).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    for t in [&viewer, &admin] {
+        let r = api.call_as(Some(t), "GET", "/api/admins", None).await;
+        assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+        let r = api.call_as(Some(t), "POST", "/api/admins", Some(json!({"username": "x", "password": "long enough pw", "role": "superadmin"}))).await;
+        assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    }
+
+    // The last superadmin can be neither demoted nor deleted.
+    let me = api.call("GET", "/api/auth/me", None).await.body["admin"]["id"].as_i64().unwrap();
+    let r = api.call("PATCH", &format!("/api/admins/{me}"), Some(json!({"role": "viewer"}))).await;
+    assert_eq!(r.status.as_u16() / 100, 4, "{}", r.body);
+    let r = api.call("DELETE", &format!("/api/admins/{me}"), None).await;
+    assert_eq!(r.status.as_u16() / 100, 4, "{}", r.body);
+
+    // Deactivating an admin ends their sessions at once.
+    let admins = api.call("GET", "/api/admins", None).await;
+    let admin_id = admins.body["items"].as_array().unwrap().iter().find(|a| a["username"] == "admin1").unwrap()["id"].as_i64().unwrap();
+    let r = api.call("PATCH", &format!("/api/admins/{admin_id}"), Some(json!({"active": false}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = api.call_as(Some(&admin), "GET", "/api/customers", None).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+    api.finish().await;
+}
+
+#[tokio::test]
+async fn login_is_rate_limited_per_username_and_per_ip() {
+    let api = Api::start().await;
+    let attempt = |user: &'static str, pw: &'static str, ip: &'static str| {
+        let router = api.router.clone();
+        async move {
+            let req = Request::builder()
+                .method("POST")
+                .uri("/api/auth/login")
+                .header("x-real-ip", ip)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(json!({"username": user, "password": pw}).to_string()))
+                .unwrap();
+            router.oneshot(req).await.unwrap()
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt("root", "guess", "203.0.113.1").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    // From another address, the username is still locked, even with the right password.
+    let r = attempt("root", ADMIN_PW, "203.0.113.2").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = r.headers().get(header::RETRY_AFTER).unwrap().to_str().unwrap().parse().unwrap();
+    assert!(retry > 0 && retry <= 15 * 60, "{retry}");
+
+    // One address spraying many usernames is stopped too.
+    let mut limited = false;
+    for i in 0..25 {
+        let user: &'static str = Box::leak(format!("user{i}").into_boxed_str());
+        if attempt(user, "guess", "203.0.113.9").await.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = true;
+            assert!(i >= 19, "limited too early, at attempt {i}");
+            break;
+        }
+    }
+    assert!(limited, "20 attempts per IP is the limit");
+    // Other users from other addresses are unaffected.
+    let r = api.call("POST", "/api/admins", Some(json!({"username": "ops", "password": "long enough pw", "role": "admin"}))).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(attempt("ops", "long enough pw", "203.0.113.3").await.status(), StatusCode::OK);
+    api.finish().await;
+}
+
+#[tokio::test]
+async fn every_admin_change_is_in_the_audit_log() {
+    let api = Api::start().await;
+    let r = api.call("POST", "/api/customers", Some(customer("audited", "0712000111"))).await;
+    let id = r.body["id"].as_i64().unwrap();
+    api.call("PATCH", &format!("/api/customers/{id}"), Some(json!({"full_name": "Jane W.", "password": "new-secret"}))).await;
+    api.call("DELETE", &format!("/api/customers/{id}"), None).await;
+
+    let r = api.call("GET", &format!("/api/audit-log?entity_type=customer&entity_id={id}"), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let items = r.body["items"].as_array().unwrap();
+    let actions: Vec<&str> = items.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions.len(), 3, "{actions:?}");
+    for a in ["customer.create", "customer.update", "customer.delete"] {
+        assert!(actions.contains(&a), "{actions:?}");
+    }
+    let update = items.iter().find(|e| e["action"] == "customer.update").unwrap();
+    assert_eq!(update["admin_username"], "root");
+    assert_eq!(update["ip"], "198.51.100.7");
+    assert_eq!(update["before"]["full_name"], "Jane Wanjiku");
+    assert_eq!(update["after"]["full_name"], "Jane W.");
+    assert_eq!(update["after"]["password"], "(new)", "passwords never reach the log: {update}");
+    assert!(!update.to_string().contains("new-secret"));
+    assert!(update["at"].is_string());
+
+    // Settings and admin changes are audited too, secrets without their values.
+    api.call("PUT", "/api/settings/mpesa", Some(json!({"consumer_secret": "daraja-secret-value", "shortcode": "174379"}))).await;
+    let r = api.call("GET", "/api/audit-log?entity_type=settings", None).await;
+    let text = r.body.to_string();
+    assert!(text.contains("174379") && !text.contains("daraja-secret-value"), "{text}");
+    api.finish().await;
+}
+
+#[tokio::test]
+async fn secrets_are_write_only_and_encrypted_at_rest() {
+    let api = Api::start().await;
+    let r = api
+        .call("PUT", "/api/settings/mpesa", Some(json!({"env": "sandbox", "consumer_key": "ck-123456", "passkey": "bfb279f9aa9bdbcf", "shortcode": "174379"})))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = api.call("GET", "/api/settings/mpesa", None).await;
+    let text = r.body.to_string();
+    assert!(!text.contains("ck-123456") && !text.contains("bfb279f9aa9bdbcf"), "{text}");
+    let item = |k: &str| r.body["settings"].as_array().unwrap().iter().find(|s| s["key"] == k).unwrap().clone();
+    assert_eq!(item("consumer_key")["set"], true);
+    assert_eq!(item("consumer_key")["value"], Value::Null);
+    assert_eq!(item("consumer_secret")["set"], false);
+    assert_eq!(item("shortcode")["value"], "174379");
+
+    let stored = api.app.store.get_settings("mpesa").await.unwrap();
+    let key = stored.iter().find(|s| s.key == "consumer_key").unwrap();
+    assert!(key.secret && key.value.starts_with("enc:v1:") && !key.value.contains("ck-123456"), "{key:?}");
+    assert_eq!(api.app.setting("mpesa", "consumer_key").await.unwrap().as_deref(), Some("ck-123456"));
+
+    let r = api.call("PUT", "/api/settings/mpesa", Some(json!({"env": "moon", "callback_url": "not a url", "colour": "red"}))).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    for f in ["env", "callback_url", "colour"] {
+        assert!(r.body["error"]["fields"][f].is_array(), "{f}: {}", r.body);
+    }
+    assert_eq!(api.app.setting("mpesa", "env").await.unwrap().as_deref(), Some("sandbox"), "refused write changed nothing");
+    api.finish().await;
+}
+
+#[tokio::test]
+async fn list_paginates_sorts_and_filters() {
+    let api = Api::start().await;
+    let pkg = api.package().await;
+    for i in 0..12 {
+        let mut c = customer(&format!("cust{i:02}"), &format!("07220000{i:02}"));
+        if i % 3 == 0 {
+            c["package_id"] = json!(pkg);
+        }
+        if i % 4 == 0 {
+            c["customer_type"] = json!("hotspot");
+            c.as_object_mut().unwrap().remove("package_id");
+        }
+        let r = api.call("POST", "/api/customers", Some(c)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    let r = api.call("GET", "/api/customers?per_page=5&page=3&sort=username", None).await;
+    assert_eq!(r.body["total"], 12);
+    let names: Vec<&str> = r.body["items"].as_array().unwrap().iter().map(|c| c["username"].as_str().unwrap()).collect();
+    assert_eq!(names, ["cust10", "cust11"]);
+    let r = api.call("GET", "/api/customers?sort=-username&per_page=1", None).await;
+    assert_eq!(r.body["items"][0]["username"], "cust11");
+    let r = api.call("GET", "/api/customers?type=hotspot", None).await;
+    assert_eq!(r.body["total"], 3);
+    let r = api.call("GET", &format!("/api/customers?package_id={pkg}"), None).await;
+    assert_eq!(r.body["total"], 3, "{}", r.body);
+    let r = api.call("GET", "/api/customers?q=0722000007", None).await;
+    assert_eq!(r.body["items"][0]["username"], "cust07");
+    assert_eq!(r.body["total"], 1);
+    let r = api.call("GET", "/api/customers?sort=shoe_size", None).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    api.finish().await;
+}
+
+#[tokio::test]
+async fn health_and_metrics() {
+    let api = Api::start().await;
+    let r = api.call_as(None, "GET", "/health", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["database"], "ok");
+    api.call("GET", "/api/customers", None).await;
+    let r = api.call_as(None, "GET", "/metrics", None).await;
+    let text = r.body.as_str().unwrap().to_string();
+    assert!(text.contains("broadnet_http_requests_total"), "{text}");
+    assert!(text.contains("route=\"/api/customers\""), "{text}");
+
+    // With the database gone, health says so.
+    let Api { router, store, db, .. } = api;
+    store.close().await;
+    let api_router = router;
+    let resp = api_router.oneshot(Request::builder().uri("/health").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert!(body["reason"].is_string(), "{body}");
+    if let Some(db) = db {
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn the_first_admin_is_created_once() {
+    let api = Api::start().await;
+    let db_url = api.db.as_ref().unwrap().url.clone();
+    let mut vars = Vars::new();
+    vars.insert("DATABASE_URL".into(), db_url);
+    vars.insert("JWT_SECRET".into(), "a-test-secret-that-is-long-enough-0123456789".into());
+    let (cfg, _) = Config::from_vars(&vars);
+    assert!(server::ensure_first_admin(&cfg, &api.app).await.unwrap().is_none());
+    assert_eq!(api.app.store.count_admins().await.unwrap(), 1);
+    let a = api.app.store.get_admin_by_username("root").await.unwrap();
+    assert_eq!(a.role, Role::Superadmin);
+    let _ = Actor::system("test", Utc::now());
+    api.finish().await;
+}
