@@ -28,7 +28,7 @@ impl App {
     /// Sets a new password and ends every session of that admin.
     pub async fn set_admin_password(&self, actor: &Actor, id: i64, plain_password: &str) -> AppResult<Admin> {
         let hash = auth::hash_password(plain_password).map_err(AppError::Internal)?;
-        let patch = AdminPatch { password_hash: Some(hash), tokens_valid_after: Some(actor.at), ..Default::default() };
+        let patch = AdminPatch { password_hash: Some(hash), end_sessions: true, ..Default::default() };
         self.store.update_admin(actor, id, patch).await.map_err(AppError::from_store("admin"))
     }
 
@@ -87,9 +87,9 @@ impl App {
         let mut patch = AdminPatch { full_name, email, role, active, ..Default::default() };
         if let Some(pw) = new_password {
             patch.password_hash = Some(auth::hash_password(&pw).map_err(AppError::Internal)?);
-            patch.tokens_valid_after = Some(now);
+            patch.end_sessions = true;
         } else if active == Some(false) {
-            patch.tokens_valid_after = Some(now);
+            patch.end_sessions = true;
         }
         self.store.update_admin(&s.actor(now), id, patch).await.map_err(AppError::from_store("admin"))
     }

@@ -55,6 +55,8 @@ pub struct Claims {
     /// Admin id.
     pub sub: i64,
     pub usr: String,
+    /// The admin's session epoch at issue; a password change or deactivation bumps it.
+    pub epoch: i64,
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
@@ -95,12 +97,13 @@ impl TokenKey {
         <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).unwrap_or_else(|_| unreachable!())
     }
 
-    pub fn issue(&self, admin_id: i64, username: &str, now: DateTime<Utc>) -> (String, Claims) {
+    pub fn issue(&self, admin_id: i64, username: &str, epoch: i64, now: DateTime<Utc>) -> (String, Claims) {
         let mut jti = [0u8; 16];
         rand::thread_rng().fill(&mut jti);
         let claims = Claims {
             sub: admin_id,
             usr: username.to_string(),
+            epoch,
             iat: now.timestamp(),
             exp: (now + self.lifetime).timestamp(),
             jti: hex::encode(jti),
@@ -236,7 +239,7 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_refuse_tampering() {
         let key = TokenKey::new(b"0123456789abcdef0123456789abcdef", Duration::days(7));
-        let (tok, claims) = key.issue(7, "alice", t0());
+        let (tok, claims) = key.issue(7, "alice", 0, t0());
         assert_eq!(key.verify(&tok, t0()).unwrap(), claims);
         assert_eq!(key.verify(&tok, t0() + Duration::days(7)), Err(TokenError::Expired));
         let other = TokenKey::new(b"another secret of enough length!", Duration::days(7));

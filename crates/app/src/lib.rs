@@ -96,7 +96,7 @@ impl App {
             Some(admin) if ok && admin.active => {
                 self.limiter.succeeded(username.trim());
                 self.store.record_login(admin.id, now).await?;
-                let (token, claims) = self.tokens.issue(admin.id, &admin.username, now);
+                let (token, claims) = self.tokens.issue(admin.id, &admin.username, admin.session_epoch, now);
                 tracing::info!(admin = %admin.username, ip, "admin logged in");
                 Ok(LoginOutcome {
                     token,
@@ -127,7 +127,7 @@ impl App {
         if !admin.active {
             return Err(AppError::Unauthorized("account is disabled"));
         }
-        if admin.tokens_valid_after.is_some_and(|t| claims.iat < t.timestamp()) {
+        if claims.epoch != admin.session_epoch {
             return Err(AppError::Unauthorized("session ended by a password change; log in again"));
         }
         if self.store.is_token_revoked(&claims.jti).await? {

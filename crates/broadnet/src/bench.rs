@@ -79,7 +79,7 @@ pub async fn customers(cfg: &Config, count: u64, runs: usize) -> anyhow::Result<
     ensure_first_admin(&bench_cfg, &app).await?;
     let username = dyn_store.list_admins().await?.first().map(|a| a.username.clone()).unwrap_or_default();
     let admin = dyn_store.get_admin_by_username(&username).await?;
-    let (token, _) = app.tokens.issue(admin.id, &admin.username, app.now());
+    let (token, _) = app.tokens.issue(admin.id, &admin.username, admin.session_epoch, app.now());
     let router = broadnet_web::router(state(cfg, app));
 
     let searches = ["kamau", "grace", "0700012", "wanjiru otieno", "njeri 99", "254700000123", "mercy"];

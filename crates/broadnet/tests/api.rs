@@ -270,7 +270,7 @@ async fn unauthenticated_is_401_and_logout_revokes_the_token() {
     // A token signed with another secret.
     let forged = broadnet_app::auth::TokenKey::new(b"some-other-secret-0123456789abcdef", chrono::Duration::days(7));
     let admin = api.app.store.get_admin_by_username("root").await.unwrap();
-    let (t, _) = forged.issue(admin.id, &admin.username, Utc::now());
+    let (t, _) = forged.issue(admin.id, &admin.username, admin.session_epoch, Utc::now());
     let r = api.call_as(Some(&t), "GET", "/api/customers", None).await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
 

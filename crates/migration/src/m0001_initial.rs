@@ -24,6 +24,7 @@ fn tables() -> Vec<TableCreateStatement> {
             s("role", 16),
             boolean("active", true),
             ts_null("tokens_valid_after"),
+            big_default("session_epoch", 0),
             ts_null("last_login_at"),
             ts("created_at"),
             ts("updated_at"),

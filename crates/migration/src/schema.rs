@@ -26,6 +26,10 @@ pub fn big(name: &str) -> ColumnDef {
     ColumnDef::new(Alias::new(name)).big_integer().not_null().take()
 }
 
+pub fn big_default(name: &str, default: i64) -> ColumnDef {
+    ColumnDef::new(Alias::new(name)).big_integer().not_null().default(default).take()
+}
+
 pub fn big_null(name: &str) -> ColumnDef {
     ColumnDef::new(Alias::new(name)).big_integer().null().take()
 }

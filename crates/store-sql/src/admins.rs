@@ -21,6 +21,7 @@ fn to_record(m: admin::Model) -> StoreResult<Admin> {
         email: m.email,
         active: m.active,
         tokens_valid_after: m.tokens_valid_after.map(from_db),
+        session_epoch: m.session_epoch,
         last_login_at: m.last_login_at.map(from_db),
         created_at: from_db(m.created_at),
         updated_at: from_db(m.updated_at),
@@ -76,7 +77,10 @@ impl AdminRepo for SqlStore {
         if let Some(v) = p.email { am.email = Set(v) }
         if let Some(v) = p.role { am.role = Set(v.as_str().to_string()) }
         if let Some(v) = p.active { am.active = Set(v) }
-        if let Some(v) = p.tokens_valid_after { am.tokens_valid_after = Set(Some(to_db(v))) }
+        if p.end_sessions {
+            am.session_epoch = Set(before.session_epoch + 1);
+            am.tokens_valid_after = Set(Some(to_db(actor.at)));
+        }
         am.updated_at = Set(to_db(actor.at));
         let after = to_record(am.update(&txn).await.map_err(db_err)?)?;
         let mut a = json(&after);

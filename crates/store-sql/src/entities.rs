@@ -99,6 +99,7 @@ pub mod admin {
         pub role: String,
         pub active: bool,
         pub tokens_valid_after: Option<DateTime>,
+        pub session_epoch: i64,
         pub last_login_at: Option<DateTime>,
         pub created_at: DateTime,
         pub updated_at: DateTime,

@@ -246,9 +246,11 @@ async fn admins_tokens_and_settings() {
             s.create_admin(&actor(), NewAdmin { username: "boss".into(), password_hash: "h".into(), full_name: None, email: None, role: Role::Viewer }).await,
             Err(StoreError::Conflict(f)) if f == "username"
         ));
-        let u = s.update_admin(&actor(), a.id, AdminPatch { role: Some(Role::Admin), tokens_valid_after: Some(t0()), ..Default::default() }).await.unwrap();
+        let u = s.update_admin(&actor(), a.id, AdminPatch { role: Some(Role::Admin), end_sessions: true, ..Default::default() }).await.unwrap();
         assert_eq!(u.role, Role::Admin);
-        assert_eq!(u.tokens_valid_after, Some(t0()));
+        assert_eq!((u.session_epoch, u.tokens_valid_after), (a.session_epoch + 1, Some(t0())));
+        let u = s.update_admin(&actor(), a.id, AdminPatch { end_sessions: true, ..Default::default() }).await.unwrap();
+        assert_eq!(u.session_epoch, a.session_epoch + 2);
         s.record_login(a.id, t0()).await.unwrap();
         assert_eq!(s.get_admin_by_username("boss").await.unwrap().last_login_at, Some(t0()));
 

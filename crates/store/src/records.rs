@@ -186,9 +186,13 @@ pub struct Admin {
     pub email: Option<String>,
     pub role: Role,
     pub active: bool,
-    /// Tokens issued before this instant are refused (password reset, deactivation).
+    /// When the admin's sessions were last ended (password change, deactivation).
     #[serde(skip)]
     pub tokens_valid_after: Option<DateTime<Utc>>,
+    /// Carried in every token; bumping it ends all sessions issued before, exactly
+    /// (a time comparison cannot tell apart tokens issued in the same second).
+    #[serde(skip)]
+    pub session_epoch: i64,
     pub last_login_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -201,7 +205,8 @@ pub struct AdminPatch {
     pub email: Option<Option<String>>,
     pub role: Option<Role>,
     pub active: Option<bool>,
-    pub tokens_valid_after: Option<DateTime<Utc>>,
+    /// End every session: bump `session_epoch`, stamp `tokens_valid_after`.
+    pub end_sessions: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,284 @@
+//! The `broadnet` binary as an operator runs it: zero-config first start,
+//! restart, production refusal, `config check`, `migrate` and `admin`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+fn broadnet(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_broadnet"));
+    // Nothing from the developer's environment leaks in: a fresh machine.
+    c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("RUST_LOG", "warn").current_dir(dir);
+    c
+}
+
+fn run(mut c: Command, stdin: Option<&str>) -> Output {
+    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    if let Some(text) = stdin {
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    stdout: Vec<String>,
+}
+
+impl Drop for Server {
+    /// A failing test must not leave a server running (it would hold the output pipes open).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts `broadnet serve` and waits until it has printed its banner and /health answers.
+    fn start(dir: &Path) -> Server {
+        let port = free_port();
+        let mut c = broadnet(dir);
+        c.arg("serve").env("APP_HOST", "127.0.0.1").env("APP_PORT", port.to_string()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = c.spawn().unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let base = format!("http://127.0.0.1:{port}");
+        let mut stdout = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            assert!(Instant::now() < deadline, "server did not come up; output so far: {stdout:#?}");
+            while let Ok(line) = rx.try_recv() {
+                stdout.push(line);
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("server exited with {status}; output: {stdout:#?}");
+            }
+            if stdout.iter().any(|l| l.contains("Health:")) && ureq::get(&format!("{base}/health")).call().is_ok() {
+                // Collect whatever else the banner printed.
+                std::thread::sleep(Duration::from_millis(100));
+                while let Ok(line) = rx.try_recv() {
+                    stdout.push(line);
+                }
+                return Server { child, base, stdout };
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn password(&self) -> Option<String> {
+        self.stdout.iter().find_map(|l| l.trim().strip_prefix("password: ").map(str::to_string))
+    }
+
+    /// SIGTERM, and the process must exit cleanly.
+    fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "graceful shutdown exits 0, got {status}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "server ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        let mut req = ureq::post(&format!("{}{path}", self.base)).config().http_status_as_error(false).build();
+        if let Some(t) = token {
+            req = req.header("authorization", &format!("Bearer {t}"));
+        }
+        let mut resp = req.send_json(&body).unwrap();
+        (resp.status().as_u16(), resp.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        let mut resp = ureq::get(&format!("{}{path}", self.base))
+            .header("authorization", &format!("Bearer {token}"))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+            .unwrap();
+        (resp.status().as_u16(), resp.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    fn login(&self, user: &str, pw: &str) -> Option<String> {
+        let (status, body) = self.post("/api/auth/login", None, json!({"username": user, "password": pw}));
+        (status == 200).then(|| body["token"].as_str().unwrap().to_string())
+    }
+}
+
+#[test]
+fn zero_config_first_start_then_restart_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path());
+    let banner = s.stdout.join("\n");
+    assert!(banner.contains(&format!("{}/api", s.base)), "admin URL printed: {banner}");
+    assert!(banner.contains("username: admin"), "{banner}");
+    let password = s.password().expect("one-time password printed");
+    assert!(password.len() >= 12, "{password}");
+    assert!(dir.path().join("data").is_dir(), "SQLite lives under ./data");
+    let generated = dir.path().join("data/generated.env");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&generated).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    let token = s.login("admin", &password).expect("login with the printed password");
+    let (st, pkg) = s.post(
+        "/api/packages",
+        Some(&token),
+        json!({"name": "Home 5M", "price": "1000", "download_rate": "5M", "upload_rate": "2M", "duration": "30d"}),
+    );
+    assert_eq!(st, 201, "{pkg}");
+    let (st, cust) = s.post(
+        "/api/customers",
+        Some(&token),
+        json!({"full_name": "Peter Otieno", "username": "potieno", "phone": "0722111222", "customer_type": "pppoe", "package_id": pkg["id"]}),
+    );
+    assert_eq!(st, 201, "{cust}");
+    s.stop();
+
+    // Admin commands work on the same database while the server is down.
+    let out = run(
+        {
+            let mut c = broadnet(dir.path());
+            c.args(["admin", "create", "--username", "ops", "--role", "viewer", "--password-stdin"]);
+            c
+        },
+        Some("viewer password 123\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("viewer password 123"), "a password from stdin is not echoed");
+    let out = run(
+        {
+            let mut c = broadnet(dir.path());
+            c.args(["admin", "create", "--username", "ops", "--password-stdin"]);
+            c
+        },
+        Some("another password 123\n"),
+    );
+    assert!(!out.status.success(), "duplicate admin refused");
+    let out = run(
+        {
+            let mut c = broadnet(dir.path());
+            c.args(["admin", "reset-password", "--username", "admin"]);
+            c
+        },
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let new_pw = text(&out.stdout).lines().find_map(|l| l.strip_prefix("password: ").map(str::to_string)).expect("new password printed");
+
+    let s = Server::start(dir.path());
+    assert_eq!(s.password(), None, "credentials are printed only on first start: {:#?}", s.stdout);
+    // The old session token ended with the password reset; the JWT secret was kept.
+    let (st, _) = s.get("/api/auth/me", &token);
+    assert_eq!(st, 401);
+    assert!(s.login("admin", &password).is_none());
+    let token = s.login("admin", &new_pw).expect("reset password works");
+    let (st, list) = s.get("/api/customers?q=otieno", &token);
+    assert_eq!(st, 200);
+    assert_eq!(list["total"], 1, "data survived the restart: {list}");
+    assert_eq!(list["items"][0]["phone"], "254722111222");
+    let viewer = s.login("ops", "viewer password 123").expect("admin created by the CLI");
+    let (st, _) = s.post("/api/packages", Some(&viewer), json!({}));
+    assert_eq!(st, 403);
+    s.stop();
+}
+
+#[test]
+fn admin_credentials_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    // From .env: the file is read as well as the environment.
+    std::fs::write(dir.path().join(".env"), "ADMIN_USERNAME=boss\nADMIN_PASSWORD='a strong password 9'\n").unwrap();
+    let s = Server::start(dir.path());
+    assert_eq!(s.password(), None, "nothing generated when ADMIN_PASSWORD is set");
+    assert!(s.login("boss", "a strong password 9").is_some());
+    s.stop();
+}
+
+#[test]
+fn production_refuses_to_start_naming_each_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = broadnet(dir.path());
+    c.args(["serve"]).env("APP_ENV", "production").env("JWT_SECRET", "secret");
+    let out = run(c, None);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    for var in ["JWT_SECRET", "DB_HOST", "RADIUS_IP", "RADIUS_SHARED_SECRET", "PROVISION_BASE_URL", "PROVISION_SECRET"] {
+        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("config error:") && l.contains(var)).collect();
+        assert_eq!(lines.len(), 1, "one line naming {var} in:\n{err}");
+    }
+    assert!(!dir.path().join("data").exists(), "a refused start changes nothing");
+
+    // Fixed configuration starts (against SQLite, named explicitly).
+    let mut c = broadnet(dir.path());
+    c.args(["config", "check"])
+        .env("APP_ENV", "production")
+        .env("JWT_SECRET", "9f8e7d6c5b4a39281706f5e4d3c2b1a0-long-random")
+        .env("DATABASE_URL", format!("sqlite://{}/prod.db", dir.path().display()))
+        .env("RADIUS_IP", "10.0.0.1")
+        .env("RADIUS_SHARED_SECRET", "b7d41f0c9e2a6b38d5c1")
+        .env("PROVISION_BASE_URL", "https://billing.example.co.ke")
+        .env("PROVISION_SECRET", "5e0c8a1d7f3b92c4e6a8d0f1a4c7e9b2");
+    let out = run(c, None);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+}
+
+#[test]
+fn config_check_redacts_secrets_and_lists_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "DB_DRIVER=postgres\nDB_HOST=db.internal\nDB_USER=isp\nDB_PASSWORD=hunter2-db-pass\nAPP_PORT=eighty\n").unwrap();
+    let mut c = broadnet(dir.path());
+    c.args(["config", "check"]).env("JWT_SECRET", "jwt-secret-value-that-must-not-print").env("MPESA_CONSUMER_SECRET", "mpesa-secret-value");
+    let out = run(c, None);
+    let stdout = text(&out.stdout);
+    assert!(!out.status.success(), "APP_PORT=eighty is fatal: {stdout}");
+    for secret in ["hunter2-db-pass", "jwt-secret-value-that-must-not-print", "mpesa-secret-value"] {
+        assert!(!stdout.contains(secret) && !text(&out.stderr).contains(secret), "{secret} leaked:\n{stdout}");
+    }
+    assert!(stdout.contains("db.internal"), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("error:") && l.contains("APP_PORT")), "{stdout}");
+}
+
+#[test]
+fn migrate_applies_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/m.db", dir.path().display());
+    let mut c = broadnet(dir.path());
+    c.args(["migrate"]).env("DATABASE_URL", &url);
+    let out = run(c, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("applied m0001_initial"), "{}", text(&out.stdout));
+    let mut c = broadnet(dir.path());
+    c.args(["migrate"]).env("DATABASE_URL", &url);
+    let out = run(c, None);
+    assert!(text(&out.stdout).contains("up to date"), "{}", text(&out.stdout));
+}
