@@ -17,10 +17,21 @@ fn password(s: &str) -> Result<String, broadnet_domain::ParseError> {
 
 impl App {
     /// Creates an admin; used by the API (with a session) and the CLI (system actor).
-    pub async fn create_admin_as(&self, actor: &Actor, username: &str, plain_password: &str, role: Role, full_name: Option<String>, email: Option<String>) -> AppResult<Admin> {
+    pub async fn create_admin_as(
+        &self,
+        actor: &Actor,
+        username: &str,
+        plain_password: &str,
+        role: Role,
+        full_name: Option<String>,
+        email: Option<String>,
+    ) -> AppResult<Admin> {
         let hash = auth::hash_password(plain_password).map_err(AppError::Internal)?;
         self.store
-            .create_admin(actor, NewAdmin { username: username.to_string(), password_hash: hash, full_name, email, role })
+            .create_admin(
+                actor,
+                NewAdmin { username: username.to_string(), password_hash: hash, full_name, email, role },
+            )
             .await
             .map_err(AppError::from_store("admin"))
     }

@@ -39,11 +39,9 @@ impl SecretBox {
                 k.copy_from_slice(&bytes);
                 k
             }
-            _ => Sha256::new()
-                .chain_update(b"broadnet-secrets-v1:")
-                .chain_update(material.as_bytes())
-                .finalize()
-                .into(),
+            _ => {
+                Sha256::new().chain_update(b"broadnet-secrets-v1:").chain_update(material.as_bytes()).finalize().into()
+            }
         };
         SecretBox { cipher: XChaCha20Poly1305::new(&key.into()) }
     }
@@ -52,10 +50,7 @@ impl SecretBox {
         let mut nonce = [0u8; 24];
         rand::thread_rng().fill_bytes(&mut nonce);
         // Encryption with a valid key and nonce length cannot fail.
-        let ct = self
-            .cipher
-            .encrypt(&XNonce::from(nonce), plaintext.as_bytes())
-            .unwrap_or_default();
+        let ct = self.cipher.encrypt(&XNonce::from(nonce), plaintext.as_bytes()).unwrap_or_default();
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
         format!("{PREFIX}{}", B64.encode(out))

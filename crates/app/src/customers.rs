@@ -31,7 +31,9 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, ParseError> {
 
 fn parse_email(s: &str) -> Result<String, ParseError> {
     match s.split_once('@') {
-        Some((local, domain)) if !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace) => Ok(s.to_string()),
+        Some((local, domain)) if !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace) => {
+            Ok(s.to_string())
+        }
         _ => Err(ParseError::new("must be an email address")),
     }
 }
@@ -88,33 +90,42 @@ fn read(f: &mut Fields) -> Parsed {
 /// change it, never to viewers.
 pub fn customer_json(c: &Customer, with_password: bool) -> Value {
     let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
-    if let Value::Object(o) = &mut v {
-        if with_password {
-            o.insert("password".into(), json!(c.password));
-        }
+    if let Value::Object(o) = &mut v
+        && with_password
+    {
+        o.insert("password".into(), json!(c.password));
     }
     v
 }
 
 impl App {
-    async fn check_refs(&self, f: &mut Fields, package_id: Option<i64>, router_id: Option<i64>, ctype: Option<CustomerType>) -> AppResult<()> {
+    async fn check_refs(
+        &self,
+        f: &mut Fields,
+        package_id: Option<i64>,
+        router_id: Option<i64>,
+        ctype: Option<CustomerType>,
+    ) -> AppResult<()> {
         if let Some(pid) = package_id {
             match self.store.get_package(pid).await {
                 Ok(p) => {
-                    if let Some(t) = ctype {
-                        if !p.service_type.serves(t) {
-                            f.error("package_id", format!("package {} is for {} customers, not {}", p.name, p.service_type, t));
-                        }
+                    if let Some(t) = ctype
+                        && !p.service_type.serves(t)
+                    {
+                        f.error(
+                            "package_id",
+                            format!("package {} is for {} customers, not {}", p.name, p.service_type, t),
+                        );
                     }
                 }
                 Err(StoreError::NotFound) => f.error("package_id", "no such package"),
                 Err(e) => return Err(e.into()),
             }
         }
-        if let Some(rid) = router_id {
-            if !self.store.router_exists(rid).await? {
-                f.error("router_id", "no such router");
-            }
+        if let Some(rid) = router_id
+            && !self.store.router_exists(rid).await?
+        {
+            f.error("router_id", "no such router");
         }
         Ok(())
     }
@@ -131,7 +142,9 @@ impl App {
         let router_id = p.router_id.value();
         self.check_refs(&mut f, package_id, router_id, customer_type).await?;
         f.finish()?;
-        let (Some(full_name), Some(username), Some(phone), Some(customer_type)) = (full_name, username, phone, customer_type) else {
+        let (Some(full_name), Some(username), Some(phone), Some(customer_type)) =
+            (full_name, username, phone, customer_type)
+        else {
             return Err(AppError::Internal("customer fields missing after validation".into()));
         };
         let now = self.now();
@@ -233,7 +246,10 @@ impl App {
                             q.sort = s;
                             q.descending = desc;
                         }
-                        None => f.error("sort", "must be one of created_at, name, username, expires_at, status (prefix - for descending)"),
+                        None => f.error(
+                            "sort",
+                            "must be one of created_at, name, username, expires_at, status (prefix - for descending)",
+                        ),
                     }
                 }
                 "order" => match v {
@@ -265,12 +281,16 @@ mod tests {
     #[test]
     fn list_query_parameters() {
         let p = |v: &[(&str, &str)]| v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
-        let q = App::customer_query(&p(&[("q", "jo"), ("status", "active"), ("sort", "-name"), ("page", "2")])).unwrap();
+        let q =
+            App::customer_query(&p(&[("q", "jo"), ("status", "active"), ("sort", "-name"), ("page", "2")])).unwrap();
         assert_eq!(q.search.as_deref(), Some("jo"));
         assert_eq!(q.sort, CustomerSort::FullName);
         assert!(q.descending);
         assert_eq!(q.page, 2);
-        let AppError::Validation(e) = App::customer_query(&p(&[("status", "gone"), ("per_page", "9999")])).unwrap_err() else { panic!() };
+        let AppError::Validation(e) = App::customer_query(&p(&[("status", "gone"), ("per_page", "9999")])).unwrap_err()
+        else {
+            panic!()
+        };
         assert!(e.contains_key("status") && e.contains_key("per_page"));
     }
 }

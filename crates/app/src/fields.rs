@@ -175,12 +175,7 @@ impl Fields {
 
     /// Fails with every collected message, including one per unknown field.
     pub fn finish(mut self) -> Result<(), AppError> {
-        let unknown: Vec<String> = self
-            .map
-            .keys()
-            .filter(|k| !self.known.contains(&k.as_str()))
-            .cloned()
-            .collect();
+        let unknown: Vec<String> = self.map.keys().filter(|k| !self.known.contains(&k.as_str())).cloned().collect();
         for k in unknown {
             self.error(&k, "is not a known field");
         }

@@ -80,9 +80,7 @@ impl App {
 
     pub async fn login(&self, username: &str, password: &str, ip: &str) -> AppResult<LoginOutcome> {
         let now = self.now();
-        self.limiter
-            .check(ip, username, now)
-            .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
+        self.limiter.check(ip, username, now).map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
         let found = match self.store.get_admin_by_username(username.trim()).await {
             Ok(a) => Some(a),
             Err(StoreError::NotFound) => None,
@@ -98,11 +96,7 @@ impl App {
                 self.store.record_login(admin.id, now).await?;
                 let (token, claims) = self.tokens.issue(admin.id, &admin.username, admin.session_epoch, now);
                 tracing::info!(admin = %admin.username, ip, "admin logged in");
-                Ok(LoginOutcome {
-                    token,
-                    expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(now),
-                    admin,
-                })
+                Ok(LoginOutcome { token, expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(now), admin })
             }
             _ => {
                 self.limiter.failed(username.trim(), now);
@@ -133,12 +127,7 @@ impl App {
         if self.store.is_token_revoked(&claims.jti).await? {
             return Err(AppError::Unauthorized("logged out; log in again"));
         }
-        Ok(Session {
-            admin,
-            jti: claims.jti,
-            expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(now),
-            ip,
-        })
+        Ok(Session { admin, jti: claims.jti, expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(now), ip })
     }
 
     pub async fn logout(&self, session: &Session) -> AppResult<()> {

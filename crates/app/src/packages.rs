@@ -146,11 +146,15 @@ mod tests {
     #[test]
     fn parses_a_package_and_reports_every_bad_field() {
         let p = parse_package(json!({"name": "Home 10", "price": "1500", "download_rate": "10M",
-            "upload_rate": "5M", "duration": "30d", "service_type": "pppoe"})).unwrap();
+            "upload_rate": "5M", "duration": "30d", "service_type": "pppoe"}))
+        .unwrap();
         assert_eq!(p.price.minor(), 150_000);
         assert_eq!(p.duration_minutes, 43_200);
         let AppError::Validation(errs) = parse_package(json!({"price": "-1", "download_rate": "fast",
-            "duration": "forever", "colour": "red"})).unwrap_err() else { panic!() };
+            "duration": "forever", "colour": "red"}))
+        .unwrap_err() else {
+            panic!()
+        };
         for f in ["name", "price", "download_rate", "upload_rate", "duration", "colour"] {
             assert!(errs.contains_key(f), "{f}: {errs:?}");
         }

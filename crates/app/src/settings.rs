@@ -30,50 +30,63 @@ const ENVS: &[&str] = &["sandbox", "production", "simulator"];
 
 /// Every category and key the dashboard can change.
 pub const REGISTRY: &[(&str, &[Def])] = &[
-    ("general", &[
-        d("isp_name", Kind::Text, "ISP name on invoices and messages"),
-        d("isp_address", Kind::Text, "Postal address on invoices"),
-        d("isp_phone", Kind::Text, "Support phone number"),
-        d("isp_email", Kind::Text, "Support email address"),
-        d("timezone", Kind::Text, "Time zone for display (default Africa/Nairobi)"),
-        d("currency", Kind::Choice(&["KES", "UGX", "TZS", "RWF", "ZMW", "MWK", "NGN", "GHS"]), "Currency"),
-        d("invoice_prefix", Kind::Text, "Invoice number prefix, e.g. INV-"),
-    ]),
+    (
+        "general",
+        &[
+            d("isp_name", Kind::Text, "ISP name on invoices and messages"),
+            d("isp_address", Kind::Text, "Postal address on invoices"),
+            d("isp_phone", Kind::Text, "Support phone number"),
+            d("isp_email", Kind::Text, "Support email address"),
+            d("timezone", Kind::Text, "Time zone for display (default Africa/Nairobi)"),
+            d("currency", Kind::Choice(&["KES", "UGX", "TZS", "RWF", "ZMW", "MWK", "NGN", "GHS"]), "Currency"),
+            d("invoice_prefix", Kind::Text, "Invoice number prefix, e.g. INV-"),
+        ],
+    ),
     ("payments", &[d("active_provider", Kind::Choice(&["mpesa", "airtel"]), "Active payment provider")]),
-    ("mpesa", &[
-        d("env", Kind::Choice(ENVS), "Daraja environment"),
-        d("consumer_key", Kind::Secret, "Consumer Key"),
-        d("consumer_secret", Kind::Secret, "Consumer Secret"),
-        d("shortcode", Kind::Text, "Paybill or till number"),
-        d("shortcode_type", Kind::Choice(&["paybill", "till"]), "Shortcode type"),
-        d("passkey", Kind::Secret, "Lipa Na M-Pesa passkey"),
-        d("callback_url", Kind::Url, "Callback URL (HTTPS)"),
-    ]),
-    ("airtel", &[
-        d("env", Kind::Choice(ENVS), "Airtel environment"),
-        d("client_id", Kind::Text, "Client ID"),
-        d("client_secret", Kind::Secret, "Client Secret"),
-        d("callback_url", Kind::Url, "Callback URL (HTTPS)"),
-        d("country", Kind::Text, "Country code, e.g. KE"),
-        d("currency", Kind::Text, "Currency code, e.g. KES"),
-    ]),
-    ("sms", &[
-        d("enabled", Kind::Bool, "Send SMS"),
-        d("at_username", Kind::Text, "Africa's Talking username"),
-        d("at_api_key", Kind::Secret, "Africa's Talking API key"),
-        d("sender_id", Kind::Text, "Sender ID (max 11 characters)"),
-    ]),
-    ("email", &[
-        d("enabled", Kind::Bool, "Send email"),
-        d("host", Kind::Text, "SMTP host"),
-        d("port", Kind::Int, "SMTP port"),
-        d("user", Kind::Text, "SMTP username"),
-        d("pass", Kind::Secret, "SMTP password"),
-        d("from", Kind::Text, "From address"),
-    ]),
-    ("notifications", &[
-        d("reminder_days", Kind::Text, "Days before expiry to remind, e.g. 3,1"),
-    ]),
+    (
+        "mpesa",
+        &[
+            d("env", Kind::Choice(ENVS), "Daraja environment"),
+            d("consumer_key", Kind::Secret, "Consumer Key"),
+            d("consumer_secret", Kind::Secret, "Consumer Secret"),
+            d("shortcode", Kind::Text, "Paybill or till number"),
+            d("shortcode_type", Kind::Choice(&["paybill", "till"]), "Shortcode type"),
+            d("passkey", Kind::Secret, "Lipa Na M-Pesa passkey"),
+            d("callback_url", Kind::Url, "Callback URL (HTTPS)"),
+        ],
+    ),
+    (
+        "airtel",
+        &[
+            d("env", Kind::Choice(ENVS), "Airtel environment"),
+            d("client_id", Kind::Text, "Client ID"),
+            d("client_secret", Kind::Secret, "Client Secret"),
+            d("callback_url", Kind::Url, "Callback URL (HTTPS)"),
+            d("country", Kind::Text, "Country code, e.g. KE"),
+            d("currency", Kind::Text, "Currency code, e.g. KES"),
+        ],
+    ),
+    (
+        "sms",
+        &[
+            d("enabled", Kind::Bool, "Send SMS"),
+            d("at_username", Kind::Text, "Africa's Talking username"),
+            d("at_api_key", Kind::Secret, "Africa's Talking API key"),
+            d("sender_id", Kind::Text, "Sender ID (max 11 characters)"),
+        ],
+    ),
+    (
+        "email",
+        &[
+            d("enabled", Kind::Bool, "Send email"),
+            d("host", Kind::Text, "SMTP host"),
+            d("port", Kind::Int, "SMTP port"),
+            d("user", Kind::Text, "SMTP username"),
+            d("pass", Kind::Secret, "SMTP password"),
+            d("from", Kind::Text, "From address"),
+        ],
+    ),
+    ("notifications", &[d("reminder_days", Kind::Text, "Days before expiry to remind, e.g. 3,1")]),
 ];
 
 pub fn category(name: &str) -> Option<&'static [Def]> {
@@ -92,32 +105,31 @@ fn kind_name(k: Kind) -> &'static str {
 }
 
 fn validate(f: &mut Fields, def: &Def) -> Option<Option<String>> {
-    let slot = match def.kind {
+    match def.kind {
         Kind::Bool => f.boolean(def.key).patch().map(|o| o.map(|b| b.to_string())),
         Kind::Int => f.int(def.key, 0, 65_535).patch().map(|o| o.map(|n| n.to_string())),
         Kind::Text | Kind::Secret => f.text(def.key, 2000).patch(),
         Kind::Url => {
             let v = f.text(def.key, 2000).patch();
-            if let Some(Some(u)) = &v {
-                if !(u.starts_with("https://") || u.starts_with("http://")) || u.contains(char::is_whitespace) {
-                    f.error(def.key, "must be an http:// or https:// URL");
-                    return None;
-                }
+            if let Some(Some(u)) = &v
+                && (!(u.starts_with("https://") || u.starts_with("http://")) || u.contains(char::is_whitespace))
+            {
+                f.error(def.key, "must be an http:// or https:// URL");
+                return None;
             }
             v
         }
         Kind::Choice(choices) => {
             let v = f.text(def.key, 100).patch();
-            if let Some(Some(c)) = &v {
-                if !choices.contains(&c.as_str()) {
-                    f.error(def.key, format!("must be one of: {}", choices.join(", ")));
-                    return None;
-                }
+            if let Some(Some(c)) = &v
+                && !choices.contains(&c.as_str())
+            {
+                f.error(def.key, format!("must be one of: {}", choices.join(", ")));
+                return None;
             }
             v
         }
-    };
-    slot
+    }
 }
 
 impl App {
@@ -151,7 +163,9 @@ impl App {
         match stored.into_iter().find(|s| s.key == key) {
             None => Ok(None),
             Some(s) if s.value.is_empty() => Ok(None),
-            Some(s) if s.secret => self.secrets.decrypt(&s.value).map(Some).map_err(|e| AppError::Internal(e.to_string())),
+            Some(s) if s.secret => {
+                self.secrets.decrypt(&s.value).map(Some).map_err(|e| AppError::Internal(e.to_string()))
+            }
             Some(s) => Ok(Some(s.value)),
         }
     }

@@ -13,8 +13,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
 
-const FIRST: &[&str] = &["John", "Mary", "Peter", "Grace", "James", "Faith", "David", "Joy", "Brian", "Mercy", "Kevin", "Ann", "Dennis", "Esther", "Collins", "Wanjiru"];
-const LAST: &[&str] = &["Otieno", "Wanjiku", "Kamau", "Achieng", "Mwangi", "Njeri", "Kiptoo", "Chebet", "Omondi", "Mutua", "Kariuki", "Wambui", "Ouma", "Nyambura"];
+const FIRST: &[&str] = &[
+    "John", "Mary", "Peter", "Grace", "James", "Faith", "David", "Joy", "Brian", "Mercy", "Kevin", "Ann", "Dennis",
+    "Esther", "Collins", "Wanjiru",
+];
+const LAST: &[&str] = &[
+    "Otieno", "Wanjiku", "Kamau", "Achieng", "Mwangi", "Njeri", "Kiptoo", "Chebet", "Omondi", "Mutua", "Kariuki",
+    "Wambui", "Ouma", "Nyambura",
+];
 
 pub struct Report {
     pub backend: &'static str,
@@ -49,7 +55,8 @@ pub async fn customers(cfg: &Config, count: u64, runs: usize) -> anyhow::Result<
                     let last = LAST[rng.gen_range(0..LAST.len())];
                     NewCustomer {
                         full_name: format!("{first} {last} {n}"),
-                        username: Username::parse(&format!("{}{}{n}", first.to_lowercase(), last.to_lowercase())).unwrap_or_else(|_| unreachable!()),
+                        username: Username::parse(&format!("{}{}{n}", first.to_lowercase(), last.to_lowercase()))
+                            .unwrap_or_else(|_| unreachable!()),
                         password: "pass1234".into(),
                         phone: Phone::parse(&format!("07{:08}", n % 100_000_000)).unwrap_or_else(|_| unreachable!()),
                         email: None,

@@ -273,7 +273,11 @@ fn db_url_from_group(r: &mut Reader, prefix: &'static [&'static str; 6]) -> Opti
         Some(p) => p,
         None => {
             let production = r.production;
-            r.problems.push(Problem { var: pass_var, message: "is not set (database password)".into(), fatal: production });
+            r.problems.push(Problem {
+                var: pass_var,
+                message: "is not set (database password)".into(),
+                fatal: production,
+            });
             String::new()
         }
     };
@@ -319,7 +323,10 @@ impl Config {
         let jwt_expires_in = match r.get("JWT_EXPIRES_IN") {
             None => chrono::Duration::days(7),
             Some(v) => parse_lifetime(&v).unwrap_or_else(|| {
-                r.bad("JWT_EXPIRES_IN", format!("must be a duration such as 7d, 12h or 3600 (at most 366d), not {v:?}"));
+                r.bad(
+                    "JWT_EXPIRES_IN",
+                    format!("must be a duration such as 7d, 12h or 3600 (at most 366d), not {v:?}"),
+                );
                 chrono::Duration::days(7)
             }),
         };
@@ -335,11 +342,18 @@ impl Config {
         };
 
         let (database_url, database_source) = if let Some(u) = r.get("DATABASE_URL") {
-            if !(u.starts_with("sqlite:") || u.starts_with("postgres://") || u.starts_with("postgresql://") || u.starts_with("mysql://") || u.starts_with("mariadb://")) {
+            if !(u.starts_with("sqlite:")
+                || u.starts_with("postgres://")
+                || u.starts_with("postgresql://")
+                || u.starts_with("mysql://")
+                || u.starts_with("mariadb://"))
+            {
                 r.bad("DATABASE_URL", "must start with sqlite:, postgres:// or mysql://");
             }
             (u.replacen("mariadb://", "mysql://", 1), "DATABASE_URL")
-        } else if let Some(u) = db_url_from_group(&mut r, &["DB_DRIVER", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD"]) {
+        } else if let Some(u) =
+            db_url_from_group(&mut r, &["DB_DRIVER", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD"])
+        {
             (u, "DB_*")
         } else {
             if production {
@@ -352,8 +366,18 @@ impl Config {
             let path = data_dir.join("broadnet.db");
             (format!("sqlite://{}", path.display()), "default")
         };
-        let radius_db_url = db_url_from_group(&mut r, &["RADIUS_DB_DRIVER", "RADIUS_DB_HOST", "RADIUS_DB_PORT", "RADIUS_DB_NAME", "RADIUS_DB_USER", "RADIUS_DB_PASSWORD"])
-            .unwrap_or_else(|| database_url.clone());
+        let radius_db_url = db_url_from_group(
+            &mut r,
+            &[
+                "RADIUS_DB_DRIVER",
+                "RADIUS_DB_HOST",
+                "RADIUS_DB_PORT",
+                "RADIUS_DB_NAME",
+                "RADIUS_DB_USER",
+                "RADIUS_DB_PASSWORD",
+            ],
+        )
+        .unwrap_or_else(|| database_url.clone());
 
         let radius_ip = match r.need("RADIUS_IP", "the address routers send RADIUS to") {
             Some(v) => match v.parse() {
@@ -378,8 +402,13 @@ impl Config {
         let provision_secret = r.secret("PROVISION_SECRET", 32, "signs router provisioning tokens");
         let bridge_gateway = r.get("BRIDGE_GATEWAY").unwrap_or_else(|| "10.10.10.1/24".into());
         match bridge_gateway.split_once('/') {
-            Some((ip, prefix)) if ip.parse::<std::net::Ipv4Addr>().is_ok() && prefix.parse::<u8>().is_ok_and(|p| (8..=30).contains(&p)) => {}
-            _ => r.bad("BRIDGE_GATEWAY", format!("must be an IPv4 address with prefix such as 10.10.10.1/24, not {bridge_gateway:?}")),
+            Some((ip, prefix))
+                if ip.parse::<std::net::Ipv4Addr>().is_ok()
+                    && prefix.parse::<u8>().is_ok_and(|p| (8..=30).contains(&p)) => {}
+            _ => r.bad(
+                "BRIDGE_GATEWAY",
+                format!("must be an IPv4 address with prefix such as 10.10.10.1/24, not {bridge_gateway:?}"),
+            ),
         }
         let dhcp_start = r.ip("DHCP_RANGE_START", "10.10.10.10");
         let dhcp_end = r.ip("DHCP_RANGE_END", "10.10.10.254");
@@ -420,7 +449,11 @@ impl Config {
             r.bad("AT_SENDER_ID", "must be at most 11 characters");
         }
         if sms.enabled && (sms.at_username.is_none() || sms.at_api_key.is_empty()) {
-            r.problems.push(Problem { var: "SMS_ENABLED", message: "is true but AT_USERNAME or AT_API_KEY is not set".into(), fatal: false });
+            r.problems.push(Problem {
+                var: "SMS_ENABLED",
+                message: "is true but AT_USERNAME or AT_API_KEY is not set".into(),
+                fatal: false,
+            });
         }
         let email = Email {
             enabled: r.flag("EMAIL_ENABLED"),
@@ -431,7 +464,11 @@ impl Config {
             from: r.get("EMAIL_FROM"),
         };
         if email.enabled && email.host.is_none() {
-            r.problems.push(Problem { var: "EMAIL_ENABLED", message: "is true but EMAIL_HOST is not set".into(), fatal: false });
+            r.problems.push(Problem {
+                var: "EMAIL_ENABLED",
+                message: "is true but EMAIL_HOST is not set".into(),
+                fatal: false,
+            });
         }
 
         let admin_username = r.get("ADMIN_USERNAME").unwrap_or_else(|| "admin".into());
@@ -439,11 +476,11 @@ impl Config {
             r.bad("ADMIN_USERNAME", "may contain only letters, digits and . _ - @ (2 to 64 characters)");
         }
         let admin_password = Secret(r.get("ADMIN_PASSWORD").unwrap_or_default());
-        if !admin_password.is_empty() {
-            if let Err(e) = broadnet_app::auth::check_password_strength(admin_password.expose()) {
-                let production = r.production;
-                r.problems.push(Problem { var: "ADMIN_PASSWORD", message: e, fatal: production });
-            }
+        if !admin_password.is_empty()
+            && let Err(e) = broadnet_app::auth::check_password_strength(admin_password.expose())
+        {
+            let production = r.production;
+            r.problems.push(Problem { var: "ADMIN_PASSWORD", message: e, fatal: production });
         }
 
         let cfg = Config {
@@ -493,7 +530,10 @@ impl Config {
             ("JWT_SECRET".into(), s(&self.jwt_secret)),
             ("JWT_EXPIRES_IN".into(), format!("{}s", self.jwt_expires_in.num_seconds())),
             ("ENCRYPTION_KEY".into(), s(&self.encryption_key)),
-            (format!("database ({})", self.database_source), broadnet_store_sql::redact_url(self.database_url.expose())),
+            (
+                format!("database ({})", self.database_source),
+                broadnet_store_sql::redact_url(self.database_url.expose()),
+            ),
             ("RADIUS database".into(), broadnet_store_sql::redact_url(self.radius_db_url.expose())),
             ("RADIUS_IP".into(), self.radius_ip.map(|i| i.to_string()).unwrap_or_else(|| "(not set)".into())),
             ("RADIUS_SHARED_SECRET".into(), s(&self.radius_shared_secret)),
@@ -612,9 +652,15 @@ mod tests {
 
     #[test]
     fn production_refuses_missing_and_weak_values_by_name() {
-        let (_, problems) = Config::from_vars(&vars(&[("APP_ENV", "production"), ("JWT_SECRET", "changeme"), ("RADIUS_SHARED_SECRET", "testing123")]));
+        let (_, problems) = Config::from_vars(&vars(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", "changeme"),
+            ("RADIUS_SHARED_SECRET", "testing123"),
+        ]));
         let fatal: Vec<&str> = problems.iter().filter(|p| p.fatal).map(|p| p.var).collect();
-        for var in ["JWT_SECRET", "DB_HOST", "RADIUS_IP", "RADIUS_SHARED_SECRET", "PROVISION_BASE_URL", "PROVISION_SECRET"] {
+        for var in
+            ["JWT_SECRET", "DB_HOST", "RADIUS_IP", "RADIUS_SHARED_SECRET", "PROVISION_BASE_URL", "PROVISION_SECRET"]
+        {
             assert!(fatal.contains(&var), "{var} missing from {fatal:?}");
         }
     }
@@ -624,8 +670,12 @@ mod tests {
         let (cfg, problems) = Config::from_vars(&vars(&[
             ("APP_ENV", "production"),
             ("JWT_SECRET", "8f3c1e0a9b7d4c2e6f1a3b5c7d9e0f2a4b6c8d0e1f3a5b7c9d1e3f5a7b9c1d3e"),
-            ("DB_HOST", "127.0.0.1"), ("DB_NAME", "isp_billing"), ("DB_USER", "billing"), ("DB_PASSWORD", "p@ss/word#1"),
-            ("RADIUS_IP", "127.0.0.1"), ("RADIUS_SHARED_SECRET", "Xk29dmQp01zr"),
+            ("DB_HOST", "127.0.0.1"),
+            ("DB_NAME", "isp_billing"),
+            ("DB_USER", "billing"),
+            ("DB_PASSWORD", "p@ss/word#1"),
+            ("RADIUS_IP", "127.0.0.1"),
+            ("RADIUS_SHARED_SECRET", "Xk29dmQp01zr"),
             ("PROVISION_BASE_URL", "https://billing.isp.co.ke/provision/"),
             ("PROVISION_SECRET", "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6"),
         ]));
@@ -636,7 +686,12 @@ mod tests {
 
     #[test]
     fn unparseable_values_are_fatal_everywhere() {
-        let (_, problems) = Config::from_vars(&vars(&[("APP_PORT", "eighty"), ("JWT_EXPIRES_IN", "forever"), ("SMS_ENABLED", "maybe"), ("MPESA_ENV", "live")]));
+        let (_, problems) = Config::from_vars(&vars(&[
+            ("APP_PORT", "eighty"),
+            ("JWT_EXPIRES_IN", "forever"),
+            ("SMS_ENABLED", "maybe"),
+            ("MPESA_ENV", "live"),
+        ]));
         let fatal: Vec<&str> = problems.iter().filter(|p| p.fatal).map(|p| p.var).collect();
         assert_eq!(fatal, vec!["APP_PORT", "JWT_EXPIRES_IN", "MPESA_ENV", "SMS_ENABLED"]);
     }

@@ -137,11 +137,17 @@ async fn admin_cmd(cfg: &Config, cmd: AdminCmd) -> anyhow::Result<()> {
         AdminCmd::Create { role, .. } => {
             broadnet_domain::Username::parse(&username).map_err(|e| anyhow::anyhow!("username {e}"))?;
             let role = Role::parse(&role).map_err(|e| anyhow::anyhow!("role {e}"))?;
-            app.create_admin_as(&actor, &username, &password, role, None, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            app.create_admin_as(&actor, &username, &password, role, None, None)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("created {role} {username:?}");
         }
         AdminCmd::ResetPassword { .. } => {
-            let admin = app.store.get_admin_by_username(&username).await.map_err(|_| anyhow::anyhow!("no admin named {username:?}"))?;
+            let admin = app
+                .store
+                .get_admin_by_username(&username)
+                .await
+                .map_err(|_| anyhow::anyhow!("no admin named {username:?}"))?;
             app.set_admin_password(&actor, admin.id, &password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("password of {username:?} changed; their sessions have ended");
         }
@@ -166,7 +172,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for p in &problems {
                 println!("{} {p}", if p.fatal { "error:" } else { "warning:" });
             }
-            println!("{} problem(s), {fatal} fatal{}", problems.len(), if cfg.is_production() { " (production)" } else { "" });
+            println!(
+                "{} problem(s), {fatal} fatal{}",
+                problems.len(),
+                if cfg.is_production() { " (production)" } else { "" }
+            );
             Ok(if fatal > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }
         Command::Serve => {

@@ -16,9 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 pub async fn open_store(cfg: &Config) -> anyhow::Result<SqlStore> {
     let url = cfg.database_url.expose();
-    SqlStore::open(url)
-        .await
-        .with_context(|| format!("opening the database {}", broadnet_store_sql::redact_url(url)))
+    SqlStore::open(url).await.with_context(|| format!("opening the database {}", broadnet_store_sql::redact_url(url)))
 }
 
 pub fn build_app(cfg: &Config, store: DynStore, clock: Arc<dyn Clock>) -> App {
@@ -103,9 +101,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let app = build_app(&cfg, dyn_store, Arc::new(SystemClock));
     let first = ensure_first_admin(&cfg, &app).await?;
     let addr = format!("{}:{}", cfg.app_host, cfg.app_port);
-    let listener = TcpListener::bind(&addr).await.with_context(|| format!("listening on {addr} (is APP_PORT in use?)"))?;
+    let listener =
+        TcpListener::bind(&addr).await.with_context(|| format!("listening on {addr} (is APP_PORT in use?)"))?;
     let local = listener.local_addr()?;
-    let shown_host = if cfg.app_host == "0.0.0.0" || cfg.app_host == "::" { "localhost".to_string() } else { cfg.app_host.clone() };
+    let shown_host =
+        if cfg.app_host == "0.0.0.0" || cfg.app_host == "::" { "localhost".to_string() } else { cfg.app_host.clone() };
     let base = format!("http://{shown_host}:{}", local.port());
     println!("BroadNet Billing {} is running ({} database)", env!("CARGO_PKG_VERSION"), store_backend(&store));
     println!("  Admin URL:  {base}/api  (log in: POST {base}/api/auth/login)");

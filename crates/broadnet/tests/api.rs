@@ -132,7 +132,9 @@ async fn package_and_customer_lifecycle() {
     assert_eq!(r.body["phone"], "254712345678");
     assert_eq!(r.body["status"], "active");
 
-    let r = api.call("PATCH", &format!("/api/customers/{id}"), Some(json!({"status": "suspended", "notes": "unpaid"}))).await;
+    let r = api
+        .call("PATCH", &format!("/api/customers/{id}"), Some(json!({"status": "suspended", "notes": "unpaid"})))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["status"], "suspended");
 
@@ -163,7 +165,11 @@ async fn validation_errors_are_422_with_field_messages_and_change_nothing() {
     assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     let fields = r.body["error"]["fields"].as_object().unwrap();
     for f in ["full_name", "username", "phone", "customer_type", "package_id"] {
-        assert!(fields.get(f).and_then(Value::as_array).is_some_and(|m| !m.is_empty()), "no message for {f}: {}", r.body);
+        assert!(
+            fields.get(f).and_then(Value::as_array).is_some_and(|m| !m.is_empty()),
+            "no message for {f}: {}",
+            r.body
+        );
     }
     let r = api.call("POST", "/api/customers", Some(json!({"full_name": "A", "surname": "B"}))).await;
     assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
@@ -239,14 +245,28 @@ async fn duplicates_are_409_and_missing_things_404() {
 
     api.package().await;
     let r = api
-        .call("POST", "/api/packages", Some(json!({"name": "Home 10M", "price": "1", "download_rate": "1M", "upload_rate": "1M", "duration": "1h"})))
+        .call(
+            "POST",
+            "/api/packages",
+            Some(
+                json!({"name": "Home 10M", "price": "1", "download_rate": "1M", "upload_rate": "1M", "duration": "1h"}),
+            ),
+        )
         .await;
     assert_error(&r, StatusCode::CONFLICT, "conflict");
 
-    let r = api.call("POST", "/api/admins", Some(json!({"username": "root", "password": "another long pw", "role": "admin"}))).await;
+    let r = api
+        .call("POST", "/api/admins", Some(json!({"username": "root", "password": "another long pw", "role": "admin"})))
+        .await;
     assert_error(&r, StatusCode::CONFLICT, "conflict");
 
-    for uri in ["/api/customers/999999", "/api/packages/999999", "/api/admins/999999", "/api/settings/nope", "/api/nothing-here"] {
+    for uri in [
+        "/api/customers/999999",
+        "/api/packages/999999",
+        "/api/admins/999999",
+        "/api/settings/nope",
+        "/api/nothing-here",
+    ] {
         let r = api.call("GET", uri, None).await;
         assert_error(&r, StatusCode::NOT_FOUND, "not_found");
     }
@@ -261,7 +281,9 @@ async fn duplicates_are_409_and_missing_things_404() {
 #[tokio::test]
 async fn unauthenticated_is_401_and_logout_revokes_the_token() {
     let api = Api::start().await;
-    for (m, uri) in [("GET", "/api/customers"), ("POST", "/api/packages"), ("GET", "/api/auth/me"), ("GET", "/api/audit-log")] {
+    for (m, uri) in
+        [("GET", "/api/customers"), ("POST", "/api/packages"), ("GET", "/api/auth/me"), ("GET", "/api/audit-log")]
+    {
         let r = api.call_as(None, m, uri, Some(json!({}))).await;
         assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
     }
@@ -304,7 +326,9 @@ async fn unauthenticated_is_401_and_logout_revokes_the_token() {
 async fn viewers_read_and_only_superadmins_manage_admins() {
     let api = Api::start().await;
     for (user, role) in [("viewer1", "viewer"), ("admin1", "admin")] {
-        let r = api.call("POST", "/api/admins", Some(json!({"username": user, "password": "long enough pw", "role": role}))).await;
+        let r = api
+            .call("POST", "/api/admins", Some(json!({"username": user, "password": "long enough pw", "role": role})))
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         assert!(r.body.get("password_hash").is_none(), "hash never leaves: {}", r.body);
     }
@@ -322,7 +346,14 @@ async fn viewers_read_and_only_superadmins_manage_admins() {
     for t in [&viewer, &admin] {
         let r = api.call_as(Some(t), "GET", "/api/admins", None).await;
         assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
-        let r = api.call_as(Some(t), "POST", "/api/admins", Some(json!({"username": "x", "password": "long enough pw", "role": "superadmin"}))).await;
+        let r = api
+            .call_as(
+                Some(t),
+                "POST",
+                "/api/admins",
+                Some(json!({"username": "x", "password": "long enough pw", "role": "superadmin"})),
+            )
+            .await;
         assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
     }
 
@@ -335,7 +366,9 @@ async fn viewers_read_and_only_superadmins_manage_admins() {
 
     // Deactivating an admin ends their sessions at once.
     let admins = api.call("GET", "/api/admins", None).await;
-    let admin_id = admins.body["items"].as_array().unwrap().iter().find(|a| a["username"] == "admin1").unwrap()["id"].as_i64().unwrap();
+    let admin_id = admins.body["items"].as_array().unwrap().iter().find(|a| a["username"] == "admin1").unwrap()["id"]
+        .as_i64()
+        .unwrap();
     let r = api.call("PATCH", &format!("/api/admins/{admin_id}"), Some(json!({"active": false}))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = api.call_as(Some(&admin), "GET", "/api/customers", None).await;
@@ -380,7 +413,9 @@ async fn login_is_rate_limited_per_username_and_per_ip() {
     }
     assert!(limited, "20 attempts per IP is the limit");
     // Other users from other addresses are unaffected.
-    let r = api.call("POST", "/api/admins", Some(json!({"username": "ops", "password": "long enough pw", "role": "admin"}))).await;
+    let r = api
+        .call("POST", "/api/admins", Some(json!({"username": "ops", "password": "long enough pw", "role": "admin"})))
+        .await;
     assert_eq!(r.status, StatusCode::CREATED);
     assert_eq!(attempt("ops", "long enough pw", "203.0.113.3").await.status(), StatusCode::OK);
     api.finish().await;
@@ -391,7 +426,8 @@ async fn every_admin_change_is_in_the_audit_log() {
     let api = Api::start().await;
     let r = api.call("POST", "/api/customers", Some(customer("audited", "0712000111"))).await;
     let id = r.body["id"].as_i64().unwrap();
-    api.call("PATCH", &format!("/api/customers/{id}"), Some(json!({"full_name": "Jane W.", "password": "new-secret"}))).await;
+    api.call("PATCH", &format!("/api/customers/{id}"), Some(json!({"full_name": "Jane W.", "password": "new-secret"})))
+        .await;
     api.call("DELETE", &format!("/api/customers/{id}"), None).await;
 
     let r = api.call("GET", &format!("/api/audit-log?entity_type=customer&entity_id={id}"), None).await;
@@ -412,7 +448,12 @@ async fn every_admin_change_is_in_the_audit_log() {
     assert!(update["at"].is_string());
 
     // Settings and admin changes are audited too, secrets without their values.
-    api.call("PUT", "/api/settings/mpesa", Some(json!({"consumer_secret": "daraja-secret-value", "shortcode": "174379"}))).await;
+    api.call(
+        "PUT",
+        "/api/settings/mpesa",
+        Some(json!({"consumer_secret": "daraja-secret-value", "shortcode": "174379"})),
+    )
+    .await;
     let r = api.call("GET", "/api/audit-log?entity_type=settings", None).await;
     let text = r.body.to_string();
     assert!(text.contains("174379") && !text.contains("daraja-secret-value"), "{text}");
@@ -440,12 +481,18 @@ async fn secrets_are_write_only_and_encrypted_at_rest() {
     assert!(key.secret && key.value.starts_with("enc:v1:") && !key.value.contains("ck-123456"), "{key:?}");
     assert_eq!(api.app.setting("mpesa", "consumer_key").await.unwrap().as_deref(), Some("ck-123456"));
 
-    let r = api.call("PUT", "/api/settings/mpesa", Some(json!({"env": "moon", "callback_url": "not a url", "colour": "red"}))).await;
+    let r = api
+        .call("PUT", "/api/settings/mpesa", Some(json!({"env": "moon", "callback_url": "not a url", "colour": "red"})))
+        .await;
     assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     for f in ["env", "callback_url", "colour"] {
         assert!(r.body["error"]["fields"][f].is_array(), "{f}: {}", r.body);
     }
-    assert_eq!(api.app.setting("mpesa", "env").await.unwrap().as_deref(), Some("sandbox"), "refused write changed nothing");
+    assert_eq!(
+        api.app.setting("mpesa", "env").await.unwrap().as_deref(),
+        Some("sandbox"),
+        "refused write changed nothing"
+    );
     api.finish().await;
 }
 
@@ -467,7 +514,8 @@ async fn list_paginates_sorts_and_filters() {
     }
     let r = api.call("GET", "/api/customers?per_page=5&page=3&sort=username", None).await;
     assert_eq!(r.body["total"], 12);
-    let names: Vec<&str> = r.body["items"].as_array().unwrap().iter().map(|c| c["username"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        r.body["items"].as_array().unwrap().iter().map(|c| c["username"].as_str().unwrap()).collect();
     assert_eq!(names, ["cust10", "cust11"]);
     let r = api.call("GET", "/api/customers?sort=-username&per_page=1", None).await;
     assert_eq!(r.body["items"][0]["username"], "cust11");

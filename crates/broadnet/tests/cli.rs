@@ -54,7 +54,11 @@ impl Server {
     fn start(dir: &Path) -> Server {
         let port = free_port();
         let mut c = broadnet(dir);
-        c.arg("serve").env("APP_HOST", "127.0.0.1").env("APP_PORT", port.to_string()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        c.arg("serve")
+            .env("APP_HOST", "127.0.0.1")
+            .env("APP_PORT", port.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
         let mut child = c.spawn().unwrap();
         let out = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
@@ -194,7 +198,10 @@ fn zero_config_first_start_then_restart_keeps_everything() {
         None,
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let new_pw = text(&out.stdout).lines().find_map(|l| l.strip_prefix("password: ").map(str::to_string)).expect("new password printed");
+    let new_pw = text(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("password: ").map(str::to_string))
+        .expect("new password printed");
 
     let s = Server::start(dir.path());
     assert_eq!(s.password(), None, "credentials are printed only on first start: {:#?}", s.stdout);
@@ -232,7 +239,8 @@ fn production_refuses_to_start_naming_each_problem() {
     let out = run(c, None);
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    for var in ["JWT_SECRET", "DB_HOST", "RADIUS_IP", "RADIUS_SHARED_SECRET", "PROVISION_BASE_URL", "PROVISION_SECRET"] {
+    for var in ["JWT_SECRET", "DB_HOST", "RADIUS_IP", "RADIUS_SHARED_SECRET", "PROVISION_BASE_URL", "PROVISION_SECRET"]
+    {
         let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("config error:") && l.contains(var)).collect();
         assert_eq!(lines.len(), 1, "one line naming {var} in:\n{err}");
     }
@@ -255,9 +263,15 @@ fn production_refuses_to_start_naming_each_problem() {
 #[test]
 fn config_check_redacts_secrets_and_lists_problems() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(".env"), "DB_DRIVER=postgres\nDB_HOST=db.internal\nDB_USER=isp\nDB_PASSWORD=hunter2-db-pass\nAPP_PORT=eighty\n").unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "DB_DRIVER=postgres\nDB_HOST=db.internal\nDB_USER=isp\nDB_PASSWORD=hunter2-db-pass\nAPP_PORT=eighty\n",
+    )
+    .unwrap();
     let mut c = broadnet(dir.path());
-    c.args(["config", "check"]).env("JWT_SECRET", "jwt-secret-value-that-must-not-print").env("MPESA_CONSUMER_SECRET", "mpesa-secret-value");
+    c.args(["config", "check"])
+        .env("JWT_SECRET", "jwt-secret-value-that-must-not-print")
+        .env("MPESA_CONSUMER_SECRET", "mpesa-secret-value");
     let out = run(c, None);
     let stdout = text(&out.stdout);
     assert!(!out.status.success(), "APP_PORT=eighty is fatal: {stdout}");

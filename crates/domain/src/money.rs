@@ -26,11 +26,7 @@ impl Money {
         let s: String = input.trim().chars().filter(|c| *c != ',').collect();
         let bad = || ParseError::new("must be an amount such as 1500 or 1500.50");
         if s.is_empty() || s.starts_with('-') {
-            return Err(if s.starts_with('-') {
-                ParseError::new("must not be negative")
-            } else {
-                bad()
-            });
+            return Err(if s.starts_with('-') { ParseError::new("must not be negative") } else { bad() });
         }
         let (whole, frac) = match s.split_once('.') {
             Some((w, f)) => (w, f),

@@ -54,9 +54,7 @@ impl Phone {
 }
 
 fn invalid() -> ParseError {
-    ParseError::new(
-        "must be a Kenyan mobile number such as 0712345678, 0110345678 or +254712345678",
-    )
+    ParseError::new("must be a Kenyan mobile number such as 0712345678, 0110345678 or +254712345678")
 }
 
 impl TryFrom<String> for Phone {

@@ -23,16 +23,18 @@ impl Rate {
             None => return Err(bad()),
         };
         let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
-        if whole.is_empty() || !whole.chars().all(|c| c.is_ascii_digit()) || !frac.chars().all(|c| c.is_ascii_digit()) || frac.len() > 3 || whole.len() > 12 {
+        if whole.is_empty()
+            || !whole.chars().all(|c| c.is_ascii_digit())
+            || !frac.chars().all(|c| c.is_ascii_digit())
+            || frac.len() > 3
+            || whole.len() > 12
+        {
             return Err(bad());
         }
         let whole: u64 = whole.parse().map_err(|_| bad())?;
         let frac_val: u64 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| bad())? };
         let scale = 10u64.pow(frac.len() as u32);
-        let bps = whole
-            .checked_mul(mult)
-            .and_then(|w| w.checked_add(frac_val * mult / scale))
-            .ok_or_else(bad)?;
+        let bps = whole.checked_mul(mult).and_then(|w| w.checked_add(frac_val * mult / scale)).ok_or_else(bad)?;
         if bps == 0 {
             return Err(ParseError::new("must be greater than zero"));
         }
@@ -55,11 +57,11 @@ impl std::fmt::Display for Rate {
     /// The shortest exact RouterOS form: `10M`, `512k`, `1500k`, `999`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let v = self.0;
-        if v % 1_000_000_000 == 0 {
+        if v.is_multiple_of(1_000_000_000) {
             write!(f, "{}G", v / 1_000_000_000)
-        } else if v % 1_000_000 == 0 {
+        } else if v.is_multiple_of(1_000_000) {
             write!(f, "{}M", v / 1_000_000)
-        } else if v % 1_000 == 0 {
+        } else if v.is_multiple_of(1_000) {
             write!(f, "{}k", v / 1_000)
         } else {
             write!(f, "{v}")
@@ -162,11 +164,7 @@ mod tests {
 
     #[test]
     fn rate_limit_text_is_upload_first() {
-        let rl = RateLimit {
-            download: Rate::parse("10M").unwrap(),
-            upload: Rate::parse("2M").unwrap(),
-            burst: None,
-        };
+        let rl = RateLimit { download: Rate::parse("10M").unwrap(), upload: Rate::parse("2M").unwrap(), burst: None };
         assert_eq!(rl.mikrotik(), "2M/10M");
         let rl = RateLimit {
             burst: Some(Burst {

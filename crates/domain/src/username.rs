@@ -16,9 +16,7 @@ impl Username {
             return Err(ParseError::new("must be 2 to 64 characters long"));
         }
         if !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')) {
-            return Err(ParseError::new(
-                "may contain only letters, digits and . _ - @",
-            ));
+            return Err(ParseError::new("may contain only letters, digits and . _ - @"));
         }
         if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
             return Err(ParseError::new("must start with a letter or digit"));

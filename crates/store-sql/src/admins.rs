@@ -1,14 +1,17 @@
 //! Admin accounts and revoked login tokens.
 
-use crate::entities::{admin::{self, ActiveModel, Column, Entity}, revoked_token};
+use crate::entities::{
+    admin::{self, ActiveModel, Column, Entity},
+    revoked_token,
+};
 use crate::{SqlStore, audit, corrupt, db_err, from_db, to_db};
 use async_trait::async_trait;
 use broadnet_domain::Role;
 use broadnet_store::{Actor, Admin, AdminPatch, AdminRepo, NewAdmin, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 
 fn to_record(m: admin::Model) -> StoreResult<Admin> {
@@ -51,7 +54,7 @@ impl AdminRepo for SqlStore {
         .await
         .map_err(db_err)?;
         let created = to_record(m)?;
-        audit(&txn, actor, "admin.create", "admin", Some(created.id.to_string()), None, json(&created), actor.at).await?;
+        audit(&txn, actor, "admin.create", "admin", Some(created.id.to_string()), None, json(&created)).await?;
         txn.commit().await.map_err(db_err)?;
         Ok(created)
     }
@@ -72,11 +75,21 @@ impl AdminRepo for SqlStore {
         let before = to_record(current.clone())?;
         let password_changed = p.password_hash.is_some();
         let mut am = current.into_active_model();
-        if let Some(v) = p.password_hash { am.password_hash = Set(v) }
-        if let Some(v) = p.full_name { am.full_name = Set(v) }
-        if let Some(v) = p.email { am.email = Set(v) }
-        if let Some(v) = p.role { am.role = Set(v.as_str().to_string()) }
-        if let Some(v) = p.active { am.active = Set(v) }
+        if let Some(v) = p.password_hash {
+            am.password_hash = Set(v)
+        }
+        if let Some(v) = p.full_name {
+            am.full_name = Set(v)
+        }
+        if let Some(v) = p.email {
+            am.email = Set(v)
+        }
+        if let Some(v) = p.role {
+            am.role = Set(v.as_str().to_string())
+        }
+        if let Some(v) = p.active {
+            am.active = Set(v)
+        }
         if p.end_sessions {
             am.session_epoch = Set(before.session_epoch + 1);
             am.tokens_valid_after = Set(Some(to_db(actor.at)));
@@ -84,12 +97,10 @@ impl AdminRepo for SqlStore {
         am.updated_at = Set(to_db(actor.at));
         let after = to_record(am.update(&txn).await.map_err(db_err)?)?;
         let mut a = json(&after);
-        if password_changed {
-            if let Some(serde_json::Value::Object(o)) = &mut a {
-                o.insert("password".into(), "(changed)".into());
-            }
+        if password_changed && let Some(serde_json::Value::Object(o)) = &mut a {
+            o.insert("password".into(), "(changed)".into());
         }
-        audit(&txn, actor, "admin.update", "admin", Some(id.to_string()), json(&before), a, actor.at).await?;
+        audit(&txn, actor, "admin.update", "admin", Some(id.to_string()), json(&before), a).await?;
         txn.commit().await.map_err(db_err)?;
         Ok(after)
     }
@@ -99,7 +110,7 @@ impl AdminRepo for SqlStore {
         let current = Entity::find_by_id(id).one(&txn).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
         let before = to_record(current)?;
         Entity::delete_by_id(id).exec(&txn).await.map_err(db_err)?;
-        audit(&txn, actor, "admin.delete", "admin", Some(id.to_string()), json(&before), None, actor.at).await?;
+        audit(&txn, actor, "admin.delete", "admin", Some(id.to_string()), json(&before), None).await?;
         txn.commit().await.map_err(db_err)?;
         Ok(())
     }
@@ -130,12 +141,9 @@ impl AdminRepo for SqlStore {
     }
 
     async fn revoke_token(&self, jti: &str, expires_at: DateTime<Utc>) -> StoreResult<()> {
-        let res = revoked_token::ActiveModel {
-            jti: Set(jti.to_string()),
-            expires_at: Set(to_db(expires_at)),
-        }
-        .insert(&self.write)
-        .await;
+        let res = revoked_token::ActiveModel { jti: Set(jti.to_string()), expires_at: Set(to_db(expires_at)) }
+            .insert(&self.write)
+            .await;
         match res.map_err(db_err) {
             Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
             Err(e) => Err(e),

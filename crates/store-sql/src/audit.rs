@@ -29,9 +29,15 @@ fn to_record(m: audit::Model) -> AuditEntry {
 impl AuditRepo for SqlStore {
     async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Page<AuditEntry>> {
         let mut cond = Condition::all();
-        if let Some(v) = &q.entity_type { cond = cond.add(Column::EntityType.eq(v.as_str())) }
-        if let Some(v) = &q.entity_id { cond = cond.add(Column::EntityId.eq(v.as_str())) }
-        if let Some(v) = q.admin_id { cond = cond.add(Column::AdminId.eq(v)) }
+        if let Some(v) = &q.entity_type {
+            cond = cond.add(Column::EntityType.eq(v.as_str()))
+        }
+        if let Some(v) = &q.entity_id {
+            cond = cond.add(Column::EntityId.eq(v.as_str()))
+        }
+        if let Some(v) = q.admin_id {
+            cond = cond.add(Column::AdminId.eq(v))
+        }
         let per_page = q.per_page.clamp(1, 500);
         let page = q.page.max(1);
         let filtered = Entity::find().filter(cond);

@@ -5,13 +5,13 @@ use crate::{SqlStore, audit, corrupt, db_err, from_db, to_db};
 use async_trait::async_trait;
 use broadnet_domain::{CustomerStatus, CustomerType, Phone, Username};
 use broadnet_store::{
-    Actor, Customer, CustomerPatch, CustomerQuery, CustomerRepo, CustomerSort, NewCustomer, Page,
-    StoreError, StoreResult,
+    Actor, Customer, CustomerPatch, CustomerQuery, CustomerRepo, CustomerSort, NewCustomer, Page, StoreError,
+    StoreResult,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DbBackend, EntityTrait, IntoActiveModel, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, DbBackend, EntityTrait, IntoActiveModel, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 fn to_record(m: customer::Model) -> StoreResult<Customer> {
@@ -19,8 +19,7 @@ fn to_record(m: customer::Model) -> StoreResult<Customer> {
         id: m.id,
         username: Username::parse(&m.username).map_err(|_| corrupt("username", &m.username))?,
         phone: Phone::parse(&m.phone).map_err(|_| corrupt("phone", &m.phone))?,
-        customer_type: CustomerType::parse(&m.customer_type)
-            .map_err(|_| corrupt("customer type", &m.customer_type))?,
+        customer_type: CustomerType::parse(&m.customer_type).map_err(|_| corrupt("customer type", &m.customer_type))?,
         status: CustomerStatus::parse(&m.status).map_err(|_| corrupt("status", &m.status))?,
         full_name: m.full_name,
         password: m.password,
@@ -104,11 +103,11 @@ fn search_condition(backend: DbBackend, raw: &str) -> Condition {
 #[async_trait]
 impl CustomerRepo for SqlStore {
     async fn create_customer(&self, actor: &Actor, new: NewCustomer) -> StoreResult<Customer> {
-        let at = actor.at;
+        let _at = actor.at;
         let txn = self.write.begin().await.map_err(db_err)?;
         let model = new_model(new).insert(&txn).await.map_err(db_err)?;
         let created = to_record(model)?;
-        audit(&txn, actor, "customer.create", "customer", Some(created.id.to_string()), None, json(&created), at).await?;
+        audit(&txn, actor, "customer.create", "customer", Some(created.id.to_string()), None, json(&created)).await?;
         txn.commit().await.map_err(db_err)?;
         Ok(created)
     }
@@ -119,11 +118,7 @@ impl CustomerRepo for SqlStore {
     }
 
     async fn get_customer_by_username(&self, username: &str) -> StoreResult<Customer> {
-        let m = Entity::find()
-            .filter(Column::Username.eq(username))
-            .one(&self.read)
-            .await
-            .map_err(db_err)?;
+        let m = Entity::find().filter(Column::Username.eq(username)).one(&self.read).await.map_err(db_err)?;
         to_record(m.ok_or(StoreError::NotFound)?)
     }
 
@@ -132,27 +127,51 @@ impl CustomerRepo for SqlStore {
         let current = Entity::find_by_id(id).one(&txn).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
         let before = to_record(current.clone())?;
         let mut am = current.into_active_model();
-        if let Some(v) = p.full_name { am.full_name = Set(v) }
-        if let Some(v) = p.username { am.username = Set(v.into()) }
-        if let Some(v) = p.password { am.password = Set(v) }
-        if let Some(v) = p.phone { am.phone = Set(v.into()) }
-        if let Some(v) = p.email { am.email = Set(v) }
-        if let Some(v) = p.customer_type { am.customer_type = Set(v.as_str().to_string()) }
-        if let Some(v) = p.package_id { am.package_id = Set(v) }
-        if let Some(v) = p.router_id { am.router_id = Set(v) }
-        if let Some(v) = p.status { am.status = Set(v.as_str().to_string()) }
-        if let Some(v) = p.expires_at { am.expires_at = Set(v.map(to_db)) }
-        if let Some(v) = p.mac_address { am.mac_address = Set(v) }
-        if let Some(v) = p.static_ip { am.static_ip = Set(v) }
-        if let Some(v) = p.location { am.location = Set(v) }
-        if let Some(v) = p.notes { am.notes = Set(v) }
+        if let Some(v) = p.full_name {
+            am.full_name = Set(v)
+        }
+        if let Some(v) = p.username {
+            am.username = Set(v.into())
+        }
+        if let Some(v) = p.password {
+            am.password = Set(v)
+        }
+        if let Some(v) = p.phone {
+            am.phone = Set(v.into())
+        }
+        if let Some(v) = p.email {
+            am.email = Set(v)
+        }
+        if let Some(v) = p.customer_type {
+            am.customer_type = Set(v.as_str().to_string())
+        }
+        if let Some(v) = p.package_id {
+            am.package_id = Set(v)
+        }
+        if let Some(v) = p.router_id {
+            am.router_id = Set(v)
+        }
+        if let Some(v) = p.status {
+            am.status = Set(v.as_str().to_string())
+        }
+        if let Some(v) = p.expires_at {
+            am.expires_at = Set(v.map(to_db))
+        }
+        if let Some(v) = p.mac_address {
+            am.mac_address = Set(v)
+        }
+        if let Some(v) = p.static_ip {
+            am.static_ip = Set(v)
+        }
+        if let Some(v) = p.location {
+            am.location = Set(v)
+        }
+        if let Some(v) = p.notes {
+            am.notes = Set(v)
+        }
         let at = actor.at;
         am.updated_at = Set(to_db(at));
-        let after = if am.is_changed() {
-            to_record(am.update(&txn).await.map_err(db_err)?)?
-        } else {
-            before.clone()
-        };
+        let after = if am.is_changed() { to_record(am.update(&txn).await.map_err(db_err)?)? } else { before.clone() };
         let mut b = json(&before);
         let mut a = json(&after);
         if before.password != after.password {
@@ -163,7 +182,7 @@ impl CustomerRepo for SqlStore {
                 }
             }
         }
-        audit(&txn, actor, "customer.update", "customer", Some(id.to_string()), b, a, at).await?;
+        audit(&txn, actor, "customer.update", "customer", Some(id.to_string()), b, a).await?;
         txn.commit().await.map_err(db_err)?;
         Ok(after)
     }
@@ -173,7 +192,7 @@ impl CustomerRepo for SqlStore {
         let current = Entity::find_by_id(id).one(&txn).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
         let before = to_record(current)?;
         Entity::delete_by_id(id).exec(&txn).await.map_err(db_err)?;
-        audit(&txn, actor, "customer.delete", "customer", Some(id.to_string()), json(&before), None, actor.at).await?;
+        audit(&txn, actor, "customer.delete", "customer", Some(id.to_string()), json(&before), None).await?;
         txn.commit().await.map_err(db_err)?;
         Ok(())
     }
@@ -183,10 +202,18 @@ impl CustomerRepo for SqlStore {
         if let Some(s) = q.search.as_deref().filter(|s| !s.trim().is_empty()) {
             cond = cond.add(search_condition(self.backend, s));
         }
-        if let Some(v) = q.status { cond = cond.add(Column::Status.eq(v.as_str())) }
-        if let Some(v) = q.customer_type { cond = cond.add(Column::CustomerType.eq(v.as_str())) }
-        if let Some(v) = q.package_id { cond = cond.add(Column::PackageId.eq(v)) }
-        if let Some(v) = q.router_id { cond = cond.add(Column::RouterId.eq(v)) }
+        if let Some(v) = q.status {
+            cond = cond.add(Column::Status.eq(v.as_str()))
+        }
+        if let Some(v) = q.customer_type {
+            cond = cond.add(Column::CustomerType.eq(v.as_str()))
+        }
+        if let Some(v) = q.package_id {
+            cond = cond.add(Column::PackageId.eq(v))
+        }
+        if let Some(v) = q.router_id {
+            cond = cond.add(Column::RouterId.eq(v))
+        }
         let per_page = q.per_page.clamp(1, 500);
         let page = Ord::max(q.page, 1);
         let filtered = Entity::find().filter(cond);

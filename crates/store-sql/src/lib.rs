@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use broadnet_store::{Actor, RouterRepo, Store, StoreError, StoreResult};
 use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
 use sea_orm::{
-    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend,
-    DbErr, EntityTrait, PaginatorTrait, Set, SqlErr,
+    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    PaginatorTrait, Set, SqlErr,
 };
 use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
@@ -120,13 +120,11 @@ fn sqlite_path(url: &str) -> Option<&str> {
 }
 
 fn ensure_sqlite_dir(url: &str) -> Result<(), ConnectError> {
-    if let Some(path) = sqlite_path(url) {
-        if let Some(dir) = std::path::Path::new(path).parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| ConnectError::Directory(dir.display().to_string(), e))?;
-            }
-        }
+    if let Some(path) = sqlite_path(url)
+        && let Some(dir) = std::path::Path::new(path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|e| ConnectError::Directory(dir.display().to_string(), e))?;
     }
     Ok(())
 }
@@ -209,10 +207,9 @@ pub(crate) async fn audit<C: ConnectionTrait>(
     entity_id: Option<String>,
     before: Option<serde_json::Value>,
     after: Option<serde_json::Value>,
-    at: DateTime<Utc>,
 ) -> StoreResult<()> {
     entities::audit::ActiveModel {
-        at: Set(to_db(at)),
+        at: Set(to_db(actor.at)),
         admin_id: Set(actor.admin_id),
         admin_username: Set(actor.username.clone()),
         ip: Set(actor.ip.clone()),
@@ -232,10 +229,7 @@ pub(crate) async fn audit<C: ConnectionTrait>(
 #[async_trait]
 impl RouterRepo for SqlStore {
     async fn router_exists(&self, id: i64) -> StoreResult<bool> {
-        let n = entities::router::Entity::find_by_id(id)
-            .count(&self.read)
-            .await
-            .map_err(db_err)?;
+        let n = entities::router::Entity::find_by_id(id).count(&self.read).await.map_err(db_err)?;
         Ok(n > 0)
     }
 }
@@ -267,14 +261,8 @@ mod tests {
     #[test]
     fn conflict_fields_from_each_backend() {
         assert_eq!(conflict_field("UNIQUE constraint failed: customers.username"), "username");
-        assert_eq!(
-            conflict_field("duplicate key value violates unique constraint \"ux_packages_name\""),
-            "name"
-        );
-        assert_eq!(
-            conflict_field("Duplicate entry 'a' for key 'ux_admins_username'"),
-            "username"
-        );
+        assert_eq!(conflict_field("duplicate key value violates unique constraint \"ux_packages_name\""), "name");
+        assert_eq!(conflict_field("Duplicate entry 'a' for key 'ux_admins_username'"), "username");
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! Packages: speed, duration and price plans.
 
-use crate::entities::{customer, package::{self, ActiveModel, Column, Entity}};
+use crate::entities::{
+    customer,
+    package::{self, ActiveModel, Column, Entity},
+};
 use crate::{SqlStore, audit, corrupt, db_err, from_db, to_db};
 use async_trait::async_trait;
 use broadnet_domain::{Money, ServiceType};
 use broadnet_store::{Actor, NewPackage, Package, PackageBurst, PackageRepo, StoreError, StoreResult};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 use serde_json::json;
 
@@ -30,8 +33,7 @@ fn to_record(m: package::Model) -> StoreResult<Package> {
     };
     Ok(Package {
         id: m.id,
-        service_type: ServiceType::parse(&m.service_type)
-            .map_err(|_| corrupt("service type", &m.service_type))?,
+        service_type: ServiceType::parse(&m.service_type).map_err(|_| corrupt("service type", &m.service_type))?,
         price: Money::from_minor(m.price_minor).map_err(|_| corrupt("price", &m.price_minor.to_string()))?,
         name: m.name,
         description: m.description,
@@ -79,14 +81,12 @@ fn audit_json(p: &Package) -> serde_json::Value {
 impl PackageRepo for SqlStore {
     async fn create_package(&self, actor: &Actor, new: NewPackage) -> StoreResult<Package> {
         let txn = self.write.begin().await.map_err(db_err)?;
-        let mut am = ActiveModel {
-            created_at: Set(to_db(actor.at)),
-            updated_at: Set(to_db(actor.at)),
-            ..Default::default()
-        };
+        let mut am =
+            ActiveModel { created_at: Set(to_db(actor.at)), updated_at: Set(to_db(actor.at)), ..Default::default() };
         apply(&mut am, new);
         let created = to_record(am.insert(&txn).await.map_err(db_err)?)?;
-        audit(&txn, actor, "package.create", "package", Some(created.id.to_string()), None, Some(audit_json(&created)), actor.at).await?;
+        audit(&txn, actor, "package.create", "package", Some(created.id.to_string()), None, Some(audit_json(&created)))
+            .await?;
         txn.commit().await.map_err(db_err)?;
         Ok(created)
     }
@@ -104,7 +104,16 @@ impl PackageRepo for SqlStore {
         apply(&mut am, new);
         am.updated_at = Set(to_db(actor.at));
         let after = to_record(am.update(&txn).await.map_err(db_err)?)?;
-        audit(&txn, actor, "package.update", "package", Some(id.to_string()), Some(audit_json(&before)), Some(audit_json(&after)), actor.at).await?;
+        audit(
+            &txn,
+            actor,
+            "package.update",
+            "package",
+            Some(id.to_string()),
+            Some(audit_json(&before)),
+            Some(audit_json(&after)),
+        )
+        .await?;
         txn.commit().await.map_err(db_err)?;
         Ok(after)
     }
@@ -113,16 +122,13 @@ impl PackageRepo for SqlStore {
         let txn = self.write.begin().await.map_err(db_err)?;
         let current = Entity::find_by_id(id).one(&txn).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
         let before = to_record(current)?;
-        let users = customer::Entity::find()
-            .filter(customer::Column::PackageId.eq(id))
-            .count(&txn)
-            .await
-            .map_err(db_err)?;
+        let users =
+            customer::Entity::find().filter(customer::Column::PackageId.eq(id)).count(&txn).await.map_err(db_err)?;
         if users > 0 {
             return Err(StoreError::InUse(format!("{users} customer(s) are on this package")));
         }
         Entity::delete_by_id(id).exec(&txn).await.map_err(db_err)?;
-        audit(&txn, actor, "package.delete", "package", Some(id.to_string()), Some(audit_json(&before)), None, actor.at).await?;
+        audit(&txn, actor, "package.delete", "package", Some(id.to_string()), Some(audit_json(&before)), None).await?;
         txn.commit().await.map_err(db_err)?;
         Ok(())
     }

@@ -5,7 +5,9 @@ use crate::entities::setting::{ActiveModel, Column, Entity};
 use crate::{SqlStore, audit, db_err, to_db};
 use async_trait::async_trait;
 use broadnet_store::{Actor, Setting, SettingsRepo, StoreResult};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set, TransactionTrait,
+};
 use serde_json::{Map, Value};
 
 fn shown(s: &Setting) -> Value {
@@ -65,7 +67,16 @@ impl SettingsRepo for SqlStore {
                 }
             }
         }
-        audit(&txn, actor, "settings.update", "settings", Some(category.to_string()), Some(Value::Object(before)), Some(Value::Object(after)), actor.at).await?;
+        audit(
+            &txn,
+            actor,
+            "settings.update",
+            "settings",
+            Some(category.to_string()),
+            Some(Value::Object(before)),
+            Some(Value::Object(after)),
+        )
+        .await?;
         txn.commit().await.map_err(db_err)?;
         Ok(())
     }

@@ -45,7 +45,13 @@ fn package(name: &str) -> NewPackage {
         price: Money::from_minor(150_000).unwrap(),
         download_bps: 10_000_000,
         upload_bps: 5_000_000,
-        burst: Some(PackageBurst { download_bps: 20_000_000, upload_bps: 10_000_000, threshold_download_bps: 7_500_000, threshold_upload_bps: 3_750_000, time_secs: 16 }),
+        burst: Some(PackageBurst {
+            download_bps: 20_000_000,
+            upload_bps: 10_000_000,
+            threshold_download_bps: 7_500_000,
+            threshold_upload_bps: 3_750_000,
+            time_secs: 16,
+        }),
         duration_minutes: 43_200,
         data_limit_mb: None,
         shared_users: 1,
@@ -126,7 +132,9 @@ async fn duplicate_usernames_are_conflicts_and_change_nothing() {
         assert_eq!(audit.total, 1);
 
         s.create_package(&actor(), package("Home")).await.unwrap();
-        assert!(matches!(s.create_package(&actor(), package("Home")).await, Err(StoreError::Conflict(f)) if f == "name"));
+        assert!(
+            matches!(s.create_package(&actor(), package("Home")).await, Err(StoreError::Conflict(f)) if f == "name")
+        );
     })
     .await;
 }
@@ -160,7 +168,12 @@ async fn list_searches_filters_sorts_and_pages() {
         assert_eq!(s.insert_customers_bulk(rows).await.unwrap(), 5);
 
         let names = |p: &Page<Customer>| p.items.iter().map(|c| c.username.to_string()).collect::<Vec<_>>();
-        let q = |search: &str| CustomerQuery { search: Some(search.into()), sort: CustomerSort::Username, descending: false, ..Default::default() };
+        let q = |search: &str| CustomerQuery {
+            search: Some(search.into()),
+            sort: CustomerSort::Username,
+            descending: false,
+            ..Default::default()
+        };
 
         // Case-insensitive on every backend.
         assert_eq!(names(&s.list_customers(&q("kamau")).await.unwrap()), ["jkamau", "pkamau"]);
@@ -172,9 +185,15 @@ async fn list_searches_filters_sorts_and_pages() {
         assert_eq!(names(&s.list_customers(&q("und_r")).await.unwrap()), Vec::<String>::new());
         assert_eq!(names(&s.list_customers(&q("under_")).await.unwrap()), ["under_score"]);
 
-        let filtered = s.list_customers(&CustomerQuery { status: Some(CustomerStatus::Expired), ..Default::default() }).await.unwrap();
+        let filtered = s
+            .list_customers(&CustomerQuery { status: Some(CustomerStatus::Expired), ..Default::default() })
+            .await
+            .unwrap();
         assert_eq!(names(&filtered), ["gotieno"]);
-        let hotspot = s.list_customers(&CustomerQuery { customer_type: Some(CustomerType::Hotspot), ..Default::default() }).await.unwrap();
+        let hotspot = s
+            .list_customers(&CustomerQuery { customer_type: Some(CustomerType::Hotspot), ..Default::default() })
+            .await
+            .unwrap();
         assert_eq!(hotspot.total, 1);
         let on_pkg = s.list_customers(&CustomerQuery { package_id: Some(pkg.id), ..Default::default() }).await.unwrap();
         assert_eq!(on_pkg.total, 3);
@@ -186,7 +205,10 @@ async fn list_searches_filters_sorts_and_pages() {
         assert_eq!(names(&newest_first), ["under_score", "gotieno"]);
         let page3 = s.list_customers(&CustomerQuery { per_page: 2, page: 3, ..Default::default() }).await.unwrap();
         assert_eq!(names(&page3), ["jkamau"]);
-        let by_name = s.list_customers(&CustomerQuery { sort: CustomerSort::FullName, descending: false, ..Default::default() }).await.unwrap();
+        let by_name = s
+            .list_customers(&CustomerQuery { sort: CustomerSort::FullName, descending: false, ..Default::default() })
+            .await
+            .unwrap();
         assert_eq!(names(&by_name)[0], "gotieno");
     })
     .await;
@@ -213,10 +235,22 @@ async fn packages_in_use_cannot_be_deleted() {
 async fn every_change_is_audited_with_before_and_after() {
     with_store(|s| async move {
         let c = s.create_customer(&actor(), customer("jane", "Jane", "0712345678")).await.unwrap();
-        let patch = CustomerPatch { full_name: Some("Jane W.".into()), password: Some("newpass9".into()), ..Default::default() };
+        let patch = CustomerPatch {
+            full_name: Some("Jane W.".into()),
+            password: Some("newpass9".into()),
+            ..Default::default()
+        };
         s.update_customer(&actor(), c.id, patch).await.unwrap();
         s.delete_customer(&actor(), c.id).await.unwrap();
-        let log = s.list_audit(&AuditQuery { entity_type: Some("customer".into()), page: 1, per_page: 10, ..Default::default() }).await.unwrap();
+        let log = s
+            .list_audit(&AuditQuery {
+                entity_type: Some("customer".into()),
+                page: 1,
+                per_page: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         let actions: Vec<&str> = log.items.iter().map(|e| e.action.as_str()).collect();
         assert_eq!(actions, ["customer.delete", "customer.update", "customer.create"]);
         let update = &log.items[1];
@@ -285,7 +319,8 @@ async fn concurrent_writes_all_land() {
         for i in 0..40 {
             let s = s.clone();
             tasks.push(tokio::spawn(async move {
-                s.create_customer(&actor(), customer(&format!("user{i}"), "Load Test", &format!("07120000{i:02}"))).await
+                s.create_customer(&actor(), customer(&format!("user{i}"), "Load Test", &format!("07120000{i:02}")))
+                    .await
             }));
         }
         for t in tasks {

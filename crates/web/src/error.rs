@@ -48,12 +48,9 @@ impl IntoResponse for WebError {
                 Some(json!(fields)),
             ),
             AppError::NotFound(_) => body(StatusCode::NOT_FOUND, "not_found", &msg, None),
-            AppError::Conflict { field } => body(
-                StatusCode::CONFLICT,
-                "conflict",
-                &msg,
-                Some(json!({ field: ["is already taken"] })),
-            ),
+            AppError::Conflict { field } => {
+                body(StatusCode::CONFLICT, "conflict", &msg, Some(json!({ field: ["is already taken"] })))
+            }
             AppError::InUse(_) => body(StatusCode::CONFLICT, "in_use", &msg, None),
             AppError::Unauthorized(_) => body(StatusCode::UNAUTHORIZED, "unauthorized", &msg, None),
             AppError::Forbidden(_) => body(StatusCode::FORBIDDEN, "forbidden", &msg, None),

@@ -15,10 +15,10 @@ pub const SESSION_COOKIE: &str = "broadnet_session";
 /// `X-Real-IP` / `X-Forwarded-For` the proxy sets is believed; from anyone else not.
 pub fn client_ip(parts: &Parts) -> String {
     let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    if peer.is_none_or(|p| p.is_loopback()) {
-        if let Some(ip) = forwarded_ip(&parts.headers) {
-            return ip.to_string();
-        }
+    if peer.is_none_or(|p| p.is_loopback())
+        && let Some(ip) = forwarded_ip(&parts.headers)
+    {
+        return ip.to_string();
     }
     peer.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into())
 }
@@ -43,10 +43,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 }
 
 fn token(h: &HeaderMap) -> Option<String> {
-    if let Some(v) = h.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        if let Some(t) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
-            return Some(t.trim().to_string());
-        }
+    if let Some(v) = h.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+        && let Some(t) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))
+    {
+        return Some(t.trim().to_string());
     }
     h.get_all(header::COOKIE)
         .iter()

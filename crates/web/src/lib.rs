@@ -49,7 +49,9 @@ async fn health(State(st): State<AppState>) -> Response {
             tracing::error!(error = %e, "health check: database unreachable");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(serde_json::json!({"status": "unavailable", "database": "unreachable", "reason": e.to_string()})),
+                axum::Json(
+                    serde_json::json!({"status": "unavailable", "database": "unreachable", "reason": e.to_string()}),
+                ),
             )
                 .into_response()
         }
@@ -57,10 +59,7 @@ async fn health(State(st): State<AppState>) -> Response {
 }
 
 async fn metrics_text(State(st): State<AppState>) -> Response {
-    (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        st.metrics.render(st.app.store.backend_name()),
-    )
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics.render(st.app.store.backend_name()))
         .into_response()
 }
 

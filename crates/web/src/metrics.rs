@@ -45,23 +45,46 @@ impl Metrics {
         let mut out = String::new();
         let _ = writeln!(out, "# HELP broadnet_info Build and storage information.\n# TYPE broadnet_info gauge");
         let _ = writeln!(out, "broadnet_info{{version=\"{}\",backend=\"{backend}\"}} 1", env!("CARGO_PKG_VERSION"));
-        let _ = writeln!(out, "# HELP broadnet_http_requests_total HTTP requests by method, route and status.\n# TYPE broadnet_http_requests_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP broadnet_http_requests_total HTTP requests by method, route and status.\n# TYPE broadnet_http_requests_total counter"
+        );
         for ((m, r, s), n) in self.requests.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            let _ = writeln!(out, "broadnet_http_requests_total{{method=\"{m}\",route=\"{}\",status=\"{s}\"}} {n}", escape(r));
+            let _ = writeln!(
+                out,
+                "broadnet_http_requests_total{{method=\"{m}\",route=\"{}\",status=\"{s}\"}} {n}",
+                escape(r)
+            );
         }
-        let _ = writeln!(out, "# HELP broadnet_http_request_duration_seconds HTTP request latency by route.\n# TYPE broadnet_http_request_duration_seconds histogram");
+        let _ = writeln!(
+            out,
+            "# HELP broadnet_http_request_duration_seconds HTTP request latency by route.\n# TYPE broadnet_http_request_duration_seconds histogram"
+        );
         for (r, h) in self.durations.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             let r = escape(r);
             for (i, b) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "broadnet_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"{b}\"}} {}", h.counts[i]);
+                let _ = writeln!(
+                    out,
+                    "broadnet_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"{b}\"}} {}",
+                    h.counts[i]
+                );
             }
-            let _ = writeln!(out, "broadnet_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"+Inf\"}} {}", h.count);
+            let _ =
+                writeln!(out, "broadnet_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"+Inf\"}} {}", h.count);
             let _ = writeln!(out, "broadnet_http_request_duration_seconds_sum{{route=\"{r}\"}} {}", h.sum);
             let _ = writeln!(out, "broadnet_http_request_duration_seconds_count{{route=\"{r}\"}} {}", h.count);
         }
-        let _ = writeln!(out, "# HELP broadnet_admin_logins_total Admin login attempts by result.\n# TYPE broadnet_admin_logins_total counter");
-        let _ = writeln!(out, "broadnet_admin_logins_total{{result=\"ok\"}} {}", self.logins_ok.load(Ordering::Relaxed));
-        let _ = writeln!(out, "broadnet_admin_logins_total{{result=\"failed\"}} {}", self.logins_failed.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "# HELP broadnet_admin_logins_total Admin login attempts by result.\n# TYPE broadnet_admin_logins_total counter"
+        );
+        let _ =
+            writeln!(out, "broadnet_admin_logins_total{{result=\"ok\"}} {}", self.logins_ok.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "broadnet_admin_logins_total{{result=\"failed\"}} {}",
+            self.logins_failed.load(Ordering::Relaxed)
+        );
         out
     }
 }

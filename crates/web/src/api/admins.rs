@@ -31,7 +31,12 @@ async fn read(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>) ->
     Ok(Json(json!(st.app.store.get_admin(id).await.map_err(AppError::from_store("admin"))?)))
 }
 
-async fn update(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>, JsonBody(body): JsonBody) -> Result<Json<Value>, WebError> {
+async fn update(
+    State(st): State<AppState>,
+    Auth(s): Auth,
+    Path(id): Path<i64>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, WebError> {
     Ok(Json(json!(st.app.update_admin(&s, id, body).await?)))
 }
 

@@ -13,10 +13,7 @@ use serde_json::json;
 use std::sync::atomic::Ordering;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/login", post(login))
-        .route("/auth/logout", post(logout))
-        .route("/auth/me", get(me))
+    Router::new().route("/auth/login", post(login)).route("/auth/logout", post(logout)).route("/auth/me", get(me))
 }
 
 fn cookie(st: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
@@ -27,7 +24,11 @@ fn cookie(st: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
     .ok()
 }
 
-async fn login(State(st): State<AppState>, ClientIp(ip): ClientIp, JsonBody(body): JsonBody) -> Result<Response, WebError> {
+async fn login(
+    State(st): State<AppState>,
+    ClientIp(ip): ClientIp,
+    JsonBody(body): JsonBody,
+) -> Result<Response, WebError> {
     let field = |k: &str| body.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
     let (username, password) = (field("username"), field("password"));
     let mut missing = broadnet_app::FieldErrors::new();
@@ -50,8 +51,9 @@ async fn login(State(st): State<AppState>, ClientIp(ip): ClientIp, JsonBody(body
     };
     st.metrics.logins_ok.fetch_add(1, Ordering::Relaxed);
     let max_age = (out.expires_at - st.app.now()).num_seconds().max(0);
-    let mut resp = Json(json!({"token": out.token, "token_type": "Bearer", "expires_at": out.expires_at, "admin": out.admin}))
-        .into_response();
+    let mut resp =
+        Json(json!({"token": out.token, "token_type": "Bearer", "expires_at": out.expires_at, "admin": out.admin}))
+            .into_response();
     if let Some(c) = cookie(&st, &out.token, max_age) {
         resp.headers_mut().insert(SET_COOKIE, c);
     }

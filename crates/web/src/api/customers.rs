@@ -35,7 +35,12 @@ async fn read(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>) ->
     Ok(Json(customer_json(&c, s.admin.role.can_write())))
 }
 
-async fn update(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>, JsonBody(body): JsonBody) -> Result<Json<Value>, WebError> {
+async fn update(
+    State(st): State<AppState>,
+    Auth(s): Auth,
+    Path(id): Path<i64>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, WebError> {
     let c = st.app.update_customer(&s, id, body).await?;
     Ok(Json(customer_json(&c, true)))
 }

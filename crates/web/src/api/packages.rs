@@ -32,7 +32,12 @@ async fn read(State(st): State<AppState>, Auth(_s): Auth, Path(id): Path<i64>) -
     Ok(Json(package_json(&p)))
 }
 
-async fn update(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>, JsonBody(body): JsonBody) -> Result<Json<Value>, WebError> {
+async fn update(
+    State(st): State<AppState>,
+    Auth(s): Auth,
+    Path(id): Path<i64>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, WebError> {
     Ok(Json(package_json(&st.app.update_package(&s, id, body).await?)))
 }
 

@@ -9,9 +9,7 @@ use broadnet_app::settings::REGISTRY;
 use serde_json::{Value, json};
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/settings", get(categories))
-        .route("/settings/{category}", get(read).put(write).patch(write))
+    Router::new().route("/settings", get(categories)).route("/settings/{category}", get(read).put(write).patch(write))
 }
 
 async fn categories(Auth(_s): Auth) -> Json<Value> {
@@ -19,10 +17,19 @@ async fn categories(Auth(_s): Auth) -> Json<Value> {
     Json(json!({"categories": cats}))
 }
 
-async fn read(State(st): State<AppState>, Auth(_s): Auth, Path(category): Path<String>) -> Result<Json<Value>, WebError> {
+async fn read(
+    State(st): State<AppState>,
+    Auth(_s): Auth,
+    Path(category): Path<String>,
+) -> Result<Json<Value>, WebError> {
     Ok(Json(st.app.read_settings(&category).await?))
 }
 
-async fn write(State(st): State<AppState>, Auth(s): Auth, Path(category): Path<String>, JsonBody(body): JsonBody) -> Result<Json<Value>, WebError> {
+async fn write(
+    State(st): State<AppState>,
+    Auth(s): Auth,
+    Path(category): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, WebError> {
     Ok(Json(st.app.write_settings(&s, &category, body).await?))
 }
