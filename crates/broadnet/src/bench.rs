@@ -29,6 +29,8 @@ pub struct Report {
     pub median: Duration,
     pub p95: Duration,
     pub max: Duration,
+    /// Per search term: (term, median, max).
+    pub per_search: Vec<(String, Duration, Duration)>,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -91,6 +93,7 @@ pub async fn customers(cfg: &Config, count: u64, runs: usize) -> anyhow::Result<
 
     let searches = ["kamau", "grace", "0700012", "wanjiru otieno", "njeri 99", "254700000123", "mercy"];
     let mut times = Vec::with_capacity(runs);
+    let mut by_search: Vec<Vec<Duration>> = vec![Vec::new(); searches.len()];
     let mut rng = rand::thread_rng();
     for r in 0..runs + 10 {
         let q = searches[r % searches.len()].replace(' ', "%20");
@@ -106,9 +109,18 @@ pub async fn customers(cfg: &Config, count: u64, runs: usize) -> anyhow::Result<
         anyhow::ensure!(status_code == StatusCode::OK, "list returned {status_code}");
         if r >= 10 {
             times.push(took);
+            by_search[r % searches.len()].push(took);
         }
     }
     times.sort();
+    let per_search = searches
+        .iter()
+        .zip(by_search.iter_mut())
+        .map(|(term, t)| {
+            t.sort();
+            (term.to_string(), percentile(t, 0.5), t.last().copied().unwrap_or_default())
+        })
+        .collect();
     use broadnet_store::Store;
     let report = Report {
         backend: store.backend_name(),
@@ -117,6 +129,7 @@ pub async fn customers(cfg: &Config, count: u64, runs: usize) -> anyhow::Result<
         median: percentile(&times, 0.5),
         p95: percentile(&times, 0.95),
         max: times.last().copied().unwrap_or_default(),
+        per_search,
     };
     store.close().await;
     Ok(report)

@@ -228,6 +228,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 r.max.as_secs_f64() * 1000.0,
                 r.runs
             );
+            for (term, median, max) in &r.per_search {
+                println!(
+                    "  q={term:<16} median {:.2} ms, max {:.2} ms",
+                    median.as_secs_f64() * 1000.0,
+                    max.as_secs_f64() * 1000.0
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

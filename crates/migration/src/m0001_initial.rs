@@ -111,6 +111,9 @@ fn tables() -> Vec<TableCreateStatement> {
                 s_null("static_ip", 45),
                 s_null("location", 255),
                 text_null("notes"),
+                // Lower-cased "full name username phone", kept by the store: what the
+                // customer search scans (one narrow column, through its own index).
+                s_default("search_text", 400, ""),
                 ts("created_at"),
                 ts("updated_at"),
             ],
@@ -303,6 +306,7 @@ fn indexes() -> Vec<IndexCreateStatement> {
         index("customers", &["router_id"]),
         index("customers", &["expires_at"]),
         index("customers", &["created_at"]),
+        index("customers", &["search_text"]),
         unique("payments", &["checkout_request_id"]),
         unique("payments", &["provider", "provider_receipt"]),
         index("payments", &["customer_id"]),
@@ -338,6 +342,22 @@ impl MigrationTrait for Migration {
         }
         for i in indexes() {
             manager.create_index(i).await?;
+        }
+        if manager.get_database_backend() == sea_orm_migration::sea_orm::DbBackend::Postgres {
+            // Trigram index: makes `search_text LIKE '%…%'` an index search. pg_trgm is a
+            // trusted extension (PostgreSQL 13+); where it cannot be created the search
+            // still works, by scanning the plain index.
+            manager
+                .get_connection()
+                .execute_unprepared(
+                    "DO $$ BEGIN
+                        CREATE EXTENSION IF NOT EXISTS pg_trgm;
+                        CREATE INDEX ix_customers_search_trgm ON customers USING gin (search_text gin_trgm_ops);
+                     EXCEPTION WHEN OTHERS THEN
+                        RAISE NOTICE 'pg_trgm unavailable (%); customer search scans instead', SQLERRM;
+                     END $$;",
+                )
+                .await?;
         }
         Ok(())
     }

@@ -10,6 +10,10 @@ pub fn s(name: &str, len: u32) -> ColumnDef {
     ColumnDef::new(Alias::new(name)).string_len(len).not_null().take()
 }
 
+pub fn s_default(name: &str, len: u32, default: &str) -> ColumnDef {
+    ColumnDef::new(Alias::new(name)).string_len(len).not_null().default(default).take()
+}
+
 pub fn s_null(name: &str, len: u32) -> ColumnDef {
     ColumnDef::new(Alias::new(name)).string_len(len).null().take()
 }

@@ -8,10 +8,10 @@ use broadnet_store::{
     Actor, Customer, CustomerPatch, CustomerQuery, CustomerRepo, CustomerSort, NewCustomer, Page, StoreError,
     StoreResult,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DbBackend, EntityTrait, IntoActiveModel, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, Order, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 fn to_record(m: customer::Model) -> StoreResult<Customer> {
@@ -36,8 +36,23 @@ fn to_record(m: customer::Model) -> StoreResult<Customer> {
     })
 }
 
+/// What the search scans: lower-cased name, username and phone.
+fn search_text(full_name: &str, username: &str, phone: &str) -> String {
+    let mut s = format!("{} {} {}", full_name.to_lowercase(), username.to_lowercase(), phone);
+    if s.len() > 400 {
+        let mut cut = 400;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
 fn new_model(n: NewCustomer) -> ActiveModel {
+    let search = search_text(&n.full_name, n.username.as_str(), n.phone.as_str());
     ActiveModel {
+        search_text: Set(search),
         full_name: Set(n.full_name),
         username: Set(n.username.into()),
         password: Set(n.password),
@@ -76,28 +91,34 @@ fn contains_pattern(text: &str) -> LikeExpr {
     LikeExpr::new(escaped).escape('\\')
 }
 
-fn search_condition(backend: DbBackend, raw: &str) -> Condition {
+/// The search by name, username or phone.
+///
+/// A whole phone number (any form) is looked up through the phone and username
+/// indexes. Anything else is a substring of `search_text`, matched in a subquery
+/// that SQLite and MySQL answer from the narrow `search_text` index alone and
+/// PostgreSQL from its trigram index; the outer query then sorts only the matches.
+/// (Matching in the outer query lets a planner walk the sort index and test every
+/// row: fast for common words, a full table walk for rare ones.)
+fn search_condition(raw: &str) -> Condition {
     let q = raw.trim();
-    let mut any = Condition::any();
     if let Ok(phone) = Phone::parse(q) {
-        any = any.add(Column::Phone.eq(phone.as_str()));
-    } else if q.len() >= 3 && q.chars().all(|c| c.is_ascii_digit()) {
+        return Condition::any()
+            .add(Column::Phone.eq(phone.as_str()))
+            .add(Column::Username.is_in([q.to_string(), phone.as_str().to_string()]));
+    }
+    let mut needle = q.to_lowercase();
+    if needle.len() >= 3 && needle.chars().all(|c| c.is_ascii_digit()) {
         // A partial number: drop a leading trunk zero so "0712" finds "254712…".
-        let digits = q.strip_prefix('0').unwrap_or(q);
-        any = any.add(Expr::col(Column::Phone).like(contains_pattern(digits)));
+        if let Some(rest) = needle.strip_prefix('0') {
+            needle = rest.to_string();
+        }
     }
-    for col in [Column::FullName, Column::Username] {
-        let cond = if backend == DbBackend::Postgres {
-            // PostgreSQL's LIKE is case-sensitive; SQLite's and MySQL's are not.
-            // (sea-query renders `ILIKE (p ESCAPE e)`, which PostgreSQL refuses, so
-            // compare lower-cased text instead.)
-            Expr::expr(Func::lower(Expr::col(col))).like(contains_pattern(&q.to_lowercase()))
-        } else {
-            Expr::col(col).like(contains_pattern(q))
-        };
-        any = any.add(cond);
-    }
-    any
+    let matches = Query::select()
+        .column(Column::Id)
+        .from(Entity)
+        .and_where(Expr::col(Column::SearchText).like(contains_pattern(&needle)))
+        .to_owned();
+    Condition::all().add(Column::Id.in_subquery(matches))
 }
 
 #[async_trait]
@@ -169,6 +190,10 @@ impl CustomerRepo for SqlStore {
         if let Some(v) = p.notes {
             am.notes = Set(v)
         }
+        if am.full_name.is_set() || am.username.is_set() || am.phone.is_set() {
+            let text = search_text(am.full_name.as_ref(), am.username.as_ref(), am.phone.as_ref());
+            am.search_text = Set(text);
+        }
         let at = actor.at;
         am.updated_at = Set(to_db(at));
         let after = if am.is_changed() { to_record(am.update(&txn).await.map_err(db_err)?)? } else { before.clone() };
@@ -200,7 +225,7 @@ impl CustomerRepo for SqlStore {
     async fn list_customers(&self, q: &CustomerQuery) -> StoreResult<Page<Customer>> {
         let mut cond = Condition::all();
         if let Some(s) = q.search.as_deref().filter(|s| !s.trim().is_empty()) {
-            cond = cond.add(search_condition(self.backend, s));
+            cond = cond.add(search_condition(s));
         }
         if let Some(v) = q.status {
             cond = cond.add(Column::Status.eq(v.as_str()))

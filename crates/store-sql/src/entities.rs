@@ -23,6 +23,7 @@ pub mod customer {
         pub static_ip: Option<String>,
         pub location: Option<String>,
         pub notes: Option<String>,
+        pub search_text: String,
         pub created_at: DateTime,
         pub updated_at: DateTime,
     }

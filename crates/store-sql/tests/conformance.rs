@@ -210,6 +210,24 @@ async fn list_searches_filters_sorts_and_pages() {
             .await
             .unwrap();
         assert_eq!(names(&by_name)[0], "gotieno");
+
+        // The search follows renames and number changes; a username that is a phone
+        // number is found by the number in any form.
+        let jk = s.get_customer_by_username("jkamau").await.unwrap();
+        let patch = CustomerPatch {
+            full_name: Some("John Mwangi".into()),
+            phone: Some(Phone::parse("0799000111").unwrap()),
+            ..Default::default()
+        };
+        s.update_customer(&actor(), jk.id, patch).await.unwrap();
+        assert!(names(&s.list_customers(&q("john kamau")).await.unwrap()).is_empty());
+        assert_eq!(names(&s.list_customers(&q("John MWANGI")).await.unwrap()), ["jkamau"]);
+        assert_eq!(names(&s.list_customers(&q("0799 000 111")).await.unwrap()), ["jkamau"]);
+        assert_eq!(names(&s.list_customers(&q("799000")).await.unwrap()), ["jkamau"]);
+        let mut hs = customer("254733000444", "Hotspot Guest", "0722000444");
+        hs.customer_type = CustomerType::Hotspot;
+        s.create_customer(&actor(), hs).await.unwrap();
+        assert_eq!(names(&s.list_customers(&q("+254 733 000 444")).await.unwrap()), ["254733000444"]);
     })
     .await;
 }
