@@ -80,6 +80,8 @@ pub async fn customers(cfg: &Config, count: u64, runs: usize) -> anyhow::Result<
             i += n;
         }
         eprintln!("seeded {} customers in {:.1}s", count - existing, started.elapsed().as_secs_f64());
+        // A database in service has planner statistics; a fresh bulk load has none.
+        store.analyze().await?;
     }
     let app = build_app(cfg, dyn_store.clone(), Arc::new(SystemClock));
     let mut bench_cfg = cfg.clone();

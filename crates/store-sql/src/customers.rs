@@ -10,8 +10,8 @@ use broadnet_store::{
 };
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, DbBackend, EntityTrait, IntoActiveModel, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 fn to_record(m: customer::Model) -> StoreResult<Customer> {
@@ -94,17 +94,25 @@ fn contains_pattern(text: &str) -> LikeExpr {
 /// The search by name, username or phone.
 ///
 /// A whole phone number (any form) is looked up through the phone and username
-/// indexes. Anything else is a substring of `search_text`, matched in a subquery
-/// that SQLite and MySQL answer from the narrow `search_text` index alone and
-/// PostgreSQL from its trigram index; the outer query then sorts only the matches.
-/// (Matching in the outer query lets a planner walk the sort index and test every
-/// row: fast for common words, a full table walk for rare ones.)
-fn search_condition(raw: &str) -> Condition {
+/// indexes. Anything else is a substring of `search_text`. On SQLite the match runs
+/// in a subquery answered from the narrow `search_text` index alone, and the outer
+/// query sorts only the matches (in the outer query, the planner walks the sort
+/// index and tests every row: fast for common words, a full table walk for rare
+/// ones). PostgreSQL (trigram index) and MariaDB (which turns the subquery into a
+/// primary-key join over every row) take the predicate directly.
+fn search_condition(backend: DbBackend, raw: &str) -> Condition {
     let q = raw.trim();
     if let Ok(phone) = Phone::parse(q) {
-        return Condition::any()
-            .add(Column::Phone.eq(phone.as_str()))
-            .add(Column::Username.is_in([q.to_string(), phone.as_str().to_string()]));
+        let matches = Query::select()
+            .column(Column::Id)
+            .from(Entity)
+            .cond_where(
+                Condition::any()
+                    .add(Column::Phone.eq(phone.as_str()))
+                    .add(Column::Username.is_in([q.to_string(), phone.as_str().to_string()])),
+            )
+            .to_owned();
+        return Condition::all().add(Column::Id.in_subquery(matches));
     }
     let mut needle = q.to_lowercase();
     if needle.len() >= 3 && needle.chars().all(|c| c.is_ascii_digit()) {
@@ -113,11 +121,11 @@ fn search_condition(raw: &str) -> Condition {
             needle = rest.to_string();
         }
     }
-    let matches = Query::select()
-        .column(Column::Id)
-        .from(Entity)
-        .and_where(Expr::col(Column::SearchText).like(contains_pattern(&needle)))
-        .to_owned();
+    let matching = Expr::col(Column::SearchText).like(contains_pattern(&needle));
+    if backend != DbBackend::Sqlite {
+        return Condition::all().add(matching);
+    }
+    let matches = Query::select().column(Column::Id).from(Entity).and_where(matching).to_owned();
     Condition::all().add(Column::Id.in_subquery(matches))
 }
 
@@ -225,7 +233,7 @@ impl CustomerRepo for SqlStore {
     async fn list_customers(&self, q: &CustomerQuery) -> StoreResult<Page<Customer>> {
         let mut cond = Condition::all();
         if let Some(s) = q.search.as_deref().filter(|s| !s.trim().is_empty()) {
-            cond = cond.add(search_condition(s));
+            cond = cond.add(search_condition(self.backend, s));
         }
         if let Some(v) = q.status {
             cond = cond.add(Column::Status.eq(v.as_str()))

@@ -58,8 +58,7 @@ impl SqlStore {
                 opts.max_connections(16)
                     .min_connections(1)
                     .connect_timeout(Duration::from_secs(10))
-                    .acquire_timeout(Duration::from_secs(10))
-                    .sqlx_logging(false);
+                    .acquire_timeout(Duration::from_secs(10));
                 let db = Database::connect(opts).await.map_err(ConnectError::Connect)?;
                 Ok(SqlStore { read: db.clone(), write: db, backend })
             }
@@ -70,7 +69,29 @@ impl SqlStore {
     pub async fn open(url: &str) -> Result<Self, ConnectError> {
         let store = Self::connect(url).await?;
         store.migrate().await?;
+        store.optimize().await;
         Ok(store)
+    }
+
+    /// Keeps the query planner's statistics current where the database does not do
+    /// it by itself: SQLite (PostgreSQL's autovacuum and InnoDB's persistent
+    /// statistics do). Cheap; called at open and close, as SQLite recommends.
+    pub async fn optimize(&self) {
+        if self.backend == DbBackend::Sqlite
+            && let Err(e) = self.write.execute_unprepared("PRAGMA analysis_limit=1000; PRAGMA optimize=0x10002;").await
+        {
+            tracing::warn!(error = %e, "PRAGMA optimize failed");
+        }
+    }
+
+    /// Recomputes statistics now, on every backend (after a bulk import).
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        let sql = match self.backend {
+            DbBackend::MySql => "ANALYZE TABLE customers",
+            _ => "ANALYZE",
+        };
+        self.write.execute_unprepared(sql).await.map_err(db_err)?;
+        Ok(())
     }
 
     pub async fn migrate(&self) -> Result<Vec<String>, ConnectError> {
@@ -85,6 +106,7 @@ impl SqlStore {
     }
 
     pub async fn close(self) {
+        self.optimize().await;
         let _ = self.read.close().await;
         let _ = self.write.close().await;
     }
@@ -138,16 +160,12 @@ async fn connect_sqlite(url: &str, max: u32) -> Result<DatabaseConnection, Conne
         format!("{url}?mode=rwc")
     };
     let mut opts = ConnectOptions::new(url);
-    opts.max_connections(max)
-        .min_connections(1)
-        .acquire_timeout(Duration::from_secs(30))
-        .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(|o| {
-            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true)
-        });
+    opts.max_connections(max).min_connections(1).acquire_timeout(Duration::from_secs(30)).map_sqlx_sqlite_opts(|o| {
+        o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+    });
     Database::connect(opts).await.map_err(ConnectError::Connect)
 }
 
