@@ -2,7 +2,7 @@
 
 use crate::fields::{Fields, Slot};
 use crate::{App, AppError, AppResult, Session};
-use broadnet_domain::{Burst, Money, Rate, RateLimit, ServiceType, format_duration_minutes, parse_duration_minutes};
+use broadnet_domain::{Money, Rate, RateLimit, ServiceType, format_duration_minutes, parse_duration_minutes};
 use broadnet_store::{NewPackage, Package, PackageBurst};
 use serde_json::{Value, json};
 
@@ -77,17 +77,7 @@ pub fn parse_package(body: Value) -> AppResult<NewPackage> {
 }
 
 pub fn rate_limit(p: &Package) -> RateLimit {
-    RateLimit {
-        download: Rate::from_bps(p.download_bps),
-        upload: Rate::from_bps(p.upload_bps),
-        burst: p.burst.map(|b| Burst {
-            download: Rate::from_bps(b.download_bps),
-            upload: Rate::from_bps(b.upload_bps),
-            threshold_download: Rate::from_bps(b.threshold_download_bps),
-            threshold_upload: Rate::from_bps(b.threshold_upload_bps),
-            time_secs: b.time_secs,
-        }),
-    }
+    p.rate_limit()
 }
 
 /// The API's view of a package.

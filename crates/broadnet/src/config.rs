@@ -190,6 +190,14 @@ impl Reader<'_> {
         }
     }
 
+    /// A port where 0 means "any free port" (printed at start; for tests and side-by-side runs).
+    fn port_or_any(&mut self, var: &'static str, default: u16) -> u16 {
+        match self.get(var) {
+            Some(v) if v.trim() == "0" => 0,
+            _ => self.port(var, default),
+        }
+    }
+
     fn flag(&mut self, var: &'static str) -> bool {
         match self.get(var).map(|v| v.to_ascii_lowercase()) {
             None => false,
@@ -390,8 +398,8 @@ impl Config {
             None => None,
         };
         let radius_shared_secret = r.secret("RADIUS_SHARED_SECRET", 12, "default RADIUS secret for new routers");
-        let radius_auth_port = r.port("RADIUS_AUTH_PORT", 1812);
-        let radius_acct_port = r.port("RADIUS_ACCT_PORT", 1813);
+        let radius_auth_port = r.port_or_any("RADIUS_AUTH_PORT", 1812);
+        let radius_acct_port = r.port_or_any("RADIUS_ACCT_PORT", 1813);
 
         let provision_base_url = if r.get("PROVISION_BASE_URL").is_none() {
             r.need("PROVISION_BASE_URL", "public URL routers fetch their provisioning script from");

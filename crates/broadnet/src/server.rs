@@ -100,6 +100,17 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let dyn_store: DynStore = Arc::new(store.clone());
     let app = build_app(&cfg, dyn_store, Arc::new(SystemClock));
     let first = ensure_first_admin(&cfg, &app).await?;
+    let st = state(&cfg, app);
+    let radius = broadnet_radius_server::Server::new(st.app.store.clone(), radius_config(&cfg)?);
+    let bound = radius.bind().await.with_context(|| {
+        format!(
+            "listening for RADIUS on UDP {} and {} (is FreeRADIUS running on them?)",
+            cfg.radius_auth_port, cfg.radius_acct_port
+        )
+    })?;
+    let radius_ports = (bound.auth.local_addr()?.port(), bound.acct.local_addr()?.port());
+    let stats = radius.stats.clone();
+    st.metrics.add_source(Arc::new(move || stats.render()));
     let addr = format!("{}:{}", cfg.app_host, cfg.app_port);
     let listener =
         TcpListener::bind(&addr).await.with_context(|| format!("listening on {addr} (is APP_PORT in use?)"))?;
@@ -110,6 +121,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     println!("BroadNet Billing {} is running ({} database)", env!("CARGO_PKG_VERSION"), store_backend(&store));
     println!("  Admin URL:  {base}/api  (log in: POST {base}/api/auth/login)");
     println!("  Health:     {base}/health");
+    println!("  RADIUS:     auth UDP {}, accounting UDP {}", radius_ports.0, radius_ports.1);
     if let Some(first) = &first {
         match &first.generated_password {
             Some(pw) => {
@@ -123,7 +135,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(%local, "listening");
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
-    serve_http(listener, state(&cfg, app), shutdown).await?;
+    let radius_task = tokio::spawn(radius.run(bound, shutdown.clone()));
+    serve_http(listener, st, shutdown.clone()).await?;
+    shutdown.cancel();
+    let _ = radius_task.await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -132,4 +147,19 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 fn store_backend(s: &SqlStore) -> &'static str {
     use broadnet_store::Store;
     s.backend_name()
+}
+
+/// The RADIUS server's settings from the configuration.
+pub fn radius_config(cfg: &Config) -> anyhow::Result<broadnet_radius_server::Config> {
+    let host: std::net::IpAddr = cfg.app_host.parse().unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let how_to_pay = match &cfg.mpesa.shortcode {
+        Some(code) => format!("Pay with M-Pesa paybill {code} to reconnect."),
+        None => "Pay with M-Pesa to reconnect.".to_string(),
+    };
+    Ok(broadnet_radius_server::Config {
+        auth_addr: SocketAddr::new(host, cfg.radius_auth_port),
+        acct_addr: SocketAddr::new(host, cfg.radius_acct_port),
+        policy: broadnet_radius_server::decide::Policy { how_to_pay, ..Default::default() },
+        client_refresh: std::time::Duration::from_secs(30),
+    })
 }

@@ -329,6 +329,11 @@ fn indexes() -> Vec<IndexCreateStatement> {
         index("radacct", &["acctstoptime"]),
         index("radacct", &["nasipaddress"]),
         index("radacct", &["framedipaddress"]),
+        index("radacct", &["username", "acctstoptime"]),
+        index("radacct", &["acctstoptime", "acctupdatetime"]),
+        index("radacct", &["router_id"]),
+        index("routers", &["nas_ip"]),
+        index("radpostauth", &["router_id"]),
         index("radpostauth", &["username"]),
         index("radpostauth", &["authdate"]),
     ]

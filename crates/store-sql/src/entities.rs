@@ -70,13 +70,96 @@ pub mod package {
 pub mod router {
     use sea_orm::entity::prelude::*;
 
-    /// Only the columns this crate reads so far; the table has more.
+    /// The columns this crate reads and writes so far; the rest have defaults.
     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
     #[sea_orm(table_name = "routers")]
     pub struct Model {
         #[sea_orm(primary_key)]
         pub id: i64,
         pub name: String,
+        pub nas_ip: Option<String>,
+        pub radius_secret: String,
+        pub service_types: String,
+        pub bridge_ports: String,
+        pub anti_sharing: bool,
+        pub require_message_authenticator: bool,
+        pub api_tls: bool,
+        pub api_tls_insecure: bool,
+        pub state: String,
+        pub online: bool,
+        pub created_at: DateTime,
+        pub updated_at: DateTime,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod radacct {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "radacct")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub radacctid: i64,
+        pub acctsessionid: String,
+        pub acctuniqueid: String,
+        pub username: String,
+        pub realm: Option<String>,
+        pub nasipaddress: String,
+        pub nasportid: Option<String>,
+        pub nasporttype: Option<String>,
+        pub acctstarttime: Option<DateTime>,
+        pub acctupdatetime: Option<DateTime>,
+        pub acctstoptime: Option<DateTime>,
+        pub acctinterval: Option<i32>,
+        pub acctsessiontime: Option<i64>,
+        pub acctauthentic: Option<String>,
+        pub connectinfo_start: Option<String>,
+        pub connectinfo_stop: Option<String>,
+        pub acctinputoctets: Option<i64>,
+        pub acctoutputoctets: Option<i64>,
+        pub calledstationid: Option<String>,
+        pub callingstationid: Option<String>,
+        pub acctterminatecause: Option<String>,
+        pub servicetype: Option<String>,
+        pub framedprotocol: Option<String>,
+        pub framedipaddress: Option<String>,
+        pub framedipv6address: Option<String>,
+        pub framedipv6prefix: Option<String>,
+        pub framedinterfaceid: Option<String>,
+        pub delegatedipv6prefix: Option<String>,
+        pub class: Option<String>,
+        pub router_id: Option<i64>,
+        pub customer_id: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod radpostauth {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "radpostauth")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub username: String,
+        pub pass: Option<String>,
+        pub reply: String,
+        pub authdate: DateTime,
+        pub class: Option<String>,
+        pub router_id: Option<i64>,
+        pub nasipaddress: Option<String>,
+        pub callingstationid: Option<String>,
+        pub reason: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

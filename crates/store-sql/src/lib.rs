@@ -6,14 +6,14 @@ mod audit;
 mod customers;
 mod entities;
 mod packages;
+mod radius;
 mod settings;
 
 use async_trait::async_trait;
-use broadnet_store::{Actor, RouterRepo, Store, StoreError, StoreResult};
+use broadnet_store::{Actor, Store, StoreError, StoreResult};
 use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
 use sea_orm::{
-    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    PaginatorTrait, Set, SqlErr,
+    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Set, SqlErr,
 };
 use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
@@ -242,14 +242,6 @@ pub(crate) async fn audit<C: ConnectionTrait>(
     .await
     .map_err(db_err)?;
     Ok(())
-}
-
-#[async_trait]
-impl RouterRepo for SqlStore {
-    async fn router_exists(&self, id: i64) -> StoreResult<bool> {
-        let n = entities::router::Entity::find_by_id(id).count(&self.read).await.map_err(db_err)?;
-        Ok(n > 0)
-    }
 }
 
 #[async_trait]

@@ -6,6 +6,7 @@ mod records;
 pub use records::*;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 /// Why a storage call failed. `Conflict` names the unique value that clashed, so the
@@ -66,6 +67,26 @@ pub trait PackageRepo: Send + Sync {
 #[async_trait]
 pub trait RouterRepo: Send + Sync {
     async fn router_exists(&self, id: i64) -> StoreResult<bool>;
+    async fn create_router(&self, actor: &Actor, new: NewRouter) -> StoreResult<i64>;
+    /// Every router with a NAS address: the RADIUS server's client table.
+    async fn radius_clients(&self) -> StoreResult<Vec<RadiusClient>>;
+}
+
+/// Sessions (FreeRADIUS's `radacct` shape) and the authentication log (`radpostauth`).
+#[async_trait]
+pub trait RadiusRepo: Send + Sync {
+    /// Applies one accounting packet. Idempotent: a retransmission or a packet
+    /// arriving after a later one never moves counters backwards or reopens a
+    /// stopped session; an interim or stop without a start creates the row.
+    async fn record_accounting(&self, kind: AcctKind, event: AcctEvent) -> StoreResult<()>;
+    /// Accounting-On/Off: closes the NAS's open sessions started before `at`.
+    async fn close_nas_sessions(&self, nas_ip: &str, at: DateTime<Utc>, cause: &str) -> StoreResult<u64>;
+    /// Closes open sessions with no update since `stale_before` (lost Stop packets).
+    async fn close_stale_sessions(&self, stale_before: DateTime<Utc>, at: DateTime<Utc>) -> StoreResult<u64>;
+    async fn open_session_count(&self, username: &str) -> StoreResult<u64>;
+    async fn list_sessions(&self, query: &SessionQuery) -> StoreResult<Page<RadSession>>;
+    async fn record_post_auth(&self, entry: PostAuth) -> StoreResult<()>;
+    async fn list_post_auth(&self, query: &PostAuthQuery) -> StoreResult<Page<PostAuth>>;
 }
 
 #[async_trait]
@@ -98,7 +119,7 @@ pub trait AuditRepo: Send + Sync {
 }
 
 #[async_trait]
-pub trait Store: CustomerRepo + PackageRepo + RouterRepo + AdminRepo + SettingsRepo + AuditRepo {
+pub trait Store: CustomerRepo + PackageRepo + RouterRepo + RadiusRepo + AdminRepo + SettingsRepo + AuditRepo {
     /// A cheap round trip, for `/health`.
     async fn ping(&self) -> StoreResult<()>;
     /// `sqlite`, `postgres` or `mysql`.

@@ -149,6 +149,24 @@ pub struct PackageBurst {
     pub time_secs: u32,
 }
 
+impl Package {
+    /// The speed as RouterOS takes it (Mikrotik-Rate-Limit).
+    pub fn rate_limit(&self) -> broadnet_domain::RateLimit {
+        use broadnet_domain::{Burst, Rate, RateLimit};
+        RateLimit {
+            download: Rate::from_bps(self.download_bps),
+            upload: Rate::from_bps(self.upload_bps),
+            burst: self.burst.map(|b| Burst {
+                download: Rate::from_bps(b.download_bps),
+                upload: Rate::from_bps(b.upload_bps),
+                threshold_download: Rate::from_bps(b.threshold_download_bps),
+                threshold_upload: Rate::from_bps(b.threshold_upload_bps),
+                time_secs: b.time_secs,
+            }),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Package {
     pub id: i64,
@@ -235,6 +253,114 @@ pub struct AuditQuery {
     pub entity_type: Option<String>,
     pub entity_id: Option<String>,
     pub admin_id: Option<i64>,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+/// A router as the RADIUS server needs it (a RADIUS client, "NAS").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRouter {
+    pub name: String,
+    /// The address its RADIUS packets come from.
+    pub nas_ip: Option<String>,
+    pub radius_secret: String,
+    pub service_types: broadnet_domain::ServiceType,
+    /// Drop Access-Requests without Message-Authenticator (BlastRADIUS); off only for old firmware.
+    pub require_message_authenticator: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RadiusClient {
+    pub router_id: i64,
+    pub name: String,
+    pub nas_ip: String,
+    #[serde(skip)]
+    pub secret: String,
+    pub service_types: broadnet_domain::ServiceType,
+    pub require_message_authenticator: bool,
+}
+
+/// One accounting packet, reduced to what the sessions table keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AcctEvent {
+    /// Stable key of the session: hash of NAS, Acct-Session-Id and user.
+    pub unique_id: String,
+    pub session_id: String,
+    pub username: String,
+    pub nas_ip: String,
+    pub router_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub nas_port_id: Option<String>,
+    pub nas_port_type: Option<String>,
+    /// Event-Timestamp, or when the packet arrived.
+    pub at: DateTime<Utc>,
+    pub session_time: Option<i64>,
+    /// Octets with gigawords folded in.
+    pub input_octets: Option<i64>,
+    pub output_octets: Option<i64>,
+    pub framed_ip: Option<String>,
+    pub calling_station_id: Option<String>,
+    pub called_station_id: Option<String>,
+    pub terminate_cause: Option<String>,
+    pub service_type: Option<String>,
+    pub framed_protocol: Option<String>,
+    pub class: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcctKind {
+    Start,
+    Interim,
+    Stop,
+}
+
+/// A row of the sessions (radacct) table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RadSession {
+    pub id: i64,
+    pub unique_id: String,
+    pub session_id: String,
+    pub username: String,
+    pub nas_ip: String,
+    pub router_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub stopped_at: Option<DateTime<Utc>>,
+    pub session_time: Option<i64>,
+    pub input_octets: Option<i64>,
+    pub output_octets: Option<i64>,
+    pub framed_ip: Option<String>,
+    pub calling_station_id: Option<String>,
+    pub terminate_cause: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SessionQuery {
+    pub username: Option<String>,
+    pub router_id: Option<i64>,
+    pub open_only: bool,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+/// One authentication decision, like FreeRADIUS's radpostauth (without the password).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PostAuth {
+    pub username: String,
+    /// "Access-Accept" or "Access-Reject".
+    pub reply: String,
+    pub reason: Option<String>,
+    pub router_id: Option<i64>,
+    pub nas_ip: Option<String>,
+    pub calling_station_id: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PostAuthQuery {
+    pub username: Option<String>,
+    pub router_id: Option<i64>,
     pub page: u64,
     pub per_page: u64,
 }

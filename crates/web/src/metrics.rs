@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
@@ -22,6 +22,8 @@ pub struct Metrics {
     durations: Mutex<BTreeMap<String, Histogram>>,
     pub logins_failed: AtomicU64,
     pub logins_ok: AtomicU64,
+    /// Other parts of the program (the RADIUS server) add their own lines.
+    pub extra: Mutex<Vec<Arc<dyn Fn() -> String + Send + Sync>>>,
 }
 
 impl Metrics {
@@ -41,8 +43,15 @@ impl Metrics {
         h.count += 1;
     }
 
+    pub fn add_source(&self, f: Arc<dyn Fn() -> String + Send + Sync>) {
+        self.extra.lock().unwrap_or_else(|e| e.into_inner()).push(f);
+    }
+
     pub fn render(&self, backend: &str) -> String {
         let mut out = String::new();
+        for f in self.extra.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            out.push_str(&f());
+        }
         let _ = writeln!(out, "# HELP broadnet_info Build and storage information.\n# TYPE broadnet_info gauge");
         let _ = writeln!(out, "broadnet_info{{version=\"{}\",backend=\"{backend}\"}} 1", env!("CARGO_PKG_VERSION"));
         let _ = writeln!(

@@ -1,0 +1,448 @@
+//! The built-in RADIUS server driven by FreeRADIUS's own `radclient` (package
+//! freeradius-utils, installed by ./scripts/test), plus raw datagrams for what
+//! radclient cannot send on purpose (exact retransmissions, garbage).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use broadnet_domain::{CustomerStatus, CustomerType, Money, Phone, ServiceType, Username};
+use broadnet_radius::dict::attr;
+use broadnet_radius::{Avp, Code, Packet, crypto, encode_request, verify_response};
+use broadnet_radius_server::{Config, Server, Stats, decide::Policy};
+use broadnet_store::{Actor, DynStore, NewCustomer, NewPackage, NewRouter, PostAuthQuery, SessionQuery};
+use broadnet_store_sql::SqlStore;
+use broadnet_testkit::TestDb;
+use chrono::{Duration, Utc};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use tokio::net::UdpSocket;
+use tokio_util::sync::CancellationToken;
+
+const SECRET: &str = "testing123";
+
+struct Rad {
+    store: DynStore,
+    sql: SqlStore,
+    server: Arc<Server>,
+    auth: u16,
+    acct: u16,
+    shutdown: CancellationToken,
+    db: TestDb,
+}
+
+fn actor() -> Actor {
+    Actor::system("test", Utc::now())
+}
+
+impl Rad {
+    async fn start(require_ma: bool) -> Rad {
+        let db = TestDb::new().await;
+        let sql = SqlStore::open(&db.url).await.unwrap();
+        let store: DynStore = Arc::new(sql.clone());
+        store
+            .create_router(
+                &actor(),
+                NewRouter {
+                    name: "core-1".into(),
+                    nas_ip: Some("127.0.0.1".into()),
+                    radius_secret: SECRET.into(),
+                    service_types: ServiceType::Both,
+                    require_message_authenticator: require_ma,
+                },
+            )
+            .await
+            .unwrap();
+        let pkg = store
+            .create_package(
+                &actor(),
+                NewPackage {
+                    name: "Home 4M".into(),
+                    description: None,
+                    service_type: ServiceType::Both,
+                    price: Money::parse_major("1500").unwrap(),
+                    download_bps: 4_000_000,
+                    upload_bps: 2_000_000,
+                    burst: None,
+                    duration_minutes: 43200,
+                    data_limit_mb: None,
+                    shared_users: 1,
+                    active: true,
+                },
+            )
+            .await
+            .unwrap();
+        let now = Utc::now();
+        let customers = [
+            ("alice", "hello", CustomerType::Pppoe, now + Duration::days(10), None),
+            ("User", "clientPass", CustomerType::Pppoe, now + Duration::days(10), None),
+            ("oldtimer", "oldpw", CustomerType::Pppoe, now - Duration::days(2), None),
+            ("hot1", "hotpw", CustomerType::Hotspot, now + Duration::hours(3), Some("AA:BB:CC:DD:EE:FF")),
+        ];
+        for (i, (user, pw, ctype, expires, mac)) in customers.into_iter().enumerate() {
+            store
+                .create_customer(
+                    &actor(),
+                    NewCustomer {
+                        full_name: format!("Customer {user}"),
+                        username: Username::parse(user).unwrap(),
+                        password: pw.into(),
+                        phone: Phone::parse(&format!("07120000{i:02}")).unwrap(),
+                        email: None,
+                        customer_type: ctype,
+                        package_id: Some(pkg.id),
+                        router_id: None,
+                        status: CustomerStatus::Active,
+                        expires_at: Some(expires),
+                        mac_address: mac.map(str::to_string),
+                        static_ip: None,
+                        location: None,
+                        notes: None,
+                        created_at: now,
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        let server = Server::new(
+            store.clone(),
+            Config {
+                auth_addr: "127.0.0.1:0".parse().unwrap(),
+                acct_addr: "127.0.0.1:0".parse().unwrap(),
+                policy: Policy { how_to_pay: "Pay with M-Pesa paybill 174379.".into(), ..Policy::default() },
+                client_refresh: std::time::Duration::from_secs(30),
+            },
+        );
+        let bound = server.bind().await.unwrap();
+        let (auth, acct) = (bound.auth.local_addr().unwrap().port(), bound.acct.local_addr().unwrap().port());
+        let shutdown = CancellationToken::new();
+        tokio::spawn(server.clone().run(bound, shutdown.clone()));
+        Rad { store, sql, server, auth, acct, shutdown, db }
+    }
+
+    async fn finish(self) {
+        self.shutdown.cancel();
+        self.sql.close().await;
+        self.db.cleanup().await;
+    }
+
+    /// Runs radclient; returns (exit success, stdout + stderr).
+    async fn radclient(&self, kind: &str, secret: &str, input: &str) -> (bool, String) {
+        let port = if kind == "acct" { self.acct } else { self.auth };
+        let (kind, secret, input) = (kind.to_string(), secret.to_string(), input.to_string());
+        tokio::task::spawn_blocking(move || {
+            let mut child = Command::new("radclient")
+                .args(["-x", "-t", "1", "-r", "1", &format!("127.0.0.1:{port}"), &kind, &secret])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("radclient is missing: ./scripts/test installs freeradius-utils");
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            let out = child.wait_with_output().unwrap();
+            (
+                out.status.success(),
+                format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+            )
+        })
+        .await
+        .unwrap()
+    }
+
+    async fn raw(&self, port: u16, datagram: &[u8]) -> Option<Vec<u8>> {
+        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        sock.send_to(datagram, SocketAddr::from(([127, 0, 0, 1], port))).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        match tokio::time::timeout(std::time::Duration::from_millis(700), sock.recv_from(&mut buf)).await {
+            Ok(Ok((n, _))) => Some(buf[..n].to_vec()),
+            _ => None,
+        }
+    }
+}
+
+const PPP: &str =
+    "Service-Type = Framed-User, Framed-Protocol = PPP, NAS-IP-Address = 127.0.0.1, NAS-Port-Type = Ethernet";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pap_chap_and_ms_chap_are_accepted_with_the_package_attributes() {
+    let r = Rad::start(true).await;
+    let (ok, out) = r
+        .radclient(
+            "auth",
+            SECRET,
+            &format!("User-Name = \"alice\", User-Password = \"hello\", {PPP}, Message-Authenticator = 0x00"),
+        )
+        .await;
+    assert!(ok, "{out}");
+    assert!(out.contains("Received Access-Accept"), "{out}");
+    assert!(out.contains("Mikrotik-Rate-Limit = \"2M/4M\""), "{out}");
+    assert!(out.contains("Acct-Interim-Interval = 300"), "{out}");
+    assert!(out.contains("Session-Timeout = "), "{out}");
+    assert!(out.contains("Message-Authenticator = "), "{out}");
+
+    let (ok, out) = r
+        .radclient(
+            "auth",
+            SECRET,
+            &format!("User-Name = \"alice\", CHAP-Password = \"hello\", {PPP}, Message-Authenticator = 0x00"),
+        )
+        .await;
+    assert!(ok && out.contains("Received Access-Accept"), "CHAP: {out}");
+
+    let (ok, out) = r
+        .radclient(
+            "auth",
+            SECRET,
+            &format!("User-Name = \"alice\", MS-CHAP-Password = \"hello\", {PPP}, Message-Authenticator = 0x00"),
+        )
+        .await;
+    assert!(ok && out.contains("Received Access-Accept"), "MS-CHAPv1: {out}");
+    assert!(out.contains("MS-CHAP-MPPE-Keys"), "{out}");
+
+    // radclient has no MS-CHAPv2 helper: the RFC 2759 vector, as raw attributes.
+    let v2 = format!(
+        "User-Name = \"User\", MS-CHAP-Challenge = 0x5B5D7C7D7B3F2F3E3C2C602132262628, \
+         MS-CHAP2-Response = 0x010021402324255E262A28295F2B3A337C7E000000000000000082309ECD8D708B5EA08FAA3981CD83544233114A3D85D6DF, \
+         {PPP}, Message-Authenticator = 0x00"
+    );
+    let (ok, out) = r.radclient("auth", SECRET, &v2).await;
+    assert!(ok && out.contains("Received Access-Accept"), "MS-CHAPv2: {out}");
+    let lower = out.to_lowercase();
+    // "S=407A5589…" after the ident octet, as radclient prints octets.
+    assert!(lower.contains("ms-chap2-success = 0x01533d34303741353538393131354644304436323039463531304645394330343536363933324344413536"), "{out}");
+    assert!(lower.contains("8b7cdc149b993a1ba118cb153f56dccb"), "MPPE send key decrypted by radclient: {out}");
+    assert!(lower.contains("d5f0e9521e3ea9589645e86051c82226"), "MPPE recv key: {out}");
+
+    let (ok, out) = r
+        .radclient(
+            "auth",
+            SECRET,
+            &format!("User-Name = \"alice\", User-Password = \"wrong\", {PPP}, Message-Authenticator = 0x00"),
+        )
+        .await;
+    assert!(!ok && out.contains("Received Access-Reject"), "{out}");
+    assert!(out.contains("wrong password"), "the reason is not told; the message is generic: {out}");
+    let log =
+        r.store.list_post_auth(&PostAuthQuery { username: Some("alice".into()), ..Default::default() }).await.unwrap();
+    // The log is written just after the reply.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let log2 =
+        r.store.list_post_auth(&PostAuthQuery { username: Some("alice".into()), ..Default::default() }).await.unwrap();
+    assert!(log2.total >= log.total && log2.total == 4, "{:?}", log2.items);
+    assert_eq!(log2.items[0].reply, "Access-Reject");
+    assert_eq!(log2.items[0].reason.as_deref(), Some("wrong password (PAP)"));
+    r.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejects_tell_the_customer_what_to_do() {
+    let r = Rad::start(true).await;
+    let (ok, out) = r
+        .radclient(
+            "auth",
+            SECRET,
+            &format!("User-Name = \"oldtimer\", User-Password = \"oldpw\", {PPP}, Message-Authenticator = 0x00"),
+        )
+        .await;
+    assert!(!ok && out.contains("Received Access-Reject"), "{out}");
+    assert!(out.contains("Your subscription expired on") && out.contains("paybill 174379"), "{out}");
+
+    // A wrong password never reveals the account's state.
+    let (_, out) = r
+        .radclient(
+            "auth",
+            SECRET,
+            &format!("User-Name = \"oldtimer\", User-Password = \"guess\", {PPP}, Message-Authenticator = 0x00"),
+        )
+        .await;
+    assert!(out.contains("Unknown username or wrong password") && !out.contains("expired"), "{out}");
+
+    // A hotspot account over PPPoE, and a PPPoE account over the hotspot.
+    let (ok, out) = r
+        .radclient(
+            "auth",
+            SECRET,
+            &format!("User-Name = \"hot1\", User-Password = \"hotpw\", {PPP}, Message-Authenticator = 0x00"),
+        )
+        .await;
+    assert!(!ok && out.contains("This account is for hotspot"), "{out}");
+    // Hotspot with the bound MAC (any notation) is accepted, with an idle timeout.
+    let hs = "NAS-IP-Address = 127.0.0.1, NAS-Port-Type = Wireless-802.11, Message-Authenticator = 0x00";
+    let (ok, out) = r
+        .radclient(
+            "auth",
+            SECRET,
+            &format!(
+                "User-Name = \"hot1\", CHAP-Password = \"hotpw\", Calling-Station-Id = \"aa-bb-cc-dd-ee-ff\", {hs}"
+            ),
+        )
+        .await;
+    assert!(ok && out.contains("Idle-Timeout = 300"), "{out}");
+    let (ok, out) = r
+        .radclient(
+            "auth",
+            SECRET,
+            &format!(
+                "User-Name = \"hot1\", CHAP-Password = \"hotpw\", Calling-Station-Id = \"11:22:33:44:55:66\", {hs}"
+            ),
+        )
+        .await;
+    assert!(!ok && out.contains("locked to another device"), "{out}");
+    r.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounting_start_interim_stop_and_simultaneous_use() {
+    let r = Rad::start(true).await;
+    let start = "Acct-Status-Type = Start, User-Name = \"alice\", Acct-Session-Id = \"81a00001\", NAS-IP-Address = 127.0.0.1, Framed-IP-Address = 10.10.0.2, Calling-Station-Id = \"AA:BB:CC:00:11:22\"";
+    let (ok, out) = r.radclient("acct", SECRET, start).await;
+    assert!(ok && out.contains("Accounting-Response"), "{out}");
+    let open = r
+        .store
+        .list_sessions(&SessionQuery { username: Some("alice".into()), open_only: true, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(open.total, 1);
+    assert_eq!(open.items[0].framed_ip.as_deref(), Some("10.10.0.2"));
+
+    // A second login while the first session is open is refused.
+    let (ok, out) = r
+        .radclient(
+            "auth",
+            SECRET,
+            &format!("User-Name = \"alice\", User-Password = \"hello\", {PPP}, Message-Authenticator = 0x00"),
+        )
+        .await;
+    assert!(!ok && out.contains("already connected"), "{out}");
+
+    let interim = "Acct-Status-Type = Interim-Update, User-Name = \"alice\", Acct-Session-Id = \"81a00001\", NAS-IP-Address = 127.0.0.1, Acct-Session-Time = 300, Acct-Input-Octets = 5, Acct-Input-Gigawords = 1, Acct-Output-Octets = 123456";
+    let (ok, out) = r.radclient("acct", SECRET, interim).await;
+    assert!(ok, "{out}");
+    let stop = "Acct-Status-Type = Stop, User-Name = \"alice\", Acct-Session-Id = \"81a00001\", NAS-IP-Address = 127.0.0.1, Acct-Session-Time = 600, Acct-Input-Octets = 9, Acct-Input-Gigawords = 1, Acct-Output-Octets = 223456, Acct-Terminate-Cause = User-Request";
+    let (ok, out) = r.radclient("acct", SECRET, stop).await;
+    assert!(ok, "{out}");
+    // The interim, arriving again late (a new packet, not a retransmission), changes nothing.
+    let (ok, _) = r.radclient("acct", SECRET, interim).await;
+    assert!(ok);
+    let all =
+        r.store.list_sessions(&SessionQuery { username: Some("alice".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(all.total, 1);
+    let s = &all.items[0];
+    assert!(s.stopped_at.is_some());
+    assert_eq!(s.session_time, Some(600));
+    assert_eq!(s.input_octets, Some((1i64 << 32) + 9));
+    assert_eq!(s.output_octets, Some(223456));
+    assert_eq!(s.terminate_cause.as_deref(), Some("User-Request"));
+    assert!(s.customer_id.is_some());
+
+    // With the session closed, alice may log in again.
+    let (ok, out) = r
+        .radclient(
+            "auth",
+            SECRET,
+            &format!("User-Name = \"alice\", User-Password = \"hello\", {PPP}, Message-Authenticator = 0x00"),
+        )
+        .await;
+    assert!(ok, "{out}");
+
+    // A Stop without a Start creates a closed row; Accounting-On closes the router's open sessions.
+    let (ok, _) = r
+        .radclient("acct", SECRET, "Acct-Status-Type = Start, User-Name = \"User\", Acct-Session-Id = \"81a00002\", NAS-IP-Address = 127.0.0.1")
+        .await;
+    assert!(ok);
+    let (ok, out) = r.radclient("acct", SECRET, "Acct-Status-Type = Accounting-On, NAS-IP-Address = 127.0.0.1").await;
+    assert!(ok, "{out}");
+    let open = r.store.list_sessions(&SessionQuery { open_only: true, ..Default::default() }).await.unwrap();
+    assert_eq!(open.total, 0, "{:?}", open.items);
+    r.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_secret_missing_message_authenticator_and_garbage_are_dropped() {
+    let r = Rad::start(true).await;
+    let (ok, out) = r
+        .radclient(
+            "auth",
+            "not-the-secret",
+            &format!("User-Name = \"alice\", User-Password = \"hello\", {PPP}, Message-Authenticator = 0x00"),
+        )
+        .await;
+    assert!(!ok && !out.contains("Received"), "{out}");
+    let (ok, _) = r
+        .radclient(
+            "acct",
+            "not-the-secret",
+            "Acct-Status-Type = Start, User-Name = \"alice\", Acct-Session-Id = \"x1\"",
+        )
+        .await;
+    assert!(!ok);
+    assert!(Stats::get(&r.server.stats.dropped_bad_authenticator) >= 2);
+
+    // radclient 3.2.1 adds no Message-Authenticator unless asked.
+    let (ok, out) =
+        r.radclient("auth", SECRET, &format!("User-Name = \"alice\", User-Password = \"hello\", {PPP}")).await;
+    assert!(!ok && !out.contains("Received"), "{out}");
+    assert!(Stats::get(&r.server.stats.dropped_no_message_authenticator) >= 1);
+
+    for garbage in
+        [&b"\x01\x02"[..], &[0u8; 20][..], &[1, 1, 0, 30, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 9, 0][..]]
+    {
+        assert_eq!(r.raw(r.auth, garbage).await, None);
+    }
+    assert!(Stats::get(&r.server.stats.dropped_malformed) >= 3);
+    assert_eq!(Stats::get(&r.server.stats.accepts), 0);
+    r.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retransmission_gets_the_cached_reply_not_a_second_decision() {
+    let r = Rad::start(true).await;
+    let ra: [u8; 16] = rand::random();
+    let attrs = [
+        Avp::text(attr::USER_NAME, "alice"),
+        Avp::new(attr::USER_PASSWORD, crypto::hide_password(b"hello", SECRET.as_bytes(), &ra).unwrap()),
+        Avp::int(attr::SERVICE_TYPE, 2),
+        Avp::int(attr::FRAMED_PROTOCOL, 1),
+    ];
+    let req = encode_request(Code::AccessRequest, 42, &attrs, SECRET.as_bytes(), true, ra).unwrap();
+    // Send from one socket twice: same source, identifier and authenticator.
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let dst = SocketAddr::from(([127, 0, 0, 1], r.auth));
+    let mut replies = Vec::new();
+    for _ in 0..2 {
+        sock.send_to(&req, dst).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let (n, _) =
+            tokio::time::timeout(std::time::Duration::from_secs(2), sock.recv_from(&mut buf)).await.unwrap().unwrap();
+        replies.push(buf[..n].to_vec());
+    }
+    assert_eq!(replies[0], replies[1]);
+    assert_eq!(verify_response(&replies[0], &ra, SECRET.as_bytes()), Ok(true));
+    let p = Packet::decode(&replies[0]).unwrap();
+    assert_eq!(p.code, Code::AccessAccept);
+    assert_eq!(p.attrs[0].typ, attr::MESSAGE_AUTHENTICATOR, "Message-Authenticator first");
+    assert_eq!(Stats::get(&r.server.stats.access_requests), 1);
+    assert_eq!(Stats::get(&r.server.stats.duplicates), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let log = r.store.list_post_auth(&PostAuthQuery::default()).await.unwrap();
+    assert_eq!(log.total, 1, "one decision logged");
+    r.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_firmware_switch_accepts_requests_without_message_authenticator() {
+    let r = Rad::start(false).await;
+    let (ok, out) =
+        r.radclient("auth", SECRET, &format!("User-Name = \"alice\", User-Password = \"hello\", {PPP}")).await;
+    assert!(ok && out.contains("Received Access-Accept"), "{out}");
+    // Even so, a Proxy-State without Message-Authenticator is refused (BlastRADIUS carrier).
+    let (ok, _) = r
+        .radclient(
+            "auth",
+            SECRET,
+            &format!("User-Name = \"alice\", User-Password = \"hello\", Proxy-State = 0x01020304, {PPP}"),
+        )
+        .await;
+    assert!(!ok);
+    r.finish().await;
+}

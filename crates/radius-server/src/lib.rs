@@ -1,0 +1,483 @@
+//! BroadNet's built-in RADIUS server: Access-Request on the auth port, Accounting-Request
+//! on the accounting port, clients are the routers in the database.
+//!
+//! Every datagram is decoded and checked before anything else happens; anything
+//! malformed, from an unknown address, with a bad authenticator, or (by default)
+//! an Access-Request without Message-Authenticator is dropped and counted.
+//! Retransmissions get the cached reply, never a second decision.
+
+pub mod decide;
+
+use broadnet_radius::dict::{self, attr};
+use broadnet_radius::{Avp, Code, Packet, encode_response, verify_request};
+use broadnet_store::{AcctEvent, AcctKind, DynStore, PostAuth, RadiusClient, StoreError};
+use chrono::{DateTime, Utc};
+use decide::{Decision, Input, Policy};
+use md5::{Digest, Md5};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio_util::sync::CancellationToken;
+
+/// Counters, for `/metrics` and tests.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub access_requests: AtomicU64,
+    pub accepts: AtomicU64,
+    pub rejects: AtomicU64,
+    pub accounting_requests: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub dropped_malformed: AtomicU64,
+    pub dropped_unknown_client: AtomicU64,
+    pub dropped_bad_authenticator: AtomicU64,
+    pub dropped_no_message_authenticator: AtomicU64,
+    pub dropped_wrong_port: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+impl Stats {
+    fn bump(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+
+    /// Prometheus text lines.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let rows: [(&str, &AtomicU64); 11] = [
+            ("access_requests", &self.access_requests),
+            ("accepts", &self.accepts),
+            ("rejects", &self.rejects),
+            ("accounting_requests", &self.accounting_requests),
+            ("duplicates", &self.duplicates),
+            ("dropped_malformed", &self.dropped_malformed),
+            ("dropped_unknown_client", &self.dropped_unknown_client),
+            ("dropped_bad_authenticator", &self.dropped_bad_authenticator),
+            ("dropped_no_message_authenticator", &self.dropped_no_message_authenticator),
+            ("dropped_wrong_port", &self.dropped_wrong_port),
+            ("errors", &self.errors),
+        ];
+        s.push_str("# TYPE broadnet_radius_packets_total counter\n");
+        for (name, c) in rows {
+            s.push_str(&format!("broadnet_radius_packets_total{{kind=\"{name}\"}} {}\n", Stats::get(c)));
+        }
+        s
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub auth_addr: SocketAddr,
+    pub acct_addr: SocketAddr,
+    pub policy: Policy,
+    /// How often the client table is re-read from the routers table.
+    pub client_refresh: Duration,
+}
+
+/// The routers, by source address, re-read periodically and on an unknown source.
+struct Clients {
+    by_ip: HashMap<IpAddr, RadiusClient>,
+    loaded_at: Option<Instant>,
+}
+
+/// Cached replies by (source, identifier, request authenticator).
+type DedupKey = (SocketAddr, u8, [u8; 16]);
+
+enum Cached {
+    /// A decision is being made: a retransmission now is dropped (the NAS retries).
+    Pending(Instant),
+    Done(Vec<u8>, Instant),
+}
+
+const DEDUP_TTL: Duration = Duration::from_secs(30);
+const DEDUP_MAX: usize = 100_000;
+
+pub struct Server {
+    store: DynStore,
+    cfg: Config,
+    pub stats: Arc<Stats>,
+    clients: tokio::sync::RwLock<Clients>,
+    dedup: Mutex<HashMap<DedupKey, Cached>>,
+}
+
+pub struct Bound {
+    pub auth: UdpSocket,
+    pub acct: UdpSocket,
+}
+
+impl Server {
+    pub fn new(store: DynStore, cfg: Config) -> Arc<Server> {
+        Arc::new(Server {
+            store,
+            cfg,
+            stats: Arc::new(Stats::default()),
+            clients: tokio::sync::RwLock::new(Clients { by_ip: HashMap::new(), loaded_at: None }),
+            dedup: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub async fn bind(&self) -> std::io::Result<Bound> {
+        let auth = UdpSocket::bind(self.cfg.auth_addr).await?;
+        let acct = UdpSocket::bind(self.cfg.acct_addr).await?;
+        Ok(Bound { auth, acct })
+    }
+
+    /// Serves until `shutdown`; each datagram is handled in its own task.
+    pub async fn run(self: Arc<Self>, bound: Bound, shutdown: CancellationToken) {
+        let auth = Arc::new(bound.auth);
+        let acct = Arc::new(bound.acct);
+        let a = tokio::spawn(self.clone().serve_socket(auth, true, shutdown.clone()));
+        let b = tokio::spawn(self.clone().serve_socket(acct, false, shutdown.clone()));
+        let c = tokio::spawn(self.clone().housekeeping(shutdown));
+        let _ = tokio::join!(a, b, c);
+    }
+
+    async fn serve_socket(self: Arc<Self>, sock: Arc<UdpSocket>, auth_port: bool, shutdown: CancellationToken) {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let (n, src) = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                r = sock.recv_from(&mut buf) => match r {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "RADIUS receive failed");
+                        continue;
+                    }
+                },
+            };
+            let data = buf[..n].to_vec();
+            let this = self.clone();
+            let sock = sock.clone();
+            tokio::spawn(async move {
+                if let Some(reply) = this.handle(&data, src, auth_port).await
+                    && let Err(e) = sock.send_to(&reply, src).await
+                {
+                    tracing::warn!(error = %e, %src, "RADIUS send failed");
+                }
+            });
+        }
+    }
+
+    async fn housekeeping(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            if let Ok(mut d) = self.dedup.lock() {
+                let now = Instant::now();
+                d.retain(|_, v| match v {
+                    Cached::Pending(t) | Cached::Done(_, t) => now.duration_since(*t) < DEDUP_TTL,
+                });
+            }
+        }
+    }
+
+    async fn client(&self, ip: IpAddr) -> Option<RadiusClient> {
+        {
+            let c = self.clients.read().await;
+            let fresh = c.loaded_at.is_some_and(|t| t.elapsed() < self.cfg.client_refresh);
+            if let Some(found) = c.by_ip.get(&ip) {
+                if fresh {
+                    return Some(found.clone());
+                }
+            } else if c.loaded_at.is_some_and(|t| t.elapsed() < Duration::from_secs(5)) {
+                // Unknown source and the table was just read: don't let a flood hit the database.
+                return None;
+            }
+        }
+        let mut c = self.clients.write().await;
+        match self.store.radius_clients().await {
+            Ok(list) => {
+                let mut by_ip = HashMap::new();
+                for cl in list {
+                    if let Ok(addr) = cl.nas_ip.parse::<IpAddr>() {
+                        // Several routers behind one NAT share an address: the first one wins.
+                        by_ip.entry(addr).or_insert(cl);
+                    }
+                }
+                c.by_ip = by_ip;
+                c.loaded_at = Some(Instant::now());
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read RADIUS clients"),
+        }
+        c.by_ip.get(&ip).cloned()
+    }
+
+    /// One datagram in, at most one datagram out.
+    pub async fn handle(&self, data: &[u8], src: SocketAddr, auth_port: bool) -> Option<Vec<u8>> {
+        let req = match Packet::decode(data) {
+            Ok(p) => p,
+            Err(e) => {
+                Stats::bump(&self.stats.dropped_malformed);
+                tracing::debug!(%src, error = %e, "dropped malformed RADIUS packet");
+                return None;
+            }
+        };
+        let Some(client) = self.client(src.ip()).await else {
+            Stats::bump(&self.stats.dropped_unknown_client);
+            tracing::warn!(%src, "dropped RADIUS packet from an unknown address (add the router, with this NAS address)");
+            return None;
+        };
+        let expected = if auth_port {
+            matches!(req.code, Code::AccessRequest | Code::StatusServer)
+        } else {
+            matches!(req.code, Code::AccountingRequest | Code::StatusServer)
+        };
+        if !expected {
+            Stats::bump(&self.stats.dropped_wrong_port);
+            return None;
+        }
+        let has_ma = match verify_request(data, &req, client.secret.as_bytes()) {
+            Ok(ma) => ma,
+            Err(e) => {
+                Stats::bump(&self.stats.dropped_bad_authenticator);
+                tracing::warn!(%src, router = %client.name, error = %e, "dropped RADIUS packet");
+                return None;
+            }
+        };
+        if req.code == Code::AccessRequest && !has_ma {
+            // BlastRADIUS (CVE-2024-3596): without Message-Authenticator a forged
+            // Accept can be built; Proxy-State is how the attack carries its collision.
+            if client.require_message_authenticator || req.has(attr::PROXY_STATE) {
+                Stats::bump(&self.stats.dropped_no_message_authenticator);
+                tracing::warn!(%src, router = %client.name, "dropped Access-Request without Message-Authenticator (BlastRADIUS protection; turn off per router only for old firmware)");
+                return None;
+            }
+        }
+        if req.code == Code::StatusServer {
+            let code = if auth_port { Code::AccessAccept } else { Code::AccountingResponse };
+            return encode_response(code, &req, &[], client.secret.as_bytes(), true).ok();
+        }
+
+        let key = (src, req.id, req.authenticator);
+        {
+            let Ok(mut d) = self.dedup.lock() else { return None };
+            match d.get(&key) {
+                Some(Cached::Done(bytes, _)) => {
+                    Stats::bump(&self.stats.duplicates);
+                    return Some(bytes.clone());
+                }
+                Some(Cached::Pending(_)) => {
+                    Stats::bump(&self.stats.duplicates);
+                    return None;
+                }
+                None => {
+                    if d.len() >= DEDUP_MAX {
+                        d.retain(|_, v| matches!(v, Cached::Done(_, t) if t.elapsed() < Duration::from_secs(5)));
+                    }
+                    d.insert(key, Cached::Pending(Instant::now()));
+                }
+            }
+        }
+        let reply = if req.code == Code::AccessRequest {
+            Stats::bump(&self.stats.access_requests);
+            self.authenticate(&req, &client, src).await
+        } else {
+            Stats::bump(&self.stats.accounting_requests);
+            self.account(&req, &client, src).await
+        };
+        if let Ok(mut d) = self.dedup.lock() {
+            match &reply {
+                Some(bytes) => {
+                    d.insert(key, Cached::Done(bytes.clone(), Instant::now()));
+                }
+                None => {
+                    d.remove(&key);
+                }
+            }
+        }
+        reply
+    }
+
+    async fn authenticate(&self, req: &Packet, client: &RadiusClient, src: SocketAddr) -> Option<Vec<u8>> {
+        let now = Utc::now();
+        let username = req.text(attr::USER_NAME).unwrap_or_default();
+        let customer = if username.is_empty() {
+            None
+        } else {
+            match self.store.get_customer_by_username(&username).await {
+                Ok(c) => Some(c),
+                Err(StoreError::NotFound) => None,
+                Err(e) => {
+                    // No answer: the NAS retries, or fails over to its second server.
+                    Stats::bump(&self.stats.errors);
+                    tracing::error!(error = %e, "RADIUS auth: database error");
+                    return None;
+                }
+            }
+        };
+        let package = match customer.as_ref().and_then(|c| c.package_id) {
+            Some(pid) => match self.store.get_package(pid).await {
+                Ok(p) => Some(p),
+                Err(StoreError::NotFound) => None,
+                Err(e) => {
+                    Stats::bump(&self.stats.errors);
+                    tracing::error!(error = %e, "RADIUS auth: database error");
+                    return None;
+                }
+            },
+            None => None,
+        };
+        let open_sessions = if customer.is_some() {
+            match self.store.open_session_count(&username).await {
+                Ok(n) => n,
+                Err(e) => {
+                    Stats::bump(&self.stats.errors);
+                    tracing::error!(error = %e, "RADIUS auth: database error");
+                    return None;
+                }
+            }
+        } else {
+            0
+        };
+        let mut salts = [[0u8; 2]; 2];
+        let r: u16 = rand::random();
+        salts[0] = [0x80 | (r as u8 & 0x07), rand::random()];
+        salts[1] = [0x88 | (r as u8 & 0x07), rand::random()];
+        let input = Input {
+            req,
+            client,
+            customer: customer.as_ref(),
+            package: package.as_ref(),
+            open_sessions,
+            now,
+            policy: &self.cfg.policy,
+            salts,
+        };
+        let decision = decide::decide(&input);
+        let calling = req.text(attr::CALLING_STATION_ID);
+        let (code, attrs, reply, reason) = match decision {
+            Decision::Accept { attrs, method } => {
+                Stats::bump(&self.stats.accepts);
+                tracing::info!(user = %username, router = %client.name, method = method.name(), "Access-Accept");
+                (Code::AccessAccept, attrs, "Access-Accept", format!("accepted ({})", method.name()))
+            }
+            Decision::Reject { reason, message, mut attrs } => {
+                Stats::bump(&self.stats.rejects);
+                tracing::info!(user = %username, router = %client.name, %reason, "Access-Reject");
+                if let Some(m) = message {
+                    attrs.push(Avp::text(attr::REPLY_MESSAGE, &m));
+                }
+                (Code::AccessReject, attrs, "Access-Reject", reason)
+            }
+        };
+        let entry = PostAuth {
+            username: username.clone(),
+            reply: reply.into(),
+            reason: Some(reason),
+            router_id: Some(client.router_id),
+            nas_ip: Some(src.ip().to_string()),
+            calling_station_id: calling,
+            at: now,
+        };
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.record_post_auth(entry).await {
+                tracing::error!(error = %e, "cannot record the authentication log");
+            }
+        });
+        match encode_response(code, req, &attrs, client.secret.as_bytes(), true) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                Stats::bump(&self.stats.errors);
+                tracing::error!(error = %e, "cannot encode RADIUS reply");
+                None
+            }
+        }
+    }
+
+    async fn account(&self, req: &Packet, client: &RadiusClient, src: SocketAddr) -> Option<Vec<u8>> {
+        let status = req.int(attr::ACCT_STATUS_TYPE);
+        let at = req
+            .int(attr::EVENT_TIMESTAMP)
+            .and_then(|t| DateTime::<Utc>::from_timestamp(t as i64, 0))
+            .unwrap_or_else(Utc::now);
+        let nas_ip = src.ip().to_string();
+        let result = match status {
+            Some(dict::acct_status::ACCOUNTING_ON) | Some(dict::acct_status::ACCOUNTING_OFF) => {
+                let cause = if status == Some(dict::acct_status::ACCOUNTING_ON) { "NAS-Reboot" } else { "NAS-Request" };
+                self.store.close_nas_sessions(&nas_ip, at, cause).await.map(|n| {
+                    tracing::info!(router = %client.name, closed = n, "Accounting-On/Off: closed the router's open sessions");
+                })
+            }
+            Some(s @ (dict::acct_status::START | dict::acct_status::STOP | dict::acct_status::INTERIM_UPDATE)) => {
+                let kind = match s {
+                    dict::acct_status::START => AcctKind::Start,
+                    dict::acct_status::STOP => AcctKind::Stop,
+                    _ => AcctKind::Interim,
+                };
+                let Some(session_id) = req.text(attr::ACCT_SESSION_ID).filter(|s| !s.is_empty()) else {
+                    Stats::bump(&self.stats.dropped_malformed);
+                    tracing::warn!(router = %client.name, "accounting without Acct-Session-Id dropped");
+                    return None;
+                };
+                let username = req.text(attr::USER_NAME).unwrap_or_default();
+                let customer_id = self.store.get_customer_by_username(&username).await.ok().map(|c| c.id);
+                let octets = |lo: u8, hi: u8| req.int(lo).map(|l| ((req.int(hi).unwrap_or(0) as i64) << 32) | l as i64);
+                let event = AcctEvent {
+                    unique_id: unique_id(&nas_ip, &session_id, &username),
+                    session_id: session_id.chars().take(64).collect(),
+                    username: username.chars().take(64).collect(),
+                    nas_ip: nas_ip.clone(),
+                    router_id: Some(client.router_id),
+                    customer_id,
+                    nas_port_id: req.text(attr::NAS_PORT_ID).map(|s| s.chars().take(32).collect()),
+                    nas_port_type: req.int(attr::NAS_PORT_TYPE).map(|v| port_type_name(v).to_string()),
+                    at,
+                    session_time: req.int(attr::ACCT_SESSION_TIME).map(i64::from),
+                    input_octets: octets(attr::ACCT_INPUT_OCTETS, attr::ACCT_INPUT_GIGAWORDS),
+                    output_octets: octets(attr::ACCT_OUTPUT_OCTETS, attr::ACCT_OUTPUT_GIGAWORDS),
+                    framed_ip: req.ipv4(attr::FRAMED_IP_ADDRESS).map(|i| i.to_string()),
+                    calling_station_id: req.text(attr::CALLING_STATION_ID).map(|s| s.chars().take(50).collect()),
+                    called_station_id: req.text(attr::CALLED_STATION_ID).map(|s| s.chars().take(50).collect()),
+                    terminate_cause: req
+                        .int(attr::ACCT_TERMINATE_CAUSE)
+                        .map(|v| dict::terminate_cause_name(v).map(str::to_string).unwrap_or_else(|| v.to_string())),
+                    service_type: req.int(attr::SERVICE_TYPE).map(|v| v.to_string()),
+                    framed_protocol: req.int(attr::FRAMED_PROTOCOL).map(|v| v.to_string()),
+                    class: req.get(attr::CLASS).map(|c| String::from_utf8_lossy(c).chars().take(64).collect()),
+                };
+                self.store.record_accounting(kind, event).await
+            }
+            // Failed and unknown status types are acknowledged and not stored.
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            // Never acknowledge what was not stored: the NAS will retransmit.
+            Stats::bump(&self.stats.errors);
+            tracing::error!(error = %e, router = %client.name, "accounting not stored; not acknowledged");
+            return None;
+        }
+        encode_response(Code::AccountingResponse, req, &[], client.secret.as_bytes(), false).ok()
+    }
+}
+
+/// The session key: Acct-Session-Id is unique only per NAS and may repeat after a reboot.
+pub fn unique_id(nas_ip: &str, session_id: &str, username: &str) -> String {
+    let mut h = Md5::new();
+    for part in [nas_ip, session_id, username] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
+}
+
+fn port_type_name(v: u32) -> &'static str {
+    match v {
+        0 => "Async",
+        5 => "Virtual",
+        15 => "Ethernet",
+        17 => "Cable",
+        18 => "Wireless-Other",
+        19 => "Wireless-802.11",
+        _ => "Other",
+    }
+}

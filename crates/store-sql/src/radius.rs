@@ -1,0 +1,329 @@
+//! Routers as RADIUS clients, sessions (`radacct`) and the authentication log (`radpostauth`).
+
+use crate::entities::{radacct, radpostauth, router};
+use crate::{SqlStore, audit, db_err, from_db, to_db};
+use async_trait::async_trait;
+use broadnet_domain::ServiceType;
+use broadnet_store::{
+    AcctEvent, AcctKind, Actor, NewRouter, Page, PostAuth, PostAuthQuery, RadSession, RadiusClient, RadiusRepo,
+    RouterRepo, SessionQuery, StoreError, StoreResult,
+};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
+    Set, TransactionTrait,
+};
+
+#[async_trait]
+impl RouterRepo for SqlStore {
+    async fn router_exists(&self, id: i64) -> StoreResult<bool> {
+        let n = router::Entity::find_by_id(id).count(&self.read).await.map_err(db_err)?;
+        Ok(n > 0)
+    }
+
+    async fn create_router(&self, actor: &Actor, new: NewRouter) -> StoreResult<i64> {
+        let txn = self.write.begin().await.map_err(db_err)?;
+        let now = to_db(actor.at);
+        let m = router::ActiveModel {
+            name: Set(new.name.clone()),
+            nas_ip: Set(new.nas_ip.clone()),
+            radius_secret: Set(new.radius_secret),
+            service_types: Set(new.service_types.as_str().to_string()),
+            bridge_ports: Set(String::new()),
+            anti_sharing: Set(false),
+            require_message_authenticator: Set(new.require_message_authenticator),
+            api_tls: Set(false),
+            api_tls_insecure: Set(false),
+            state: Set("new".into()),
+            online: Set(false),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .map_err(db_err)?;
+        let after = serde_json::json!({"name": new.name, "nas_ip": new.nas_ip, "radius_secret": "(secret)",
+            "service_types": new.service_types.as_str(), "require_message_authenticator": new.require_message_authenticator});
+        audit(&txn, actor, "router.create", "router", Some(m.id.to_string()), None, Some(after)).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(m.id)
+    }
+
+    async fn radius_clients(&self) -> StoreResult<Vec<RadiusClient>> {
+        let rows = router::Entity::find()
+            .filter(router::Column::NasIp.is_not_null())
+            .order_by_asc(router::Column::Id)
+            .all(&self.read)
+            .await
+            .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                Some(RadiusClient {
+                    router_id: r.id,
+                    name: r.name,
+                    nas_ip: r.nas_ip?,
+                    secret: r.radius_secret,
+                    service_types: ServiceType::parse(&r.service_types).unwrap_or(ServiceType::Both),
+                    require_message_authenticator: r.require_message_authenticator,
+                })
+            })
+            .collect())
+    }
+}
+
+fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+fn new_row(kind: AcctKind, e: &AcctEvent) -> radacct::ActiveModel {
+    let at = to_db(e.at);
+    // A session first heard of mid-way started `session_time` before this event.
+    let start = match kind {
+        AcctKind::Start => e.at,
+        _ => e.at - chrono::Duration::seconds(e.session_time.unwrap_or(0)),
+    };
+    radacct::ActiveModel {
+        acctsessionid: Set(e.session_id.clone()),
+        acctuniqueid: Set(e.unique_id.clone()),
+        username: Set(e.username.clone()),
+        nasipaddress: Set(e.nas_ip.clone()),
+        nasportid: Set(e.nas_port_id.clone()),
+        nasporttype: Set(e.nas_port_type.clone()),
+        acctstarttime: Set(Some(to_db(start))),
+        acctupdatetime: Set(Some(at)),
+        acctstoptime: Set((kind == AcctKind::Stop).then_some(at)),
+        acctsessiontime: Set(Some(e.session_time.unwrap_or(0))),
+        acctinputoctets: Set(Some(e.input_octets.unwrap_or(0))),
+        acctoutputoctets: Set(Some(e.output_octets.unwrap_or(0))),
+        calledstationid: Set(e.called_station_id.clone()),
+        callingstationid: Set(e.calling_station_id.clone()),
+        acctterminatecause: Set(e.terminate_cause.clone()),
+        servicetype: Set(e.service_type.clone()),
+        framedprotocol: Set(e.framed_protocol.clone()),
+        framedipaddress: Set(e.framed_ip.clone()),
+        class: Set(e.class.clone()),
+        router_id: Set(e.router_id),
+        customer_id: Set(e.customer_id),
+        ..Default::default()
+    }
+}
+
+fn to_session(m: radacct::Model) -> RadSession {
+    RadSession {
+        id: m.radacctid,
+        unique_id: m.acctuniqueid,
+        session_id: m.acctsessionid,
+        username: m.username,
+        nas_ip: m.nasipaddress,
+        router_id: m.router_id,
+        customer_id: m.customer_id,
+        started_at: m.acctstarttime.map(from_db),
+        updated_at: m.acctupdatetime.map(from_db),
+        stopped_at: m.acctstoptime.map(from_db),
+        session_time: m.acctsessiontime,
+        input_octets: m.acctinputoctets,
+        output_octets: m.acctoutputoctets,
+        framed_ip: m.framedipaddress,
+        calling_station_id: m.callingstationid,
+        terminate_cause: m.acctterminatecause,
+    }
+}
+
+impl SqlStore {
+    async fn apply_accounting(&self, kind: AcctKind, e: &AcctEvent) -> StoreResult<()> {
+        let txn = self.write.begin().await.map_err(db_err)?;
+        let existing = radacct::Entity::find()
+            .filter(radacct::Column::Acctuniqueid.eq(e.unique_id.as_str()))
+            .one(&txn)
+            .await
+            .map_err(db_err)?;
+        let Some(row) = existing else {
+            new_row(kind, e).insert(&txn).await.map_err(db_err)?;
+            return txn.commit().await.map_err(db_err);
+        };
+        let at = to_db(e.at);
+        let stopped = row.acctstoptime.is_some();
+        // Counters are cumulative: a late or repeated packet never moves them back.
+        let newer = e.session_time.unwrap_or(0) >= row.acctsessiontime.unwrap_or(0);
+        let mut am = row.clone().into_active_model();
+        match kind {
+            AcctKind::Start => {
+                // A Start after interim/stop (reordered) only fills what is missing.
+                if row.framedipaddress.is_none() {
+                    am.framedipaddress = Set(e.framed_ip.clone());
+                }
+                if row.callingstationid.is_none() {
+                    am.callingstationid = Set(e.calling_station_id.clone());
+                }
+                if row.acctstarttime.is_none_or(|s| at < s) {
+                    am.acctstarttime = Set(Some(at));
+                }
+            }
+            AcctKind::Interim => {
+                if !stopped && newer {
+                    if let (Some(prev), true) = (row.acctupdatetime, at > row.acctupdatetime.unwrap_or(at)) {
+                        am.acctinterval = Set(Some((at - prev).num_seconds().clamp(0, i32::MAX as i64) as i32));
+                    }
+                    am.acctupdatetime = Set(Some(at));
+                    am.acctsessiontime = Set(max_opt(row.acctsessiontime, e.session_time));
+                    am.acctinputoctets = Set(max_opt(row.acctinputoctets, e.input_octets));
+                    am.acctoutputoctets = Set(max_opt(row.acctoutputoctets, e.output_octets));
+                    if e.framed_ip.is_some() {
+                        am.framedipaddress = Set(e.framed_ip.clone());
+                    }
+                }
+            }
+            AcctKind::Stop => {
+                if !stopped {
+                    am.acctstoptime = Set(Some(at));
+                    am.acctupdatetime = Set(Some(at));
+                    am.acctterminatecause = Set(e.terminate_cause.clone());
+                }
+                am.acctsessiontime = Set(max_opt(row.acctsessiontime, e.session_time));
+                am.acctinputoctets = Set(max_opt(row.acctinputoctets, e.input_octets));
+                am.acctoutputoctets = Set(max_opt(row.acctoutputoctets, e.output_octets));
+            }
+        }
+        if am.is_changed() {
+            am.update(&txn).await.map_err(db_err)?;
+        }
+        txn.commit().await.map_err(db_err)
+    }
+}
+
+fn page_of(page: u64, per_page: u64) -> (u64, u64) {
+    (page.max(1), per_page.clamp(1, 500))
+}
+
+#[async_trait]
+impl RadiusRepo for SqlStore {
+    async fn record_accounting(&self, kind: AcctKind, event: AcctEvent) -> StoreResult<()> {
+        match self.apply_accounting(kind, &event).await {
+            // Two nodes inserting the same new session at once: the loser updates.
+            Err(StoreError::Conflict(_)) => self.apply_accounting(kind, &event).await,
+            other => other,
+        }
+    }
+
+    async fn close_nas_sessions(&self, nas_ip: &str, at: DateTime<Utc>, cause: &str) -> StoreResult<u64> {
+        let res = radacct::Entity::update_many()
+            .col_expr(radacct::Column::Acctstoptime, Expr::value(to_db(at)))
+            .col_expr(radacct::Column::Acctterminatecause, Expr::value(cause))
+            .filter(radacct::Column::Acctstoptime.is_null())
+            .filter(radacct::Column::Nasipaddress.eq(nas_ip))
+            .filter(radacct::Column::Acctstarttime.lte(to_db(at)))
+            .exec(&self.write)
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected)
+    }
+
+    async fn close_stale_sessions(&self, stale_before: DateTime<Utc>, at: DateTime<Utc>) -> StoreResult<u64> {
+        let res = radacct::Entity::update_many()
+            .col_expr(radacct::Column::Acctstoptime, Expr::value(to_db(at)))
+            .col_expr(radacct::Column::Acctterminatecause, Expr::value("Lost-Service"))
+            .filter(radacct::Column::Acctstoptime.is_null())
+            .filter(
+                Condition::any()
+                    .add(radacct::Column::Acctupdatetime.lt(to_db(stale_before)))
+                    .add(radacct::Column::Acctupdatetime.is_null()),
+            )
+            .exec(&self.write)
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected)
+    }
+
+    async fn open_session_count(&self, username: &str) -> StoreResult<u64> {
+        radacct::Entity::find()
+            .filter(radacct::Column::Username.eq(username))
+            .filter(radacct::Column::Acctstoptime.is_null())
+            .count(&self.read)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn list_sessions(&self, q: &SessionQuery) -> StoreResult<Page<RadSession>> {
+        let mut find = radacct::Entity::find();
+        if let Some(u) = &q.username {
+            find = find.filter(radacct::Column::Username.eq(u.as_str()));
+        }
+        if let Some(r) = q.router_id {
+            find = find.filter(radacct::Column::RouterId.eq(r));
+        }
+        if q.open_only {
+            find = find.filter(radacct::Column::Acctstoptime.is_null());
+        }
+        let (page, per_page) = page_of(q.page, q.per_page);
+        let total = find.clone().count(&self.read).await.map_err(db_err)?;
+        let rows = find
+            .order_by_desc(radacct::Column::Acctstarttime)
+            .order_by_desc(radacct::Column::Radacctid)
+            .paginate(&self.read, per_page)
+            .fetch_page(page - 1)
+            .await
+            .map_err(db_err)?;
+        Ok(Page { items: rows.into_iter().map(to_session).collect(), total, page, per_page })
+    }
+
+    async fn record_post_auth(&self, e: PostAuth) -> StoreResult<()> {
+        radpostauth::ActiveModel {
+            username: Set(e.username.chars().take(64).collect()),
+            pass: Set(None),
+            reply: Set(e.reply),
+            authdate: Set(to_db(e.at)),
+            class: Set(None),
+            router_id: Set(e.router_id),
+            nasipaddress: Set(e.nas_ip),
+            callingstationid: Set(e.calling_station_id.map(|c| c.chars().take(50).collect())),
+            reason: Set(e.reason.map(|r| r.chars().take(255).collect())),
+            ..Default::default()
+        }
+        .insert(&self.write)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn list_post_auth(&self, q: &PostAuthQuery) -> StoreResult<Page<PostAuth>> {
+        let mut find = radpostauth::Entity::find();
+        if let Some(u) = &q.username {
+            find = find.filter(radpostauth::Column::Username.eq(u.as_str()));
+        }
+        if let Some(r) = q.router_id {
+            find = find.filter(radpostauth::Column::RouterId.eq(r));
+        }
+        let (page, per_page) = page_of(q.page, q.per_page);
+        let total = find.clone().count(&self.read).await.map_err(db_err)?;
+        let rows = find
+            .order_by_desc(radpostauth::Column::Authdate)
+            .order_by_desc(radpostauth::Column::Id)
+            .paginate(&self.read, per_page)
+            .fetch_page(page - 1)
+            .await
+            .map_err(db_err)?;
+        Ok(Page {
+            items: rows
+                .into_iter()
+                .map(|m| PostAuth {
+                    username: m.username,
+                    reply: m.reply,
+                    reason: m.reason,
+                    router_id: m.router_id,
+                    nas_ip: m.nasipaddress,
+                    calling_station_id: m.callingstationid,
+                    at: from_db(m.authdate),
+                })
+                .collect(),
+            total,
+            page,
+            per_page,
+        })
+    }
+}
