@@ -196,7 +196,13 @@ impl App {
         let router_id = patch.router_id.flatten();
         self.check_refs(&mut f, check_pkg, router_id, Some(ctype)).await?;
         f.finish()?;
-        self.store.update_customer(&s.actor(self.now()), id, patch).await.map_err(AppError::from_store("customer"))
+        let updated = self
+            .store
+            .update_customer(&s.actor(self.now()), id, patch)
+            .await
+            .map_err(AppError::from_store("customer"))?;
+        self.after_customer_change(&current, &updated).await;
+        Ok(updated)
     }
 
     pub async fn delete_customer(&self, s: &Session, id: i64) -> AppResult<()> {

@@ -8,6 +8,7 @@ pub mod customers;
 pub mod error;
 pub mod fields;
 pub mod packages;
+pub mod sessions;
 pub mod settings;
 
 pub use error::{AppError, AppResult, FieldErrors};
@@ -27,6 +28,9 @@ pub struct App {
     pub tokens: TokenKey,
     pub secrets: SecretBox,
     pub limiter: Arc<LoginLimiter>,
+    /// Reaches routers to end or change sessions (the RADIUS CoA client); absent in
+    /// tools that have no network side.
+    pub nas: Option<Arc<dyn sessions::NasControl>>,
 }
 
 /// An authenticated admin making a request.
@@ -66,7 +70,12 @@ pub struct LoginOutcome {
 
 impl App {
     pub fn new(store: DynStore, clock: Arc<dyn Clock>, tokens: TokenKey, secrets: SecretBox) -> Self {
-        App { store, clock, tokens, secrets, limiter: Arc::new(LoginLimiter::new(LoginLimits::default())) }
+        App { store, clock, tokens, secrets, limiter: Arc::new(LoginLimiter::new(LoginLimits::default())), nas: None }
+    }
+
+    pub fn with_nas(mut self, nas: Arc<dyn sessions::NasControl>) -> Self {
+        self.nas = Some(nas);
+        self
     }
 
     pub fn with_login_limits(mut self, limits: LoginLimits) -> Self {

@@ -72,6 +72,8 @@ pub struct Config {
     pub radius_shared_secret: Secret,
     pub radius_auth_port: u16,
     pub radius_acct_port: u16,
+    /// Where routers listen for Disconnect/CoA requests (RouterOS `/radius incoming`).
+    pub radius_coa_port: u16,
     pub radius_db_url: Secret,
     pub provision_base_url: Option<String>,
     pub provision_secret: Secret,
@@ -400,6 +402,7 @@ impl Config {
         let radius_shared_secret = r.secret("RADIUS_SHARED_SECRET", 12, "default RADIUS secret for new routers");
         let radius_auth_port = r.port_or_any("RADIUS_AUTH_PORT", 1812);
         let radius_acct_port = r.port_or_any("RADIUS_ACCT_PORT", 1813);
+        let radius_coa_port = r.port("RADIUS_COA_PORT", 3799);
 
         let provision_base_url = if r.get("PROVISION_BASE_URL").is_none() {
             r.need("PROVISION_BASE_URL", "public URL routers fetch their provisioning script from");
@@ -508,6 +511,7 @@ impl Config {
             radius_shared_secret,
             radius_auth_port,
             radius_acct_port,
+            radius_coa_port,
             radius_db_url: Secret(radius_db_url),
             provision_base_url,
             provision_secret,
@@ -547,6 +551,7 @@ impl Config {
             ("RADIUS_SHARED_SECRET".into(), s(&self.radius_shared_secret)),
             ("RADIUS_AUTH_PORT".into(), self.radius_auth_port.to_string()),
             ("RADIUS_ACCT_PORT".into(), self.radius_acct_port.to_string()),
+            ("RADIUS_COA_PORT".into(), self.radius_coa_port.to_string()),
             ("PROVISION_BASE_URL".into(), o(&self.provision_base_url)),
             ("PROVISION_SECRET".into(), s(&self.provision_secret)),
             ("BRIDGE_GATEWAY".into(), self.bridge_gateway.clone()),

@@ -20,12 +20,14 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<SqlStore> {
 }
 
 pub fn build_app(cfg: &Config, store: DynStore, clock: Arc<dyn Clock>) -> App {
+    let nas = broadnet_radius_server::Nas::new(store.clone(), Default::default(), cfg.radius_coa_port);
     App::new(
         store,
         clock,
         TokenKey::new(cfg.jwt_secret.expose().as_bytes(), cfg.jwt_expires_in),
         SecretBox::from_key_material(cfg.encryption_key.expose()),
     )
+    .with_nas(Arc::new(nas))
 }
 
 pub fn state(cfg: &Config, app: App) -> AppState {
@@ -136,9 +138,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
     let radius_task = tokio::spawn(radius.run(bound, shutdown.clone()));
+    let stale_job = tokio::spawn(broadnet_radius_server::close_stale_sessions_job(
+        st.app.store.clone(),
+        radius_config(&cfg)?.policy.interim_interval_secs,
+        shutdown.clone(),
+    ));
     serve_http(listener, st, shutdown.clone()).await?;
     shutdown.cancel();
-    let _ = radius_task.await;
+    let _ = tokio::join!(radius_task, stale_job);
     store.close().await;
     tracing::info!("stopped");
     Ok(())

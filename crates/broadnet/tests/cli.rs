@@ -54,11 +54,14 @@ impl Server {
     fn start(dir: &Path) -> Server {
         let port = free_port();
         let mut c = broadnet(dir);
+        // RADIUS on any free ports, so servers started side by side don't collide.
         c.arg("serve")
             .env("APP_HOST", "127.0.0.1")
             .env("APP_PORT", port.to_string())
+            .env("RADIUS_AUTH_PORT", "0")
+            .env("RADIUS_ACCT_PORT", "0")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::from(std::fs::File::create(dir.join("stderr.log")).unwrap()));
         let mut child = c.spawn().unwrap();
         let out = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
@@ -78,7 +81,8 @@ impl Server {
                 stdout.push(line);
             }
             if let Some(status) = child.try_wait().unwrap() {
-                panic!("server exited with {status}; output: {stdout:#?}");
+                let err = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
+                panic!("server exited with {status}; output: {stdout:#?}\nstderr:\n{err}");
             }
             if stdout.iter().any(|l| l.contains("Health:")) && ureq::get(&format!("{base}/health")).call().is_ok() {
                 // Collect whatever else the banner printed.
@@ -144,6 +148,7 @@ fn zero_config_first_start_then_restart_keeps_everything() {
     let banner = s.stdout.join("\n");
     assert!(banner.contains(&format!("{}/api", s.base)), "admin URL printed: {banner}");
     assert!(banner.contains("username: admin"), "{banner}");
+    assert!(banner.contains("RADIUS:     auth UDP"), "{banner}");
     let password = s.password().expect("one-time password printed");
     assert!(password.len() >= 12, "{password}");
     assert!(dir.path().join("data").is_dir(), "SQLite lives under ./data");

@@ -446,3 +446,136 @@ async fn old_firmware_switch_accepts_requests_without_message_authenticator() {
     assert!(!ok);
     r.finish().await;
 }
+
+/// A router's Dynamic Authorization port: records what arrives and answers ACK,
+/// or NAK with Error-Cause 503 while `nak` is set.
+async fn fake_nas() -> (u16, tokio::sync::mpsc::UnboundedReceiver<Packet>, Arc<std::sync::atomic::AtomicBool>) {
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let nak = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let nak2 = nak.clone();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+            let data = &buf[..n];
+            let Ok(p) = Packet::decode(data) else { continue };
+            // Exactly what a NAS checks: the computed Request Authenticator and the MA.
+            if broadnet_radius::verify_request(data, &p, SECRET.as_bytes()) != Ok(true) {
+                continue;
+            }
+            let refuse = nak2.load(std::sync::atomic::Ordering::SeqCst);
+            let (code, attrs) = match (p.code, refuse) {
+                (Code::DisconnectRequest, false) => (Code::DisconnectAck, vec![]),
+                (Code::DisconnectRequest, true) => (Code::DisconnectNak, vec![Avp::int(attr::ERROR_CAUSE, 503)]),
+                (_, false) => (Code::CoaAck, vec![]),
+                (_, true) => (Code::CoaNak, vec![Avp::int(attr::ERROR_CAUSE, 503)]),
+            };
+            let reply = broadnet_radius::encode_response(code, &p, &attrs, SECRET.as_bytes(), true).unwrap();
+            sock.send_to(&reply, from).await.unwrap();
+            let _ = tx.send(p);
+        }
+    });
+    (port, rx, nak)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_and_coa_reach_the_router() {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    use http_body_util::BodyExt;
+    use serde_json::{Value, json};
+    use tower::ServiceExt;
+
+    let r = Rad::start(true).await;
+    let (coa_port, mut received, nak) = fake_nas().await;
+    let mut vars = broadnet::config::Vars::new();
+    vars.insert("DATABASE_URL".into(), r.db.url.clone());
+    vars.insert("JWT_SECRET".into(), "a-test-secret-that-is-long-enough-0123456789".into());
+    vars.insert("ADMIN_USERNAME".into(), "root".into());
+    vars.insert("ADMIN_PASSWORD".into(), "correct horse battery".into());
+    vars.insert("RADIUS_COA_PORT".into(), coa_port.to_string());
+    let (cfg, _) = broadnet::config::Config::from_vars(&vars);
+    let app = broadnet::server::build_app(&cfg, r.store.clone(), Arc::new(broadnet_domain::SystemClock));
+    broadnet::server::ensure_first_admin(&cfg, &app).await.unwrap();
+    let router = broadnet_web::router(broadnet::server::state(&cfg, app));
+    let call = |method: &'static str, uri: String, body: Option<Value>, token: Option<String>| {
+        let router = router.clone();
+        async move {
+            let mut b = Request::builder().method(method).uri(uri).header(header::CONTENT_TYPE, "application/json");
+            if let Some(t) = token {
+                b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+            }
+            let req = b.body(body.map(|v| Body::from(v.to_string())).unwrap_or_else(Body::empty)).unwrap();
+            let resp = router.oneshot(req).await.unwrap();
+            let status = resp.status().as_u16();
+            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+        }
+    };
+    let (_, login) = call(
+        "POST",
+        "/api/auth/login".into(),
+        Some(json!({"username": "root", "password": "correct horse battery"})),
+        None,
+    )
+    .await;
+    let token = login["token"].as_str().unwrap().to_string();
+    let t = || Some(token.clone());
+
+    let start = "Acct-Status-Type = Start, User-Name = \"alice\", Acct-Session-Id = \"81a00009\", NAS-IP-Address = 127.0.0.1, Framed-IP-Address = 10.10.0.9";
+    assert!(r.radclient("acct", SECRET, start).await.0);
+    let (st, list) = call("GET", "/api/sessions?open=true&username=alice".into(), None, t()).await;
+    assert_eq!(st, 200, "{list}");
+    assert_eq!(list["total"], 1, "{list}");
+    let sid = list["items"][0]["id"].as_i64().unwrap();
+
+    let (st, out) = call("POST", format!("/api/sessions/{sid}/disconnect"), None, t()).await;
+    assert_eq!(st, 200, "{out}");
+    assert_eq!(out["ok"], true, "{out}");
+    let p = tokio::time::timeout(std::time::Duration::from_secs(2), received.recv()).await.unwrap().unwrap();
+    assert_eq!(p.code, Code::DisconnectRequest);
+    assert_eq!(p.text(attr::USER_NAME).as_deref(), Some("alice"));
+    assert_eq!(p.text(attr::ACCT_SESSION_ID).as_deref(), Some("81a00009"));
+    assert_eq!(p.ipv4(attr::FRAMED_IP_ADDRESS), Some(std::net::Ipv4Addr::new(10, 10, 0, 9)));
+
+    // A NAK is reported with its Error-Cause.
+    nak.store(true, std::sync::atomic::Ordering::SeqCst);
+    let alice = r.store.get_customer_by_username("alice").await.unwrap();
+    let (st, out) = call("POST", format!("/api/customers/{}/disconnect", alice.id), None, t()).await;
+    assert_eq!(st, 200, "{out}");
+    assert_eq!(out["sessions"][0]["ok"], false, "{out}");
+    assert!(out["sessions"][0]["detail"].as_str().unwrap().contains("503 Session-Context-Not-Found"), "{out}");
+    let _ = received.recv().await;
+    nak.store(false, std::sync::atomic::Ordering::SeqCst);
+
+    // A package change sends the new rate limit to the live session.
+    let (st, pkg) = call(
+        "POST",
+        "/api/packages".into(),
+        Some(json!({"name": "Fast", "price": "3000", "download_rate": "20M", "upload_rate": "10M", "duration": "30d"})),
+        t(),
+    )
+    .await;
+    assert_eq!(st, 201, "{pkg}");
+    let (st, out) =
+        call("PATCH", format!("/api/customers/{}", alice.id), Some(json!({"package_id": pkg["id"]})), t()).await;
+    assert_eq!(st, 200, "{out}");
+    let p = tokio::time::timeout(std::time::Duration::from_secs(3), received.recv()).await.unwrap().unwrap();
+    assert_eq!(p.code, Code::CoaRequest);
+    assert_eq!(p.vsa(broadnet_radius::dict::VENDOR_MIKROTIK, 8), Some(&b"10M/20M"[..]));
+
+    // Suspending the customer disconnects them.
+    let (st, out) =
+        call("PATCH", format!("/api/customers/{}", alice.id), Some(json!({"status": "suspended"})), t()).await;
+    assert_eq!(st, 200, "{out}");
+    let p = tokio::time::timeout(std::time::Duration::from_secs(3), received.recv()).await.unwrap().unwrap();
+    assert_eq!(p.code, Code::DisconnectRequest);
+
+    // The authentication log is visible through the API.
+    let (st, log) = call("GET", "/api/radius/auth-log?username=alice".into(), None, t()).await;
+    assert_eq!(st, 200, "{log}");
+    let (st, _) = call("POST", "/api/sessions/999999/disconnect".into(), None, t()).await;
+    assert_eq!(st, 404);
+    r.finish().await;
+}

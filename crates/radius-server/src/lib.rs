@@ -481,3 +481,89 @@ fn port_type_name(v: u32) -> &'static str {
         _ => "Other",
     }
 }
+
+pub mod coa;
+
+/// Sessions acted on through their router's Dynamic Authorization port.
+pub struct Nas {
+    store: DynStore,
+    client: coa::CoaClient,
+    coa_port: u16,
+}
+
+impl Nas {
+    pub fn new(store: DynStore, client: coa::CoaClient, coa_port: u16) -> Nas {
+        Nas { store, client, coa_port }
+    }
+
+    async fn target(&self, session: &broadnet_store::RadSession) -> Result<(SocketAddr, String), String> {
+        let clients = self.store.radius_clients().await.map_err(|e| e.to_string())?;
+        let client = clients
+            .iter()
+            .find(|c| Some(c.router_id) == session.router_id)
+            .or_else(|| clients.iter().find(|c| c.nas_ip == session.nas_ip))
+            .ok_or_else(|| format!("no router for NAS {}", session.nas_ip))?;
+        let ip: IpAddr = client.nas_ip.parse().map_err(|_| format!("router {} has no valid address", client.name))?;
+        Ok((SocketAddr::new(ip, self.coa_port), client.secret.clone()))
+    }
+
+    fn identify(session: &broadnet_store::RadSession) -> Vec<Avp> {
+        let mut attrs =
+            vec![Avp::text(attr::USER_NAME, &session.username), Avp::text(attr::ACCT_SESSION_ID, &session.session_id)];
+        if let Some(ip) = session.framed_ip.as_deref().and_then(|s| s.parse::<std::net::Ipv4Addr>().ok()) {
+            attrs.push(Avp::ipv4(attr::FRAMED_IP_ADDRESS, ip));
+        }
+        attrs
+    }
+
+    async fn send(
+        &self,
+        session: &broadnet_store::RadSession,
+        code: Code,
+        extra: Vec<Avp>,
+    ) -> Result<broadnet_app::sessions::NasResult, String> {
+        let (target, secret) = self.target(session).await?;
+        let mut attrs = Nas::identify(session);
+        attrs.extend(extra);
+        let outcome = self.client.send(target, &secret, code, &attrs).await.map_err(|e| format!("{target}: {e}"))?;
+        Ok(broadnet_app::sessions::NasResult { ok: outcome == coa::Outcome::Ack, detail: outcome.describe() })
+    }
+}
+
+#[async_trait::async_trait]
+impl broadnet_app::sessions::NasControl for Nas {
+    async fn disconnect(
+        &self,
+        session: &broadnet_store::RadSession,
+    ) -> Result<broadnet_app::sessions::NasResult, String> {
+        self.send(session, Code::DisconnectRequest, Vec::new()).await
+    }
+
+    async fn change_rate_limit(
+        &self,
+        session: &broadnet_store::RadSession,
+        rate_limit: &str,
+    ) -> Result<broadnet_app::sessions::NasResult, String> {
+        let rate = Avp::mikrotik_text(dict::mikrotik::RATE_LIMIT, rate_limit);
+        self.send(session, Code::CoaRequest, vec![rate]).await
+    }
+}
+
+/// Closes sessions that stopped sending interim updates (a lost Stop, a dead router):
+/// no update for three interim intervals plus a minute.
+pub async fn close_stale_sessions_job(store: DynStore, interim_secs: u32, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let grace = chrono::Duration::seconds(i64::from(interim_secs) * 3 + 60);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = Utc::now();
+        match store.close_stale_sessions(now - grace, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(closed = n, "closed sessions with no accounting update"),
+            Err(e) => tracing::error!(error = %e, "closing stale sessions failed"),
+        }
+    }
+}

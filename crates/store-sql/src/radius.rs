@@ -272,6 +272,11 @@ impl RadiusRepo for SqlStore {
         Ok(Page { items: rows.into_iter().map(to_session).collect(), total, page, per_page })
     }
 
+    async fn get_session(&self, id: i64) -> StoreResult<RadSession> {
+        let m = radacct::Entity::find_by_id(id).one(&self.read).await.map_err(db_err)?;
+        m.map(to_session).ok_or(StoreError::NotFound)
+    }
+
     async fn record_post_auth(&self, e: PostAuth) -> StoreResult<()> {
         radpostauth::ActiveModel {
             username: Set(e.username.chars().take(64).collect()),

@@ -85,6 +85,7 @@ pub trait RadiusRepo: Send + Sync {
     async fn close_stale_sessions(&self, stale_before: DateTime<Utc>, at: DateTime<Utc>) -> StoreResult<u64>;
     async fn open_session_count(&self, username: &str) -> StoreResult<u64>;
     async fn list_sessions(&self, query: &SessionQuery) -> StoreResult<Page<RadSession>>;
+    async fn get_session(&self, id: i64) -> StoreResult<RadSession>;
     async fn record_post_auth(&self, entry: PostAuth) -> StoreResult<()>;
     async fn list_post_auth(&self, query: &PostAuthQuery) -> StoreResult<Page<PostAuth>>;
 }

@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod customers;
 mod packages;
+mod sessions;
 mod settings;
 
 use crate::AppState;
@@ -18,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .merge(settings::router())
         .merge(admins::router())
         .merge(audit::router())
+        .merge(sessions::router())
 }
 
 /// Query parameters in order, as pairs (repeated keys kept).

@@ -1,0 +1,172 @@
+//! Online sessions and the authentication log, and acting on sessions through the
+//! routers: disconnect, and a new rate limit when a customer's package changes.
+
+use crate::{App, AppError, AppResult, Session};
+use async_trait::async_trait;
+use broadnet_domain::CustomerStatus;
+use broadnet_store::{Customer, PostAuthQuery, RadSession, SessionQuery, StoreError};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// What a router answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NasResult {
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// Reaching routers (RFC 5176 Disconnect/CoA); implemented by the RADIUS crate.
+#[async_trait]
+pub trait NasControl: Send + Sync {
+    async fn disconnect(&self, session: &RadSession) -> Result<NasResult, String>;
+    async fn change_rate_limit(&self, session: &RadSession, rate_limit: &str) -> Result<NasResult, String>;
+}
+
+fn num(f: &mut BTreeMap<String, Vec<String>>, k: &str, v: &str) -> Option<u64> {
+    match v.parse::<u64>() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            f.entry(k.into()).or_default().push("must be a whole number".into());
+            None
+        }
+    }
+}
+
+fn result_json(session: &RadSession, r: Result<NasResult, String>) -> Value {
+    match r {
+        Ok(r) => json!({"session_id": session.id, "ok": r.ok, "detail": r.detail}),
+        Err(e) => json!({"session_id": session.id, "ok": false, "detail": e}),
+    }
+}
+
+impl App {
+    pub async fn list_sessions(&self, params: &BTreeMap<String, String>) -> AppResult<Value> {
+        let mut q = SessionQuery { page: 1, per_page: 50, ..Default::default() };
+        let mut errors = BTreeMap::new();
+        for (k, v) in params {
+            match k.as_str() {
+                "username" => q.username = Some(v.clone()),
+                "router_id" => q.router_id = num(&mut errors, k, v).map(|n| n as i64),
+                "open" => q.open_only = matches!(v.as_str(), "1" | "true" | "yes"),
+                "page" => q.page = num(&mut errors, k, v).unwrap_or(1).max(1),
+                "per_page" => q.per_page = num(&mut errors, k, v).unwrap_or(50).clamp(1, 500),
+                _ => {}
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        Ok(json!(self.store.list_sessions(&q).await?))
+    }
+
+    pub async fn auth_log(&self, params: &BTreeMap<String, String>) -> AppResult<Value> {
+        let mut q = PostAuthQuery { page: 1, per_page: 50, ..Default::default() };
+        let mut errors = BTreeMap::new();
+        for (k, v) in params {
+            match k.as_str() {
+                "username" => q.username = Some(v.clone()),
+                "router_id" => q.router_id = num(&mut errors, k, v).map(|n| n as i64),
+                "page" => q.page = num(&mut errors, k, v).unwrap_or(1).max(1),
+                "per_page" => q.per_page = num(&mut errors, k, v).unwrap_or(50).clamp(1, 500),
+                _ => {}
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        Ok(json!(self.store.list_post_auth(&q).await?))
+    }
+
+    fn nas(&self) -> AppResult<&dyn NasControl> {
+        self.nas.as_deref().ok_or(AppError::Internal("no RADIUS CoA client in this process".into()))
+    }
+
+    pub async fn disconnect_session(&self, s: &Session, id: i64) -> AppResult<Value> {
+        s.require_write()?;
+        let session = self.store.get_session(id).await.map_err(AppError::from_store("session"))?;
+        if session.stopped_at.is_some() {
+            return Err(AppError::field("session", "has already ended"));
+        }
+        let r = self.nas()?.disconnect(&session).await;
+        tracing::info!(admin = %s.admin.username, session = id, user = %session.username, result = ?r, "disconnect requested");
+        Ok(result_json(&session, r))
+    }
+
+    async fn open_sessions_of(&self, username: &str) -> AppResult<Vec<RadSession>> {
+        let q = SessionQuery {
+            username: Some(username.into()),
+            open_only: true,
+            page: 1,
+            per_page: 500,
+            ..Default::default()
+        };
+        Ok(self.store.list_sessions(&q).await?.items)
+    }
+
+    pub async fn disconnect_customer(&self, s: &Session, customer_id: i64) -> AppResult<Value> {
+        s.require_write()?;
+        let c = self.store.get_customer(customer_id).await.map_err(AppError::from_store("customer"))?;
+        let nas = self.nas()?;
+        let mut results = Vec::new();
+        for session in self.open_sessions_of(c.username.as_str()).await? {
+            results.push(result_json(&session, nas.disconnect(&session).await));
+        }
+        tracing::info!(admin = %s.admin.username, user = %c.username, sessions = results.len(), "customer disconnect requested");
+        Ok(json!({"customer_id": c.id, "sessions": results}))
+    }
+
+    /// After a customer changes: one who may no longer connect is disconnected; one
+    /// whose package changed gets the new rate limit on their live sessions. Runs in
+    /// the background (routers can be slow); results go to the log.
+    pub(crate) async fn after_customer_change(&self, before: &Customer, after: &Customer) {
+        let Some(nas) = self.nas.clone() else { return };
+        let lost_access = before.status == CustomerStatus::Active && after.status != CustomerStatus::Active;
+        let new_package = after.status == CustomerStatus::Active && before.package_id != after.package_id;
+        if !lost_access && !new_package {
+            return;
+        }
+        let sessions = match self.open_sessions_of(before.username.as_str()).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot list sessions to act on a customer change");
+                return;
+            }
+        };
+        if sessions.is_empty() {
+            return;
+        }
+        let rate = match (new_package, after.package_id) {
+            (true, Some(pid)) => match self.store.get_package(pid).await {
+                Ok(p) => Some(p.rate_limit().mikrotik()),
+                Err(StoreError::NotFound) => None,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the new package");
+                    None
+                }
+            },
+            _ => None,
+        };
+        let user = after.username.to_string();
+        tokio::spawn(async move {
+            for session in sessions {
+                let r = match (&rate, lost_access) {
+                    (_, true) => nas.disconnect(&session).await,
+                    (Some(rate), false) => nas.change_rate_limit(&session, rate).await,
+                    // Removed package: they may not keep browsing on the old one.
+                    (None, false) => nas.disconnect(&session).await,
+                };
+                match r {
+                    Ok(r) if r.ok => {
+                        tracing::info!(%user, session = session.id, detail = %r.detail, "router applied the change")
+                    }
+                    Ok(r) => {
+                        tracing::warn!(%user, session = session.id, detail = %r.detail, "router refused the change")
+                    }
+                    Err(e) => {
+                        tracing::warn!(%user, session = session.id, error = %e, "router unreachable for the change")
+                    }
+                }
+            }
+        });
+    }
+}
