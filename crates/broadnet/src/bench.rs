@@ -136,3 +136,88 @@ pub async fn customers(cfg: &Config, count: u64, runs: usize) -> anyhow::Result<
     store.close().await;
     Ok(report)
 }
+
+/// Seeds the FreeRADIUS benchmark's population and serves RADIUS until a signal.
+pub async fn radius(cfg: &Config, users: u32, auth_port: u16, acct_port: u16) -> anyhow::Result<()> {
+    use broadnet_store::{Actor, NewPackage, NewRouter};
+    let store = SqlStore::open(cfg.database_url.expose()).await?;
+    let dyn_store: DynStore = Arc::new(store.clone());
+    let now = chrono::Utc::now();
+    let actor = Actor::system("bench", now);
+    if dyn_store.radius_clients().await?.iter().all(|c| c.nas_ip != "127.0.0.1") {
+        dyn_store
+            .create_router(
+                &actor,
+                NewRouter {
+                    name: "bench".into(),
+                    nas_ip: Some("127.0.0.1".into()),
+                    radius_secret: "testing123".into(),
+                    service_types: broadnet_domain::ServiceType::Both,
+                    require_message_authenticator: true,
+                },
+            )
+            .await?;
+    }
+    let existing = dyn_store.list_customers(&CustomerQuery { per_page: 1, ..Default::default() }).await?.total;
+    if existing == 0 {
+        let pkg = dyn_store
+            .create_package(
+                &actor,
+                NewPackage {
+                    name: "Bench 10M".into(),
+                    description: None,
+                    service_type: broadnet_domain::ServiceType::Both,
+                    price: broadnet_domain::Money::parse_major("1000").map_err(|e| anyhow::anyhow!("{e}"))?,
+                    download_bps: 10_000_000,
+                    upload_bps: 10_000_000,
+                    burst: None,
+                    duration_minutes: 43200,
+                    data_limit_mb: None,
+                    shared_users: 1_000_000,
+                    active: true,
+                },
+            )
+            .await?;
+        let started = Instant::now();
+        let mut batch = Vec::new();
+        for n in 1..=users {
+            batch.push(NewCustomer {
+                full_name: format!("Bench User {n}"),
+                username: Username::parse(&format!("user{n:05}")).map_err(|e| anyhow::anyhow!("{e}"))?,
+                password: format!("pass{n:05}"),
+                phone: Phone::parse(&format!("07{:08}", n)).map_err(|e| anyhow::anyhow!("{e}"))?,
+                email: None,
+                customer_type: CustomerType::Pppoe,
+                package_id: Some(pkg.id),
+                router_id: None,
+                status: CustomerStatus::Active,
+                expires_at: Some(now + chrono::Duration::days(30)),
+                mac_address: None,
+                static_ip: None,
+                location: None,
+                notes: None,
+                created_at: now,
+            });
+            if batch.len() == 5000 || n == users {
+                dyn_store.insert_customers_bulk(std::mem::take(&mut batch)).await?;
+            }
+        }
+        store.analyze().await?;
+        eprintln!("seeded {users} RADIUS users in {:.1}s", started.elapsed().as_secs_f64());
+    }
+    let mut rcfg = crate::server::radius_config(cfg)?;
+    rcfg.auth_addr = std::net::SocketAddr::from(([127, 0, 0, 1], auth_port));
+    rcfg.acct_addr = std::net::SocketAddr::from(([127, 0, 0, 1], acct_port));
+    let server = broadnet_radius_server::Server::new(dyn_store, rcfg);
+    let bound = server.bind().await?;
+    println!(
+        "RADIUS bench server: auth 127.0.0.1:{auth_port}, acct 127.0.0.1:{acct_port}, secret testing123 (Ctrl-C to stop)"
+    );
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    crate::server::cancel_on_signal(shutdown.clone());
+    let stats = server.stats.clone();
+    server.run(bound, shutdown).await;
+    print!("{}", stats.render());
+    store.close().await;
+    Ok(())
+}

@@ -75,6 +75,17 @@ enum BenchCmd {
         #[arg(long, default_value_t = 300)]
         runs: usize,
     },
+    /// Seed RADIUS users the way ../bench/freeradius does (userNNNNN / passNNNNN,
+    /// 10M/10M, router 127.0.0.1 with secret testing123) and serve RADIUS until
+    /// Ctrl-C, for the `radload` generator.
+    Radius {
+        #[arg(long, default_value_t = 10_000)]
+        users: u32,
+        #[arg(long, default_value_t = 18140)]
+        auth_port: u16,
+        #[arg(long, default_value_t = 18141)]
+        acct_port: u16,
+    },
 }
 
 fn init_logging(production: bool) {
@@ -213,6 +224,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
             admin_cmd(&cfg, cmd).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCmd::Radius { users, auth_port, acct_port }) => {
+            let (cfg, _) = load(&env_file, true)?;
+            init_logging(false);
+            broadnet::bench::radius(&cfg, users, auth_port, acct_port).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCmd::Customers { count, runs }) => {

@@ -36,6 +36,7 @@ pub struct Stats {
     pub dropped_no_message_authenticator: AtomicU64,
     pub dropped_wrong_port: AtomicU64,
     pub errors: AtomicU64,
+    pub post_auth_dropped: AtomicU64,
 }
 
 impl Stats {
@@ -50,7 +51,7 @@ impl Stats {
     /// Prometheus text lines.
     pub fn render(&self) -> String {
         let mut s = String::new();
-        let rows: [(&str, &AtomicU64); 11] = [
+        let rows: [(&str, &AtomicU64); 12] = [
             ("access_requests", &self.access_requests),
             ("accepts", &self.accepts),
             ("rejects", &self.rejects),
@@ -62,6 +63,7 @@ impl Stats {
             ("dropped_no_message_authenticator", &self.dropped_no_message_authenticator),
             ("dropped_wrong_port", &self.dropped_wrong_port),
             ("errors", &self.errors),
+            ("post_auth_log_dropped", &self.post_auth_dropped),
         ];
         s.push_str("# TYPE broadnet_radius_packets_total counter\n");
         for (name, c) in rows {
@@ -95,11 +97,81 @@ enum Cached {
     Done(Vec<u8>, Instant),
 }
 
+type AcctJob = (AcctKind, AcctEvent, tokio::sync::oneshot::Sender<Result<(), StoreError>>);
+const ACCT_QUEUE: usize = 10_000;
+const ACCT_BATCH: usize = 256;
+
+/// The one task that writes accounting: whatever arrived while the previous batch
+/// was committing goes in the next transaction, so a burst costs one commit per
+/// batch instead of one per packet, and authentication reads are never queued
+/// behind a line of writers. Each packet is answered only after its batch commits.
+async fn accounting_writer(
+    store: DynStore,
+    rx: Option<tokio::sync::mpsc::Receiver<AcctJob>>,
+    shutdown: CancellationToken,
+) {
+    let Some(mut rx) = rx else { return };
+    let mut jobs = Vec::with_capacity(ACCT_BATCH);
+    loop {
+        tokio::select! {
+            n = rx.recv_many(&mut jobs, ACCT_BATCH) => if n == 0 { return },
+            _ = shutdown.cancelled() => return,
+        }
+        let (items, waiters): (Vec<_>, Vec<_>) = jobs.drain(..).map(|(k, e, tx)| ((k, e), tx)).unzip();
+        let result = store.record_accounting_batch(items).await;
+        for tx in waiters {
+            let _ = tx.send(result.clone());
+        }
+    }
+}
+
+const POST_AUTH_QUEUE: usize = 50_000;
+const POST_AUTH_BATCH: usize = 500;
+
+/// Writes the authentication log in batches: one INSERT per batch instead of one
+/// transaction per decision, so logging never becomes the bottleneck of auth.
+async fn post_auth_writer(
+    store: DynStore,
+    rx: Option<tokio::sync::mpsc::Receiver<PostAuth>>,
+    stats: Arc<Stats>,
+    shutdown: CancellationToken,
+) {
+    let Some(mut rx) = rx else { return };
+    let mut batch = Vec::with_capacity(POST_AUTH_BATCH);
+    loop {
+        let stopping = tokio::select! {
+            n = rx.recv_many(&mut batch, POST_AUTH_BATCH) => n == 0,
+            _ = shutdown.cancelled() => {
+                // Write out what is queued, then stop.
+                while let Ok(e) = rx.try_recv() {
+                    batch.push(e);
+                }
+                true
+            }
+        };
+        for chunk in std::mem::take(&mut batch).chunks(POST_AUTH_BATCH) {
+            if let Err(e) = store.record_post_auth(chunk.to_vec()).await {
+                Stats::bump(&stats.errors);
+                tracing::error!(error = %e, "cannot write the authentication log");
+            }
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
 const DEDUP_TTL: Duration = Duration::from_secs(30);
 const DEDUP_MAX: usize = 100_000;
 
 pub struct Server {
     store: DynStore,
+    /// Decisions on their way to the log, written in batches by one task.
+    post_auth: tokio::sync::mpsc::Sender<PostAuth>,
+    post_auth_rx: Mutex<Option<tokio::sync::mpsc::Receiver<PostAuth>>>,
+    /// Accounting packets on their way to the single writer (group commit).
+    acct: tokio::sync::mpsc::Sender<AcctJob>,
+    acct_rx: Mutex<Option<tokio::sync::mpsc::Receiver<AcctJob>>>,
     cfg: Config,
     pub stats: Arc<Stats>,
     clients: tokio::sync::RwLock<Clients>,
@@ -113,8 +185,14 @@ pub struct Bound {
 
 impl Server {
     pub fn new(store: DynStore, cfg: Config) -> Arc<Server> {
+        let (post_auth, rx) = tokio::sync::mpsc::channel(POST_AUTH_QUEUE);
+        let (acct, acct_rx) = tokio::sync::mpsc::channel(ACCT_QUEUE);
         Arc::new(Server {
             store,
+            post_auth,
+            post_auth_rx: Mutex::new(Some(rx)),
+            acct,
+            acct_rx: Mutex::new(Some(acct_rx)),
             cfg,
             stats: Arc::new(Stats::default()),
             clients: tokio::sync::RwLock::new(Clients { by_ip: HashMap::new(), loaded_at: None }),
@@ -134,8 +212,12 @@ impl Server {
         let acct = Arc::new(bound.acct);
         let a = tokio::spawn(self.clone().serve_socket(auth, true, shutdown.clone()));
         let b = tokio::spawn(self.clone().serve_socket(acct, false, shutdown.clone()));
+        let rx = self.post_auth_rx.lock().ok().and_then(|mut r| r.take());
+        let d = tokio::spawn(post_auth_writer(self.store.clone(), rx, self.stats.clone(), shutdown.clone()));
+        let arx = self.acct_rx.lock().ok().and_then(|mut r| r.take());
+        let e = tokio::spawn(accounting_writer(self.store.clone(), arx, shutdown.clone()));
         let c = tokio::spawn(self.clone().housekeeping(shutdown));
-        let _ = tokio::join!(a, b, c);
+        let _ = tokio::join!(a, b, c, d, e);
     }
 
     async fn serve_socket(self: Arc<Self>, sock: Arc<UdpSocket>, auth_port: bool, shutdown: CancellationToken) {
@@ -300,12 +382,12 @@ impl Server {
     async fn authenticate(&self, req: &Packet, client: &RadiusClient, src: SocketAddr) -> Option<Vec<u8>> {
         let now = Utc::now();
         let username = req.text(attr::USER_NAME).unwrap_or_default();
-        let customer = if username.is_empty() {
-            None
+        let (customer, package, open_sessions) = if username.is_empty() {
+            (None, None, 0)
         } else {
-            match self.store.get_customer_by_username(&username).await {
-                Ok(c) => Some(c),
-                Err(StoreError::NotFound) => None,
+            match self.store.auth_lookup(&username).await {
+                Ok(Some((c, p, n))) => (Some(c), p, n),
+                Ok(None) => (None, None, 0),
                 Err(e) => {
                     // No answer: the NAS retries, or fails over to its second server.
                     Stats::bump(&self.stats.errors);
@@ -313,30 +395,6 @@ impl Server {
                     return None;
                 }
             }
-        };
-        let package = match customer.as_ref().and_then(|c| c.package_id) {
-            Some(pid) => match self.store.get_package(pid).await {
-                Ok(p) => Some(p),
-                Err(StoreError::NotFound) => None,
-                Err(e) => {
-                    Stats::bump(&self.stats.errors);
-                    tracing::error!(error = %e, "RADIUS auth: database error");
-                    return None;
-                }
-            },
-            None => None,
-        };
-        let open_sessions = if customer.is_some() {
-            match self.store.open_session_count(&username).await {
-                Ok(n) => n,
-                Err(e) => {
-                    Stats::bump(&self.stats.errors);
-                    tracing::error!(error = %e, "RADIUS auth: database error");
-                    return None;
-                }
-            }
-        } else {
-            0
         };
         let mut salts = [[0u8; 2]; 2];
         let r: u16 = rand::random();
@@ -378,12 +436,10 @@ impl Server {
             calling_station_id: calling,
             at: now,
         };
-        let store = self.store.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.record_post_auth(entry).await {
-                tracing::error!(error = %e, "cannot record the authentication log");
-            }
-        });
+        if self.post_auth.try_send(entry).is_err() {
+            // The log is behind by a whole queue: keep answering routers, count the gap.
+            Stats::bump(&self.stats.post_auth_dropped);
+        }
         match encode_response(code, req, &attrs, client.secret.as_bytes(), true) {
             Ok(b) => Some(b),
             Err(e) => {
@@ -445,7 +501,14 @@ impl Server {
                     framed_protocol: req.int(attr::FRAMED_PROTOCOL).map(|v| v.to_string()),
                     class: req.get(attr::CLASS).map(|c| String::from_utf8_lossy(c).chars().take(64).collect()),
                 };
-                self.store.record_accounting(kind, event).await
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                if self.acct.send((kind, event, tx)).await.is_err() {
+                    return None;
+                }
+                match rx.await {
+                    Ok(r) => r,
+                    Err(_) => return None,
+                }
             }
             // Failed and unknown status types are acknowledged and not stored.
             _ => Ok(()),

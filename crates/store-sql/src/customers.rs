@@ -14,7 +14,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
-fn to_record(m: customer::Model) -> StoreResult<Customer> {
+pub(crate) fn to_record(m: customer::Model) -> StoreResult<Customer> {
     Ok(Customer {
         id: m.id,
         username: Username::parse(&m.username).map_err(|_| corrupt("username", &m.username))?,

@@ -162,7 +162,9 @@ async fn connect_sqlite(url: &str, max: u32) -> Result<DatabaseConnection, Conne
     let mut opts = ConnectOptions::new(url);
     opts.max_connections(max).min_connections(1).acquire_timeout(Duration::from_secs(30)).map_sqlx_sqlite_opts(|o| {
         o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-            .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+            // FULL: an acknowledged commit (accounting, payments) survives power loss; the
+            // RADIUS server batches its writes so this costs little.
+            .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
     });

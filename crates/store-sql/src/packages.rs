@@ -14,7 +14,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-fn to_record(m: package::Model) -> StoreResult<Package> {
+pub(crate) fn to_record(m: package::Model) -> StoreResult<Package> {
     let burst = match (
         m.burst_download_bps,
         m.burst_upload_bps,

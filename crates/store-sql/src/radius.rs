@@ -1,18 +1,18 @@
 //! Routers as RADIUS clients, sessions (`radacct`) and the authentication log (`radpostauth`).
 
-use crate::entities::{radacct, radpostauth, router};
+use crate::entities::{customer, package, radacct, radpostauth, router};
 use crate::{SqlStore, audit, db_err, from_db, to_db};
 use async_trait::async_trait;
 use broadnet_domain::ServiceType;
 use broadnet_store::{
-    AcctEvent, AcctKind, Actor, NewRouter, Page, PostAuth, PostAuthQuery, RadSession, RadiusClient, RadiusRepo,
-    RouterRepo, SessionQuery, StoreError, StoreResult,
+    AcctEvent, AcctKind, Actor, Customer, NewRouter, Package, Page, PostAuth, PostAuthQuery, RadSession, RadiusClient,
+    RadiusRepo, RouterRepo, SessionQuery, StoreError, StoreResult,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
-    Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic,
+    IntoActiveModel, Iterable, PaginatorTrait, QueryFilter, QueryOrder, Set, Statement, TransactionTrait,
 };
 
 #[async_trait]
@@ -136,16 +136,56 @@ fn to_session(m: radacct::Model) -> RadSession {
 }
 
 impl SqlStore {
-    async fn apply_accounting(&self, kind: AcctKind, e: &AcctEvent) -> StoreResult<()> {
+    /// `SELECT c.* AS c_…, p.* AS p_…, (open sessions)`, quoted for the backend.
+    fn auth_lookup_sql(&self) -> &'static str {
+        static SQL: [std::sync::OnceLock<String>; 3] = [const { std::sync::OnceLock::new() }; 3];
+        let slot = match self.backend {
+            DbBackend::MySql => 0,
+            DbBackend::Postgres => 1,
+            _ => 2,
+        };
+        SQL[slot].get_or_init(|| self.build_auth_lookup_sql())
+    }
+
+    fn build_auth_lookup_sql(&self) -> String {
+        let q = if self.backend == DbBackend::MySql { '`' } else { '"' };
+        let mut cols = Vec::new();
+        for c in customer::Column::iter() {
+            let n = c.as_str();
+            cols.push(format!("c.{q}{n}{q} AS {q}c_{n}{q}"));
+        }
+        for c in package::Column::iter() {
+            let n = c.as_str();
+            cols.push(format!("p.{q}{n}{q} AS {q}p_{n}{q}"));
+        }
+        let param = if self.backend == DbBackend::Postgres { "$1" } else { "?" };
+        format!(
+            "SELECT {}, (SELECT COUNT(*) FROM radacct a WHERE a.username = c.username AND a.acctstoptime IS NULL) AS open_sessions \
+             FROM customers c LEFT JOIN packages p ON p.id = c.package_id WHERE c.username = {param}",
+            cols.join(", ")
+        )
+    }
+
+    /// Applies a batch in one transaction (one commit, one fsync): group commit.
+    async fn apply_accounting(&self, items: &[(AcctKind, AcctEvent)]) -> StoreResult<()> {
         let txn = self.write.begin().await.map_err(db_err)?;
+        for (kind, e) in items {
+            apply_one(&txn, *kind, e).await?;
+        }
+        txn.commit().await.map_err(db_err)
+    }
+}
+
+async fn apply_one(txn: &sea_orm::DatabaseTransaction, kind: AcctKind, e: &AcctEvent) -> StoreResult<()> {
+    {
         let existing = radacct::Entity::find()
             .filter(radacct::Column::Acctuniqueid.eq(e.unique_id.as_str()))
-            .one(&txn)
+            .one(txn)
             .await
             .map_err(db_err)?;
         let Some(row) = existing else {
-            new_row(kind, e).insert(&txn).await.map_err(db_err)?;
-            return txn.commit().await.map_err(db_err);
+            new_row(kind, e).insert(txn).await.map_err(db_err)?;
+            return Ok(());
         };
         let at = to_db(e.at);
         let stopped = row.acctstoptime.is_some();
@@ -191,9 +231,9 @@ impl SqlStore {
             }
         }
         if am.is_changed() {
-            am.update(&txn).await.map_err(db_err)?;
+            am.update(txn).await.map_err(db_err)?;
         }
-        txn.commit().await.map_err(db_err)
+        Ok(())
     }
 }
 
@@ -204,9 +244,13 @@ fn page_of(page: u64, per_page: u64) -> (u64, u64) {
 #[async_trait]
 impl RadiusRepo for SqlStore {
     async fn record_accounting(&self, kind: AcctKind, event: AcctEvent) -> StoreResult<()> {
-        match self.apply_accounting(kind, &event).await {
-            // Two nodes inserting the same new session at once: the loser updates.
-            Err(StoreError::Conflict(_)) => self.apply_accounting(kind, &event).await,
+        self.record_accounting_batch(vec![(kind, event)]).await
+    }
+
+    async fn record_accounting_batch(&self, items: Vec<(AcctKind, AcctEvent)>) -> StoreResult<()> {
+        match self.apply_accounting(&items).await {
+            // Two nodes inserting the same new session at once: the loser's retry updates.
+            Err(StoreError::Conflict(_)) => self.apply_accounting(&items).await,
             other => other,
         }
     }
@@ -249,6 +293,20 @@ impl RadiusRepo for SqlStore {
             .map_err(db_err)
     }
 
+    async fn auth_lookup(&self, username: &str) -> StoreResult<Option<(Customer, Option<Package>, u64)>> {
+        let sql = self.auth_lookup_sql();
+        let stmt = Statement::from_sql_and_values(self.backend, sql, [username.into()]);
+        let Some(row) = self.read.query_one_raw(stmt).await.map_err(db_err)? else {
+            return Ok(None);
+        };
+        let c = customer::Model::from_query_result(&row, "c_").map_err(db_err)?;
+        let p = package::Model::from_query_result_optional(&row, "p_").map_err(db_err)?;
+        let open: i64 = row.try_get("", "open_sessions").map_err(db_err)?;
+        let customer = crate::customers::to_record(c)?;
+        let package = p.map(crate::packages::to_record).transpose()?;
+        Ok(Some((customer, package, u64::try_from(open).unwrap_or(0))))
+    }
+
     async fn list_sessions(&self, q: &SessionQuery) -> StoreResult<Page<RadSession>> {
         let mut find = radacct::Entity::find();
         if let Some(u) = &q.username {
@@ -277,8 +335,11 @@ impl RadiusRepo for SqlStore {
         m.map(to_session).ok_or(StoreError::NotFound)
     }
 
-    async fn record_post_auth(&self, e: PostAuth) -> StoreResult<()> {
-        radpostauth::ActiveModel {
+    async fn record_post_auth(&self, entries: Vec<PostAuth>) -> StoreResult<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let rows = entries.into_iter().map(|e| radpostauth::ActiveModel {
             username: Set(e.username.chars().take(64).collect()),
             pass: Set(None),
             reply: Set(e.reply),
@@ -289,10 +350,8 @@ impl RadiusRepo for SqlStore {
             callingstationid: Set(e.calling_station_id.map(|c| c.chars().take(50).collect())),
             reason: Set(e.reason.map(|r| r.chars().take(255).collect())),
             ..Default::default()
-        }
-        .insert(&self.write)
-        .await
-        .map_err(db_err)?;
+        });
+        radpostauth::Entity::insert_many(rows).exec(&self.write).await.map_err(db_err)?;
         Ok(())
     }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 /// Why a storage call failed. `Conflict` names the unique value that clashed, so the
 /// API can answer 409 with the field.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,
@@ -79,14 +79,20 @@ pub trait RadiusRepo: Send + Sync {
     /// arriving after a later one never moves counters backwards or reopens a
     /// stopped session; an interim or stop without a start creates the row.
     async fn record_accounting(&self, kind: AcctKind, event: AcctEvent) -> StoreResult<()>;
+    /// Several packets in order, in one transaction: all stored or none.
+    async fn record_accounting_batch(&self, items: Vec<(AcctKind, AcctEvent)>) -> StoreResult<()>;
     /// Accounting-On/Off: closes the NAS's open sessions started before `at`.
     async fn close_nas_sessions(&self, nas_ip: &str, at: DateTime<Utc>, cause: &str) -> StoreResult<u64>;
     /// Closes open sessions with no update since `stale_before` (lost Stop packets).
     async fn close_stale_sessions(&self, stale_before: DateTime<Utc>, at: DateTime<Utc>) -> StoreResult<u64>;
     async fn open_session_count(&self, username: &str) -> StoreResult<u64>;
+    /// Everything an Access-Request decision reads, in one round trip: the customer,
+    /// their package, and their open sessions. `None` when there is no such customer.
+    async fn auth_lookup(&self, username: &str) -> StoreResult<Option<(Customer, Option<Package>, u64)>>;
     async fn list_sessions(&self, query: &SessionQuery) -> StoreResult<Page<RadSession>>;
     async fn get_session(&self, id: i64) -> StoreResult<RadSession>;
-    async fn record_post_auth(&self, entry: PostAuth) -> StoreResult<()>;
+    /// Appends decisions to the log, in one statement.
+    async fn record_post_auth(&self, entries: Vec<PostAuth>) -> StoreResult<()>;
     async fn list_post_auth(&self, query: &PostAuthQuery) -> StoreResult<Page<PostAuth>>;
 }
 
