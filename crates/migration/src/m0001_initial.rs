@@ -55,6 +55,8 @@ fn tables() -> Vec<TableCreateStatement> {
                 big_null("data_limit_mb"),
                 int("shared_users"),
                 boolean("active", true),
+                // The Mikrotik-Rate-Limit text, kept by the store: FreeRADIUS's views read it.
+                s_default("mikrotik_rate_limit", 128, ""),
                 ts("created_at"),
                 ts("updated_at"),
             ],

@@ -57,6 +57,7 @@ pub mod package {
         pub data_limit_mb: Option<i64>,
         pub shared_users: i32,
         pub active: bool,
+        pub mikrotik_rate_limit: String,
         pub created_at: DateTime,
         pub updated_at: DateTime,
     }

@@ -65,6 +65,8 @@ fn apply(am: &mut ActiveModel, n: NewPackage) {
     am.data_limit_mb = Set(n.data_limit_mb);
     am.shared_users = Set(n.shared_users);
     am.active = Set(n.active);
+    let rate = broadnet_store::rate_limit_of(n.download_bps, n.upload_bps, n.burst).mikrotik();
+    am.mikrotik_rate_limit = Set(rate);
 }
 
 fn audit_json(p: &Package) -> serde_json::Value {

@@ -348,3 +348,81 @@ async fn concurrent_writes_all_land() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn freeradius_views_say_what_the_built_in_server_decides() {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let db = TestDb::new().await;
+    let s = SqlStore::open(&db.url).await.unwrap();
+    let pkg = s.create_package(&actor(), package("Home 10M")).await.unwrap();
+    let now = Utc::now();
+    let mut ok = customer("active1", "Active One", "0712000101");
+    ok.package_id = Some(pkg.id);
+    ok.expires_at = Some(now + Duration::days(3));
+    ok.static_ip = Some("10.20.0.5".into());
+    let mut late = customer("expired1", "Expired One", "0712000102");
+    late.package_id = Some(pkg.id);
+    late.expires_at = Some(now - Duration::minutes(5));
+    let mut off = customer("suspended1", "Suspended One", "0712000103");
+    off.package_id = Some(pkg.id);
+    off.status = CustomerStatus::Suspended;
+    for c in [ok, late, off] {
+        s.create_customer(&actor(), c).await.unwrap();
+    }
+    s.create_router(
+        &actor(),
+        NewRouter {
+            name: "core".into(),
+            nas_ip: Some("10.0.0.1".into()),
+            radius_secret: "s3cret-value".into(),
+            service_types: ServiceType::Both,
+            require_message_authenticator: true,
+        },
+    )
+    .await
+    .unwrap();
+
+    let conn = Database::connect(&db.url).await.unwrap();
+    let backend = conn.get_database_backend();
+    let rows = |sql: &'static str| {
+        let conn = &conn;
+        async move {
+            conn.query_all_raw(Statement::from_string(backend, sql))
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (0..3)
+                        .map(|i| r.try_get_by_index::<String>(i).unwrap_or_else(|_| "?".into()))
+                        .collect::<Vec<_>>()
+                        .join("|")
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let check = rows("SELECT username, attribute, value FROM radcheck ORDER BY id").await;
+    assert_eq!(
+        check,
+        [
+            "active1|Cleartext-Password|secret12",
+            "expired1|Cleartext-Password|secret12",
+            "expired1|Auth-Type|Reject",
+            "suspended1|Cleartext-Password|secret12",
+            "suspended1|Auth-Type|Reject",
+        ]
+    );
+    assert_eq!(rows("SELECT username, attribute, value FROM radreply").await, ["active1|Framed-IP-Address|10.20.0.5"]);
+    assert_eq!(
+        rows("SELECT username, groupname, username FROM radusergroup WHERE username = 'active1'").await,
+        ["active1|Home 10M|active1"]
+    );
+    assert_eq!(
+        rows("SELECT groupname, attribute, value FROM radgroupreply ORDER BY id").await,
+        ["Home 10M|Mikrotik-Rate-Limit|5M/10M 10M/20M 3750k/7500k 16/16", "Home 10M|Acct-Interim-Interval|300"]
+    );
+    assert_eq!(rows("SELECT nasname, shortname, secret FROM nas").await, ["10.0.0.1|core|s3cret-value"]);
+    assert!(rows("SELECT groupname, attribute, value FROM radgroupcheck").await.is_empty());
+    let _ = conn.close().await;
+    s.close().await;
+    db.cleanup().await;
+}

@@ -149,21 +149,26 @@ pub struct PackageBurst {
     pub time_secs: u32,
 }
 
+/// The speed as RouterOS takes it (Mikrotik-Rate-Limit).
+pub fn rate_limit_of(download_bps: u64, upload_bps: u64, burst: Option<PackageBurst>) -> broadnet_domain::RateLimit {
+    use broadnet_domain::{Burst, Rate, RateLimit};
+    RateLimit {
+        download: Rate::from_bps(download_bps),
+        upload: Rate::from_bps(upload_bps),
+        burst: burst.map(|b| Burst {
+            download: Rate::from_bps(b.download_bps),
+            upload: Rate::from_bps(b.upload_bps),
+            threshold_download: Rate::from_bps(b.threshold_download_bps),
+            threshold_upload: Rate::from_bps(b.threshold_upload_bps),
+            time_secs: b.time_secs,
+        }),
+    }
+}
+
 impl Package {
     /// The speed as RouterOS takes it (Mikrotik-Rate-Limit).
     pub fn rate_limit(&self) -> broadnet_domain::RateLimit {
-        use broadnet_domain::{Burst, Rate, RateLimit};
-        RateLimit {
-            download: Rate::from_bps(self.download_bps),
-            upload: Rate::from_bps(self.upload_bps),
-            burst: self.burst.map(|b| Burst {
-                download: Rate::from_bps(b.download_bps),
-                upload: Rate::from_bps(b.upload_bps),
-                threshold_download: Rate::from_bps(b.threshold_download_bps),
-                threshold_upload: Rate::from_bps(b.threshold_upload_bps),
-                time_secs: b.time_secs,
-            }),
-        }
+        rate_limit_of(self.download_bps, self.upload_bps, self.burst)
     }
 }
 
