@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod customers;
 pub mod error;
 pub mod fields;
+pub mod freeradius;
 pub mod packages;
 pub mod sessions;
 pub mod settings;
@@ -31,6 +32,8 @@ pub struct App {
     /// Reaches routers to end or change sessions (the RADIUS CoA client); absent in
     /// tools that have no network side.
     pub nas: Option<Arc<dyn sessions::NasControl>>,
+    /// The database FreeRADIUS should read (for its setup script).
+    pub freeradius_db: Option<String>,
 }
 
 /// An authenticated admin making a request.
@@ -70,7 +73,20 @@ pub struct LoginOutcome {
 
 impl App {
     pub fn new(store: DynStore, clock: Arc<dyn Clock>, tokens: TokenKey, secrets: SecretBox) -> Self {
-        App { store, clock, tokens, secrets, limiter: Arc::new(LoginLimiter::new(LoginLimits::default())), nas: None }
+        App {
+            store,
+            clock,
+            tokens,
+            secrets,
+            limiter: Arc::new(LoginLimiter::new(LoginLimits::default())),
+            nas: None,
+            freeradius_db: None,
+        }
+    }
+
+    pub fn with_freeradius_db(mut self, url: impl Into<String>) -> Self {
+        self.freeradius_db = Some(url.into());
+        self
     }
 
     pub fn with_nas(mut self, nas: Arc<dyn sessions::NasControl>) -> Self {

@@ -28,6 +28,7 @@ pub fn build_app(cfg: &Config, store: DynStore, clock: Arc<dyn Clock>) -> App {
         SecretBox::from_key_material(cfg.encryption_key.expose()),
     )
     .with_nas(Arc::new(nas))
+    .with_freeradius_db(cfg.radius_db_url.expose())
 }
 
 pub fn state(cfg: &Config, app: App) -> AppState {

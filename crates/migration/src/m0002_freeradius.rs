@@ -83,6 +83,39 @@ fn view_sql(backend: DbBackend) -> Vec<String> {
     ]
 }
 
+/// FreeRADIUS's SQLite queries write times as Unix epoch numbers; everything else
+/// here stores `YYYY-MM-DD HH:MM:SS` text. These triggers convert on the way in
+/// (SQLite does not re-fire triggers from a trigger's own UPDATE).
+fn sqlite_time_triggers() -> Vec<String> {
+    let mut out = Vec::new();
+    for (table, key, cols) in [
+        ("radacct", "radacctid", &["acctstarttime", "acctupdatetime", "acctstoptime"][..]),
+        ("radpostauth", "id", &["authdate"][..]),
+    ] {
+        // An epoch arrives as an integer, or as digits in text (the columns have TEXT affinity).
+        let epoch = |v: String| format!("({v} IS NOT NULL AND {v} NOT GLOB '*[^0-9]*')");
+        let when: Vec<String> = cols.iter().map(|c| epoch(format!("NEW.{c}"))).collect();
+        let set: Vec<String> = cols
+            .iter()
+            .map(|c| {
+                format!(
+                    "{c} = CASE WHEN {} THEN datetime(CAST({c} AS INTEGER), 'unixepoch') ELSE {c} END",
+                    epoch(String::from(*c))
+                )
+            })
+            .collect();
+        for event in ["INSERT", "UPDATE"] {
+            out.push(format!(
+                "CREATE TRIGGER {table}_epoch_{} AFTER {event} ON {table} WHEN {} BEGIN UPDATE {table} SET {} WHERE {key} = NEW.{key}; END",
+                event.to_lowercase(),
+                when.join(" OR "),
+                set.join(", ")
+            ));
+        }
+    }
+    out
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -98,6 +131,11 @@ impl MigrationTrait for Migration {
         let db = manager.get_connection();
         for sql in view_sql(manager.get_database_backend()) {
             db.execute_unprepared(&sql).await?;
+        }
+        if manager.get_database_backend() == DbBackend::Sqlite {
+            for sql in sqlite_time_triggers() {
+                db.execute_unprepared(&sql).await?;
+            }
         }
         Ok(())
     }

@@ -76,7 +76,7 @@ async fn migrations_are_idempotent_and_report_nothing_pending() {
     let db = TestDb::new().await;
     let store = SqlStore::connect(&db.url).await.unwrap();
     let first = store.migrate().await.unwrap();
-    assert_eq!(first, vec!["m0001_initial".to_string()]);
+    assert_eq!(first, ["m0001_initial", "m0002_freeradius"]);
     let again = store.migrate().await.unwrap();
     assert!(again.is_empty());
     store.ping().await.unwrap();

@@ -16,6 +16,7 @@ pub fn router() -> Router<AppState> {
         .route("/sessions/{id}/disconnect", post(disconnect))
         .route("/customers/{id}/disconnect", post(disconnect_customer))
         .route("/radius/auth-log", get(auth_log))
+        .route("/radius/freeradius-setup.sh", get(freeradius_setup))
 }
 
 fn params(p: Params) -> BTreeMap<String, String> {
@@ -40,4 +41,18 @@ async fn disconnect_customer(
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, WebError> {
     Ok(Json(st.app.disconnect_customer(&s, id).await?))
+}
+
+async fn freeradius_setup(State(st): State<AppState>, Auth(s): Auth) -> Result<axum::response::Response, WebError> {
+    use axum::response::IntoResponse;
+    let script = st.app.freeradius_setup_script(&s)?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/x-shellscript; charset=utf-8"),
+            (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"freeradius-setup.sh\""),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        script,
+    )
+        .into_response())
 }
