@@ -27,6 +27,7 @@ pub fn parse_package(body: Value) -> AppResult<NewPackage> {
     let duration_minutes = f.required("duration", duration);
     let data_limit_mb = f.int("data_limit_mb", 1, 100_000_000).value();
     let shared_users = f.int("shared_users", 1, 100).value().unwrap_or(1) as i32;
+    let framed_pool = f.parsed("framed_pool", parse_pool_name).value();
     let active = f.boolean("active").value().unwrap_or(true);
 
     let bd = f.parsed("burst_download_rate", Rate::parse).value();
@@ -70,6 +71,7 @@ pub fn parse_package(body: Value) -> AppResult<NewPackage> {
             duration_minutes,
             data_limit_mb,
             shared_users,
+            framed_pool,
             active,
         }),
         _ => Err(AppError::Internal("package fields missing after validation".into())),
@@ -103,6 +105,7 @@ pub fn package_json(p: &Package) -> Value {
         "duration_minutes": p.duration_minutes,
         "data_limit_mb": p.data_limit_mb,
         "shared_users": p.shared_users,
+        "framed_pool": p.framed_pool,
         "active": p.active,
         "created_at": p.created_at,
         "updated_at": p.updated_at,
@@ -126,6 +129,15 @@ impl App {
         s.require_write()?;
         self.store.delete_package(&s.actor(self.now()), id).await.map_err(AppError::from_store("package"))
     }
+}
+
+/// A RouterOS `/ip pool` name: letters, digits, `-`, `_`, `.`; up to 64 characters.
+fn parse_pool_name(s: &str) -> Result<String, broadnet_domain::ParseError> {
+    let s = s.trim();
+    if s.is_empty() || s.len() > 64 || !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        return Err(broadnet_domain::ParseError::new("must be a router IP pool name (letters, digits, - _ .)"));
+    }
+    Ok(s.to_string())
 }
 
 #[cfg(test)]

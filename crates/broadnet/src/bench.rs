@@ -174,6 +174,7 @@ pub async fn radius(cfg: &Config, users: u32, auth_port: u16, acct_port: u16) ->
                     duration_minutes: 43200,
                     data_limit_mb: None,
                     shared_users: 1_000_000,
+                    framed_pool: None,
                     active: true,
                 },
             )

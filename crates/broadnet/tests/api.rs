@@ -175,9 +175,15 @@ async fn validation_errors_are_422_with_field_messages_and_change_nothing() {
     assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert!(r.body["error"]["fields"]["surname"].is_array(), "unknown fields are refused: {}", r.body);
 
-    let r = api.call("POST", "/api/packages", Some(json!({"name": "X", "price": "-5", "download_rate": "fast", "upload_rate": "1M", "duration": "forever"}))).await;
+    let r = api
+        .call(
+            "POST",
+            "/api/packages",
+            Some(json!({"name": "X", "price": "-5", "download_rate": "fast", "upload_rate": "1M", "duration": "forever", "framed_pool": "my pool!"})),
+        )
+        .await;
     assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    for f in ["price", "download_rate", "duration"] {
+    for f in ["price", "download_rate", "duration", "framed_pool"] {
         assert!(r.body["error"]["fields"][f].is_array(), "no message for {f}: {}", r.body);
     }
 

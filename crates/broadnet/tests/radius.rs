@@ -66,6 +66,7 @@ impl Rad {
                     duration_minutes: 43200,
                     data_limit_mb: None,
                     shared_users: 1,
+                    framed_pool: Some("home-pool".into()),
                     active: true,
                 },
             )
@@ -177,6 +178,7 @@ async fn pap_chap_and_ms_chap_are_accepted_with_the_package_attributes() {
     assert!(out.contains("Received Access-Accept"), "{out}");
     assert!(out.contains("Mikrotik-Rate-Limit = \"2M/4M\""), "{out}");
     assert!(out.contains("Acct-Interim-Interval = 300"), "{out}");
+    assert!(out.contains("Framed-Pool = \"home-pool\""), "{out}");
     assert!(out.contains("Session-Timeout = "), "{out}");
     assert!(out.contains("Message-Authenticator = "), "{out}");
 

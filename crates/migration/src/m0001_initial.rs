@@ -54,6 +54,7 @@ fn tables() -> Vec<TableCreateStatement> {
                 big("duration_minutes"),
                 big_null("data_limit_mb"),
                 int("shared_users"),
+                s_null("framed_pool", 64),
                 boolean("active", true),
                 // The Mikrotik-Rate-Limit text, kept by the store: FreeRADIUS's views read it.
                 s_default("mikrotik_rate_limit", 128, ""),

@@ -63,10 +63,14 @@ fn view_sql(backend: DbBackend) -> Vec<String> {
         ),
         format!(
             "CREATE VIEW radgroupreply AS \
-             SELECT p.id * 2 AS id, p.name AS groupname, {rate} AS attribute, {set} AS op, p.mikrotik_rate_limit AS value \
+             SELECT p.id * 4 AS id, p.name AS groupname, {rate} AS attribute, {set} AS op, p.mikrotik_rate_limit AS value \
              FROM packages p \
              UNION ALL \
-             SELECT p.id * 2 + 1, p.name, {interim}, {set}, {v300} FROM packages p",
+             SELECT p.id * 4 + 1, p.name, {interim}, {set}, {v300} FROM packages p \
+             UNION ALL \
+             SELECT p.id * 4 + 2, p.name, {pool}, {set}, p.framed_pool FROM packages p \
+             WHERE p.framed_pool IS NOT NULL AND p.framed_pool <> ''",
+            pool = text("Framed-Pool"),
             rate = text("Mikrotik-Rate-Limit"),
             set = text(":="),
             interim = text("Acct-Interim-Interval"),

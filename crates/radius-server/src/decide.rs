@@ -258,8 +258,12 @@ pub fn decide(inp: &Input<'_>) -> Decision {
     if service == CustomerType::Hotspot && inp.policy.hotspot_idle_timeout_secs > 0 {
         attrs.push(Avp::int(attr::IDLE_TIMEOUT, inp.policy.hotspot_idle_timeout_secs));
     }
+    // A customer's own address wins over the package's pool (RouterOS ignores the
+    // pool when both come).
     if let Some(ip) = c.static_ip.as_deref().and_then(|s| s.parse::<std::net::Ipv4Addr>().ok()) {
         attrs.push(Avp::ipv4(attr::FRAMED_IP_ADDRESS, ip));
+    } else if let Some(pool) = p.framed_pool.as_deref().filter(|p| !p.is_empty()) {
+        attrs.push(Avp::text(attr::FRAMED_POOL, pool));
     }
     Decision::Accept { attrs, method }
 }

@@ -56,6 +56,7 @@ pub mod package {
         pub duration_minutes: i64,
         pub data_limit_mb: Option<i64>,
         pub shared_users: i32,
+        pub framed_pool: Option<String>,
         pub active: bool,
         pub mikrotik_rate_limit: String,
         pub created_at: DateTime,

@@ -43,6 +43,7 @@ pub(crate) fn to_record(m: package::Model) -> StoreResult<Package> {
         duration_minutes: m.duration_minutes,
         data_limit_mb: m.data_limit_mb,
         shared_users: m.shared_users,
+        framed_pool: m.framed_pool,
         active: m.active,
         created_at: from_db(m.created_at),
         updated_at: from_db(m.updated_at),
@@ -64,6 +65,7 @@ fn apply(am: &mut ActiveModel, n: NewPackage) {
     am.duration_minutes = Set(n.duration_minutes);
     am.data_limit_mb = Set(n.data_limit_mb);
     am.shared_users = Set(n.shared_users);
+    am.framed_pool = Set(n.framed_pool.clone());
     am.active = Set(n.active);
     let rate = broadnet_store::rate_limit_of(n.download_bps, n.upload_bps, n.burst).mikrotik();
     am.mikrotik_rate_limit = Set(rate);
@@ -75,7 +77,7 @@ fn audit_json(p: &Package) -> serde_json::Value {
         "service_type": p.service_type, "price_minor": p.price.minor(),
         "download_bps": p.download_bps, "upload_bps": p.upload_bps, "burst": p.burst,
         "duration_minutes": p.duration_minutes, "data_limit_mb": p.data_limit_mb,
-        "shared_users": p.shared_users, "active": p.active,
+        "shared_users": p.shared_users, "framed_pool": p.framed_pool, "active": p.active,
     })
 }
 

@@ -55,6 +55,7 @@ fn package(name: &str) -> NewPackage {
         duration_minutes: 43_200,
         data_limit_mb: None,
         shared_users: 1,
+        framed_pool: None,
         active: true,
     }
 }
@@ -354,7 +355,9 @@ async fn freeradius_views_say_what_the_built_in_server_decides() {
     use sea_orm::{ConnectionTrait, Database, Statement};
     let db = TestDb::new().await;
     let s = SqlStore::open(&db.url).await.unwrap();
-    let pkg = s.create_package(&actor(), package("Home 10M")).await.unwrap();
+    let mut with_pool = package("Home 10M");
+    with_pool.framed_pool = Some("home-pool".into());
+    let pkg = s.create_package(&actor(), with_pool).await.unwrap();
     let now = Utc::now();
     let mut ok = customer("active1", "Active One", "0712000101");
     ok.package_id = Some(pkg.id);
@@ -418,7 +421,11 @@ async fn freeradius_views_say_what_the_built_in_server_decides() {
     );
     assert_eq!(
         rows("SELECT groupname, attribute, value FROM radgroupreply ORDER BY id").await,
-        ["Home 10M|Mikrotik-Rate-Limit|5M/10M 10M/20M 3750k/7500k 16/16", "Home 10M|Acct-Interim-Interval|300"]
+        [
+            "Home 10M|Mikrotik-Rate-Limit|5M/10M 10M/20M 3750k/7500k 16/16",
+            "Home 10M|Acct-Interim-Interval|300",
+            "Home 10M|Framed-Pool|home-pool"
+        ]
     );
     assert_eq!(rows("SELECT nasname, shortname, secret FROM nas").await, ["10.0.0.1|core|s3cret-value"]);
     assert!(rows("SELECT groupname, attribute, value FROM radgroupcheck").await.is_empty());

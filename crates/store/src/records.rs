@@ -137,6 +137,8 @@ pub struct NewPackage {
     pub duration_minutes: i64,
     pub data_limit_mb: Option<i64>,
     pub shared_users: i32,
+    /// Router-local IP pool to allocate from (Framed-Pool), when set.
+    pub framed_pool: Option<String>,
     pub active: bool,
 }
 
@@ -185,6 +187,8 @@ pub struct Package {
     pub duration_minutes: i64,
     pub data_limit_mb: Option<i64>,
     pub shared_users: i32,
+    /// Router-local IP pool to allocate from (Framed-Pool), when set.
+    pub framed_pool: Option<String>,
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
