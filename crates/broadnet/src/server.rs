@@ -20,7 +20,12 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<SqlStore> {
 }
 
 pub fn build_app(cfg: &Config, store: DynStore, clock: Arc<dyn Clock>) -> App {
-    let nas = broadnet_radius_server::Nas::new(store.clone(), Default::default(), cfg.radius_coa_port);
+    let nas = broadnet_radius_server::Nas::new(
+        store.clone(),
+        Default::default(),
+        cfg.radius_coa_port,
+        cfg.radius_shared_secret.expose().to_string(),
+    );
     App::new(
         store,
         clock,
@@ -169,5 +174,6 @@ pub fn radius_config(cfg: &Config) -> anyhow::Result<broadnet_radius_server::Con
         acct_addr: SocketAddr::new(host, cfg.radius_acct_port),
         policy: broadnet_radius_server::decide::Policy { how_to_pay, ..Default::default() },
         client_refresh: std::time::Duration::from_secs(30),
+        default_secret: cfg.radius_shared_secret.expose().to_string(),
     })
 }

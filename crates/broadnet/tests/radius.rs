@@ -111,6 +111,7 @@ impl Rad {
                 acct_addr: "127.0.0.1:0".parse().unwrap(),
                 policy: Policy { how_to_pay: "Pay with M-Pesa paybill 174379.".into(), ..Policy::default() },
                 client_refresh: std::time::Duration::from_secs(30),
+                default_secret: String::new(),
             },
         );
         let bound = server.bind().await.unwrap();

@@ -80,6 +80,8 @@ pub struct Config {
     pub policy: Policy,
     /// How often the client table is re-read from the routers table.
     pub client_refresh: Duration,
+    /// RADIUS_SHARED_SECRET: the secret of a router stored without its own.
+    pub default_secret: String,
 }
 
 /// The routers, by source address, re-read periodically and on an unknown source.
@@ -279,7 +281,14 @@ impl Server {
         match self.store.radius_clients().await {
             Ok(list) => {
                 let mut by_ip = HashMap::new();
-                for cl in list {
+                for mut cl in list {
+                    if cl.secret.is_empty() {
+                        if self.cfg.default_secret.is_empty() {
+                            tracing::warn!(router = %cl.name, "router has no RADIUS secret and RADIUS_SHARED_SECRET is not set: ignored");
+                            continue;
+                        }
+                        cl.secret = self.cfg.default_secret.clone();
+                    }
                     if let Ok(addr) = cl.nas_ip.parse::<IpAddr>() {
                         // Several routers behind one NAT share an address: the first one wins.
                         by_ip.entry(addr).or_insert(cl);
@@ -552,11 +561,12 @@ pub struct Nas {
     store: DynStore,
     client: coa::CoaClient,
     coa_port: u16,
+    default_secret: String,
 }
 
 impl Nas {
-    pub fn new(store: DynStore, client: coa::CoaClient, coa_port: u16) -> Nas {
-        Nas { store, client, coa_port }
+    pub fn new(store: DynStore, client: coa::CoaClient, coa_port: u16, default_secret: String) -> Nas {
+        Nas { store, client, coa_port, default_secret }
     }
 
     async fn target(&self, session: &broadnet_store::RadSession) -> Result<(SocketAddr, String), String> {
@@ -567,7 +577,11 @@ impl Nas {
             .or_else(|| clients.iter().find(|c| c.nas_ip == session.nas_ip))
             .ok_or_else(|| format!("no router for NAS {}", session.nas_ip))?;
         let ip: IpAddr = client.nas_ip.parse().map_err(|_| format!("router {} has no valid address", client.name))?;
-        Ok((SocketAddr::new(ip, self.coa_port), client.secret.clone()))
+        let secret = if client.secret.is_empty() { self.default_secret.clone() } else { client.secret.clone() };
+        if secret.is_empty() {
+            return Err(format!("router {} has no RADIUS secret (set RADIUS_SHARED_SECRET)", client.name));
+        }
+        Ok((SocketAddr::new(ip, self.coa_port), secret))
     }
 
     fn identify(session: &broadnet_store::RadSession) -> Vec<Avp> {

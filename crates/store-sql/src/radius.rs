@@ -237,8 +237,10 @@ async fn apply_one(txn: &sea_orm::DatabaseTransaction, kind: AcctKind, e: &AcctE
     }
 }
 
+/// Page numbers from 1; `per_page` 0 means the default, 50.
 fn page_of(page: u64, per_page: u64) -> (u64, u64) {
-    (page.max(1), per_page.clamp(1, 500))
+    let per_page = if per_page == 0 { 50 } else { per_page.min(500) };
+    (page.max(1), per_page)
 }
 
 #[async_trait]

@@ -433,3 +433,52 @@ async fn freeradius_views_say_what_the_built_in_server_decides() {
     s.close().await;
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn accounting_is_idempotent_and_stale_sessions_close() {
+    with_store(|s| async move {
+        let ev = |id: &str, at: DateTime<Utc>, time: i64, octets: i64| AcctEvent {
+            unique_id: format!("u-{id}"),
+            session_id: id.into(),
+            username: "jane".into(),
+            nas_ip: "10.0.0.1".into(),
+            at,
+            session_time: Some(time),
+            input_octets: Some(octets),
+            output_octets: Some(octets * 2),
+            ..Default::default()
+        };
+        s.record_accounting(AcctKind::Start, ev("a", t0(), 0, 0)).await.unwrap();
+        s.record_accounting(AcctKind::Interim, ev("a", t0() + Duration::minutes(5), 300, 1000)).await.unwrap();
+        // A late, older interim and a repeated start change nothing.
+        s.record_accounting(AcctKind::Interim, ev("a", t0() + Duration::minutes(4), 240, 10)).await.unwrap();
+        s.record_accounting(AcctKind::Start, ev("a", t0(), 0, 0)).await.unwrap();
+        // A session first heard of through an interim starts session_time earlier.
+        s.record_accounting(AcctKind::Interim, ev("b", t0() + Duration::minutes(50), 600, 5)).await.unwrap();
+        let q = SessionQuery { username: Some("jane".into()), ..Default::default() };
+        let all = s.list_sessions(&q).await.unwrap();
+        assert_eq!(all.total, 2);
+        let a = all.items.iter().find(|x| x.session_id == "a").unwrap();
+        assert_eq!((a.session_time, a.input_octets, a.output_octets), (Some(300), Some(1000), Some(2000)));
+        assert_eq!(a.updated_at, Some(t0() + Duration::minutes(5)));
+        let b = all.items.iter().find(|x| x.session_id == "b").unwrap();
+        assert_eq!(b.started_at, Some(t0() + Duration::minutes(40)));
+        assert_eq!(s.open_session_count("jane").await.unwrap(), 2);
+
+        // Silent since minute 5: closed; b was heard at minute 50: kept.
+        let closed = s.close_stale_sessions(t0() + Duration::minutes(30), t0() + Duration::minutes(60)).await.unwrap();
+        assert_eq!(closed, 1);
+        let a = s.list_sessions(&q).await.unwrap().items.into_iter().find(|x| x.session_id == "a").unwrap();
+        assert_eq!(a.terminate_cause.as_deref(), Some("Lost-Service"));
+        assert_eq!(s.open_session_count("jane").await.unwrap(), 1);
+        // A stop after that never reopens or rewinds it.
+        s.record_accounting(AcctKind::Stop, ev("a", t0() + Duration::minutes(70), 200, 1)).await.unwrap();
+        let a = s.get_session(a.id).await.unwrap();
+        assert_eq!((a.session_time, a.input_octets), (Some(300), Some(1000)));
+        assert_eq!(a.terminate_cause.as_deref(), Some("Lost-Service"));
+        // Accounting-On closes the rest for that NAS.
+        assert_eq!(s.close_nas_sessions("10.0.0.1", t0() + Duration::minutes(80), "NAS-Reboot").await.unwrap(), 1);
+        assert_eq!(s.open_session_count("jane").await.unwrap(), 0);
+    })
+    .await;
+}
