@@ -82,8 +82,8 @@ pub fn setup_script(database_url: &str, generated_at: &str) -> AppResult<String>
          # Run as root on the FreeRADIUS machine:   sh freeradius-setup.sh\n\
          #   RADDB=/path     FreeRADIUS configuration directory (default /etc/freeradius/3.0)\n\
          #   NO_RESTART=1    do not restart FreeRADIUS afterwards\n\
-         # Turn the built-in server's ports off, or give FreeRADIUS other ports, so both do not\n\
-         # listen on 1812/1813.\n\
+         # Set RADIUS_ENABLED=false for BroadNet (or give FreeRADIUS other ports) so both do\n\
+         # not listen on 1812/1813.\n\
          set -eu\n\
          RADDB=\"${{RADDB:-/etc/freeradius/3.0}}\"\n\
          if [ ! -f \"$RADDB/radiusd.conf\" ]; then\n\

@@ -72,6 +72,8 @@ pub struct Config {
     pub radius_shared_secret: Secret,
     pub radius_auth_port: u16,
     pub radius_acct_port: u16,
+    /// The built-in RADIUS server (off when FreeRADIUS is used instead).
+    pub radius_enabled: bool,
     /// Where routers listen for Disconnect/CoA requests (RouterOS `/radius incoming`).
     pub radius_coa_port: u16,
     pub radius_db_url: Secret,
@@ -403,6 +405,7 @@ impl Config {
         let radius_auth_port = r.port_or_any("RADIUS_AUTH_PORT", 1812);
         let radius_acct_port = r.port_or_any("RADIUS_ACCT_PORT", 1813);
         let radius_coa_port = r.port("RADIUS_COA_PORT", 3799);
+        let radius_enabled = r.get("RADIUS_ENABLED").is_none() || r.flag("RADIUS_ENABLED");
 
         let provision_base_url = if r.get("PROVISION_BASE_URL").is_none() {
             r.need("PROVISION_BASE_URL", "public URL routers fetch their provisioning script from");
@@ -512,6 +515,7 @@ impl Config {
             radius_auth_port,
             radius_acct_port,
             radius_coa_port,
+            radius_enabled,
             radius_db_url: Secret(radius_db_url),
             provision_base_url,
             provision_secret,
@@ -552,6 +556,7 @@ impl Config {
             ("RADIUS_AUTH_PORT".into(), self.radius_auth_port.to_string()),
             ("RADIUS_ACCT_PORT".into(), self.radius_acct_port.to_string()),
             ("RADIUS_COA_PORT".into(), self.radius_coa_port.to_string()),
+            ("RADIUS_ENABLED".into(), self.radius_enabled.to_string()),
             ("PROVISION_BASE_URL".into(), o(&self.provision_base_url)),
             ("PROVISION_SECRET".into(), s(&self.provision_secret)),
             ("BRIDGE_GATEWAY".into(), self.bridge_gateway.clone()),

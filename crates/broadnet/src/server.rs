@@ -109,16 +109,20 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let app = build_app(&cfg, dyn_store, Arc::new(SystemClock));
     let first = ensure_first_admin(&cfg, &app).await?;
     let st = state(&cfg, app);
-    let radius = broadnet_radius_server::Server::new(st.app.store.clone(), radius_config(&cfg)?);
-    let bound = radius.bind().await.with_context(|| {
-        format!(
-            "listening for RADIUS on UDP {} and {} (is FreeRADIUS running on them?)",
-            cfg.radius_auth_port, cfg.radius_acct_port
-        )
-    })?;
-    let radius_ports = (bound.auth.local_addr()?.port(), bound.acct.local_addr()?.port());
-    let stats = radius.stats.clone();
-    st.metrics.add_source(Arc::new(move || stats.render()));
+    let radius = if cfg.radius_enabled {
+        let radius = broadnet_radius_server::Server::new(st.app.store.clone(), radius_config(&cfg)?);
+        let bound = radius.bind().await.with_context(|| {
+            format!(
+                "listening for RADIUS on UDP {} and {} (is FreeRADIUS running on them? then set RADIUS_ENABLED=false)",
+                cfg.radius_auth_port, cfg.radius_acct_port
+            )
+        })?;
+        let stats = radius.stats.clone();
+        st.metrics.add_source(Arc::new(move || stats.render()));
+        Some((radius, bound))
+    } else {
+        None
+    };
     let addr = format!("{}:{}", cfg.app_host, cfg.app_port);
     let listener =
         TcpListener::bind(&addr).await.with_context(|| format!("listening on {addr} (is APP_PORT in use?)"))?;
@@ -129,7 +133,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     println!("BroadNet Billing {} is running ({} database)", env!("CARGO_PKG_VERSION"), store_backend(&store));
     println!("  Admin URL:  {base}/api  (log in: POST {base}/api/auth/login)");
     println!("  Health:     {base}/health");
-    println!("  RADIUS:     auth UDP {}, accounting UDP {}", radius_ports.0, radius_ports.1);
+    match &radius {
+        Some((_, b)) => println!(
+            "  RADIUS:     auth UDP {}, accounting UDP {}",
+            b.auth.local_addr()?.port(),
+            b.acct.local_addr()?.port()
+        ),
+        None => println!("  RADIUS:     built-in server off (RADIUS_ENABLED=false); FreeRADIUS reads the database"),
+    }
     if let Some(first) = &first {
         match &first.generated_password {
             Some(pw) => {
@@ -143,7 +154,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(%local, "listening");
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
-    let radius_task = tokio::spawn(radius.run(bound, shutdown.clone()));
+    let radius_task = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            if let Some((radius, bound)) = radius {
+                radius.run(bound, shutdown).await;
+            }
+        }
+    });
     let stale_job = tokio::spawn(broadnet_radius_server::close_stale_sessions_job(
         st.app.store.clone(),
         radius_config(&cfg)?.policy.interim_interval_secs,

@@ -229,9 +229,14 @@ fn zero_config_first_start_then_restart_keeps_everything() {
 fn admin_credentials_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     // From .env: the file is read as well as the environment.
-    std::fs::write(dir.path().join(".env"), "ADMIN_USERNAME=boss\nADMIN_PASSWORD='a strong password 9'\n").unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "ADMIN_USERNAME=boss\nADMIN_PASSWORD='a strong password 9'\nRADIUS_ENABLED=false\n",
+    )
+    .unwrap();
     let s = Server::start(dir.path());
     assert_eq!(s.password(), None, "nothing generated when ADMIN_PASSWORD is set");
+    assert!(s.stdout.iter().any(|l| l.contains("built-in server off")), "{:#?}", s.stdout);
     assert!(s.login("boss", "a strong password 9").is_some());
     s.stop();
 }
