@@ -64,6 +64,22 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// Where money came from.
+    PaymentProvider { Mpesa => "mpesa", Airtel => "airtel", Cash => "cash", Voucher => "voucher" }
+);
+
+text_enum!(
+    /// A payment's life: pending until the provider says, then exactly one of the others.
+    PaymentStatus {
+        Pending => "pending",
+        Completed => "completed",
+        Failed => "failed",
+        Cancelled => "cancelled",
+        Expired => "expired",
+    }
+);
+
 impl Role {
     pub fn can_write(self) -> bool {
         !matches!(self, Role::Viewer)

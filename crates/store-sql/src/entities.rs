@@ -259,3 +259,106 @@ pub mod audit {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod payment {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "payments")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub customer_id: Option<i64>,
+        pub package_id: Option<i64>,
+        pub provider: String,
+        pub amount_minor: i64,
+        pub currency: String,
+        pub phone: Option<String>,
+        pub status: String,
+        pub checkout_request_id: Option<String>,
+        pub merchant_request_id: Option<String>,
+        pub provider_receipt: Option<String>,
+        pub account_reference: Option<String>,
+        pub result_code: Option<String>,
+        pub result_desc: Option<String>,
+        pub initiated_by_admin_id: Option<i64>,
+        pub created_at: DateTime,
+        pub updated_at: DateTime,
+        pub completed_at: Option<DateTime>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod invoice {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "invoices")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub seq: i64,
+        pub number: String,
+        pub payment_id: i64,
+        pub customer_id: Option<i64>,
+        pub customer_name: String,
+        pub package_name: Option<String>,
+        pub amount_minor: i64,
+        pub currency: String,
+        pub period_start: Option<DateTime>,
+        pub period_end: Option<DateTime>,
+        pub issued_at: DateTime,
+        pub pdf: Option<Vec<u8>>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod counter {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "counters")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        pub value: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod outbox {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub kind: String,
+        pub payload: String,
+        pub status: String,
+        pub attempts: i32,
+        pub next_attempt_at: DateTime,
+        pub last_error: Option<String>,
+        pub dedupe_key: Option<String>,
+        pub created_at: DateTime,
+        pub delivered_at: Option<DateTime>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

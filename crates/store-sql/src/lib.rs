@@ -6,6 +6,7 @@ mod audit;
 mod customers;
 mod entities;
 mod packages;
+mod payments;
 mod radius;
 mod settings;
 

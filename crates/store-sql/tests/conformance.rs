@@ -482,3 +482,119 @@ async fn accounting_is_idempotent_and_stale_sessions_close() {
     })
     .await;
 }
+
+async fn count(url: &str, sql: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let conn = Database::connect(url).await.unwrap();
+    let row = conn.query_one_raw(Statement::from_string(conn.get_database_backend(), sql)).await.unwrap().unwrap();
+    let n: i64 = row.try_get_by_index(0).unwrap();
+    let _ = conn.close().await;
+    n
+}
+
+#[tokio::test]
+async fn a_payment_renews_exactly_once_whatever_the_callbacks_do() {
+    use broadnet_domain::{PaymentProvider, PaymentStatus};
+    let db = TestDb::new().await;
+    let s = SqlStore::open(&db.url).await.unwrap();
+    let pkg = s.create_package(&actor(), package("Monthly")).await.unwrap(); // 30 days
+    let now = Utc::now();
+    let mut c = customer("payer", "Payer One", "0712000501");
+    c.package_id = Some(pkg.id);
+    c.expires_at = Some(now + Duration::days(2)); // still active: renewal extends from expiry
+    c.status = CustomerStatus::Expired;
+    let cust = s.create_customer(&actor(), c).await.unwrap();
+    let new_payment = |checkout: &str| NewPayment {
+        customer_id: cust.id,
+        package_id: pkg.id,
+        provider: PaymentProvider::Mpesa,
+        amount: Money::from_minor(150_000).unwrap(),
+        currency: "KES".into(),
+        phone: Some(Phone::parse("0712000501").unwrap()),
+        checkout_request_id: Some(checkout.into()),
+        merchant_request_id: None,
+        account_reference: Some("payer".into()),
+        initiated_by_admin_id: None,
+        created_at: now,
+    };
+    let done = |id: i64, receipt: &str| Completion {
+        payment_id: id,
+        provider_receipt: receipt.into(),
+        amount: Money::from_minor(150_000).unwrap(),
+        phone: Some(Phone::parse("254712000501").unwrap()),
+        at: now,
+    };
+
+    // Eight identical callbacks at once: one completes, seven see it done.
+    let p1 = s.create_payment(new_payment("ws_CO_1")).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (s, c) = (s.clone(), done(p1.id, "RKT1AAAAA1"));
+        tasks.push(tokio::spawn(async move { s.complete_payment(c).await.unwrap() }));
+    }
+    let mut completed = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            CompleteOutcome::Completed { invoice_number, expires_at, .. } => {
+                completed += 1;
+                assert_eq!(invoice_number, "INV-000001");
+                assert_eq!(expires_at.timestamp(), (now + Duration::days(32)).timestamp());
+            }
+            CompleteOutcome::AlreadyCompleted { payment } => assert_eq!(payment.status, PaymentStatus::Completed),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(completed, 1);
+    let after = s.get_customer(cust.id).await.unwrap();
+    assert_eq!(after.status, CustomerStatus::Active);
+    assert_eq!(after.expires_at.unwrap().timestamp(), (now + Duration::days(32)).timestamp());
+    assert_eq!(count(&db.url, "SELECT COUNT(*) FROM invoices").await, 1);
+    assert_eq!(count(&db.url, "SELECT COUNT(*) FROM outbox WHERE kind = 'payment.completed'").await, 1);
+
+    // Two different payments at once for the same customer: both renew, none is lost.
+    let (p2, p3) = (
+        s.create_payment(new_payment("ws_CO_2")).await.unwrap(),
+        s.create_payment(new_payment("ws_CO_3")).await.unwrap(),
+    );
+    let (a, b) = tokio::join!(s.complete_payment(done(p2.id, "RKT2")), s.complete_payment(done(p3.id, "RKT3")));
+    assert!(matches!(a.unwrap(), CompleteOutcome::Completed { .. }));
+    assert!(matches!(b.unwrap(), CompleteOutcome::Completed { .. }));
+    let after = s.get_customer(cust.id).await.unwrap();
+    assert_eq!(after.expires_at.unwrap().timestamp(), (now + Duration::days(92)).timestamp());
+    assert_eq!(count(&db.url, "SELECT COUNT(DISTINCT number) FROM invoices").await, 3);
+
+    // A forged or mistaken callback: wrong amount, another phone. Recorded, not applied.
+    let p4 = s.create_payment(new_payment("ws_CO_4")).await.unwrap();
+    let mut cheap = done(p4.id, "RKT4");
+    cheap.amount = Money::from_minor(100).unwrap();
+    let CompleteOutcome::Refused { payment, reason } = s.complete_payment(cheap).await.unwrap() else { panic!() };
+    assert!(reason.contains("does not match"), "{reason}");
+    assert_eq!(payment.status, PaymentStatus::Pending);
+    assert_eq!(payment.result_desc.as_deref(), Some(reason.as_str()));
+    let mut other_phone = done(p4.id, "RKT4");
+    other_phone.phone = Some(Phone::parse("0722999999").unwrap());
+    assert!(matches!(s.complete_payment(other_phone).await.unwrap(), CompleteOutcome::Refused { .. }));
+    // A receipt already used by another payment: refused by the database, nothing changes.
+    assert!(matches!(s.complete_payment(done(p4.id, "RKT1AAAAA1")).await, Err(StoreError::Conflict(_))));
+    assert_eq!(s.get_payment(p4.id).await.unwrap().status, PaymentStatus::Pending);
+    assert_eq!(s.get_customer(cust.id).await.unwrap().expires_at, after.expires_at);
+    assert_eq!(count(&db.url, "SELECT COUNT(*) FROM invoices").await, 3);
+
+    // Failed stays failed: a late success callback does not resurrect it.
+    let failed =
+        s.close_payment(p4.id, PaymentStatus::Cancelled, "1032", "Request cancelled by user", now).await.unwrap();
+    assert_eq!(failed.status, PaymentStatus::Cancelled);
+    let CompleteOutcome::Refused { reason, .. } = s.complete_payment(done(p4.id, "RKT5")).await.unwrap() else {
+        panic!()
+    };
+    assert!(reason.contains("cancelled"), "{reason}");
+    // And a completed one cannot be closed.
+    assert_eq!(
+        s.close_payment(p1.id, PaymentStatus::Failed, "1", "x", now).await.unwrap().status,
+        PaymentStatus::Completed
+    );
+    assert_eq!(s.find_payment_by_checkout("ws_CO_1").await.unwrap().provider_receipt.as_deref(), Some("RKT1AAAAA1"));
+
+    s.close().await;
+    db.cleanup().await;
+}

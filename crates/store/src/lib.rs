@@ -96,6 +96,29 @@ pub trait RadiusRepo: Send + Sync {
     async fn list_post_auth(&self, query: &PostAuthQuery) -> StoreResult<Page<PostAuth>>;
 }
 
+/// Payments, and the one transaction that turns money into access.
+#[async_trait]
+pub trait PaymentRepo: Send + Sync {
+    async fn create_payment(&self, new: NewPayment) -> StoreResult<Payment>;
+    async fn get_payment(&self, id: i64) -> StoreResult<Payment>;
+    async fn find_payment_by_checkout(&self, checkout_request_id: &str) -> StoreResult<Payment>;
+    /// Completes a pending payment at most once. In one transaction: the payment
+    /// becomes completed with the provider's receipt (unique), the customer is
+    /// renewed from the later of now and their current expiry by the package's
+    /// duration and made active, the invoice is numbered, and the notification is
+    /// queued in the outbox. A receipt already used by another payment is a Conflict.
+    async fn complete_payment(&self, completion: Completion) -> StoreResult<CompleteOutcome>;
+    /// Marks a pending payment failed/cancelled/expired; anything else is left alone.
+    async fn close_payment(
+        &self,
+        id: i64,
+        status: broadnet_domain::PaymentStatus,
+        result_code: &str,
+        result_desc: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Payment>;
+}
+
 #[async_trait]
 pub trait AdminRepo: Send + Sync {
     async fn create_admin(&self, actor: &Actor, new: NewAdmin) -> StoreResult<Admin>;
@@ -126,7 +149,9 @@ pub trait AuditRepo: Send + Sync {
 }
 
 #[async_trait]
-pub trait Store: CustomerRepo + PackageRepo + RouterRepo + RadiusRepo + AdminRepo + SettingsRepo + AuditRepo {
+pub trait Store:
+    CustomerRepo + PackageRepo + RouterRepo + RadiusRepo + PaymentRepo + AdminRepo + SettingsRepo + AuditRepo
+{
     /// A cheap round trip, for `/health`.
     async fn ping(&self) -> StoreResult<()>;
     /// `sqlite`, `postgres` or `mysql`.

@@ -373,3 +373,62 @@ pub struct PostAuthQuery {
     pub page: u64,
     pub per_page: u64,
 }
+
+/// A payment we start (STK push, cash at the counter, a voucher).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPayment {
+    pub customer_id: i64,
+    pub package_id: i64,
+    pub provider: broadnet_domain::PaymentProvider,
+    pub amount: Money,
+    pub currency: String,
+    pub phone: Option<Phone>,
+    pub checkout_request_id: Option<String>,
+    pub merchant_request_id: Option<String>,
+    pub account_reference: Option<String>,
+    pub initiated_by_admin_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Payment {
+    pub id: i64,
+    pub customer_id: Option<i64>,
+    pub package_id: Option<i64>,
+    pub provider: broadnet_domain::PaymentProvider,
+    pub amount: Money,
+    pub currency: String,
+    pub phone: Option<Phone>,
+    pub status: broadnet_domain::PaymentStatus,
+    pub checkout_request_id: Option<String>,
+    pub merchant_request_id: Option<String>,
+    pub provider_receipt: Option<String>,
+    pub account_reference: Option<String>,
+    pub result_code: Option<String>,
+    pub result_desc: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// What a provider's success callback (or the status query) tells us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    pub payment_id: i64,
+    /// The provider's unique reference (M-Pesa receipt, Airtel transaction id).
+    pub provider_receipt: String,
+    pub amount: Money,
+    pub phone: Option<Phone>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompleteOutcome {
+    /// This call completed it: the customer was renewed and the invoice numbered.
+    Completed { payment: Payment, invoice_number: String, expires_at: DateTime<Utc> },
+    /// An earlier call did (a duplicate callback): nothing changed.
+    AlreadyCompleted { payment: Payment },
+    /// The callback does not match the payment (amount, phone) or the payment is
+    /// no longer pending: recorded on the payment, nothing applied.
+    Refused { payment: Payment, reason: String },
+}

@@ -1,0 +1,276 @@
+//! Payments, and completing one: the single transaction that renews a customer.
+
+use crate::entities::{counter, customer, invoice, outbox, package, payment, setting};
+use crate::{SqlStore, corrupt, db_err, from_db, to_db};
+use async_trait::async_trait;
+use broadnet_domain::{CustomerStatus, Money, PaymentProvider, PaymentStatus, Phone};
+use broadnet_store::{CompleteOutcome, Completion, NewPayment, Payment, PaymentRepo, StoreError, StoreResult};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbBackend, EntityTrait, IntoActiveModel, QueryFilter,
+    QuerySelect, Set, TransactionTrait,
+};
+
+fn to_record(m: payment::Model) -> StoreResult<Payment> {
+    Ok(Payment {
+        id: m.id,
+        customer_id: m.customer_id,
+        package_id: m.package_id,
+        provider: PaymentProvider::parse(&m.provider).map_err(|_| corrupt("payment provider", &m.provider))?,
+        amount: Money::from_minor(m.amount_minor).map_err(|_| corrupt("amount", &m.amount_minor.to_string()))?,
+        currency: m.currency,
+        phone: match m.phone {
+            Some(p) => Some(Phone::parse(&p).map_err(|_| corrupt("phone", &p))?),
+            None => None,
+        },
+        status: PaymentStatus::parse(&m.status).map_err(|_| corrupt("payment status", &m.status))?,
+        checkout_request_id: m.checkout_request_id,
+        merchant_request_id: m.merchant_request_id,
+        provider_receipt: m.provider_receipt,
+        account_reference: m.account_reference,
+        result_code: m.result_code,
+        result_desc: m.result_desc,
+        created_at: from_db(m.created_at),
+        updated_at: from_db(m.updated_at),
+        completed_at: m.completed_at.map(from_db),
+    })
+}
+
+/// Next value of a named counter, inside the caller's transaction (the row lock
+/// the UPDATE takes keeps two transactions from getting the same number).
+async fn next_counter(txn: &DatabaseTransaction, name: &str) -> StoreResult<i64> {
+    for _ in 0..2 {
+        let res = counter::Entity::update_many()
+            .col_expr(counter::Column::Value, Expr::col(counter::Column::Value).add(1))
+            .filter(counter::Column::Name.eq(name))
+            .exec(txn)
+            .await
+            .map_err(db_err)?;
+        if res.rows_affected == 1 {
+            let row = counter::Entity::find_by_id(name.to_string()).one(txn).await.map_err(db_err)?;
+            return row.map(|r| r.value).ok_or(StoreError::NotFound);
+        }
+        let first = counter::ActiveModel { name: Set(name.to_string()), value: Set(1) };
+        match first.insert(txn).await.map_err(db_err) {
+            Ok(_) => return Ok(1),
+            // Another transaction created it first: increment it instead.
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Backend(format!("counter {name} could not be advanced")))
+}
+
+impl SqlStore {
+    async fn note_refusal(&self, id: i64, reason: &str, at: DateTime<Utc>) -> StoreResult<Payment> {
+        payment::Entity::update_many()
+            .col_expr(payment::Column::ResultCode, Expr::value("refused"))
+            .col_expr(payment::Column::ResultDesc, Expr::value(reason))
+            .col_expr(payment::Column::UpdatedAt, Expr::value(to_db(at)))
+            .filter(payment::Column::Id.eq(id))
+            .filter(payment::Column::Status.eq(PaymentStatus::Pending.as_str()))
+            .exec(&self.write)
+            .await
+            .map_err(db_err)?;
+        self.get_payment(id).await
+    }
+}
+
+#[async_trait]
+impl PaymentRepo for SqlStore {
+    async fn create_payment(&self, n: NewPayment) -> StoreResult<Payment> {
+        let at = to_db(n.created_at);
+        let m = payment::ActiveModel {
+            customer_id: Set(Some(n.customer_id)),
+            package_id: Set(Some(n.package_id)),
+            provider: Set(n.provider.as_str().to_string()),
+            amount_minor: Set(n.amount.minor()),
+            currency: Set(n.currency),
+            phone: Set(n.phone.map(String::from)),
+            status: Set(PaymentStatus::Pending.as_str().to_string()),
+            checkout_request_id: Set(n.checkout_request_id),
+            merchant_request_id: Set(n.merchant_request_id),
+            provider_receipt: Set(None),
+            account_reference: Set(n.account_reference),
+            result_code: Set(None),
+            result_desc: Set(None),
+            initiated_by_admin_id: Set(n.initiated_by_admin_id),
+            created_at: Set(at),
+            updated_at: Set(at),
+            completed_at: Set(None),
+            ..Default::default()
+        }
+        .insert(&self.write)
+        .await
+        .map_err(db_err)?;
+        to_record(m)
+    }
+
+    async fn get_payment(&self, id: i64) -> StoreResult<Payment> {
+        let m = payment::Entity::find_by_id(id).one(&self.read).await.map_err(db_err)?;
+        to_record(m.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn find_payment_by_checkout(&self, checkout_request_id: &str) -> StoreResult<Payment> {
+        let m = payment::Entity::find()
+            .filter(payment::Column::CheckoutRequestId.eq(checkout_request_id))
+            .one(&self.read)
+            .await
+            .map_err(db_err)?;
+        to_record(m.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn complete_payment(&self, c: Completion) -> StoreResult<CompleteOutcome> {
+        let current = self.get_payment(c.payment_id).await?;
+        if current.status == PaymentStatus::Completed {
+            return Ok(if current.provider_receipt.as_deref() == Some(c.provider_receipt.as_str()) {
+                CompleteOutcome::AlreadyCompleted { payment: current }
+            } else {
+                CompleteOutcome::Refused {
+                    payment: current,
+                    reason: format!("already completed with another receipt; {} not applied", c.provider_receipt),
+                }
+            });
+        }
+        // Rule 3: a callback must match the payment we started.
+        let mismatch = if current.status != PaymentStatus::Pending {
+            Some(format!("payment is {}, not pending", current.status))
+        } else if c.amount != current.amount {
+            Some(format!("amount {} does not match the {} requested", c.amount, current.amount))
+        } else if let (Some(paid), Some(asked)) = (&c.phone, &current.phone)
+            && paid != asked
+        {
+            Some(format!("paid from {} but requested from {}", paid.as_str(), asked.as_str()))
+        } else {
+            None
+        };
+        if let Some(reason) = mismatch {
+            let payment = self.note_refusal(c.payment_id, &reason, c.at).await?;
+            return Ok(CompleteOutcome::Refused { payment, reason });
+        }
+
+        let at = to_db(c.at);
+        let txn = self.write.begin().await.map_err(db_err)?;
+        // The guard: only one transaction can move the payment out of pending.
+        let won = payment::Entity::update_many()
+            .col_expr(payment::Column::Status, Expr::value(PaymentStatus::Completed.as_str()))
+            .col_expr(payment::Column::ProviderReceipt, Expr::value(c.provider_receipt.clone()))
+            .col_expr(payment::Column::ResultCode, Expr::value("0"))
+            .col_expr(payment::Column::CompletedAt, Expr::value(at))
+            .col_expr(payment::Column::UpdatedAt, Expr::value(at))
+            .filter(payment::Column::Id.eq(c.payment_id))
+            .filter(payment::Column::Status.eq(PaymentStatus::Pending.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        if won.rows_affected == 0 {
+            txn.rollback().await.map_err(db_err)?;
+            let payment = self.get_payment(c.payment_id).await?;
+            return Ok(if payment.provider_receipt.as_deref() == Some(c.provider_receipt.as_str()) {
+                CompleteOutcome::AlreadyCompleted { payment }
+            } else {
+                let reason = format!("payment is {}, not pending", payment.status);
+                CompleteOutcome::Refused { payment, reason }
+            });
+        }
+        let (Some(customer_id), Some(package_id)) = (current.customer_id, current.package_id) else {
+            return Err(StoreError::Backend("payment without customer or package".into()));
+        };
+        // Lock the customer row so two payments cannot both extend from the same expiry.
+        let mut q = customer::Entity::find_by_id(customer_id);
+        if self.backend != DbBackend::Sqlite {
+            q = q.lock_exclusive();
+        }
+        let cust = q.one(&txn).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
+        let pkg =
+            package::Entity::find_by_id(package_id).one(&txn).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
+        let now = c.at;
+        let from = cust.expires_at.map(from_db).filter(|e| *e > now).unwrap_or(now);
+        let until = from + chrono::Duration::minutes(pkg.duration_minutes);
+        let mut am = cust.clone().into_active_model();
+        am.expires_at = Set(Some(to_db(until)));
+        am.status = Set(CustomerStatus::Active.as_str().to_string());
+        am.package_id = Set(Some(package_id));
+        am.updated_at = Set(at);
+        am.update(&txn).await.map_err(db_err)?;
+
+        let seq = next_counter(&txn, "invoice").await?;
+        let prefix = setting::Entity::find()
+            .filter(setting::Column::Category.eq("general"))
+            .filter(setting::Column::SettingKey.eq("invoice_prefix"))
+            .one(&txn)
+            .await
+            .map_err(db_err)?
+            .map(|s| s.value)
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "INV-".into());
+        let number = format!("{prefix}{seq:06}");
+        invoice::ActiveModel {
+            seq: Set(seq),
+            number: Set(number.clone()),
+            payment_id: Set(c.payment_id),
+            customer_id: Set(Some(customer_id)),
+            customer_name: Set(cust.full_name.clone()),
+            package_name: Set(Some(pkg.name.clone())),
+            amount_minor: Set(current.amount.minor()),
+            currency: Set(current.currency.clone()),
+            period_start: Set(Some(to_db(from))),
+            period_end: Set(Some(to_db(until))),
+            issued_at: Set(at),
+            pdf: Set(None),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .map_err(db_err)?;
+        // Rule 2: the receipt SMS/email and the reconnect go out through the outbox.
+        let payload = serde_json::json!({
+            "payment_id": c.payment_id, "customer_id": customer_id, "invoice": number,
+            "receipt": c.provider_receipt, "amount_minor": current.amount.minor(),
+            "currency": current.currency, "expires_at": until,
+        });
+        outbox::ActiveModel {
+            kind: Set("payment.completed".into()),
+            payload: Set(payload.to_string()),
+            status: Set("pending".into()),
+            attempts: Set(0),
+            next_attempt_at: Set(at),
+            last_error: Set(None),
+            dedupe_key: Set(Some(format!("payment.completed:{}", c.payment_id))),
+            created_at: Set(at),
+            delivered_at: Set(None),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+        let payment = self.get_payment(c.payment_id).await?;
+        Ok(CompleteOutcome::Completed { payment, invoice_number: number, expires_at: until })
+    }
+
+    async fn close_payment(
+        &self,
+        id: i64,
+        status: PaymentStatus,
+        result_code: &str,
+        result_desc: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Payment> {
+        if matches!(status, PaymentStatus::Pending | PaymentStatus::Completed) {
+            return Err(StoreError::Backend(format!("close_payment cannot set {status}")));
+        }
+        payment::Entity::update_many()
+            .col_expr(payment::Column::Status, Expr::value(status.as_str()))
+            .col_expr(payment::Column::ResultCode, Expr::value(result_code))
+            .col_expr(payment::Column::ResultDesc, Expr::value(result_desc))
+            .col_expr(payment::Column::UpdatedAt, Expr::value(to_db(at)))
+            .filter(payment::Column::Id.eq(id))
+            .filter(payment::Column::Status.eq(PaymentStatus::Pending.as_str()))
+            .exec(&self.write)
+            .await
+            .map_err(db_err)?;
+        self.get_payment(id).await
+    }
+}
