@@ -9,6 +9,7 @@ pub mod error;
 pub mod fields;
 pub mod freeradius;
 pub mod packages;
+pub mod payments;
 pub mod sessions;
 pub mod settings;
 

@@ -577,3 +577,84 @@ async fn the_first_admin_is_created_once() {
     let _ = Actor::system("test", Utc::now());
     api.finish().await;
 }
+
+#[tokio::test]
+async fn mpesa_callbacks_renew_once_and_forgeries_change_nothing() {
+    use broadnet_domain::{Money, PaymentProvider, PaymentStatus, Phone};
+    use broadnet_store::NewPayment;
+    let api = Api::start().await;
+    let pkg = api.package().await; // 30 days, KES 1,500
+    let r = api.call("POST", "/api/customers", Some(customer("payer", "0708374149"))).await;
+    let cid = r.body["id"].as_i64().unwrap();
+    let start = |checkout: &'static str| NewPayment {
+        customer_id: cid,
+        package_id: pkg,
+        provider: PaymentProvider::Mpesa,
+        amount: Money::from_minor(150_000).unwrap(),
+        currency: "KES".into(),
+        phone: Some(Phone::parse("0708374149").unwrap()),
+        checkout_request_id: Some(checkout.into()),
+        merchant_request_id: None,
+        account_reference: Some("payer".into()),
+        initiated_by_admin_id: None,
+        created_at: api.app.now(),
+    };
+    let paid = |checkout: &str, amount: Value, receipt: &str| {
+        json!({"Body": {"stkCallback": {
+            "MerchantRequestID": "29115-34620561-1", "CheckoutRequestID": checkout,
+            "ResultCode": 0, "ResultDesc": "The service request is processed successfully.",
+            "CallbackMetadata": {"Item": [
+                {"Name": "Amount", "Value": amount}, {"Name": "MpesaReceiptNumber", "Value": receipt},
+                {"Name": "Balance"}, {"Name": "TransactionDate", "Value": 20261125090000u64},
+                {"Name": "PhoneNumber", "Value": 254708374149u64}]}}}})
+    };
+    let p1 = api.app.store.create_payment(start("ws_CO_A")).await.unwrap();
+    for _ in 0..3 {
+        let r = api
+            .call_as(None, "POST", "/api/payments/mpesa/callback", Some(paid("ws_CO_A", json!(1500.00), "NLJ7RT61SV")))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["ResultCode"], 0);
+    }
+    let p = api.app.store.get_payment(p1.id).await.unwrap();
+    assert_eq!((p.status, p.provider_receipt.as_deref()), (PaymentStatus::Completed, Some("NLJ7RT61SV")));
+    let c = api.call("GET", &format!("/api/customers/{cid}"), None).await;
+    assert_eq!(c.body["expires_at"], "2026-12-25T09:00:00Z", "renewed once, by 30 days: {}", c.body);
+    assert_eq!(c.body["status"], "active");
+
+    // A forged success for another pending payment, for KES 1: refused and recorded.
+    let p2 = api.app.store.create_payment(start("ws_CO_B")).await.unwrap();
+    let r =
+        api.call_as(None, "POST", "/api/payments/mpesa/callback", Some(paid("ws_CO_B", json!(1), "FAKE000001"))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(api.app.store.get_payment(p2.id).await.unwrap().status, PaymentStatus::Pending);
+    // A success for a payment we never started.
+    let r = api
+        .call_as(None, "POST", "/api/payments/mpesa/callback", Some(paid("ws_CO_NOPE", json!(1500), "FAKE000002")))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let flagged = api.call("GET", "/api/audit-log?entity_type=payment", None).await;
+    let reasons: Vec<String> = flagged.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["after"]["reason"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(reasons.iter().any(|r| r.contains("does not match")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("no payment was started")), "{reasons:?}");
+    let c = api.call("GET", &format!("/api/customers/{cid}"), None).await;
+    assert_eq!(c.body["expires_at"], "2026-12-25T09:00:00Z", "forgeries changed nothing");
+
+    // The customer cancels the prompt.
+    let cancel = json!({"Body": {"stkCallback": {"MerchantRequestID": "f1e2", "CheckoutRequestID": "ws_CO_B",
+        "ResultCode": 1032, "ResultDesc": "Request cancelled by user"}}});
+    let r = api.call_as(None, "POST", "/api/payments/mpesa/callback", Some(cancel)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let p = api.app.store.get_payment(p2.id).await.unwrap();
+    assert_eq!((p.status, p.result_code.as_deref()), (PaymentStatus::Cancelled, Some("1032")));
+
+    // Garbage is a clear error and changes nothing.
+    let r = api.call_as(None, "POST", "/api/payments/mpesa/callback", Some(json!({"hello": "world"}))).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    api.finish().await;
+}

@@ -3,7 +3,7 @@
 use crate::entities::audit::{self, Column, Entity};
 use crate::{SqlStore, db_err, from_db};
 use async_trait::async_trait;
-use broadnet_store::{AuditEntry, AuditQuery, AuditRepo, Page, StoreResult};
+use broadnet_store::{Actor, AuditEntry, AuditQuery, AuditRepo, Page, StoreResult};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 fn parse_json(s: Option<String>) -> Option<serde_json::Value> {
@@ -27,6 +27,17 @@ fn to_record(m: audit::Model) -> AuditEntry {
 
 #[async_trait]
 impl AuditRepo for SqlStore {
+    async fn record_event(
+        &self,
+        actor: &Actor,
+        action: &str,
+        entity_type: &str,
+        entity_id: Option<String>,
+        detail: serde_json::Value,
+    ) -> StoreResult<()> {
+        crate::audit(&self.write, actor, action, entity_type, entity_id, None, Some(detail)).await
+    }
+
     async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Page<AuditEntry>> {
         let mut cond = Condition::all();
         if let Some(v) = &q.entity_type {

@@ -145,6 +145,16 @@ pub trait SettingsRepo: Send + Sync {
 
 #[async_trait]
 pub trait AuditRepo: Send + Sync {
+    /// Records something that happened without changing a record (an unmatched
+    /// payment callback, say), so it can be reviewed.
+    async fn record_event(
+        &self,
+        actor: &Actor,
+        action: &str,
+        entity_type: &str,
+        entity_id: Option<String>,
+        detail: serde_json::Value,
+    ) -> StoreResult<()>;
     async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Page<AuditEntry>>;
 }
 

@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod customers;
 mod packages;
+mod payments;
 mod sessions;
 mod settings;
 
@@ -20,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .merge(admins::router())
         .merge(audit::router())
         .merge(sessions::router())
+        .merge(payments::router())
 }
 
 /// Query parameters in order, as pairs (repeated keys kept).

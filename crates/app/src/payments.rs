@@ -1,0 +1,156 @@
+//! Payment callbacks. A callback is never trusted alone: it must match a payment we
+//! started (by CheckoutRequestID, amount and phone); unmatched or inconsistent ones
+//! are recorded for review and change nothing.
+
+use crate::{App, AppError, AppResult};
+use broadnet_domain::{Money, PaymentStatus, Phone};
+use broadnet_store::{Actor, CompleteOutcome, Completion, StoreError};
+use serde_json::{Value, json};
+
+/// An STK push result, read leniently (numbers and strings vary by endpoint).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StkResult {
+    pub checkout_request_id: String,
+    pub result_code: String,
+    pub result_desc: String,
+    pub amount: Option<Money>,
+    pub receipt: Option<String>,
+    pub phone: Option<Phone>,
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Amounts come as numbers (`1500`, `1500.00`) or strings; kept in minor units.
+fn money(v: &Value) -> Option<Money> {
+    let s = text(v)?;
+    Money::parse_major(&s).ok()
+}
+
+/// Reads `Body.stkCallback` (Daraja §4). Metadata items are found by name.
+pub fn parse_stk_callback(body: &Value) -> Result<StkResult, String> {
+    let cb = body.pointer("/Body/stkCallback").ok_or("no Body.stkCallback")?;
+    let checkout_request_id =
+        cb.get("CheckoutRequestID").and_then(text).filter(|s| !s.is_empty()).ok_or("no CheckoutRequestID")?;
+    let result_code = cb.get("ResultCode").and_then(text).ok_or("no ResultCode")?;
+    let result_desc = cb.get("ResultDesc").and_then(text).unwrap_or_default();
+    let items: Vec<&Value> =
+        cb.pointer("/CallbackMetadata/Item").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+    let item = |name: &str| {
+        items.iter().find(|i| i.get("Name").and_then(Value::as_str) == Some(name)).and_then(|i| i.get("Value"))
+    };
+    Ok(StkResult {
+        checkout_request_id,
+        result_code,
+        result_desc,
+        amount: item("Amount").and_then(money),
+        receipt: item("MpesaReceiptNumber").and_then(text).filter(|r| !r.is_empty()),
+        phone: item("PhoneNumber").and_then(text).and_then(|p| Phone::parse(&p).ok()),
+    })
+}
+
+/// Daraja result codes that are not plain failures.
+fn closing_status(code: &str) -> PaymentStatus {
+    match code {
+        "1032" => PaymentStatus::Cancelled,
+        "1019" | "1037" => PaymentStatus::Expired,
+        _ => PaymentStatus::Failed,
+    }
+}
+
+impl App {
+    async fn flag_callback(&self, provider: &str, reason: &str, body: &Value) -> AppResult<()> {
+        tracing::warn!(%provider, %reason, "payment callback recorded, not applied");
+        let actor = Actor::system(&format!("{provider}-callback"), self.now());
+        let detail = json!({"reason": reason, "callback": body});
+        self.store.record_event(&actor, "payment.callback_flagged", "payment", None, detail).await?;
+        Ok(())
+    }
+
+    /// Handles an M-Pesa STK callback. Only malformed bodies are errors; anything
+    /// that parses is acknowledged (Safaricom must not retry forever) and either
+    /// applied or recorded for review.
+    pub async fn mpesa_stk_callback(&self, body: Value) -> AppResult<Value> {
+        let r = parse_stk_callback(&body).map_err(|e| AppError::field("Body.stkCallback", e))?;
+        let payment = match self.store.find_payment_by_checkout(&r.checkout_request_id).await {
+            Ok(p) => p,
+            Err(StoreError::NotFound) => {
+                self.flag_callback("mpesa", "no payment was started with this CheckoutRequestID", &body).await?;
+                return Ok(accepted());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let now = self.now();
+        if r.result_code != "0" {
+            let closed = self
+                .store
+                .close_payment(payment.id, closing_status(&r.result_code), &r.result_code, &r.result_desc, now)
+                .await?;
+            tracing::info!(payment = payment.id, code = %r.result_code, status = %closed.status, "M-Pesa payment not completed");
+            return Ok(accepted());
+        }
+        let (Some(receipt), Some(amount)) = (r.receipt.clone(), r.amount) else {
+            self.flag_callback("mpesa", "success without MpesaReceiptNumber or Amount", &body).await?;
+            return Ok(accepted());
+        };
+        let completion =
+            Completion { payment_id: payment.id, provider_receipt: receipt, amount, phone: r.phone, at: now };
+        match self.store.complete_payment(completion).await {
+            Ok(CompleteOutcome::Completed { invoice_number, expires_at, .. }) => {
+                tracing::info!(payment = payment.id, invoice = %invoice_number, %expires_at, "M-Pesa payment completed, customer renewed");
+            }
+            Ok(CompleteOutcome::AlreadyCompleted { .. }) => {
+                tracing::info!(payment = payment.id, "duplicate M-Pesa callback ignored");
+            }
+            Ok(CompleteOutcome::Refused { reason, .. }) => self.flag_callback("mpesa", &reason, &body).await?,
+            Err(StoreError::Conflict(_)) => {
+                self.flag_callback("mpesa", "receipt already used by another payment", &body).await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(accepted())
+    }
+}
+
+fn accepted() -> Value {
+    json!({"ResultCode": 0, "ResultDesc": "Accepted"})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_reference_callbacks() {
+        let ok = json!({"Body": {"stkCallback": {
+            "MerchantRequestID": "29115-34620561-1", "CheckoutRequestID": "ws_CO_191220191020363925",
+            "ResultCode": 0, "ResultDesc": "The service request is processed successfully.",
+            "CallbackMetadata": {"Item": [
+                {"Name": "Amount", "Value": 1500.00}, {"Name": "MpesaReceiptNumber", "Value": "NLJ7RT61SV"},
+                {"Name": "Balance"}, {"Name": "TransactionDate", "Value": 20250301143027u64},
+                {"Name": "PhoneNumber", "Value": 254708374149u64}]}}}});
+        let r = parse_stk_callback(&ok).unwrap();
+        assert_eq!(r.result_code, "0");
+        assert_eq!(r.amount, Some(Money::from_minor(150_000).unwrap()));
+        assert_eq!(r.receipt.as_deref(), Some("NLJ7RT61SV"));
+        assert_eq!(r.phone.map(String::from).as_deref(), Some("254708374149"));
+        // Items in another order, amount as a string, code as a string.
+        let shuffled = json!({"Body": {"stkCallback": {"CheckoutRequestID": "x", "ResultCode": "0",
+            "CallbackMetadata": {"Item": [{"Name": "PhoneNumber", "Value": "254708374149"},
+                {"Name": "MpesaReceiptNumber", "Value": "AB12"}, {"Name": "Amount", "Value": "1"}]}}}});
+        assert_eq!(parse_stk_callback(&shuffled).unwrap().amount, Some(Money::from_minor(100).unwrap()));
+        let cancel = json!({"Body": {"stkCallback": {"MerchantRequestID": "f1e2", "CheckoutRequestID": "ws_CO_2",
+            "ResultCode": 1032, "ResultDesc": "Request cancelled by user"}}});
+        let r = parse_stk_callback(&cancel).unwrap();
+        assert_eq!((r.result_code.as_str(), r.receipt), ("1032", None));
+        assert_eq!(closing_status("1032"), PaymentStatus::Cancelled);
+        assert_eq!(closing_status("SFC_IC0003"), PaymentStatus::Failed);
+        assert!(parse_stk_callback(&json!({"Body": {}})).is_err());
+        assert!(parse_stk_callback(&json!({"Body": {"stkCallback": {"ResultCode": 0}}})).is_err());
+    }
+}
