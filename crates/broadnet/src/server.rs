@@ -154,6 +154,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(%local, "listening");
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
+    let expiry = tokio::spawn(expiry_job(st.app.clone(), shutdown.clone()));
     let radius_task = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
@@ -169,7 +170,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     ));
     serve_http(listener, st, shutdown.clone()).await?;
     shutdown.cancel();
-    let _ = tokio::join!(radius_task, stale_job);
+    let _ = tokio::join!(radius_task, stale_job, expiry);
     store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -194,4 +195,30 @@ pub fn radius_config(cfg: &Config) -> anyhow::Result<broadnet_radius_server::Con
         client_refresh: std::time::Duration::from_secs(30),
         default_secret: cfg.radius_shared_secret.expose().to_string(),
     })
+}
+
+/// Runs `App::run_expiry` every minute on the one node holding the "expiry" lease.
+pub async fn expiry_job(app: App, shutdown: CancellationToken) {
+    let holder = format!("{}-{}-{:08x}", hostname(), std::process::id(), rand::random::<u32>());
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = app.now();
+        match app.store.try_lease("expiry", &holder, now, now + chrono::Duration::seconds(90)).await {
+            Ok(true) => match app.run_expiry().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "expiry sweep"),
+                Err(e) => tracing::error!(error = %e, "expiry sweep failed"),
+            },
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "cannot take the expiry lease"),
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "node".into())
 }

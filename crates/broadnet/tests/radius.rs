@@ -501,7 +501,7 @@ async fn disconnect_and_coa_reach_the_router() {
     let (cfg, _) = broadnet::config::Config::from_vars(&vars);
     let app = broadnet::server::build_app(&cfg, r.store.clone(), Arc::new(broadnet_domain::SystemClock));
     broadnet::server::ensure_first_admin(&cfg, &app).await.unwrap();
-    let router = broadnet_web::router(broadnet::server::state(&cfg, app));
+    let router = broadnet_web::router(broadnet::server::state(&cfg, app.clone()));
     let call = |method: &'static str, uri: String, body: Option<Value>, token: Option<String>| {
         let router = router.clone();
         async move {
@@ -574,6 +574,21 @@ async fn disconnect_and_coa_reach_the_router() {
     assert_eq!(st, 200, "{out}");
     let p = tokio::time::timeout(std::time::Duration::from_secs(3), received.recv()).await.unwrap().unwrap();
     assert_eq!(p.code, Code::DisconnectRequest);
+
+    // The expiry sweep disconnects a customer whose time ran out.
+    let user = r.store.get_customer_by_username("User").await.unwrap();
+    let start =
+        "Acct-Status-Type = Start, User-Name = \"User\", Acct-Session-Id = \"81a0000e\", NAS-IP-Address = 127.0.0.1";
+    assert!(r.radclient("acct", SECRET, start).await.0);
+    let patch = broadnet_store::CustomerPatch {
+        expires_at: Some(Some(Utc::now() - Duration::minutes(1))),
+        ..Default::default()
+    };
+    r.store.update_customer(&actor(), user.id, patch).await.unwrap();
+    assert_eq!(app.run_expiry().await.unwrap(), 2, "User, and oldtimer whose time ran out two days ago");
+    let p = tokio::time::timeout(std::time::Duration::from_secs(3), received.recv()).await.unwrap().unwrap();
+    assert_eq!((p.code, p.text(attr::USER_NAME).as_deref()), (Code::DisconnectRequest, Some("User")));
+    assert_eq!(r.store.get_customer(user.id).await.unwrap().status, CustomerStatus::Expired);
 
     // The authentication log is visible through the API.
     let (st, log) = call("GET", "/api/radius/auth-log?username=alice".into(), None, t()).await;

@@ -5,6 +5,7 @@ mod admins;
 mod audit;
 mod customers;
 mod entities;
+mod jobs;
 mod packages;
 mod payments;
 mod radius;

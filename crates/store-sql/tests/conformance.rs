@@ -598,3 +598,47 @@ async fn a_payment_renews_exactly_once_whatever_the_callbacks_do() {
     s.close().await;
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn one_node_holds_a_job_lease_and_the_sweep_expires_customers() {
+    with_store(|s| async move {
+        let t = t0();
+        assert!(s.try_lease("expiry", "node-a", t, t + Duration::seconds(90)).await.unwrap());
+        assert!(!s.try_lease("expiry", "node-b", t + Duration::seconds(10), t + Duration::seconds(100)).await.unwrap());
+        assert!(
+            s.try_lease("expiry", "node-a", t + Duration::seconds(60), t + Duration::seconds(150)).await.unwrap(),
+            "renewal"
+        );
+        // node-a stops renewing: node-b takes over once the lease ran out.
+        assert!(s.try_lease("expiry", "node-b", t + Duration::seconds(151), t + Duration::seconds(241)).await.unwrap());
+        assert!(
+            !s.try_lease("expiry", "node-a", t + Duration::seconds(160), t + Duration::seconds(250)).await.unwrap()
+        );
+
+        let mut due = customer("due", "Due Now", "0712000601");
+        due.expires_at = Some(t - Duration::minutes(1));
+        let mut later = customer("later", "Later", "0712000602");
+        later.expires_at = Some(t + Duration::days(1));
+        let mut off = customer("off", "Suspended", "0712000603");
+        off.expires_at = Some(t - Duration::days(1));
+        off.status = CustomerStatus::Suspended;
+        for c in [due, later, off] {
+            s.create_customer(&actor(), c).await.unwrap();
+        }
+        let expired = s.expire_customers(t, 500).await.unwrap();
+        assert_eq!(expired.iter().map(|c| c.username.to_string()).collect::<Vec<_>>(), ["due"]);
+        assert_eq!(expired[0].status, CustomerStatus::Expired);
+        assert!(s.expire_customers(t, 500).await.unwrap().is_empty(), "a second sweep finds nothing");
+        let log = s
+            .list_audit(&AuditQuery {
+                entity_type: Some("customer".into()),
+                page: 1,
+                per_page: 50,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(log.items.iter().any(|e| e.action == "customer.expire" && e.admin_username == "system:expiry"));
+    })
+    .await;
+}

@@ -119,6 +119,17 @@ pub trait PaymentRepo: Send + Sync {
     ) -> StoreResult<Payment>;
 }
 
+/// Background jobs: which node runs each, and the expiry sweep.
+#[async_trait]
+pub trait JobRepo: Send + Sync {
+    /// Takes or renews the named lease for `holder` until `until`; false while another
+    /// holder's lease is still running. One node runs each job.
+    async fn try_lease(&self, name: &str, holder: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<bool>;
+    /// Marks active customers whose time ran out as expired (audited), at most
+    /// `limit` per call, and returns them.
+    async fn expire_customers(&self, now: DateTime<Utc>, limit: u64) -> StoreResult<Vec<Customer>>;
+}
+
 #[async_trait]
 pub trait AdminRepo: Send + Sync {
     async fn create_admin(&self, actor: &Actor, new: NewAdmin) -> StoreResult<Admin>;
@@ -160,7 +171,7 @@ pub trait AuditRepo: Send + Sync {
 
 #[async_trait]
 pub trait Store:
-    CustomerRepo + PackageRepo + RouterRepo + RadiusRepo + PaymentRepo + AdminRepo + SettingsRepo + AuditRepo
+    CustomerRepo + PackageRepo + RouterRepo + RadiusRepo + PaymentRepo + JobRepo + AdminRepo + SettingsRepo + AuditRepo
 {
     /// A cheap round trip, for `/health`.
     async fn ping(&self) -> StoreResult<()>;

@@ -1,0 +1,79 @@
+//! Job leases (one node runs each job) and the expiry sweep.
+
+use crate::entities::customer;
+use crate::{SqlStore, audit, db_err, to_db};
+use async_trait::async_trait;
+use broadnet_domain::CustomerStatus;
+use broadnet_store::{Actor, Customer, JobRepo, StoreError, StoreResult};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    Set, TransactionTrait,
+};
+
+#[async_trait]
+impl JobRepo for SqlStore {
+    async fn try_lease(&self, name: &str, holder: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<bool> {
+        let table = Alias::new("job_leases");
+        let update = Query::update()
+            .table(table.clone())
+            .value(Alias::new("holder"), holder)
+            .value(Alias::new("lease_until"), to_db(until))
+            .and_where(Expr::col(Alias::new("name")).eq(name))
+            .and_where(
+                Expr::col(Alias::new("lease_until")).lt(to_db(now)).or(Expr::col(Alias::new("holder")).eq(holder)),
+            )
+            .to_owned();
+        let res = self.write.execute(&update).await.map_err(db_err)?;
+        if res.rows_affected() == 1 {
+            return Ok(true);
+        }
+        let insert = Query::insert()
+            .into_table(table)
+            .columns([Alias::new("name"), Alias::new("holder"), Alias::new("lease_until")])
+            .values_panic([name.into(), holder.into(), to_db(until).into()])
+            .to_owned();
+        match self.write.execute(&insert).await.map_err(db_err) {
+            Ok(_) => Ok(true),
+            // The row exists and someone else holds it.
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn expire_customers(&self, now: DateTime<Utc>, limit: u64) -> StoreResult<Vec<Customer>> {
+        let txn = self.write.begin().await.map_err(db_err)?;
+        let due = customer::Entity::find()
+            .filter(customer::Column::Status.eq(CustomerStatus::Active.as_str()))
+            .filter(customer::Column::ExpiresAt.lte(to_db(now)))
+            .order_by_asc(customer::Column::ExpiresAt)
+            .limit(limit)
+            .all(&txn)
+            .await
+            .map_err(db_err)?;
+        let actor = Actor::system("expiry", now);
+        let mut out = Vec::with_capacity(due.len());
+        for m in due {
+            let before = crate::customers::to_record(m.clone())?;
+            let mut am = m.into_active_model();
+            am.status = Set(CustomerStatus::Expired.as_str().to_string());
+            am.updated_at = Set(to_db(now));
+            let after = crate::customers::to_record(am.update(&txn).await.map_err(db_err)?)?;
+            let detail = |c: &Customer| serde_json::json!({"status": c.status, "expires_at": c.expires_at});
+            audit(
+                &txn,
+                &actor,
+                "customer.expire",
+                "customer",
+                Some(after.id.to_string()),
+                Some(detail(&before)),
+                Some(detail(&after)),
+            )
+            .await?;
+            out.push(after);
+        }
+        txn.commit().await.map_err(db_err)?;
+        Ok(out)
+    }
+}
