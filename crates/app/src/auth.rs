@@ -89,6 +89,15 @@ impl TokenKey {
         TokenKey { secret: secret.to_vec(), lifetime }
     }
 
+    /// A stable secret for `label`, derived from the signing key (e.g. the path token
+    /// of the unsigned C2B callback URLs).
+    pub fn derive(&self, label: &str) -> String {
+        let mut mac = self.mac();
+        mac.update(b"broadnet-derive:");
+        mac.update(label.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..12])
+    }
+
     fn mac(&self) -> Hmac<Sha256> {
         // HMAC accepts keys of any length; this cannot fail.
         <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).unwrap_or_else(|_| unreachable!())

@@ -117,6 +117,155 @@ impl App {
     }
 }
 
+/// A C2B (paybill) notification (Daraja §7.2); the same shape for validation and confirmation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct C2bNotice {
+    pub trans_id: String,
+    pub amount: Money,
+    pub account: String,
+}
+
+pub fn parse_c2b(body: &Value) -> Result<C2bNotice, String> {
+    let trans_id = body.get("TransID").and_then(text).filter(|s| !s.is_empty()).ok_or("no TransID")?;
+    let amount = body.get("TransAmount").and_then(money).ok_or("no valid TransAmount")?;
+    let account = body.get("BillRefNumber").and_then(text).unwrap_or_default();
+    Ok(C2bNotice { trans_id, amount, account })
+}
+
+/// Why a C2B payment cannot be applied automatically, with Daraja's reject code.
+enum C2bCheck {
+    Ok { customer: Box<broadnet_store::Customer>, package: Box<broadnet_store::Package> },
+    Refuse { code: &'static str, reason: String },
+}
+
+impl App {
+    /// The path token of the C2B URLs registered with Safaricom (they are unsigned,
+    /// so the URL itself is the secret).
+    pub fn c2b_token(&self) -> String {
+        self.tokens.derive("mpesa-c2b")
+    }
+
+    fn check_c2b_token(&self, token: &str) -> AppResult<()> {
+        use subtle::ConstantTimeEq;
+        if bool::from(token.as_bytes().ct_eq(self.c2b_token().as_bytes())) {
+            Ok(())
+        } else {
+            Err(AppError::NotFound("page"))
+        }
+    }
+
+    async fn c2b_check(&self, n: &C2bNotice) -> AppResult<C2bCheck> {
+        // Typed by hand on a phone: trimmed, any case.
+        let wanted = n.account.trim().to_lowercase();
+        let customer = match self.store.get_customer_by_username(&wanted).await {
+            Ok(c) => c,
+            Err(StoreError::NotFound) => {
+                return Ok(C2bCheck::Refuse {
+                    code: "C2B00012",
+                    reason: format!("no customer with account {:?}", n.account),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Some(pid) = customer.package_id else {
+            return Ok(C2bCheck::Refuse {
+                code: "C2B00012",
+                reason: format!("customer {} has no package", customer.username),
+            });
+        };
+        let package = self.store.get_package(pid).await.map_err(AppError::from_store("package"))?;
+        if n.amount != package.price {
+            return Ok(C2bCheck::Refuse {
+                code: "C2B00013",
+                reason: format!("paid {} but the {} package costs {}", n.amount, package.name, package.price),
+            });
+        }
+        Ok(C2bCheck::Ok { customer: Box::new(customer), package: Box::new(package) })
+    }
+
+    /// Validation (only if Safaricom enabled External Validation): refuse what we
+    /// could not apply, before the customer's money moves.
+    pub async fn mpesa_c2b_validate(&self, token: &str, body: Value) -> AppResult<Value> {
+        self.check_c2b_token(token)?;
+        let n = parse_c2b(&body).map_err(|e| AppError::field("body", e))?;
+        Ok(match self.c2b_check(&n).await? {
+            C2bCheck::Ok { .. } => json!({"ResultCode": "0", "ResultDesc": "Accepted"}),
+            C2bCheck::Refuse { code, reason } => {
+                tracing::info!(%reason, "C2B payment refused at validation");
+                json!({"ResultCode": code, "ResultDesc": "Rejected"})
+            }
+        })
+    }
+
+    /// Confirmation: the money has moved. A matching payment renews the customer
+    /// exactly once (TransID is the key); anything else is recorded for an admin.
+    pub async fn mpesa_c2b_confirm(&self, token: &str, body: Value) -> AppResult<Value> {
+        self.check_c2b_token(token)?;
+        let n = parse_c2b(&body).map_err(|e| AppError::field("body", e))?;
+        let ack = json!({"ResultCode": 0, "ResultDesc": "Success"});
+        if self.store.find_payment_by_receipt(&n.trans_id).await.is_ok() {
+            tracing::info!(receipt = %n.trans_id, "duplicate C2B confirmation ignored");
+            return Ok(ack);
+        }
+        let (customer, package) = match self.c2b_check(&n).await? {
+            C2bCheck::Ok { customer, package } => (customer, package),
+            C2bCheck::Refuse { reason, .. } => {
+                self.flag_callback(
+                    "mpesa-c2b",
+                    &format!("{reason}; received {} ({}), not applied", n.amount, n.trans_id),
+                    &body,
+                )
+                .await?;
+                return Ok(ack);
+            }
+        };
+        let now = self.now();
+        let payment = self
+            .store
+            .create_payment(broadnet_store::NewPayment {
+                customer_id: customer.id,
+                package_id: package.id,
+                provider: broadnet_domain::PaymentProvider::Mpesa,
+                amount: n.amount,
+                currency: "KES".into(),
+                phone: None, // C2B v2 masks the payer's number
+                checkout_request_id: None,
+                merchant_request_id: None,
+                account_reference: Some(n.account.trim().chars().take(64).collect()),
+                initiated_by_admin_id: None,
+                created_at: now,
+            })
+            .await?;
+        let completion = Completion {
+            payment_id: payment.id,
+            provider_receipt: n.trans_id.clone(),
+            amount: n.amount,
+            phone: None,
+            at: now,
+        };
+        match self.store.complete_payment(completion).await {
+            Ok(CompleteOutcome::Completed { invoice_number, .. }) => {
+                tracing::info!(user = %customer.username, invoice = %invoice_number, "C2B payment completed, customer renewed");
+            }
+            Ok(other) => tracing::warn!(outcome = ?other, "C2B payment not completed"),
+            // The same TransID confirmed twice at once: the other one applied it.
+            Err(StoreError::Conflict(_)) => {
+                self.store
+                    .close_payment(
+                        payment.id,
+                        PaymentStatus::Failed,
+                        "duplicate",
+                        "duplicate confirmation of an applied TransID",
+                        now,
+                    )
+                    .await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(ack)
+    }
+}
+
 fn accepted() -> Value {
     json!({"ResultCode": 0, "ResultDesc": "Accepted"})
 }

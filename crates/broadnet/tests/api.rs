@@ -658,3 +658,59 @@ async fn mpesa_callbacks_renew_once_and_forgeries_change_nothing() {
     assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     api.finish().await;
 }
+
+#[tokio::test]
+async fn paybill_payments_renew_by_account_and_the_rest_waits_for_an_admin() {
+    use broadnet_domain::PaymentStatus;
+    let api = Api::start().await;
+    let pkg = api.package().await; // KES 1,500, 30 days
+    let mut c = customer("wanjiku7", "0712000701");
+    c["package_id"] = json!(pkg);
+    let r = api.call("POST", "/api/customers", Some(c)).await;
+    let cid = r.body["id"].as_i64().unwrap();
+    let urls = api.call("GET", "/api/payments/mpesa/c2b-urls", None).await;
+    let confirm = urls.body["confirmation_path"].as_str().unwrap().to_string();
+    let validate = urls.body["validation_path"].as_str().unwrap().to_string();
+    assert!(!confirm.to_lowercase().contains("mpesa"), "Daraja refuses such URLs: {confirm}");
+    let notice = |trans: &str, amount: &str, account: &str| {
+        json!({"TransactionType": "Pay Bill", "TransID": trans, "TransTime": "20261125090000", "TransAmount": amount,
+            "BusinessShortCode": "600966", "BillRefNumber": account, "InvoiceNumber": "", "OrgAccountBalance": "",
+            "ThirdPartyTransID": "", "MSISDN": "2547 ***** 126", "FirstName": "JANE", "MiddleName": "", "LastName": ""})
+    };
+
+    // Without the secret path, nothing.
+    let r = api
+        .call_as(None, "POST", "/api/payments/cb/c2b/guess/confirm", Some(notice("RKL0000001", "1500.00", "wanjiku7")))
+        .await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found");
+    // Validation refuses what could not be applied.
+    let r = api.call_as(None, "POST", &validate, Some(notice("X", "1500", "nobody"))).await;
+    assert_eq!(r.body["ResultCode"], "C2B00012", "{}", r.body);
+    let r = api.call_as(None, "POST", &validate, Some(notice("X", "100", "wanjiku7"))).await;
+    assert_eq!(r.body["ResultCode"], "C2B00013", "{}", r.body);
+    let r = api.call_as(None, "POST", &validate, Some(notice("X", "1500", " WANJIKU7 "))).await;
+    assert_eq!(r.body["ResultCode"], "0", "{}", r.body);
+
+    // Confirmed twice (Safaricom retries): renewed once.
+    for _ in 0..2 {
+        let r = api.call_as(None, "POST", &confirm, Some(notice("RKL51ZDR4F", "1500.00", " Wanjiku7"))).await;
+        assert_eq!((r.status, r.body["ResultCode"].clone()), (StatusCode::OK, json!(0)), "{}", r.body);
+    }
+    let c = api.call("GET", &format!("/api/customers/{cid}"), None).await;
+    assert_eq!(c.body["expires_at"], "2026-12-25T09:00:00Z", "{}", c.body);
+    let p = api.app.store.find_payment_by_receipt("RKL51ZDR4F").await.unwrap();
+    assert_eq!((p.status, p.customer_id), (PaymentStatus::Completed, Some(cid)));
+
+    // The wrong amount, or an unknown account: money recorded for an admin, access unchanged.
+    for (trans, amount, account) in [("RKL0000002", "1000.00", "wanjiku7"), ("RKL0000003", "1500.00", "nobody")] {
+        let r = api.call_as(None, "POST", &confirm, Some(notice(trans, amount, account))).await;
+        assert_eq!(r.body["ResultCode"], 0);
+    }
+    let c = api.call("GET", &format!("/api/customers/{cid}"), None).await;
+    assert_eq!(c.body["expires_at"], "2026-12-25T09:00:00Z");
+    let flagged = api.call("GET", "/api/audit-log?entity_type=payment", None).await.body.to_string();
+    assert!(flagged.contains("RKL0000002") && flagged.contains("RKL0000003"), "{flagged}");
+    let r = api.call_as(None, "POST", &confirm, Some(json!({"TransID": "RKL4"}))).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    api.finish().await;
+}

@@ -121,6 +121,15 @@ impl PaymentRepo for SqlStore {
         to_record(m.ok_or(StoreError::NotFound)?)
     }
 
+    async fn find_payment_by_receipt(&self, provider_receipt: &str) -> StoreResult<Payment> {
+        let m = payment::Entity::find()
+            .filter(payment::Column::ProviderReceipt.eq(provider_receipt))
+            .one(&self.read)
+            .await
+            .map_err(db_err)?;
+        to_record(m.ok_or(StoreError::NotFound)?)
+    }
+
     async fn complete_payment(&self, c: Completion) -> StoreResult<CompleteOutcome> {
         let current = self.get_payment(c.payment_id).await?;
         if current.status == PaymentStatus::Completed {
