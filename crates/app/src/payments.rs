@@ -266,6 +266,101 @@ impl App {
     }
 }
 
+impl App {
+    pub async fn list_payments(&self, params: &std::collections::BTreeMap<String, String>) -> AppResult<Value> {
+        let mut q = broadnet_store::PaymentQuery { page: 1, per_page: 50, ..Default::default() };
+        let mut errors = crate::FieldErrors::new();
+        let mut bad = |k: &str, m: &str| errors.entry(k.to_string()).or_default().push(m.to_string());
+        for (k, v) in params {
+            match k.as_str() {
+                "customer_id" => match v.parse() {
+                    Ok(n) => q.customer_id = Some(n),
+                    Err(_) => bad(k, "must be a whole number"),
+                },
+                "status" => match PaymentStatus::parse(v) {
+                    Ok(s) => q.status = Some(s),
+                    Err(_) => bad(k, "must be pending, completed, failed, cancelled or expired"),
+                },
+                "provider" => match broadnet_domain::PaymentProvider::parse(v) {
+                    Ok(p) => q.provider = Some(p),
+                    Err(_) => bad(k, "must be mpesa, airtel, cash or voucher"),
+                },
+                "page" => match v.parse::<u64>() {
+                    Ok(n) if n >= 1 => q.page = n,
+                    _ => bad(k, "must be a whole number from 1"),
+                },
+                "per_page" => match v.parse::<u64>() {
+                    Ok(n) if (1..=500).contains(&n) => q.per_page = n,
+                    _ => bad(k, "must be a whole number from 1 to 500"),
+                },
+                _ => {}
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        Ok(json!(self.store.list_payments(&q).await?))
+    }
+
+    /// Cash taken at the counter: recorded by an admin, completed through the same
+    /// exactly-once path as M-Pesa (the receipt is the admin's reference or CASH-<id>).
+    pub async fn record_cash_payment(&self, s: &crate::Session, customer_id: i64, body: Value) -> AppResult<Value> {
+        s.require_write()?;
+        let mut f = crate::fields::Fields::new(body)?;
+        let amount = f.parsed("amount", Money::parse_major);
+        let amount = f.required("amount", amount);
+        let package_id = f.int("package_id", 1, i64::MAX).value();
+        let reference = f.text("reference", 64).value();
+        f.finish()?;
+        let Some(amount) = amount else { return Err(AppError::Internal("amount missing after validation".into())) };
+        let customer = self.store.get_customer(customer_id).await.map_err(AppError::from_store("customer"))?;
+        let Some(package_id) = package_id.or(customer.package_id) else {
+            return Err(AppError::field("package_id", "the customer has no package; give one"));
+        };
+        let package = match self.store.get_package(package_id).await {
+            Ok(p) => p,
+            Err(StoreError::NotFound) => return Err(AppError::field("package_id", "no such package")),
+            Err(e) => return Err(e.into()),
+        };
+        if amount != package.price {
+            return Err(AppError::field("amount", format!("the {} package costs {}", package.name, package.price)));
+        }
+        let now = self.now();
+        let payment = self
+            .store
+            .create_payment(broadnet_store::NewPayment {
+                customer_id,
+                package_id,
+                provider: broadnet_domain::PaymentProvider::Cash,
+                amount,
+                currency: "KES".into(),
+                phone: None,
+                checkout_request_id: None,
+                merchant_request_id: None,
+                account_reference: reference.clone(),
+                initiated_by_admin_id: Some(s.admin.id),
+                created_at: now,
+            })
+            .await?;
+        let receipt = reference.unwrap_or_else(|| format!("CASH-{}", payment.id));
+        let completion = Completion { payment_id: payment.id, provider_receipt: receipt, amount, phone: None, at: now };
+        match self.store.complete_payment(completion).await {
+            Ok(CompleteOutcome::Completed { payment, invoice_number, expires_at }) => {
+                tracing::info!(admin = %s.admin.username, user = %customer.username, invoice = %invoice_number, "cash payment recorded");
+                Ok(json!({"payment": payment, "invoice_number": invoice_number, "expires_at": expires_at}))
+            }
+            Ok(other) => Err(AppError::Internal(format!("cash payment not completed: {other:?}"))),
+            Err(StoreError::Conflict(_)) => {
+                self.store
+                    .close_payment(payment.id, PaymentStatus::Failed, "duplicate", "reference already used", now)
+                    .await?;
+                Err(AppError::Conflict { field: "reference".into() })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
 fn accepted() -> Value {
     json!({"ResultCode": 0, "ResultDesc": "Accepted"})
 }

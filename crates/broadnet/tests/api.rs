@@ -714,3 +714,64 @@ async fn paybill_payments_renew_by_account_and_the_rest_waits_for_an_admin() {
     assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     api.finish().await;
 }
+
+#[tokio::test]
+async fn cash_at_the_counter_renews_and_payments_are_listed() {
+    let api = Api::start().await;
+    let pkg = api.package().await; // KES 1,500
+    let mut c = customer("counter1", "0712000801");
+    c["package_id"] = json!(pkg);
+    let cid = api.call("POST", "/api/customers", Some(c)).await.body["id"].as_i64().unwrap();
+
+    let r = api.call("POST", &format!("/api/customers/{cid}/payments"), Some(json!({"amount": "1000"}))).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert!(r.body["error"]["fields"]["amount"][0].as_str().unwrap().contains("1500"), "{}", r.body);
+    let r = api
+        .call(
+            "POST",
+            &format!("/api/customers/{cid}/payments"),
+            Some(json!({"amount": "1500", "reference": "RCPT-77"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["invoice_number"], "INV-000001");
+    assert_eq!(r.body["expires_at"], "2026-12-25T09:00:00Z");
+    // The same paper receipt twice is refused, and renews nothing.
+    let r = api
+        .call(
+            "POST",
+            &format!("/api/customers/{cid}/payments"),
+            Some(json!({"amount": "1500", "reference": "RCPT-77"})),
+        )
+        .await;
+    assert_error(&r, StatusCode::CONFLICT, "conflict");
+    let c = api.call("GET", &format!("/api/customers/{cid}"), None).await;
+    assert_eq!(c.body["expires_at"], "2026-12-25T09:00:00Z");
+    let r = api.call("POST", "/api/customers/999999/payments", Some(json!({"amount": "1500"}))).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found");
+
+    let list = api.call("GET", &format!("/api/payments?customer_id={cid}&status=completed"), None).await;
+    assert_eq!(list.body["total"], 1, "{}", list.body);
+    assert_eq!(list.body["items"][0]["provider"], "cash");
+    assert_eq!(list.body["items"][0]["provider_receipt"], "RCPT-77");
+    let failed = api.call("GET", &format!("/api/payments?customer_id={cid}&status=failed"), None).await;
+    assert_eq!(failed.body["total"], 1, "the refused duplicate is kept, as failed: {}", failed.body);
+    let r = api.call("GET", "/api/payments?status=lost", None).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+
+    // Viewers see payments but cannot take money.
+    api.call(
+        "POST",
+        "/api/admins",
+        Some(json!({"username": "looker", "password": "long enough pw", "role": "viewer"})),
+    )
+    .await;
+    let viewer = api.login("looker", "long enough pw").await;
+    let r = api.call_as(Some(&viewer), "GET", "/api/payments", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = api
+        .call_as(Some(&viewer), "POST", &format!("/api/customers/{cid}/payments"), Some(json!({"amount": "1500"})))
+        .await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    api.finish().await;
+}

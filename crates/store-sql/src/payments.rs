@@ -4,12 +4,14 @@ use crate::entities::{counter, customer, invoice, outbox, package, payment, sett
 use crate::{SqlStore, corrupt, db_err, from_db, to_db};
 use async_trait::async_trait;
 use broadnet_domain::{CustomerStatus, Money, PaymentProvider, PaymentStatus, Phone};
-use broadnet_store::{CompleteOutcome, Completion, NewPayment, Payment, PaymentRepo, StoreError, StoreResult};
+use broadnet_store::{
+    CompleteOutcome, Completion, NewPayment, Page, Payment, PaymentQuery, PaymentRepo, StoreError, StoreResult,
+};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbBackend, EntityTrait, IntoActiveModel, QueryFilter,
-    QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 fn to_record(m: payment::Model) -> StoreResult<Payment> {
@@ -128,6 +130,31 @@ impl PaymentRepo for SqlStore {
             .await
             .map_err(db_err)?;
         to_record(m.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn list_payments(&self, q: &PaymentQuery) -> StoreResult<Page<Payment>> {
+        let mut find = payment::Entity::find();
+        if let Some(c) = q.customer_id {
+            find = find.filter(payment::Column::CustomerId.eq(c));
+        }
+        if let Some(s) = q.status {
+            find = find.filter(payment::Column::Status.eq(s.as_str()));
+        }
+        if let Some(p) = q.provider {
+            find = find.filter(payment::Column::Provider.eq(p.as_str()));
+        }
+        let per_page = if q.per_page == 0 { 50 } else { Ord::min(q.per_page, 500) };
+        let page = Ord::max(q.page, 1);
+        let total = find.clone().count(&self.read).await.map_err(db_err)?;
+        let rows = find
+            .order_by_desc(payment::Column::CreatedAt)
+            .order_by_desc(payment::Column::Id)
+            .paginate(&self.read, per_page)
+            .fetch_page(page - 1)
+            .await
+            .map_err(db_err)?;
+        let items = rows.into_iter().map(to_record).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page { items, total, page, per_page })
     }
 
     async fn complete_payment(&self, c: Completion) -> StoreResult<CompleteOutcome> {

@@ -103,6 +103,8 @@ pub trait PaymentRepo: Send + Sync {
     async fn get_payment(&self, id: i64) -> StoreResult<Payment>;
     async fn find_payment_by_checkout(&self, checkout_request_id: &str) -> StoreResult<Payment>;
     async fn find_payment_by_receipt(&self, provider_receipt: &str) -> StoreResult<Payment>;
+    /// Newest first.
+    async fn list_payments(&self, query: &PaymentQuery) -> StoreResult<Page<Payment>>;
     /// Completes a pending payment at most once. In one transaction: the payment
     /// becomes completed with the provider's receipt (unique), the customer is
     /// renewed from the later of now and their current expiry by the package's

@@ -432,3 +432,13 @@ pub enum CompleteOutcome {
     /// no longer pending: recorded on the payment, nothing applied.
     Refused { payment: Payment, reason: String },
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PaymentQuery {
+    pub customer_id: Option<i64>,
+    pub status: Option<broadnet_domain::PaymentStatus>,
+    pub provider: Option<broadnet_domain::PaymentProvider>,
+    pub page: u64,
+    /// 0 means the default, 50.
+    pub per_page: u64,
+}

@@ -15,6 +15,8 @@ pub fn router() -> Router<AppState> {
         .route("/payments/cb/c2b/{token}/validate", post(c2b_validate))
         .route("/payments/cb/c2b/{token}/confirm", post(c2b_confirm))
         .route("/payments/mpesa/c2b-urls", axum::routing::get(c2b_urls))
+        .route("/payments", axum::routing::get(list))
+        .route("/customers/{id}/payments", post(cash))
 }
 
 async fn mpesa_callback(
@@ -50,4 +52,18 @@ async fn c2b_urls(State(st): State<AppState>, Auth(s): Auth) -> Result<Json<Valu
         "confirmation_path": format!("/api/payments/cb/c2b/{t}/confirm"),
         "validation_path": format!("/api/payments/cb/c2b/{t}/validate"),
     })))
+}
+
+async fn list(State(st): State<AppState>, Auth(_s): Auth, p: super::Params) -> Result<Json<Value>, WebError> {
+    let params: std::collections::BTreeMap<String, String> = p.0.into_iter().collect();
+    Ok(Json(st.app.list_payments(&params).await?))
+}
+
+async fn cash(
+    State(st): State<AppState>,
+    Auth(s): Auth,
+    Path(id): Path<i64>,
+    JsonBody(body): JsonBody,
+) -> Result<(axum::http::StatusCode, Json<Value>), WebError> {
+    Ok((axum::http::StatusCode::CREATED, Json(st.app.record_cash_payment(&s, id, body).await?)))
 }
