@@ -216,6 +216,14 @@ pub(crate) fn from_db(t: NaiveDateTime) -> DateTime<Utc> {
     DateTime::from_naive_utc_and_offset(t, Utc)
 }
 
+/// A deadlock victim or serialization failure: the transaction was rolled back and may
+/// simply be run again (MySQL/MariaDB 1213 and 1205 lock wait, PostgreSQL 40P01 and 40001).
+pub(crate) fn is_retryable(msg: &str) -> bool {
+    ["1213", "Deadlock found", "40P01", "40001", "could not serialize", "deadlock detected"]
+        .iter()
+        .any(|m| msg.contains(m))
+}
+
 pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Backend(format!("unexpected {what} in database: {value:?}"))
 }

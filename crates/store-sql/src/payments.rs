@@ -64,7 +64,115 @@ async fn next_counter(txn: &DatabaseTransaction, name: &str) -> StoreResult<i64>
     Err(StoreError::Backend(format!("counter {name} could not be advanced")))
 }
 
+fn rand_jitter() -> u8 {
+    // Spread retries so the same two transactions do not collide again.
+    (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0) % 7)
+        as u8
+}
+
 impl SqlStore {
+    /// The transaction of `complete_payment`, run once.
+    async fn complete_txn(&self, c: &Completion, current: &Payment) -> StoreResult<CompleteOutcome> {
+        let at = to_db(c.at);
+        let txn = self.write.begin().await.map_err(db_err)?;
+        // The guard: only one transaction can move the payment out of pending.
+        let won = payment::Entity::update_many()
+            .col_expr(payment::Column::Status, Expr::value(PaymentStatus::Completed.as_str()))
+            .col_expr(payment::Column::ProviderReceipt, Expr::value(c.provider_receipt.clone()))
+            .col_expr(payment::Column::ResultCode, Expr::value("0"))
+            .col_expr(payment::Column::CompletedAt, Expr::value(at))
+            .col_expr(payment::Column::UpdatedAt, Expr::value(at))
+            .filter(payment::Column::Id.eq(c.payment_id))
+            .filter(payment::Column::Status.eq(PaymentStatus::Pending.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        if won.rows_affected == 0 {
+            txn.rollback().await.map_err(db_err)?;
+            let payment = self.get_payment(c.payment_id).await?;
+            return Ok(if payment.provider_receipt.as_deref() == Some(c.provider_receipt.as_str()) {
+                CompleteOutcome::AlreadyCompleted { payment }
+            } else {
+                let reason = format!("payment is {}, not pending", payment.status);
+                CompleteOutcome::Refused { payment, reason }
+            });
+        }
+        let (Some(customer_id), Some(package_id)) = (current.customer_id, current.package_id) else {
+            return Err(StoreError::Backend("payment without customer or package".into()));
+        };
+        // Lock the customer row so two payments cannot both extend from the same expiry.
+        let mut q = customer::Entity::find_by_id(customer_id);
+        if self.backend != DbBackend::Sqlite {
+            q = q.lock_exclusive();
+        }
+        let cust = q.one(&txn).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
+        let pkg =
+            package::Entity::find_by_id(package_id).one(&txn).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
+        let now = c.at;
+        let from = cust.expires_at.map(from_db).filter(|e| *e > now).unwrap_or(now);
+        let until = from + chrono::Duration::minutes(pkg.duration_minutes);
+        let mut am = cust.clone().into_active_model();
+        am.expires_at = Set(Some(to_db(until)));
+        am.status = Set(CustomerStatus::Active.as_str().to_string());
+        am.package_id = Set(Some(package_id));
+        am.updated_at = Set(at);
+        am.update(&txn).await.map_err(db_err)?;
+
+        let seq = next_counter(&txn, "invoice").await?;
+        let prefix = setting::Entity::find()
+            .filter(setting::Column::Category.eq("general"))
+            .filter(setting::Column::SettingKey.eq("invoice_prefix"))
+            .one(&txn)
+            .await
+            .map_err(db_err)?
+            .map(|s| s.value)
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "INV-".into());
+        let number = format!("{prefix}{seq:06}");
+        invoice::ActiveModel {
+            seq: Set(seq),
+            number: Set(number.clone()),
+            payment_id: Set(c.payment_id),
+            customer_id: Set(Some(customer_id)),
+            customer_name: Set(cust.full_name.clone()),
+            package_name: Set(Some(pkg.name.clone())),
+            amount_minor: Set(current.amount.minor()),
+            currency: Set(current.currency.clone()),
+            period_start: Set(Some(to_db(from))),
+            period_end: Set(Some(to_db(until))),
+            issued_at: Set(at),
+            pdf: Set(None),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .map_err(db_err)?;
+        // Rule 2: the receipt SMS/email and the reconnect go out through the outbox.
+        let payload = serde_json::json!({
+            "payment_id": c.payment_id, "customer_id": customer_id, "invoice": number,
+            "receipt": c.provider_receipt, "amount_minor": current.amount.minor(),
+            "currency": current.currency, "expires_at": until,
+        });
+        outbox::ActiveModel {
+            kind: Set("payment.completed".into()),
+            payload: Set(payload.to_string()),
+            status: Set("pending".into()),
+            attempts: Set(0),
+            next_attempt_at: Set(at),
+            last_error: Set(None),
+            dedupe_key: Set(Some(format!("payment.completed:{}", c.payment_id))),
+            created_at: Set(at),
+            delivered_at: Set(None),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+        let payment = self.get_payment(c.payment_id).await?;
+        Ok(CompleteOutcome::Completed { payment, invoice_number: number, expires_at: until })
+    }
+
     async fn note_refusal(&self, id: i64, reason: &str, at: DateTime<Utc>) -> StoreResult<Payment> {
         payment::Entity::update_many()
             .col_expr(payment::Column::ResultCode, Expr::value("refused"))
@@ -186,104 +294,19 @@ impl PaymentRepo for SqlStore {
             return Ok(CompleteOutcome::Refused { payment, reason });
         }
 
-        let at = to_db(c.at);
-        let txn = self.write.begin().await.map_err(db_err)?;
-        // The guard: only one transaction can move the payment out of pending.
-        let won = payment::Entity::update_many()
-            .col_expr(payment::Column::Status, Expr::value(PaymentStatus::Completed.as_str()))
-            .col_expr(payment::Column::ProviderReceipt, Expr::value(c.provider_receipt.clone()))
-            .col_expr(payment::Column::ResultCode, Expr::value("0"))
-            .col_expr(payment::Column::CompletedAt, Expr::value(at))
-            .col_expr(payment::Column::UpdatedAt, Expr::value(at))
-            .filter(payment::Column::Id.eq(c.payment_id))
-            .filter(payment::Column::Status.eq(PaymentStatus::Pending.as_str()))
-            .exec(&txn)
-            .await
-            .map_err(db_err)?;
-        if won.rows_affected == 0 {
-            txn.rollback().await.map_err(db_err)?;
-            let payment = self.get_payment(c.payment_id).await?;
-            return Ok(if payment.provider_receipt.as_deref() == Some(c.provider_receipt.as_str()) {
-                CompleteOutcome::AlreadyCompleted { payment }
-            } else {
-                let reason = format!("payment is {}, not pending", payment.status);
-                CompleteOutcome::Refused { payment, reason }
-            });
+        // InnoDB may pick this transaction as a deadlock victim (and PostgreSQL abort it
+        // on a serialization failure) when callbacks race: it was rolled back whole, so
+        // it is safe to run again.
+        let mut attempt = 0;
+        loop {
+            match self.complete_txn(&c, &current).await {
+                Err(StoreError::Backend(msg)) if crate::is_retryable(&msg) && attempt < 5 => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(5 * attempt + u64::from(rand_jitter()))).await;
+                }
+                other => return other,
+            }
         }
-        let (Some(customer_id), Some(package_id)) = (current.customer_id, current.package_id) else {
-            return Err(StoreError::Backend("payment without customer or package".into()));
-        };
-        // Lock the customer row so two payments cannot both extend from the same expiry.
-        let mut q = customer::Entity::find_by_id(customer_id);
-        if self.backend != DbBackend::Sqlite {
-            q = q.lock_exclusive();
-        }
-        let cust = q.one(&txn).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
-        let pkg =
-            package::Entity::find_by_id(package_id).one(&txn).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
-        let now = c.at;
-        let from = cust.expires_at.map(from_db).filter(|e| *e > now).unwrap_or(now);
-        let until = from + chrono::Duration::minutes(pkg.duration_minutes);
-        let mut am = cust.clone().into_active_model();
-        am.expires_at = Set(Some(to_db(until)));
-        am.status = Set(CustomerStatus::Active.as_str().to_string());
-        am.package_id = Set(Some(package_id));
-        am.updated_at = Set(at);
-        am.update(&txn).await.map_err(db_err)?;
-
-        let seq = next_counter(&txn, "invoice").await?;
-        let prefix = setting::Entity::find()
-            .filter(setting::Column::Category.eq("general"))
-            .filter(setting::Column::SettingKey.eq("invoice_prefix"))
-            .one(&txn)
-            .await
-            .map_err(db_err)?
-            .map(|s| s.value)
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| "INV-".into());
-        let number = format!("{prefix}{seq:06}");
-        invoice::ActiveModel {
-            seq: Set(seq),
-            number: Set(number.clone()),
-            payment_id: Set(c.payment_id),
-            customer_id: Set(Some(customer_id)),
-            customer_name: Set(cust.full_name.clone()),
-            package_name: Set(Some(pkg.name.clone())),
-            amount_minor: Set(current.amount.minor()),
-            currency: Set(current.currency.clone()),
-            period_start: Set(Some(to_db(from))),
-            period_end: Set(Some(to_db(until))),
-            issued_at: Set(at),
-            pdf: Set(None),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await
-        .map_err(db_err)?;
-        // Rule 2: the receipt SMS/email and the reconnect go out through the outbox.
-        let payload = serde_json::json!({
-            "payment_id": c.payment_id, "customer_id": customer_id, "invoice": number,
-            "receipt": c.provider_receipt, "amount_minor": current.amount.minor(),
-            "currency": current.currency, "expires_at": until,
-        });
-        outbox::ActiveModel {
-            kind: Set("payment.completed".into()),
-            payload: Set(payload.to_string()),
-            status: Set("pending".into()),
-            attempts: Set(0),
-            next_attempt_at: Set(at),
-            last_error: Set(None),
-            dedupe_key: Set(Some(format!("payment.completed:{}", c.payment_id))),
-            created_at: Set(at),
-            delivered_at: Set(None),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await
-        .map_err(db_err)?;
-        txn.commit().await.map_err(db_err)?;
-        let payment = self.get_payment(c.payment_id).await?;
-        Ok(CompleteOutcome::Completed { payment, invoice_number: number, expires_at: until })
     }
 
     async fn close_payment(

@@ -250,10 +250,18 @@ impl RadiusRepo for SqlStore {
     }
 
     async fn record_accounting_batch(&self, items: Vec<(AcctKind, AcctEvent)>) -> StoreResult<()> {
-        match self.apply_accounting(&items).await {
-            // Two nodes inserting the same new session at once: the loser's retry updates.
-            Err(StoreError::Conflict(_)) => self.apply_accounting(&items).await,
-            other => other,
+        let mut attempt = 0u64;
+        loop {
+            match self.apply_accounting(&items).await {
+                // Two nodes inserting the same new session at once (the loser's retry
+                // updates), or a deadlock victim: the batch was rolled back whole.
+                Err(StoreError::Conflict(_)) if attempt < 3 => {}
+                Err(StoreError::Backend(msg)) if crate::is_retryable(&msg) && attempt < 5 => {
+                    tokio::time::sleep(std::time::Duration::from_millis(5 * (attempt + 1))).await;
+                }
+                other => return other,
+            }
+            attempt += 1;
         }
     }
 
