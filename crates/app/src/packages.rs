@@ -2,7 +2,7 @@
 
 use crate::fields::{Fields, Slot};
 use crate::{App, AppError, AppResult, Session};
-use broadnet_domain::{Money, Rate, RateLimit, ServiceType, format_duration_minutes, parse_duration_minutes};
+use broadnet_domain::{Money, Rate, ServiceType, format_duration_minutes, parse_duration_minutes};
 use broadnet_store::{NewPackage, Package, PackageBurst};
 use serde_json::{Value, json};
 
@@ -78,10 +78,6 @@ pub fn parse_package(body: Value) -> AppResult<NewPackage> {
     }
 }
 
-pub fn rate_limit(p: &Package) -> RateLimit {
-    p.rate_limit()
-}
-
 /// The API's view of a package.
 pub fn package_json(p: &Package) -> Value {
     json!({
@@ -100,7 +96,7 @@ pub fn package_json(p: &Package) -> Value {
             "threshold_upload": Rate::from_bps(b.threshold_upload_bps).to_string(),
             "time": b.time_secs,
         })),
-        "mikrotik_rate_limit": rate_limit(p).mikrotik(),
+        "mikrotik_rate_limit": p.rate_limit().mikrotik(),
         "duration": format_duration_minutes(p.duration_minutes),
         "duration_minutes": p.duration_minutes,
         "data_limit_mb": p.data_limit_mb,

@@ -597,3 +597,29 @@ async fn disconnect_and_coa_reach_the_router() {
     assert_eq!(st, 404);
     r.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_answering_garbage_or_forged_acks_is_no_answer() {
+    use broadnet_radius_server::coa::{CoaClient, Outcome};
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap();
+    let (tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+            let p = Packet::decode(&buf[..n]).unwrap();
+            // Garbage, then an ACK signed with the wrong secret.
+            sock.send_to(b"\x29\x00\x00\x05garbage", from).await.unwrap();
+            let forged =
+                broadnet_radius::encode_response(Code::DisconnectAck, &p, &[], b"not-the-secret", true).unwrap();
+            sock.send_to(&forged, from).await.unwrap();
+            let _ = tx.send(p.id);
+        }
+    });
+    let client = CoaClient { timeout: std::time::Duration::from_millis(300), retries: 1 };
+    let out = client.send(addr, SECRET, Code::DisconnectRequest, &[Avp::text(attr::USER_NAME, "alice")]).await.unwrap();
+    assert_eq!(out, Outcome::Timeout);
+    // One retransmission, of the identical packet (same identifier).
+    let (a, b) = (seen.recv().await.unwrap(), seen.recv().await.unwrap());
+    assert_eq!(a, b);
+}

@@ -485,7 +485,6 @@ impl Server {
                     return None;
                 };
                 let username = req.text(attr::USER_NAME).unwrap_or_default();
-                let customer_id = self.store.get_customer_by_username(&username).await.ok().map(|c| c.id);
                 let octets = |lo: u8, hi: u8| req.int(lo).map(|l| ((req.int(hi).unwrap_or(0) as i64) << 32) | l as i64);
                 let event = AcctEvent {
                     unique_id: unique_id(&nas_ip, &session_id, &username),
@@ -493,7 +492,8 @@ impl Server {
                     username: username.chars().take(64).collect(),
                     nas_ip: nas_ip.clone(),
                     router_id: Some(client.router_id),
-                    customer_id,
+                    // Looked up by the store when the session row is created.
+                    customer_id: None,
                     nas_port_id: req.text(attr::NAS_PORT_ID).map(|s| s.chars().take(32).collect()),
                     nas_port_type: req.int(attr::NAS_PORT_TYPE).map(|v| port_type_name(v).to_string()),
                     at,

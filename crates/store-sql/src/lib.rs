@@ -224,6 +224,12 @@ pub(crate) fn is_retryable(msg: &str) -> bool {
         .any(|m| msg.contains(m))
 }
 
+/// Page numbers from 1; `per_page` 0 means the default, 50, and at most 500.
+pub(crate) fn page_of(page: u64, per_page: u64) -> (u64, u64) {
+    let per_page = if per_page == 0 { 50 } else { Ord::min(per_page, 500) };
+    (Ord::max(page, 1), per_page)
+}
+
 pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Backend(format!("unexpected {what} in database: {value:?}"))
 }

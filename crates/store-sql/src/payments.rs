@@ -64,6 +64,20 @@ async fn next_counter(txn: &DatabaseTransaction, name: &str) -> StoreResult<i64>
     Err(StoreError::Backend(format!("counter {name} could not be advanced")))
 }
 
+/// The answer for a payment no longer pending: a duplicate of the callback that
+/// completed it, or a refusal.
+fn settled(payment: Payment, receipt: &str) -> CompleteOutcome {
+    if payment.provider_receipt.as_deref() == Some(receipt) {
+        return CompleteOutcome::AlreadyCompleted { payment };
+    }
+    let reason = if payment.status == PaymentStatus::Completed {
+        format!("already completed with another receipt; {receipt} not applied")
+    } else {
+        format!("payment is {}, not pending", payment.status)
+    };
+    CompleteOutcome::Refused { payment, reason }
+}
+
 fn rand_jitter() -> u8 {
     // Spread retries so the same two transactions do not collide again.
     (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0) % 7)
@@ -89,13 +103,7 @@ impl SqlStore {
             .map_err(db_err)?;
         if won.rows_affected == 0 {
             txn.rollback().await.map_err(db_err)?;
-            let payment = self.get_payment(c.payment_id).await?;
-            return Ok(if payment.provider_receipt.as_deref() == Some(c.provider_receipt.as_str()) {
-                CompleteOutcome::AlreadyCompleted { payment }
-            } else {
-                let reason = format!("payment is {}, not pending", payment.status);
-                CompleteOutcome::Refused { payment, reason }
-            });
+            return Ok(settled(self.get_payment(c.payment_id).await?, &c.provider_receipt));
         }
         let (Some(customer_id), Some(package_id)) = (current.customer_id, current.package_id) else {
             return Err(StoreError::Backend("payment without customer or package".into()));
@@ -251,8 +259,7 @@ impl PaymentRepo for SqlStore {
         if let Some(p) = q.provider {
             find = find.filter(payment::Column::Provider.eq(p.as_str()));
         }
-        let per_page = if q.per_page == 0 { 50 } else { Ord::min(q.per_page, 500) };
-        let page = Ord::max(q.page, 1);
+        let (page, per_page) = crate::page_of(q.page, q.per_page);
         let total = find.clone().count(&self.read).await.map_err(db_err)?;
         let rows = find
             .order_by_desc(payment::Column::CreatedAt)
@@ -268,14 +275,7 @@ impl PaymentRepo for SqlStore {
     async fn complete_payment(&self, c: Completion) -> StoreResult<CompleteOutcome> {
         let current = self.get_payment(c.payment_id).await?;
         if current.status == PaymentStatus::Completed {
-            return Ok(if current.provider_receipt.as_deref() == Some(c.provider_receipt.as_str()) {
-                CompleteOutcome::AlreadyCompleted { payment: current }
-            } else {
-                CompleteOutcome::Refused {
-                    payment: current,
-                    reason: format!("already completed with another receipt; {} not applied", c.provider_receipt),
-                }
-            });
+            return Ok(settled(current, &c.provider_receipt));
         }
         // Rule 3: a callback must match the payment we started.
         let mismatch = if current.status != PaymentStatus::Pending {

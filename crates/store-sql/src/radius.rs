@@ -1,7 +1,7 @@
 //! Routers as RADIUS clients, sessions (`radacct`) and the authentication log (`radpostauth`).
 
 use crate::entities::{customer, package, radacct, radpostauth, router};
-use crate::{SqlStore, audit, db_err, from_db, to_db};
+use crate::{SqlStore, audit, db_err, from_db, page_of, to_db};
 use async_trait::async_trait;
 use broadnet_domain::ServiceType;
 use broadnet_store::{
@@ -184,7 +184,17 @@ async fn apply_one(txn: &sea_orm::DatabaseTransaction, kind: AcctKind, e: &AcctE
             .await
             .map_err(db_err)?;
         let Some(row) = existing else {
-            new_row(kind, e).insert(txn).await.map_err(db_err)?;
+            let mut am = new_row(kind, e);
+            if e.customer_id.is_none() {
+                // Linked once, when the session row is created; later packets only update it.
+                let c = customer::Entity::find()
+                    .filter(customer::Column::Username.eq(e.username.as_str()))
+                    .one(txn)
+                    .await
+                    .map_err(db_err)?;
+                am.customer_id = Set(c.map(|c| c.id));
+            }
+            am.insert(txn).await.map_err(db_err)?;
             return Ok(());
         };
         let at = to_db(e.at);
@@ -235,12 +245,6 @@ async fn apply_one(txn: &sea_orm::DatabaseTransaction, kind: AcctKind, e: &AcctE
         }
         Ok(())
     }
-}
-
-/// Page numbers from 1; `per_page` 0 means the default, 50.
-fn page_of(page: u64, per_page: u64) -> (u64, u64) {
-    let per_page = if per_page == 0 { 50 } else { per_page.min(500) };
-    (page.max(1), per_page)
 }
 
 #[async_trait]
