@@ -165,7 +165,13 @@ impl App {
             notes: p.notes.value(),
             created_at: now,
         };
-        self.store.create_customer(&s.actor(now), new).await.map_err(AppError::from_store("customer"))
+        let created = self.store.create_customer(&s.actor(now), new).await.map_err(AppError::from_store("customer"))?;
+        // The welcome SMS/email with their login; a failure to queue it is logged, the
+        // customer exists either way.
+        if let Err(e) = self.welcome(&created).await {
+            tracing::error!(user = %created.username, error = %e, "could not queue the welcome message");
+        }
+        Ok(created)
     }
 
     pub async fn update_customer(&self, s: &Session, id: i64, body: Value) -> AppResult<Customer> {

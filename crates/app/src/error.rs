@@ -23,6 +23,9 @@ pub enum AppError {
     Forbidden(&'static str),
     #[error("too many login attempts; try again in {retry_after_secs} seconds")]
     RateLimited { retry_after_secs: u64 },
+    /// A provider (M-Pesa, Airtel, a router) refused or could not be reached.
+    #[error("{0}")]
+    Upstream(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

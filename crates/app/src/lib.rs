@@ -3,11 +3,15 @@
 
 pub mod admins;
 pub mod auth;
+pub mod collect;
 pub mod crypto;
 pub mod customers;
 pub mod error;
 pub mod fields;
 pub mod freeradius;
+pub mod gateway;
+pub mod invoices;
+pub mod notify;
 pub mod packages;
 pub mod payments;
 pub mod sessions;
@@ -35,6 +39,10 @@ pub struct App {
     pub nas: Option<Arc<dyn sessions::NasControl>>,
     /// The database FreeRADIUS should read (for its setup script).
     pub freeradius_db: Option<String>,
+    /// Payment, SMS and email providers.
+    pub gateway: Arc<gateway::Gateway>,
+    /// Wakes the outbox delivery job when something was queued.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 /// An authenticated admin making a request.
@@ -82,7 +90,18 @@ impl App {
             limiter: Arc::new(LoginLimiter::new(LoginLimits::default())),
             nas: None,
             freeradius_db: None,
+            gateway: Arc::new(gateway::Gateway::new(gateway::GatewayEnv {
+                app_name: "ISP Billing".into(),
+                public_url: "http://127.0.0.1:3000".into(),
+                ..Default::default()
+            })),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    pub fn with_gateway(mut self, env: gateway::GatewayEnv) -> Self {
+        self.gateway = Arc::new(gateway::Gateway::new(env));
+        self
     }
 
     pub fn with_freeradius_db(mut self, url: impl Into<String>) -> Self {

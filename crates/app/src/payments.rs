@@ -18,7 +18,7 @@ pub struct StkResult {
     pub phone: Option<Phone>,
 }
 
-fn text(v: &Value) -> Option<String> {
+pub(crate) fn text_of(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.trim().to_string()),
         Value::Number(n) => Some(n.to_string()),
@@ -28,7 +28,7 @@ fn text(v: &Value) -> Option<String> {
 
 /// Amounts come as numbers (`1500`, `1500.00`) or strings; kept in minor units.
 fn money(v: &Value) -> Option<Money> {
-    let s = text(v)?;
+    let s = text_of(v)?;
     Money::parse_major(&s).ok()
 }
 
@@ -36,9 +36,9 @@ fn money(v: &Value) -> Option<Money> {
 pub fn parse_stk_callback(body: &Value) -> Result<StkResult, String> {
     let cb = body.pointer("/Body/stkCallback").ok_or("no Body.stkCallback")?;
     let checkout_request_id =
-        cb.get("CheckoutRequestID").and_then(text).filter(|s| !s.is_empty()).ok_or("no CheckoutRequestID")?;
-    let result_code = cb.get("ResultCode").and_then(text).ok_or("no ResultCode")?;
-    let result_desc = cb.get("ResultDesc").and_then(text).unwrap_or_default();
+        cb.get("CheckoutRequestID").and_then(text_of).filter(|s| !s.is_empty()).ok_or("no CheckoutRequestID")?;
+    let result_code = cb.get("ResultCode").and_then(text_of).ok_or("no ResultCode")?;
+    let result_desc = cb.get("ResultDesc").and_then(text_of).unwrap_or_default();
     let items: Vec<&Value> =
         cb.pointer("/CallbackMetadata/Item").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
     let item = |name: &str| {
@@ -49,13 +49,13 @@ pub fn parse_stk_callback(body: &Value) -> Result<StkResult, String> {
         result_code,
         result_desc,
         amount: item("Amount").and_then(money),
-        receipt: item("MpesaReceiptNumber").and_then(text).filter(|r| !r.is_empty()),
-        phone: item("PhoneNumber").and_then(text).and_then(|p| Phone::parse(&p).ok()),
+        receipt: item("MpesaReceiptNumber").and_then(text_of).filter(|r| !r.is_empty()),
+        phone: item("PhoneNumber").and_then(text_of).and_then(|p| Phone::parse(&p).ok()),
     })
 }
 
 /// Daraja result codes that are not plain failures.
-fn closing_status(code: &str) -> PaymentStatus {
+pub(crate) fn closing_status(code: &str) -> PaymentStatus {
     match code {
         "1032" => PaymentStatus::Cancelled,
         "1019" | "1037" => PaymentStatus::Expired,
@@ -64,7 +64,7 @@ fn closing_status(code: &str) -> PaymentStatus {
 }
 
 impl App {
-    async fn flag_callback(&self, provider: &str, reason: &str, body: &Value) -> AppResult<()> {
+    pub(crate) async fn flag_callback(&self, provider: &str, reason: &str, body: &Value) -> AppResult<()> {
         tracing::warn!(%provider, %reason, "payment callback recorded, not applied");
         let actor = Actor::system(&format!("{provider}-callback"), self.now());
         let detail = json!({"reason": reason, "callback": body});
@@ -72,14 +72,34 @@ impl App {
         Ok(())
     }
 
+    /// The STK callback at its secret path.
+    pub async fn mpesa_stk_callback_at(&self, token: &str, body: Value) -> AppResult<Value> {
+        self.check_callback_token(token)?;
+        self.mpesa_stk_callback(body).await
+    }
+
+    /// The seed's plain path, accepted only while no callback secret is configured.
+    pub async fn mpesa_stk_callback_plain(&self, body: Value) -> AppResult<Value> {
+        if !self.plain_callbacks_allowed() {
+            return Err(AppError::NotFound("page"));
+        }
+        self.mpesa_stk_callback(body).await
+    }
+
     /// Handles an M-Pesa STK callback. Only malformed bodies are errors; anything
     /// that parses is acknowledged (Safaricom must not retry forever) and either
     /// applied or recorded for review.
     pub async fn mpesa_stk_callback(&self, body: Value) -> AppResult<Value> {
         let r = parse_stk_callback(&body).map_err(|e| AppError::field("Body.stkCallback", e))?;
-        let payment = match self.store.find_payment_by_checkout(&r.checkout_request_id).await {
-            Ok(p) => p,
-            Err(StoreError::NotFound) => {
+        let mut found = self.store.find_payment_by_checkout(&r.checkout_request_id).await;
+        if matches!(found, Err(StoreError::NotFound)) {
+            // A callback can beat the push's own answer to the database by a moment.
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            found = self.store.find_payment_by_checkout(&r.checkout_request_id).await;
+        }
+        let payment = match found {
+            Ok(p) if p.provider == broadnet_domain::PaymentProvider::Mpesa => p,
+            Ok(_) | Err(StoreError::NotFound) => {
                 self.flag_callback("mpesa", "no payment was started with this CheckoutRequestID", &body).await?;
                 return Ok(accepted());
             }
@@ -92,17 +112,28 @@ impl App {
                 .close_payment(payment.id, closing_status(&r.result_code), &r.result_code, &r.result_desc, now)
                 .await?;
             tracing::info!(payment = payment.id, code = %r.result_code, status = %closed.status, "M-Pesa payment not completed");
+            if closed.status == closing_status(&r.result_code) && closed.result_code.as_deref() == Some(&r.result_code)
+            {
+                self.payment_failed(&closed).await?;
+            }
             return Ok(accepted());
         }
         let (Some(receipt), Some(amount)) = (r.receipt.clone(), r.amount) else {
             self.flag_callback("mpesa", "success without MpesaReceiptNumber or Amount", &body).await?;
             return Ok(accepted());
         };
-        let completion =
-            Completion { payment_id: payment.id, provider_receipt: receipt, amount, phone: r.phone, at: now };
+        let completion = Completion {
+            payment_id: payment.id,
+            provider_receipt: receipt,
+            amount,
+            phone: r.phone,
+            result_desc: r.result_desc.clone(),
+            at: now,
+        };
         match self.store.complete_payment(completion).await {
             Ok(CompleteOutcome::Completed { invoice_number, expires_at, .. }) => {
                 tracing::info!(payment = payment.id, invoice = %invoice_number, %expires_at, "M-Pesa payment completed, customer renewed");
+                self.wake_outbox();
             }
             Ok(CompleteOutcome::AlreadyCompleted { .. }) => {
                 tracing::info!(payment = payment.id, "duplicate M-Pesa callback ignored");
@@ -126,9 +157,9 @@ pub struct C2bNotice {
 }
 
 pub fn parse_c2b(body: &Value) -> Result<C2bNotice, String> {
-    let trans_id = body.get("TransID").and_then(text).filter(|s| !s.is_empty()).ok_or("no TransID")?;
+    let trans_id = body.get("TransID").and_then(text_of).filter(|s| !s.is_empty()).ok_or("no TransID")?;
     let amount = body.get("TransAmount").and_then(money).ok_or("no valid TransAmount")?;
-    let account = body.get("BillRefNumber").and_then(text).unwrap_or_default();
+    let account = body.get("BillRefNumber").and_then(text_of).unwrap_or_default();
     Ok(C2bNotice { trans_id, amount, account })
 }
 
@@ -139,21 +170,6 @@ enum C2bCheck {
 }
 
 impl App {
-    /// The path token of the C2B URLs registered with Safaricom (they are unsigned,
-    /// so the URL itself is the secret).
-    pub fn c2b_token(&self) -> String {
-        self.tokens.derive("mpesa-c2b")
-    }
-
-    fn check_c2b_token(&self, token: &str) -> AppResult<()> {
-        use subtle::ConstantTimeEq;
-        if bool::from(token.as_bytes().ct_eq(self.c2b_token().as_bytes())) {
-            Ok(())
-        } else {
-            Err(AppError::NotFound("page"))
-        }
-    }
-
     async fn c2b_check(&self, n: &C2bNotice) -> AppResult<C2bCheck> {
         // Typed by hand on a phone: trimmed, any case.
         let wanted = n.account.trim().to_lowercase();
@@ -186,7 +202,7 @@ impl App {
     /// Validation (only if Safaricom enabled External Validation): refuse what we
     /// could not apply, before the customer's money moves.
     pub async fn mpesa_c2b_validate(&self, token: &str, body: Value) -> AppResult<Value> {
-        self.check_c2b_token(token)?;
+        self.check_callback_token(token)?;
         let n = parse_c2b(&body).map_err(|e| AppError::field("body", e))?;
         Ok(match self.c2b_check(&n).await? {
             C2bCheck::Ok { .. } => json!({"ResultCode": "0", "ResultDesc": "Accepted"}),
@@ -200,7 +216,7 @@ impl App {
     /// Confirmation: the money has moved. A matching payment renews the customer
     /// exactly once (TransID is the key); anything else is recorded for an admin.
     pub async fn mpesa_c2b_confirm(&self, token: &str, body: Value) -> AppResult<Value> {
-        self.check_c2b_token(token)?;
+        self.check_callback_token(token)?;
         let n = parse_c2b(&body).map_err(|e| AppError::field("body", e))?;
         let ack = json!({"ResultCode": 0, "ResultDesc": "Success"});
         if self.store.find_payment_by_receipt(&n.trans_id).await.is_ok() {
@@ -241,11 +257,13 @@ impl App {
             provider_receipt: n.trans_id.clone(),
             amount: n.amount,
             phone: None,
+            result_desc: "C2B payment confirmed".into(),
             at: now,
         };
         match self.store.complete_payment(completion).await {
             Ok(CompleteOutcome::Completed { invoice_number, .. }) => {
                 tracing::info!(user = %customer.username, invoice = %invoice_number, "C2B payment completed, customer renewed");
+                self.wake_outbox();
             }
             Ok(other) => tracing::warn!(outcome = ?other, "C2B payment not completed"),
             // The same TransID confirmed twice at once: the other one applied it.
@@ -343,10 +361,18 @@ impl App {
             })
             .await?;
         let receipt = reference.unwrap_or_else(|| format!("CASH-{}", payment.id));
-        let completion = Completion { payment_id: payment.id, provider_receipt: receipt, amount, phone: None, at: now };
+        let completion = Completion {
+            payment_id: payment.id,
+            provider_receipt: receipt,
+            amount,
+            phone: None,
+            result_desc: "cash received".into(),
+            at: now,
+        };
         match self.store.complete_payment(completion).await {
             Ok(CompleteOutcome::Completed { payment, invoice_number, expires_at }) => {
                 tracing::info!(admin = %s.admin.username, user = %customer.username, invoice = %invoice_number, "cash payment recorded");
+                self.wake_outbox();
                 Ok(json!({"payment": payment, "invoice_number": invoice_number, "expires_at": expires_at}))
             }
             Ok(other) => Err(AppError::Internal(format!("cash payment not completed: {other:?}"))),

@@ -92,7 +92,7 @@ impl App {
         Ok(result_json(&session, r))
     }
 
-    async fn open_sessions_of(&self, username: &str) -> AppResult<Vec<RadSession>> {
+    pub(crate) async fn open_sessions_of(&self, username: &str) -> AppResult<Vec<RadSession>> {
         let q = SessionQuery {
             username: Some(username.into()),
             open_only: true,
@@ -172,9 +172,10 @@ impl App {
 }
 
 impl App {
-    /// The expiry sweep: customers whose time ran out become expired (audited) and
-    /// their live sessions are disconnected, so expiry is enforced twice (RADIUS also
-    /// rejects them). Returns how many expired.
+    /// The expiry sweep: customers whose time ran out become expired (audited), and
+    /// in the same transaction a `customer.expired` outbox entry is queued; its
+    /// delivery disconnects their live sessions (so expiry is enforced twice: RADIUS
+    /// also rejects them) and tells them. Returns how many expired.
     pub async fn run_expiry(&self) -> AppResult<usize> {
         let now = self.now();
         let mut total = 0;
@@ -184,22 +185,9 @@ impl App {
             total += n;
             for c in &expired {
                 tracing::info!(user = %c.username, "subscription expired");
-                let sessions = self.open_sessions_of(c.username.as_str()).await?;
-                if let (Some(nas), false) = (self.nas.clone(), sessions.is_empty()) {
-                    let user = c.username.to_string();
-                    tokio::spawn(async move {
-                        for s in sessions {
-                            match nas.disconnect(&s).await {
-                                Ok(r) => {
-                                    tracing::info!(%user, session = s.id, detail = %r.detail, "expired: disconnect sent")
-                                }
-                                Err(e) => {
-                                    tracing::warn!(%user, session = s.id, error = %e, "expired: router unreachable")
-                                }
-                            }
-                        }
-                    });
-                }
+            }
+            if n > 0 {
+                self.wake_outbox();
             }
             if n < 500 {
                 return Ok(total);

@@ -40,6 +40,7 @@ pub const REGISTRY: &[(&str, &[Def])] = &[
             d("timezone", Kind::Text, "Time zone for display (default Africa/Nairobi)"),
             d("currency", Kind::Choice(&["KES", "UGX", "TZS", "RWF", "ZMW", "MWK", "NGN", "GHS"]), "Currency"),
             d("invoice_prefix", Kind::Text, "Invoice number prefix, e.g. INV-"),
+            d("invoice_footer", Kind::Text, "Text at the foot of every invoice"),
         ],
     ),
     ("payments", &[d("active_provider", Kind::Choice(&["mpesa", "airtel"]), "Active payment provider")]),
@@ -51,6 +52,7 @@ pub const REGISTRY: &[(&str, &[Def])] = &[
             d("consumer_secret", Kind::Secret, "Consumer Secret"),
             d("shortcode", Kind::Text, "Paybill or till number"),
             d("shortcode_type", Kind::Choice(&["paybill", "till"]), "Shortcode type"),
+            d("till_number", Kind::Text, "Till number (for a till: the shortcode above is the store number)"),
             d("passkey", Kind::Secret, "Lipa Na M-Pesa passkey"),
             d("callback_url", Kind::Url, "Callback URL (HTTPS)"),
         ],
@@ -87,6 +89,17 @@ pub const REGISTRY: &[(&str, &[Def])] = &[
         ],
     ),
     ("notifications", &[d("reminder_days", Kind::Text, "Days before expiry to remind, e.g. 3,1")]),
+    (
+        "templates",
+        &[
+            d("payment_received", Kind::Text, "Payment received (SMS and email)"),
+            d("welcome", Kind::Text, "Welcome with login details"),
+            d("reminder", Kind::Text, "Expiry reminder"),
+            d("expired", Kind::Text, "Subscription expired"),
+            d("payment_failed", Kind::Text, "Payment not completed"),
+            d("how_to_pay", Kind::Text, "How to pay, used as {how_to_pay} in the others"),
+        ],
+    ),
 ];
 
 pub fn category(name: &str) -> Option<&'static [Def]> {

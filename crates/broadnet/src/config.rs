@@ -81,6 +81,10 @@ pub struct Config {
     pub provision_secret: Secret,
     pub bridge_gateway: String,
     pub dhcp_range: (IpAddr, IpAddr),
+    /// APP_URL: where providers and browsers reach this server (default http://127.0.0.1:APP_PORT).
+    pub app_url: String,
+    /// PAYMENTS_CALLBACK_SECRET: the secret in payment callback paths.
+    pub callback_secret: Secret,
     pub mpesa: Mpesa,
     pub airtel: Airtel,
     pub sms: Sms,
@@ -95,6 +99,8 @@ pub struct Mpesa {
     pub passkey: Secret,
     pub callback_url: Option<String>,
     pub env: String,
+    /// MPESA_BASE_URL: another Daraja address (a `broadnet simulate mpesa` elsewhere).
+    pub base_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +111,9 @@ pub struct Airtel {
     pub env: String,
     pub country: String,
     pub currency: String,
+    /// AIRTEL_CALLBACK_KEY: the callback-authentication private key from Airtel's portal.
+    pub callback_key: Secret,
+    pub base_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -113,6 +122,10 @@ pub struct Sms {
     pub at_username: Option<String>,
     pub at_api_key: Secret,
     pub at_sender_id: Option<String>,
+    /// AT_ENV: sandbox, production or simulator (default: sandbox when AT_USERNAME is
+    /// "sandbox", else production).
+    pub env: Option<String>,
+    pub base_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -444,6 +457,7 @@ impl Config {
             passkey: Secret(r.get("MPESA_PASSKEY").unwrap_or_default()),
             callback_url: r.url("MPESA_CALLBACK_URL"),
             env: r.choice("MPESA_ENV", ENVS, "sandbox"),
+            base_url: r.url("MPESA_BASE_URL"),
         };
         let airtel = Airtel {
             client_id: r.get("AIRTEL_CLIENT_ID"),
@@ -452,12 +466,16 @@ impl Config {
             env: r.choice("AIRTEL_ENV", ENVS, "sandbox"),
             country: r.get("AIRTEL_COUNTRY").unwrap_or_else(|| "KE".into()),
             currency: r.get("AIRTEL_CURRENCY").unwrap_or_else(|| "KES".into()),
+            callback_key: Secret(r.get("AIRTEL_CALLBACK_KEY").unwrap_or_default()),
+            base_url: r.url("AIRTEL_BASE_URL"),
         };
         let sms = Sms {
             enabled: r.flag("SMS_ENABLED"),
             at_username: r.get("AT_USERNAME"),
             at_api_key: Secret(r.get("AT_API_KEY").unwrap_or_default()),
             at_sender_id: r.get("AT_SENDER_ID"),
+            env: r.get("AT_ENV").map(|_| r.choice("AT_ENV", ENVS, "production")),
+            base_url: r.url("AT_BASE_URL"),
         };
         if sms.at_sender_id.as_ref().is_some_and(|s| s.chars().count() > 11) {
             r.bad("AT_SENDER_ID", "must be at most 11 characters");
@@ -497,6 +515,21 @@ impl Config {
             r.problems.push(Problem { var: "ADMIN_PASSWORD", message: e, fatal: production });
         }
 
+        let app_url = r
+            .url("APP_URL")
+            .map(|u| u.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("http://127.0.0.1:{app_port}"));
+        let callback_secret = Secret(r.get("PAYMENTS_CALLBACK_SECRET").unwrap_or_default());
+        if !callback_secret.is_empty() && callback_secret.expose().len() < 16 {
+            r.bad(
+                "PAYMENTS_CALLBACK_SECRET",
+                "must be at least 16 characters (it is what keeps callbacks unguessable)",
+            );
+        }
+        if callback_secret.expose().chars().any(|c| !c.is_ascii_alphanumeric() && c != '-' && c != '_') {
+            r.bad("PAYMENTS_CALLBACK_SECRET", "may contain only letters, digits, - and _ (it goes into a URL path)");
+        }
+
         let cfg = Config {
             app_host,
             app_port,
@@ -521,6 +554,8 @@ impl Config {
             provision_secret,
             bridge_gateway,
             dhcp_range,
+            app_url,
+            callback_secret,
             mpesa,
             airtel,
             sms,
@@ -561,22 +596,29 @@ impl Config {
             ("PROVISION_SECRET".into(), s(&self.provision_secret)),
             ("BRIDGE_GATEWAY".into(), self.bridge_gateway.clone()),
             ("DHCP_RANGE".into(), format!("{} - {}", self.dhcp_range.0, self.dhcp_range.1)),
+            ("APP_URL".into(), self.app_url.clone()),
+            ("PAYMENTS_CALLBACK_SECRET".into(), s(&self.callback_secret)),
             ("MPESA_ENV".into(), self.mpesa.env.clone()),
             ("MPESA_CONSUMER_KEY".into(), s(&self.mpesa.consumer_key)),
             ("MPESA_CONSUMER_SECRET".into(), s(&self.mpesa.consumer_secret)),
             ("MPESA_SHORTCODE".into(), o(&self.mpesa.shortcode)),
             ("MPESA_PASSKEY".into(), s(&self.mpesa.passkey)),
             ("MPESA_CALLBACK_URL".into(), o(&self.mpesa.callback_url)),
+            ("MPESA_BASE_URL".into(), o(&self.mpesa.base_url)),
             ("AIRTEL_ENV".into(), self.airtel.env.clone()),
             ("AIRTEL_CLIENT_ID".into(), o(&self.airtel.client_id)),
             ("AIRTEL_CLIENT_SECRET".into(), s(&self.airtel.client_secret)),
             ("AIRTEL_CALLBACK_URL".into(), o(&self.airtel.callback_url)),
             ("AIRTEL_COUNTRY".into(), self.airtel.country.clone()),
             ("AIRTEL_CURRENCY".into(), self.airtel.currency.clone()),
+            ("AIRTEL_CALLBACK_KEY".into(), s(&self.airtel.callback_key)),
+            ("AIRTEL_BASE_URL".into(), o(&self.airtel.base_url)),
             ("SMS_ENABLED".into(), self.sms.enabled.to_string()),
             ("AT_USERNAME".into(), o(&self.sms.at_username)),
             ("AT_API_KEY".into(), s(&self.sms.at_api_key)),
             ("AT_SENDER_ID".into(), o(&self.sms.at_sender_id)),
+            ("AT_ENV".into(), o(&self.sms.env)),
+            ("AT_BASE_URL".into(), o(&self.sms.base_url)),
             ("EMAIL_ENABLED".into(), self.email.enabled.to_string()),
             ("EMAIL_HOST".into(), o(&self.email.host)),
             ("EMAIL_PORT".into(), self.email.port.to_string()),
@@ -647,6 +689,69 @@ fn write_private(path: &Path, body: &str) -> std::io::Result<()> {
         opts.mode(0o600);
     }
     opts.open(path)?.write_all(body.as_bytes())
+}
+
+impl Config {
+    /// What the payment, SMS and email clients fall back to when Settings are empty.
+    pub fn gateway_env(&self) -> broadnet_app::gateway::GatewayEnv {
+        use broadnet_app::gateway::*;
+        let some = |s: &Secret| Some(s.expose().to_string()).filter(|v| !v.is_empty());
+        GatewayEnv {
+            app_name: self.app_name.clone(),
+            public_url: self.app_url.clone(),
+            callback_secret: some(&self.callback_secret),
+            mpesa: MpesaEnv {
+                env: self.mpesa.env.clone(),
+                consumer_key: self.mpesa.consumer_key.expose().to_string(),
+                consumer_secret: self.mpesa.consumer_secret.expose().to_string(),
+                shortcode: self.mpesa.shortcode.clone(),
+                passkey: self.mpesa.passkey.expose().to_string(),
+                callback_url: self.mpesa.callback_url.clone(),
+                base_url: self.mpesa.base_url.clone(),
+            },
+            airtel: AirtelEnv {
+                env: self.airtel.env.clone(),
+                client_id: self.airtel.client_id.clone(),
+                client_secret: self.airtel.client_secret.expose().to_string(),
+                callback_url: self.airtel.callback_url.clone(),
+                country: self.airtel.country.clone(),
+                currency: self.airtel.currency.clone(),
+                callback_key: some(&self.airtel.callback_key),
+                base_url: self.airtel.base_url.clone(),
+            },
+            sms: SmsEnv {
+                enabled: self.sms.enabled,
+                env: self.sms.env.clone().unwrap_or_default(),
+                username: self.sms.at_username.clone(),
+                api_key: self.sms.at_api_key.expose().to_string(),
+                sender_id: self.sms.at_sender_id.clone(),
+                base_url: self.sms.base_url.clone(),
+            },
+            email: EmailEnv {
+                enabled: self.email.enabled,
+                host: self.email.host.clone(),
+                port: self.email.port,
+                user: self.email.user.clone(),
+                pass: self.email.pass.expose().to_string(),
+                from: self.email.from.clone(),
+            },
+        }
+    }
+
+    /// Which built-in simulators `serve` mounts under /simulator.
+    pub fn simulators(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.mpesa.env == "simulator" {
+            v.push("mpesa");
+        }
+        if self.airtel.env == "simulator" {
+            v.push("airtel");
+        }
+        if self.sms.env.as_deref() == Some("simulator") {
+            v.push("sms");
+        }
+        v
+    }
 }
 
 #[cfg(test)]

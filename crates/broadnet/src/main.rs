@@ -36,6 +36,18 @@ enum Command {
     /// Benchmarks (not tests): print timings.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Run a provider simulator as its own server (Safaricom Daraja, Airtel Money or
+    /// Africa's Talking), following ../reference to the letter, to demo and rehearse
+    /// without accounts. Point MPESA_BASE_URL / AIRTEL_BASE_URL / AT_BASE_URL at it.
+    Simulate {
+        /// mpesa, airtel or sms
+        provider: String,
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: std::net::SocketAddr,
+        /// Airtel only: where to POST callbacks (Airtel's portal setting).
+        #[arg(long)]
+        callback_url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -224,6 +236,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
             admin_cmd(&cfg, cmd).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Simulate { provider, listen, callback_url } => {
+            init_logging(false);
+            broadnet::simulate::run(&provider, listen, callback_url).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCmd::Radius { users, auth_port, acct_port }) => {

@@ -34,6 +34,39 @@ pub fn build_app(cfg: &Config, store: DynStore, clock: Arc<dyn Clock>) -> App {
     )
     .with_nas(Arc::new(nas))
     .with_freeradius_db(cfg.radius_db_url.expose())
+    .with_gateway(cfg.gateway_env())
+}
+
+/// The built-in simulators `serve` mounts under `/simulator/{mpesa,airtel,sms}` when a
+/// provider's environment is `simulator`: the whole payment flow with no accounts.
+pub fn simulators(cfg: &Config, callback_base: &str) -> axum::Router {
+    use broadnet_app::gateway::{SIM_AIRTEL, SIM_MPESA, SIM_SMS};
+    use broadnet_providers::sim;
+    let mut r = axum::Router::new();
+    for name in cfg.simulators() {
+        r = match name {
+            "mpesa" => {
+                let s = sim::mpesa::MpesaSim::new(
+                    SIM_MPESA.consumer_key,
+                    SIM_MPESA.consumer_secret,
+                    SIM_MPESA.shortcode,
+                    SIM_MPESA.passkey,
+                );
+                r.nest("/simulator/mpesa", s.router())
+            }
+            "airtel" => {
+                let s = sim::airtel::AirtelSim::new(
+                    SIM_AIRTEL.client_id,
+                    SIM_AIRTEL.client_secret,
+                    Some(callback_base.to_string()),
+                    Some(cfg.airtel.callback_key.expose().to_string()).filter(|k| !k.is_empty()),
+                );
+                r.nest("/simulator/airtel", s.router())
+            }
+            _ => r.nest("/simulator/sms", sim::sms::SmsSim::new(SIM_SMS.username, SIM_SMS.api_key).router()),
+        };
+    }
+    r
 }
 
 pub fn state(cfg: &Config, app: App) -> AppState {
@@ -65,8 +98,13 @@ pub async fn ensure_first_admin(cfg: &Config, app: &App) -> anyhow::Result<Optio
 }
 
 /// Runs the HTTP server on a bound listener until `shutdown` is cancelled.
-pub async fn serve_http(listener: TcpListener, state: AppState, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let router = broadnet_web::router(state);
+pub async fn serve_http(
+    listener: TcpListener,
+    state: AppState,
+    extra: axum::Router,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let router = extra.merge(broadnet_web::router(state));
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
@@ -104,8 +142,17 @@ pub fn cancel_on_signal(token: CancellationToken) {
 
 /// `broadnet serve`: everything, until a signal.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    let mut cfg = cfg;
     let store = open_store(&cfg).await?;
     let dyn_store: DynStore = Arc::new(store.clone());
+    let addr = format!("{}:{}", cfg.app_host, cfg.app_port);
+    let listener =
+        TcpListener::bind(&addr).await.with_context(|| format!("listening on {addr} (is APP_PORT in use?)"))?;
+    let local = listener.local_addr()?;
+    if cfg.app_port == 0 {
+        // Any free port: callbacks must name the one we got.
+        cfg.app_url = cfg.app_url.replace(":0", &format!(":{}", local.port()));
+    }
     let app = build_app(&cfg, dyn_store, Arc::new(SystemClock));
     let first = ensure_first_admin(&cfg, &app).await?;
     let st = state(&cfg, app);
@@ -123,10 +170,6 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     } else {
         None
     };
-    let addr = format!("{}:{}", cfg.app_host, cfg.app_port);
-    let listener =
-        TcpListener::bind(&addr).await.with_context(|| format!("listening on {addr} (is APP_PORT in use?)"))?;
-    let local = listener.local_addr()?;
     let shown_host =
         if cfg.app_host == "0.0.0.0" || cfg.app_host == "::" { "localhost".to_string() } else { cfg.app_host.clone() };
     let base = format!("http://{shown_host}:{}", local.port());
@@ -154,7 +197,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(%local, "listening");
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
-    let expiry = tokio::spawn(expiry_job(st.app.clone(), shutdown.clone()));
+    let jobs = spawn_jobs(st.app.clone(), shutdown.clone());
     let radius_task = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
@@ -168,9 +211,16 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         radius_config(&cfg)?.policy.interim_interval_secs,
         shutdown.clone(),
     ));
-    serve_http(listener, st, shutdown.clone()).await?;
+    let sims = simulators(&cfg, &format!("{}/api/payments/cb/airtel/{}", cfg.app_url, st.app.callback_token()));
+    for name in cfg.simulators() {
+        println!("  Simulator:  {name} at {}/simulator/{name}", cfg.app_url);
+    }
+    serve_http(listener, st, sims, shutdown.clone()).await?;
     shutdown.cancel();
-    let _ = tokio::join!(radius_task, stale_job, expiry);
+    let _ = tokio::join!(radius_task, stale_job);
+    for job in jobs {
+        let _ = job.await;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -197,24 +247,55 @@ pub fn radius_config(cfg: &Config) -> anyhow::Result<broadnet_radius_server::Con
     })
 }
 
-/// Runs `App::run_expiry` every minute on the one node holding the "expiry" lease.
-pub async fn expiry_job(app: App, shutdown: CancellationToken) {
+/// The background jobs, each run by the one node holding its lease: expiry sweep,
+/// reminders, pending-payment reconciliation and outbox delivery.
+pub fn spawn_jobs(app: App, shutdown: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+    use std::time::Duration;
+    let mut v = Vec::new();
+    v.push(tokio::spawn(leased_job(app.clone(), "expiry", Duration::from_secs(60), shutdown.clone(), |a| {
+        Box::pin(async move { a.run_expiry().await })
+    })));
+    v.push(tokio::spawn(leased_job(app.clone(), "reminders", Duration::from_secs(600), shutdown.clone(), |a| {
+        Box::pin(async move { a.run_reminders().await })
+    })));
+    v.push(tokio::spawn(leased_job(app.clone(), "reconcile", Duration::from_secs(30), shutdown.clone(), |a| {
+        Box::pin(async move { a.run_reconciliation().await })
+    })));
+    v.push(tokio::spawn(leased_job(app, "outbox", Duration::from_secs(5), shutdown, |a| {
+        Box::pin(async move { a.run_outbox().await })
+    })));
+    v
+}
+
+type JobFuture = std::pin::Pin<Box<dyn std::future::Future<Output = broadnet_app::AppResult<usize>> + Send>>;
+
+/// Runs `work` every `every` (the outbox also when woken) while this node holds the
+/// named lease; the lease outlives a run by a margin, so a dead node is replaced.
+pub async fn leased_job(
+    app: App,
+    name: &'static str,
+    every: std::time::Duration,
+    shutdown: CancellationToken,
+    work: fn(App) -> JobFuture,
+) {
     let holder = format!("{}-{}-{:08x}", hostname(), std::process::id(), rand::random::<u32>());
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    let lease = chrono::Duration::seconds(90).max(chrono::Duration::from_std(every * 3).unwrap_or_default());
+    let wake = app.outbox_wake.clone();
     loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tick.tick() => {}
-        }
         let now = app.now();
-        match app.store.try_lease("expiry", &holder, now, now + chrono::Duration::seconds(90)).await {
-            Ok(true) => match app.run_expiry().await {
+        match app.store.try_lease(name, &holder, now, now + lease).await {
+            Ok(true) => match work(app.clone()).await {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(expired = n, "expiry sweep"),
-                Err(e) => tracing::error!(error = %e, "expiry sweep failed"),
+                Ok(n) => tracing::info!(job = name, handled = n, "job ran"),
+                Err(e) => tracing::error!(job = name, error = %e, "job failed; will run again"),
             },
             Ok(false) => {}
-            Err(e) => tracing::error!(error = %e, "cannot take the expiry lease"),
+            Err(e) => tracing::error!(job = name, error = %e, "cannot take the job lease"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+            _ = wake.notified(), if name == "outbox" => {}
         }
     }
 }

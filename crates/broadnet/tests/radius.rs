@@ -586,6 +586,8 @@ async fn disconnect_and_coa_reach_the_router() {
     };
     r.store.update_customer(&actor(), user.id, patch).await.unwrap();
     assert_eq!(app.run_expiry().await.unwrap(), 2, "User, and oldtimer whose time ran out two days ago");
+    // The disconnect goes out through the outbox, committed with the expiry.
+    assert!(app.run_outbox().await.unwrap() >= 2);
     let p = tokio::time::timeout(std::time::Duration::from_secs(3), received.recv()).await.unwrap().unwrap();
     assert_eq!((p.code, p.text(attr::USER_NAME).as_deref()), (Code::DisconnectRequest, Some("User")));
     assert_eq!(r.store.get_customer(user.id).await.unwrap().status, CustomerStatus::Expired);

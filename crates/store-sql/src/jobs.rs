@@ -71,9 +71,44 @@ impl JobRepo for SqlStore {
                 Some(detail(&after)),
             )
             .await?;
+            // Rule 2: disconnecting live sessions and telling the customer go out through
+            // the outbox, committed with the change.
+            crate::outbox::new_row(&broadnet_store::NewOutbox {
+                kind: "customer.expired".into(),
+                payload: serde_json::json!({"customer_id": after.id, "expires_at": before.expires_at}),
+                dedupe_key: Some(format!(
+                    "customer.expired:{}:{}",
+                    after.id,
+                    before.expires_at.map(|e| e.timestamp()).unwrap_or_default()
+                )),
+                at: now,
+            })
+            .insert(&txn)
+            .await
+            .map_err(db_err)?;
             out.push(after);
         }
         txn.commit().await.map_err(db_err)?;
         Ok(out)
+    }
+
+    async fn customers_expiring(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+        after_id: i64,
+        limit: u64,
+    ) -> StoreResult<Vec<Customer>> {
+        let rows = customer::Entity::find()
+            .filter(customer::Column::Status.eq(CustomerStatus::Active.as_str()))
+            .filter(customer::Column::ExpiresAt.gt(to_db(after)))
+            .filter(customer::Column::ExpiresAt.lte(to_db(until)))
+            .filter(customer::Column::Id.gt(after_id))
+            .order_by_asc(customer::Column::Id)
+            .limit(limit)
+            .all(&self.read)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(crate::customers::to_record).collect()
     }
 }

@@ -6,6 +6,7 @@ mod audit;
 mod customers;
 mod entities;
 mod jobs;
+mod outbox;
 mod packages;
 mod payments;
 mod radius;

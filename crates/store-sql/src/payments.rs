@@ -1,11 +1,11 @@
 //! Payments, and completing one: the single transaction that renews a customer.
 
-use crate::entities::{counter, customer, invoice, outbox, package, payment, setting};
+use crate::entities::{counter, customer, invoice, package, payment, setting};
 use crate::{SqlStore, corrupt, db_err, from_db, to_db};
 use async_trait::async_trait;
 use broadnet_domain::{CustomerStatus, Money, PaymentProvider, PaymentStatus, Phone};
 use broadnet_store::{
-    CompleteOutcome, Completion, NewPayment, Page, Payment, PaymentQuery, PaymentRepo, StoreError, StoreResult,
+    CompleteOutcome, Completion, Invoice, NewPayment, Page, Payment, PaymentQuery, PaymentRepo, StoreError, StoreResult,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -36,6 +36,22 @@ fn to_record(m: payment::Model) -> StoreResult<Payment> {
         created_at: from_db(m.created_at),
         updated_at: from_db(m.updated_at),
         completed_at: m.completed_at.map(from_db),
+    })
+}
+
+fn invoice_record(m: invoice::Model) -> StoreResult<Invoice> {
+    Ok(Invoice {
+        id: m.id,
+        number: m.number,
+        payment_id: m.payment_id,
+        customer_id: m.customer_id,
+        customer_name: m.customer_name,
+        package_name: m.package_name,
+        amount: Money::from_minor(m.amount_minor).map_err(|_| corrupt("amount", &m.amount_minor.to_string()))?,
+        currency: m.currency,
+        period_start: m.period_start.map(from_db),
+        period_end: m.period_end.map(from_db),
+        issued_at: from_db(m.issued_at),
     })
 }
 
@@ -78,6 +94,23 @@ fn settled(payment: Payment, receipt: &str) -> CompleteOutcome {
     CompleteOutcome::Refused { payment, reason }
 }
 
+/// The result code we give a payment we stopped waiting for; the money may still
+/// have moved, so a late success with a receipt completes it.
+pub const NO_ANSWER: &str = "no-answer";
+
+fn open_for_completion() -> sea_orm::Condition {
+    sea_orm::Condition::any().add(payment::Column::Status.eq(PaymentStatus::Pending.as_str())).add(
+        sea_orm::Condition::all()
+            .add(payment::Column::Status.eq(PaymentStatus::Expired.as_str()))
+            .add(payment::Column::ResultCode.eq(NO_ANSWER)),
+    )
+}
+
+fn reopenable(p: &Payment) -> bool {
+    p.status == PaymentStatus::Pending
+        || (p.status == PaymentStatus::Expired && p.result_code.as_deref() == Some(NO_ANSWER))
+}
+
 fn rand_jitter() -> u8 {
     // Spread retries so the same two transactions do not collide again.
     (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0) % 7)
@@ -94,10 +127,11 @@ impl SqlStore {
             .col_expr(payment::Column::Status, Expr::value(PaymentStatus::Completed.as_str()))
             .col_expr(payment::Column::ProviderReceipt, Expr::value(c.provider_receipt.clone()))
             .col_expr(payment::Column::ResultCode, Expr::value("0"))
+            .col_expr(payment::Column::ResultDesc, Expr::value(c.result_desc.clone()))
             .col_expr(payment::Column::CompletedAt, Expr::value(at))
             .col_expr(payment::Column::UpdatedAt, Expr::value(at))
             .filter(payment::Column::Id.eq(c.payment_id))
-            .filter(payment::Column::Status.eq(PaymentStatus::Pending.as_str()))
+            .filter(open_for_completion())
             .exec(&txn)
             .await
             .map_err(db_err)?;
@@ -161,18 +195,12 @@ impl SqlStore {
             "receipt": c.provider_receipt, "amount_minor": current.amount.minor(),
             "currency": current.currency, "expires_at": until,
         });
-        outbox::ActiveModel {
-            kind: Set("payment.completed".into()),
-            payload: Set(payload.to_string()),
-            status: Set("pending".into()),
-            attempts: Set(0),
-            next_attempt_at: Set(at),
-            last_error: Set(None),
-            dedupe_key: Set(Some(format!("payment.completed:{}", c.payment_id))),
-            created_at: Set(at),
-            delivered_at: Set(None),
-            ..Default::default()
-        }
+        crate::outbox::new_row(&broadnet_store::NewOutbox {
+            kind: "payment.completed".into(),
+            payload,
+            dedupe_key: Some(format!("payment.completed:{}", c.payment_id)),
+            at: c.at,
+        })
         .insert(&txn)
         .await
         .map_err(db_err)?;
@@ -278,7 +306,7 @@ impl PaymentRepo for SqlStore {
             return Ok(settled(current, &c.provider_receipt));
         }
         // Rule 3: a callback must match the payment we started.
-        let mismatch = if current.status != PaymentStatus::Pending {
+        let mismatch = if !reopenable(&current) {
             Some(format!("payment is {}, not pending", current.status))
         } else if c.amount != current.amount {
             Some(format!("amount {} does not match the {} requested", c.amount, current.amount))
@@ -307,6 +335,55 @@ impl PaymentRepo for SqlStore {
                 other => return other,
             }
         }
+    }
+
+    async fn set_payment_checkout(
+        &self,
+        id: i64,
+        checkout_request_id: &str,
+        merchant_request_id: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        payment::Entity::update_many()
+            .col_expr(payment::Column::CheckoutRequestId, Expr::value(checkout_request_id))
+            .col_expr(payment::Column::MerchantRequestId, Expr::value(merchant_request_id.map(str::to_string)))
+            .col_expr(payment::Column::UpdatedAt, Expr::value(to_db(at)))
+            .filter(payment::Column::Id.eq(id))
+            .exec(&self.write)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn pending_payments(&self, before: DateTime<Utc>, limit: u64) -> StoreResult<Vec<Payment>> {
+        let rows = payment::Entity::find()
+            .filter(payment::Column::Status.eq(PaymentStatus::Pending.as_str()))
+            .filter(
+                payment::Column::Provider.is_in([PaymentProvider::Mpesa.as_str(), PaymentProvider::Airtel.as_str()]),
+            )
+            .filter(payment::Column::CreatedAt.lt(to_db(before)))
+            .order_by_asc(payment::Column::CreatedAt)
+            .order_by_asc(payment::Column::Id)
+            .limit(limit)
+            .all(&self.read)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(to_record).collect()
+    }
+
+    async fn get_invoice_for_payment(&self, payment_id: i64) -> StoreResult<Invoice> {
+        let m = invoice::Entity::find()
+            .filter(invoice::Column::PaymentId.eq(payment_id))
+            .one(&self.read)
+            .await
+            .map_err(db_err)?;
+        invoice_record(m.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn get_invoice(&self, number: &str) -> StoreResult<Invoice> {
+        let m =
+            invoice::Entity::find().filter(invoice::Column::Number.eq(number)).one(&self.read).await.map_err(db_err)?;
+        invoice_record(m.ok_or(StoreError::NotFound)?)
     }
 
     async fn close_payment(

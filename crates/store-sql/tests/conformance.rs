@@ -522,6 +522,7 @@ async fn a_payment_renews_exactly_once_whatever_the_callbacks_do() {
         provider_receipt: receipt.into(),
         amount: Money::from_minor(150_000).unwrap(),
         phone: Some(Phone::parse("254712000501").unwrap()),
+        result_desc: "The service request is processed successfully.".into(),
         at: now,
     };
 
@@ -594,6 +595,21 @@ async fn a_payment_renews_exactly_once_whatever_the_callbacks_do() {
         PaymentStatus::Completed
     );
     assert_eq!(s.find_payment_by_checkout("ws_CO_1").await.unwrap().provider_receipt.as_deref(), Some("RKT1AAAAA1"));
+    let inv = s.get_invoice_for_payment(p1.id).await.unwrap();
+    assert_eq!((inv.number.as_str(), inv.amount.minor()), ("INV-000001", 150_000));
+    assert_eq!(s.get_invoice("INV-000001").await.unwrap().payment_id, p1.id);
+    assert!(matches!(s.get_invoice("INV-999").await, Err(StoreError::NotFound)));
+
+    // A payment we stopped waiting for ("no-answer") still completes when the money
+    // turns out to have moved; one the provider declined does not (above).
+    let p6 = s.create_payment(new_payment("ws_CO_6")).await.unwrap();
+    assert_eq!(s.pending_payments(now + Duration::seconds(1), 10).await.unwrap().last().unwrap().id, p6.id);
+    s.set_payment_checkout(p6.id, "ws_CO_6b", Some("m-6"), now).await.unwrap();
+    s.close_payment(p6.id, PaymentStatus::Expired, "no-answer", "no final answer from M-Pesa", now).await.unwrap();
+    assert!(s.pending_payments(now + Duration::seconds(1), 10).await.unwrap().iter().all(|p| p.id != p6.id));
+    let late = s.complete_payment(done(p6.id, "RKT6")).await.unwrap();
+    assert!(matches!(late, CompleteOutcome::Completed { .. }), "{late:?}");
+    assert_eq!(s.find_payment_by_checkout("ws_CO_6b").await.unwrap().status, PaymentStatus::Completed);
 
     s.close().await;
     db.cleanup().await;
@@ -639,6 +655,64 @@ async fn one_node_holds_a_job_lease_and_the_sweep_expires_customers() {
             .await
             .unwrap();
         assert!(log.items.iter().any(|e| e.action == "customer.expire" && e.admin_username == "system:expiry"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_outbox_delivers_each_entry_once_and_retries() {
+    with_store(|s| async move {
+        let t = t0();
+        let item = |key: Option<&str>| NewOutbox {
+            kind: "sms".into(),
+            payload: serde_json::json!({"to": "254712000001", "message": "hi"}),
+            dedupe_key: key.map(str::to_string),
+            at: t,
+        };
+        assert!(s.enqueue(item(Some("remind:1:3"))).await.unwrap());
+        assert!(!s.enqueue(item(Some("remind:1:3"))).await.unwrap(), "same key, added once");
+        assert!(s.enqueue(item(None)).await.unwrap());
+        assert!(s.enqueue(item(None)).await.unwrap());
+
+        let lease = t + Duration::minutes(5);
+        let claimed = s.claim_outbox(t, lease, 10).await.unwrap();
+        assert_eq!(claimed.len(), 3);
+        assert!(claimed.iter().all(|c| c.status == "sending" && c.attempts == 1));
+        assert!(s.claim_outbox(t, lease, 10).await.unwrap().is_empty(), "claimed rows are not taken twice");
+        s.finish_outbox(claimed[0].id, OutboxResult::Delivered, t).await.unwrap();
+        s.finish_outbox(
+            claimed[1].id,
+            OutboxResult::Retry { at: t + Duration::minutes(1), error: "gateway timeout".into() },
+            t,
+        )
+        .await
+        .unwrap();
+        s.finish_outbox(claimed[2].id, OutboxResult::Failed { error: "invalid phone".into() }, t).await.unwrap();
+        // The retry comes due; then a claim that is never finished (a crash) comes back after its lease.
+        let again = s.claim_outbox(t + Duration::minutes(2), t + Duration::minutes(7), 10).await.unwrap();
+        assert_eq!(again.iter().map(|c| (c.id, c.attempts)).collect::<Vec<_>>(), [(claimed[1].id, 2)]);
+        let after_crash = s.claim_outbox(t + Duration::minutes(8), t + Duration::minutes(13), 10).await.unwrap();
+        assert_eq!(after_crash.iter().map(|c| (c.id, c.attempts)).collect::<Vec<_>>(), [(claimed[1].id, 3)]);
+
+        let all = s.list_outbox(&OutboxQuery::default()).await.unwrap();
+        assert_eq!(all.total, 3);
+        let by = |st: &str| all.items.iter().filter(|i| i.status == st).count();
+        assert_eq!((by("delivered"), by("failed"), by("sending")), (1, 1, 1));
+        let failed = s.list_outbox(&OutboxQuery { status: Some("failed".into()), ..Default::default() }).await.unwrap();
+        assert_eq!(failed.items[0].last_error.as_deref(), Some("invalid phone"));
+        assert_eq!(failed.items[0].payload["to"], "254712000001");
+
+        // Customers expiring in a window, paged by id.
+        for (i, days) in [(1, 1), (2, 2), (3, 3), (4, 5)] {
+            let mut c = customer(&format!("exp{i}"), "Expiring", &format!("071200070{i}"));
+            c.expires_at = Some(t + Duration::days(days) - Duration::minutes(1));
+            s.create_customer(&actor(), c).await.unwrap();
+        }
+        let names = |v: Vec<Customer>| v.into_iter().map(|c| c.username.to_string()).collect::<Vec<_>>();
+        let window = s.customers_expiring(t + Duration::days(1), t + Duration::days(3), 0, 10).await.unwrap();
+        assert_eq!(names(window.clone()), ["exp2", "exp3"]);
+        let next = s.customers_expiring(t + Duration::days(1), t + Duration::days(3), window[0].id, 10).await.unwrap();
+        assert_eq!(names(next), ["exp3"]);
     })
     .await;
 }

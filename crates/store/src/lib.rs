@@ -111,6 +111,18 @@ pub trait PaymentRepo: Send + Sync {
     /// duration and made active, the invoice is numbered, and the notification is
     /// queued in the outbox. A receipt already used by another payment is a Conflict.
     async fn complete_payment(&self, completion: Completion) -> StoreResult<CompleteOutcome>;
+    /// Records the provider's ids once the push was accepted (still pending).
+    async fn set_payment_checkout(
+        &self,
+        id: i64,
+        checkout_request_id: &str,
+        merchant_request_id: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Pending provider payments (M-Pesa, Airtel) created before `before`, oldest first.
+    async fn pending_payments(&self, before: DateTime<Utc>, limit: u64) -> StoreResult<Vec<Payment>>;
+    async fn get_invoice_for_payment(&self, payment_id: i64) -> StoreResult<Invoice>;
+    async fn get_invoice(&self, number: &str) -> StoreResult<Invoice>;
     /// Marks a pending payment failed/cancelled/expired; anything else is left alone.
     async fn close_payment(
         &self,
@@ -128,9 +140,37 @@ pub trait JobRepo: Send + Sync {
     /// Takes or renews the named lease for `holder` until `until`; false while another
     /// holder's lease is still running. One node runs each job.
     async fn try_lease(&self, name: &str, holder: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<bool>;
-    /// Marks active customers whose time ran out as expired (audited), at most
-    /// `limit` per call, and returns them.
+    /// Marks active customers whose time ran out as expired (audited, with a
+    /// `customer.expired` outbox entry in the same transaction), at most `limit` per
+    /// call, and returns them.
     async fn expire_customers(&self, now: DateTime<Utc>, limit: u64) -> StoreResult<Vec<Customer>>;
+    /// Active customers whose expiry is in `(after, until]`, soonest first, after id `after_id`
+    /// for paging.
+    async fn customers_expiring(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+        after_id: i64,
+        limit: u64,
+    ) -> StoreResult<Vec<Customer>>;
+}
+
+/// Side effects that talk to the outside world (SMS, email, CoA), delivered by a job
+/// with retries. Rows are written in the same transaction as the change they follow.
+#[async_trait]
+pub trait OutboxRepo: Send + Sync {
+    /// Adds an entry unless one with the same dedupe key exists; true if added.
+    async fn enqueue(&self, item: NewOutbox) -> StoreResult<bool>;
+    /// Takes up to `limit` due entries (pending, or sending whose claim ran out),
+    /// marking each as sending until `claim_until`, so a crash only delays them.
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        claim_until: DateTime<Utc>,
+        limit: u64,
+    ) -> StoreResult<Vec<OutboxItem>>;
+    async fn finish_outbox(&self, id: i64, result: OutboxResult, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn list_outbox(&self, query: &OutboxQuery) -> StoreResult<Page<OutboxItem>>;
 }
 
 #[async_trait]
@@ -174,7 +214,16 @@ pub trait AuditRepo: Send + Sync {
 
 #[async_trait]
 pub trait Store:
-    CustomerRepo + PackageRepo + RouterRepo + RadiusRepo + PaymentRepo + JobRepo + AdminRepo + SettingsRepo + AuditRepo
+    CustomerRepo
+    + PackageRepo
+    + RouterRepo
+    + RadiusRepo
+    + PaymentRepo
+    + JobRepo
+    + OutboxRepo
+    + AdminRepo
+    + SettingsRepo
+    + AuditRepo
 {
     /// A cheap round trip, for `/health`.
     async fn ping(&self) -> StoreResult<()>;

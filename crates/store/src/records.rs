@@ -419,6 +419,8 @@ pub struct Completion {
     pub provider_receipt: String,
     pub amount: Money,
     pub phone: Option<Phone>,
+    /// The provider's own words, kept on the payment.
+    pub result_desc: String,
     pub at: DateTime<Utc>,
 }
 
@@ -440,5 +442,68 @@ pub struct PaymentQuery {
     pub provider: Option<broadnet_domain::PaymentProvider>,
     pub page: u64,
     /// 0 means the default, 50.
+    pub per_page: u64,
+}
+
+/// A numbered invoice, one per completed payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Invoice {
+    pub id: i64,
+    pub number: String,
+    pub payment_id: i64,
+    pub customer_id: Option<i64>,
+    pub customer_name: String,
+    pub package_name: Option<String>,
+    pub amount: Money,
+    pub currency: String,
+    pub period_start: Option<DateTime<Utc>>,
+    pub period_end: Option<DateTime<Utc>>,
+    pub issued_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOutbox {
+    /// `payment.completed`, `sms`, `email`, `disconnect`, `coa`, ...
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// Entries with the same key are added once (a reminder per customer and expiry, say).
+    pub dedupe_key: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// pending, sending, delivered, failed
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub dedupe_key: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxResult {
+    Delivered,
+    /// Try again at the given time.
+    Retry {
+        at: DateTime<Utc>,
+        error: String,
+    },
+    /// Give up: a permanent error or too many attempts.
+    Failed {
+        error: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OutboxQuery {
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub page: u64,
     pub per_page: u64,
 }

@@ -52,6 +52,7 @@ impl IntoResponse for WebError {
                 body(StatusCode::CONFLICT, "conflict", &msg, Some(json!({ field: ["is already taken"] })))
             }
             AppError::InUse(_) => body(StatusCode::CONFLICT, "in_use", &msg, None),
+            AppError::Upstream(_) => body(StatusCode::BAD_GATEWAY, "provider_error", &msg, None),
             AppError::Unauthorized(_) => body(StatusCode::UNAUTHORIZED, "unauthorized", &msg, None),
             AppError::Forbidden(_) => body(StatusCode::FORBIDDEN, "forbidden", &msg, None),
             AppError::RateLimited { retry_after_secs } => {

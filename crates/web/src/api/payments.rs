@@ -4,19 +4,26 @@
 use crate::extract::{Auth, ClientIp, JsonBody};
 use crate::{AppState, WebError};
 use axum::extract::{Path, State};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::Value;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/payments/mpesa/callback", post(mpesa_callback))
-        // Daraja refuses URLs containing "mpesa" for C2B registration; the token is the secret.
+        .route("/payments/cb/stk/{token}", post(mpesa_callback_at))
+        .route("/payments/airtel/callback", post(airtel_callback))
+        .route("/payments/cb/airtel/{token}", post(airtel_callback_at))
         .route("/payments/cb/c2b/{token}/validate", post(c2b_validate))
         .route("/payments/cb/c2b/{token}/confirm", post(c2b_confirm))
-        .route("/payments/mpesa/c2b-urls", axum::routing::get(c2b_urls))
-        .route("/payments", axum::routing::get(list))
+        .route("/payments/callback-urls", get(callback_urls))
+        .route("/payments/mpesa/register-c2b", post(register_c2b))
+        .route("/payments/initiate", post(initiate))
+        .route("/payments", get(list))
+        .route("/payments/{id}", get(detail))
+        .route("/payments/{id}/invoice.pdf", get(invoice_pdf))
         .route("/customers/{id}/payments", post(cash))
+        .route("/notifications", get(notifications))
 }
 
 async fn mpesa_callback(
@@ -24,8 +31,41 @@ async fn mpesa_callback(
     ClientIp(ip): ClientIp,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, WebError> {
+    tracing::info!(%ip, "M-Pesa callback (plain path)");
+    Ok(Json(st.app.mpesa_stk_callback_plain(body).await?))
+}
+
+async fn mpesa_callback_at(
+    State(st): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(token): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, WebError> {
     tracing::info!(%ip, "M-Pesa callback");
-    Ok(Json(st.app.mpesa_stk_callback(body).await?))
+    Ok(Json(st.app.mpesa_stk_callback_at(&token, body).await?))
+}
+
+async fn airtel_callback(
+    State(st): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, WebError> {
+    tracing::info!(%ip, "Airtel callback (plain path)");
+    if !st.app.plain_callbacks_allowed() {
+        return Err(broadnet_app::AppError::NotFound("page").into());
+    }
+    Ok(Json(st.app.airtel_callback(&body).await?))
+}
+
+async fn airtel_callback_at(
+    State(st): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(token): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, WebError> {
+    tracing::info!(%ip, "Airtel callback");
+    st.app.check_callback_path(&token)?;
+    Ok(Json(st.app.airtel_callback(&body).await?))
 }
 
 async fn c2b_validate(
@@ -44,14 +84,48 @@ async fn c2b_confirm(
     Ok(Json(st.app.mpesa_c2b_confirm(&token, body).await?))
 }
 
-/// The paths to register with Safaricom (prefix them with the server's public HTTPS address).
-async fn c2b_urls(State(st): State<AppState>, Auth(s): Auth) -> Result<Json<Value>, WebError> {
+/// The callback URLs to give Safaricom and Airtel.
+async fn callback_urls(State(st): State<AppState>, Auth(s): Auth) -> Result<Json<Value>, WebError> {
     s.require_write()?;
-    let t = st.app.c2b_token();
-    Ok(Json(serde_json::json!({
-        "confirmation_path": format!("/api/payments/cb/c2b/{t}/confirm"),
-        "validation_path": format!("/api/payments/cb/c2b/{t}/validate"),
-    })))
+    Ok(Json(st.app.callback_urls().await?))
+}
+
+async fn register_c2b(State(st): State<AppState>, Auth(s): Auth) -> Result<Json<Value>, WebError> {
+    Ok(Json(st.app.register_c2b_urls(&s).await?))
+}
+
+async fn initiate(
+    State(st): State<AppState>,
+    Auth(s): Auth,
+    JsonBody(body): JsonBody,
+) -> Result<(axum::http::StatusCode, Json<Value>), WebError> {
+    Ok((axum::http::StatusCode::CREATED, Json(st.app.initiate_payment(&s, body).await?)))
+}
+
+async fn detail(State(st): State<AppState>, Auth(_s): Auth, Path(id): Path<i64>) -> Result<Json<Value>, WebError> {
+    Ok(Json(st.app.get_payment_detail(id).await?))
+}
+
+async fn invoice_pdf(
+    State(st): State<AppState>,
+    Auth(_s): Auth,
+    Path(id): Path<i64>,
+) -> Result<axum::response::Response, WebError> {
+    use axum::response::IntoResponse;
+    let (number, pdf) = st.app.invoice_pdf(id).await?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/pdf".to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{number}.pdf\"")),
+        ],
+        pdf,
+    )
+        .into_response())
+}
+
+async fn notifications(State(st): State<AppState>, Auth(_s): Auth, p: super::Params) -> Result<Json<Value>, WebError> {
+    let params: std::collections::BTreeMap<String, String> = p.0.into_iter().collect();
+    Ok(Json(st.app.list_notifications(&params).await?))
 }
 
 async fn list(State(st): State<AppState>, Auth(_s): Auth, p: super::Params) -> Result<Json<Value>, WebError> {

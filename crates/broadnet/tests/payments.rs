@@ -1,0 +1,678 @@
+//! Payments end to end over real HTTP, on the backend named by `BROADNET_TEST_DB`:
+//! the server on a real port, the Daraja, Airtel and Africa's Talking simulators on
+//! theirs (they call our callback URLs), a real SMTP server (Python's aiosmtpd) and
+//! `pdftotext` for the invoice.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use broadnet::config::{Config, Vars};
+use broadnet::server;
+use broadnet_app::App;
+use broadnet_domain::{CustomerStatus, FixedClock};
+use broadnet_providers::sim::{airtel as asim, mpesa as msim, sms as ssim};
+use broadnet_store::{AcctEvent, AcctKind, DynStore, PaymentRepo, RadiusRepo};
+use broadnet_store_sql::SqlStore;
+use broadnet_testkit::TestDb;
+use chrono::{Duration, TimeZone, Utc};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+const ADMIN_PW: &str = "correct horse battery";
+
+/// aiosmtpd on a free port; each message is saved as msgN.json (envelope, headers,
+/// text) plus its attachments as msgN-K.bin.
+const SMTP_SERVER: &str = r#"
+import json, os, socket, sys
+from email import policy
+from email.parser import BytesParser
+from aiosmtpd.controller import Controller
+OUT = sys.argv[1]
+class Handler:
+    async def handle_DATA(self, server, session, envelope):
+        n = len([f for f in os.listdir(OUT) if f.endswith(".json")])
+        msg = BytesParser(policy=policy.default).parsebytes(envelope.original_content or envelope.content)
+        body = msg.get_body(preferencelist=("plain",))
+        atts = []
+        for k, part in enumerate(msg.iter_attachments()):
+            with open(os.path.join(OUT, f"msg{n}-{k}.bin"), "wb") as f:
+                f.write(part.get_content())
+            atts.append({"filename": part.get_filename(), "type": part.get_content_type()})
+        info = {"rcpt_tos": envelope.rcpt_tos, "subject": str(msg["subject"]), "to": str(msg["to"]),
+                "text": body.get_content() if body is not None else None, "attachments": atts}
+        tmp = os.path.join(OUT, f"msg{n}.tmp")
+        with open(tmp, "w") as f:
+            json.dump(info, f)
+        os.rename(tmp, os.path.join(OUT, f"msg{n}.json"))
+        return "250 OK"
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+c = Controller(Handler(), hostname="127.0.0.1", port=port)
+c.start()
+print(f"READY {port}", flush=True)
+sys.stdin.read()
+"#;
+
+struct Smtp {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Smtp {
+    fn start() -> Smtp {
+        let ok = Command::new("python3").args(["-c", "import aiosmtpd"]).status().map(|s| s.success());
+        assert!(
+            matches!(ok, Ok(true)),
+            "Python's aiosmtpd is needed: python3 -m pip install aiosmtpd (./scripts/test installs it)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new("python3")
+            .args(["-c", SMTP_SERVER, dir.path().to_str().unwrap()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port =
+            line.trim().strip_prefix("READY ").unwrap_or_else(|| panic!("aiosmtpd said {line:?}")).parse().unwrap();
+        Smtp { child, dir, port }
+    }
+
+    fn messages(&self) -> Vec<(Value, Vec<PathBuf>)> {
+        let mut out = Vec::new();
+        for n in 0.. {
+            let p = self.dir.path().join(format!("msg{n}.json"));
+            let Ok(text) = std::fs::read_to_string(&p) else { break };
+            let v: Value = serde_json::from_str(&text).unwrap();
+            let atts = (0..v["attachments"].as_array().unwrap().len())
+                .map(|k| self.dir.path().join(format!("msg{n}-{k}.bin")))
+                .collect();
+            out.push((v, atts));
+        }
+        out
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pdftotext(path: &std::path::Path) -> String {
+    let out = Command::new("pdftotext")
+        .args(["-layout", path.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) is needed; ./scripts/test installs it");
+    assert!(out.status.success(), "pdftotext failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Env {
+    db: Option<TestDb>,
+    store: SqlStore,
+    app: App,
+    clock: FixedClock,
+    base: String,
+    token: String,
+    http: reqwest::Client,
+    mpesa: msim::MpesaSim,
+    airtel: asim::AirtelSim,
+    sms: ssim::SmsSim,
+    smtp: Smtp,
+    shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl Env {
+    async fn start() -> Env {
+        let db = TestDb::new().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mpesa = msim::MpesaSim::new(
+            "simulator-key",
+            "simulator-secret",
+            "174379",
+            broadnet_app::gateway::SIM_MPESA.passkey,
+        );
+        mpesa.set_behaviour(msim::Behaviour { delay: StdDuration::from_millis(150), ..Default::default() });
+        let mpesa_url = mpesa.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let airtel = asim::AirtelSim::new("simulator-client", "simulator-secret", None, None);
+        airtel.set_behaviour(asim::Behaviour { delay: StdDuration::from_millis(150), ..Default::default() });
+        let airtel_url = airtel.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let sms = ssim::SmsSim::new("simulator", "simulator-key");
+        let sms_url = sms.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let smtp = Smtp::start();
+
+        let mut vars = Vars::new();
+        for (k, v) in [
+            ("DATABASE_URL", db.url.as_str()),
+            ("JWT_SECRET", "a-test-secret-that-is-long-enough-0123456789"),
+            ("ADMIN_USERNAME", "root"),
+            ("ADMIN_PASSWORD", ADMIN_PW),
+            ("APP_NAME", "Kilimo Net"),
+            ("APP_URL", base.as_str()),
+            ("MPESA_ENV", "simulator"),
+            ("MPESA_BASE_URL", mpesa_url.as_str()),
+            ("AIRTEL_ENV", "simulator"),
+            ("AIRTEL_BASE_URL", airtel_url.as_str()),
+            ("AT_ENV", "simulator"),
+            ("AT_BASE_URL", sms_url.as_str()),
+            ("SMS_ENABLED", "true"),
+            ("EMAIL_ENABLED", "true"),
+            ("EMAIL_HOST", "127.0.0.1"),
+            ("EMAIL_FROM", "Kilimo Net <billing@kilimo.example>"),
+        ] {
+            vars.insert(k.into(), v.into());
+        }
+        vars.insert("EMAIL_PORT".into(), smtp.port.to_string());
+        let (cfg, problems): (Config, _) = Config::from_vars(&vars);
+        assert!(problems.iter().all(|p| !p.fatal), "{problems:?}");
+        let store = server::open_store(&cfg).await.unwrap();
+        let dyn_store: DynStore = Arc::new(store.clone());
+        let clock = FixedClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap());
+        let app = server::build_app(&cfg, dyn_store, Arc::new(clock.clone()));
+        server::ensure_first_admin(&cfg, &app).await.unwrap();
+        // Airtel's portal setting: the callback URL with our secret.
+        airtel.set_callback_url(Some(format!("{base}/api/payments/cb/airtel/{}", app.callback_token())));
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let st = server::state(&cfg, app.clone());
+        tokio::spawn(server::serve_http(listener, st, axum::Router::new(), shutdown.clone()));
+        let http = reqwest::Client::new();
+        let mut env = Env {
+            db: Some(db),
+            store,
+            app,
+            clock,
+            base,
+            token: String::new(),
+            http,
+            mpesa,
+            airtel,
+            sms,
+            smtp,
+            shutdown,
+        };
+        let (st, login) =
+            env.call("POST", "/api/auth/login", Some(json!({"username": "root", "password": ADMIN_PW}))).await;
+        assert_eq!(st, 200, "{login}");
+        env.token = login["token"].as_str().unwrap().to_string();
+        env
+    }
+
+    async fn finish(mut self) {
+        self.shutdown.cancel();
+        self.store.close().await;
+        if let Some(db) = self.db.take() {
+            db.cleanup().await;
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method.parse().unwrap(), format!("{}{path}", self.base));
+        if !self.token.is_empty() {
+            req = req.bearer_auth(&self.token);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// A package and a customer expiring in 2 days; returns (customer id, package id).
+    async fn customer(&self, username: &str, phone: &str, email: Option<&str>) -> (i64, i64) {
+        let (st, pkg) = self
+            .call(
+                "POST",
+                "/api/packages",
+                Some(json!({"name": format!("Home {username}"), "price": "1500", "download_rate": "10M",
+                    "upload_rate": "5M", "duration": "30d"})),
+            )
+            .await;
+        assert_eq!(st, 201, "{pkg}");
+        let expires = self.app.now() + Duration::days(2);
+        let (st, c) = self
+            .call(
+                "POST",
+                "/api/customers",
+                Some(json!({"full_name": "Achieng O'Neill", "username": username, "password": "pw123456",
+                    "phone": phone, "email": email, "customer_type": "pppoe", "package_id": pkg["id"],
+                    "expires_at": expires})),
+            )
+            .await;
+        assert_eq!(st, 201, "{c}");
+        (c["id"].as_i64().unwrap(), pkg["id"].as_i64().unwrap())
+    }
+
+    async fn payment(&self, id: i64) -> Value {
+        let (st, p) = self.call("GET", &format!("/api/payments/{id}"), None).await;
+        assert_eq!(st, 200, "{p}");
+        p
+    }
+
+    /// Waits (real time) until the payment leaves pending.
+    async fn settled(&self, id: i64) -> Value {
+        for _ in 0..100 {
+            let p = self.payment(id).await;
+            if p["payment"]["status"] != "pending" {
+                return p;
+            }
+            tokio::time::sleep(StdDuration::from_millis(50)).await;
+        }
+        panic!("payment {id} still pending: {}", self.payment(id).await);
+    }
+
+    async fn initiate(&self, customer: i64) -> Value {
+        let (st, r) = self.call("POST", "/api/payments/initiate", Some(json!({"customer_id": customer}))).await;
+        assert_eq!(st, 201, "{r}");
+        assert_eq!(r["payment"]["status"], "pending", "{r}");
+        r
+    }
+
+    async fn expires(&self, customer: i64) -> chrono::DateTime<Utc> {
+        use broadnet_store::CustomerRepo;
+        self.store.get_customer(customer).await.unwrap().expires_at.unwrap()
+    }
+
+    async fn count(&self, table_where: &str) -> i64 {
+        use sea_orm::{ConnectionTrait, Statement};
+        let conn = sea_orm::Database::connect(&self.db.as_ref().unwrap().url).await.unwrap();
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                conn.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table_where}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let n: i64 = row.try_get("", "n").unwrap();
+        conn.close().await.unwrap();
+        n
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stk_push_renews_the_customer_with_an_invoice_sms_and_email() {
+    let env = Env::start().await;
+    let (cid, _) = env.customer("achieng", "0712345001", Some("achieng@example.com")).await;
+    let before = env.expires(cid).await;
+    let r = env.initiate(cid).await;
+    let pid = r["payment"]["id"].as_i64().unwrap();
+    assert!(r["payment"]["checkout_request_id"].as_str().unwrap().starts_with("ws_CO_"), "{r}");
+    // What Safaricom was asked, to the letter.
+    let push = env.mpesa.pushes().pop().unwrap();
+    assert_eq!(push.body["PartyA"], "254712345001");
+    assert_eq!(push.body["AccountReference"], "achieng");
+    let cb = push.body["CallBackURL"].as_str().unwrap();
+    assert!(cb.starts_with(&format!("{}/api/payments/cb/stk/", env.base)), "{cb}");
+    assert!(!cb.to_lowercase().contains("mpesa"), "Safaricom refuses URLs naming M-Pesa: {cb}");
+
+    let done = env.settled(pid).await;
+    assert_eq!(done["payment"]["status"], "completed", "{done}");
+    let receipt = push.receipt.clone().unwrap();
+    assert_eq!(done["payment"]["provider_receipt"], receipt.as_str());
+    assert_eq!(done["invoice"]["number"], "INV-000001");
+    assert_eq!(env.expires(cid).await, before + Duration::days(30), "extended from the later of now and expiry");
+
+    // Notifications: the outbox fans out to SMS and email, each sent once.
+    env.app.run_outbox().await.unwrap();
+    env.app.run_outbox().await.unwrap();
+    let texts: Vec<_> = env.sms.messages().into_iter().filter(|m| m.message.contains(&receipt)).collect();
+    assert_eq!(texts.len(), 1, "{:?}", env.sms.messages());
+    assert_eq!(texts[0].to, "+254712345001");
+    assert!(texts[0].message.starts_with("Kilimo Net: we received KES 1500.00"), "{}", texts[0].message);
+    let mails: Vec<_> = env
+        .smtp
+        .messages()
+        .into_iter()
+        .filter(|(m, _)| m["subject"].as_str().unwrap().contains("INV-000001"))
+        .collect();
+    assert_eq!(mails.len(), 1, "{:?}", env.smtp.messages());
+    let (mail, atts) = &mails[0];
+    assert_eq!(mail["rcpt_tos"], json!(["achieng@example.com"]));
+    assert!(mail["text"].as_str().unwrap().contains(&receipt));
+    assert_eq!(mail["attachments"][0]["filename"], "INV-000001.pdf");
+    assert_eq!(mail["attachments"][0]["type"], "application/pdf");
+    let text = pdftotext(&atts[0]);
+    for want in
+        ["Kilimo Net", "INV-000001", "Achieng O'Neill", "achieng", "Home achieng", "KES 1,500.00", &receipt, "M-Pesa"]
+    {
+        assert!(text.contains(want), "invoice lacks {want:?}:\n{text}");
+    }
+    // The same PDF through the API.
+    let resp = env
+        .http
+        .get(format!("{}/api/payments/{pid}/invoice.pdf", env.base))
+        .bearer_auth(&env.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/pdf");
+    assert!(resp.bytes().await.unwrap().starts_with(b"%PDF-"));
+    let (st, notes) = env.call("GET", "/api/notifications?status=delivered", None).await;
+    assert_eq!(st, 200);
+    let kinds: Vec<&str> = notes["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    for k in ["payment.completed", "sms", "email"] {
+        assert!(kinds.contains(&k), "{kinds:?}");
+    }
+    // Running the outbox again sends nothing new.
+    env.app.run_outbox().await.unwrap();
+    assert_eq!(env.sms.messages().iter().filter(|m| m.message.contains(&receipt)).count(), 1);
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_failure_code_closes_the_payment_and_renews_nobody() {
+    let env = Env::start().await;
+    let (cid, _) = env.customer("otieno", "0712345002", None).await;
+    let before = env.expires(cid).await;
+    for (outcome, status, code) in [
+        (msim::Outcome::Cancelled, "cancelled", "1032"),
+        (msim::Outcome::InsufficientFunds, "failed", "1"),
+        (msim::Outcome::Timeout, "expired", "1037"),
+        (msim::Outcome::WrongPin, "failed", "2001"),
+    ] {
+        env.mpesa.set_behaviour(msim::Behaviour { outcome, deliveries: 1, delay: StdDuration::from_millis(100) });
+        let pid = env.initiate(cid).await["payment"]["id"].as_i64().unwrap();
+        let p = env.settled(pid).await;
+        assert_eq!(p["payment"]["status"], status, "{p}");
+        assert_eq!(p["payment"]["result_code"], code, "{p}");
+        assert!(p["invoice"].is_null());
+        // The debounce lets the next prompt go once this one is settled... and time passes.
+        env.clock.advance(Duration::minutes(3));
+    }
+    assert_eq!(env.expires(cid).await, before);
+    env.app.run_outbox().await.unwrap();
+    env.app.run_outbox().await.unwrap();
+    let failed = env.sms.messages().into_iter().filter(|m| m.message.contains("did not go through")).count();
+    assert_eq!(failed, 4, "{:?}", env.sms.messages());
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn duplicate_and_missing_callbacks_renew_exactly_once() {
+    let env = Env::start().await;
+    let (cid, _) = env.customer("wanjiku", "0712345003", None).await;
+    let before = env.expires(cid).await;
+    // Twice: one renewal, one invoice.
+    env.mpesa.set_behaviour(msim::Behaviour {
+        deliveries: 2,
+        delay: StdDuration::from_millis(100),
+        ..Default::default()
+    });
+    let pid = env.initiate(cid).await["payment"]["id"].as_i64().unwrap();
+    env.settled(pid).await;
+    for _ in 0..50 {
+        if env.mpesa.pushes().last().unwrap().callbacks_delivered == 2 {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
+    assert_eq!(env.mpesa.pushes().last().unwrap().callbacks_delivered, 2);
+    assert_eq!(env.expires(cid).await, before + Duration::days(30));
+    assert_eq!(env.count("invoices").await, 1);
+
+    // Never: pending until reconciliation asks M-Pesa, 2 minutes later.
+    env.clock.advance(Duration::minutes(3));
+    env.mpesa.set_behaviour(msim::Behaviour {
+        deliveries: 0,
+        delay: StdDuration::from_millis(50),
+        ..Default::default()
+    });
+    let pid = env.initiate(cid).await["payment"]["id"].as_i64().unwrap();
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    assert_eq!(env.app.run_reconciliation().await.unwrap(), 0, "too early to ask");
+    assert_eq!(env.payment(pid).await["payment"]["status"], "pending");
+    env.clock.advance(Duration::minutes(2) + Duration::seconds(1));
+    assert_eq!(env.app.run_reconciliation().await.unwrap(), 1);
+    let p = env.payment(pid).await;
+    assert_eq!(p["payment"]["status"], "completed", "{p}");
+    assert_eq!(env.expires(cid).await, before + Duration::days(60));
+    assert_eq!(env.count("invoices").await, 2);
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn airtel_success_failure_and_switching_provider_between_payments() {
+    let env = Env::start().await;
+    let (cid, _) = env.customer("kamau", "0733123456", Some("kamau@example.com")).await;
+    let before = env.expires(cid).await;
+    // First payment with M-Pesa (the default), then switch to Airtel with no restart.
+    let p1 = env.initiate(cid).await["payment"]["id"].as_i64().unwrap();
+    assert_eq!(env.settled(p1).await["payment"]["provider"], "mpesa");
+    let (st, s) = env.call("PUT", "/api/settings/payments", Some(json!({"active_provider": "airtel"}))).await;
+    assert_eq!(st, 200, "{s}");
+    env.clock.advance(Duration::minutes(3));
+    let r = env.initiate(cid).await;
+    assert_eq!(r["payment"]["provider"], "airtel");
+    let p2 = r["payment"]["id"].as_i64().unwrap();
+    let push = env.airtel.pushes().pop().unwrap();
+    assert_eq!(push.msisdn, "733123456", "Airtel takes the number without the country code");
+    let done = env.settled(p2).await;
+    assert_eq!(done["payment"]["status"], "completed", "{done}");
+    assert_eq!(done["payment"]["provider_receipt"], push.airtel_money_id.as_str());
+    assert_eq!(env.expires(cid).await, before + Duration::days(60));
+
+    env.airtel.set_behaviour(asim::Behaviour {
+        outcome: asim::Outcome::Failed,
+        deliveries: 1,
+        delay: StdDuration::from_millis(100),
+    });
+    env.clock.advance(Duration::minutes(3));
+    let p3 = env.initiate(cid).await["payment"]["id"].as_i64().unwrap();
+    let failed = env.settled(p3).await;
+    assert_eq!(
+        (failed["payment"]["status"].as_str(), failed["payment"]["result_code"].as_str()),
+        (Some("failed"), Some("TF"))
+    );
+    assert_eq!(env.expires(cid).await, before + Duration::days(60));
+
+    // A forged Airtel callback for an id we never started changes nothing.
+    let forged = json!({"transaction": {"id": "BN999999", "status_code": "TS", "airtel_money_id": "X1"}});
+    let (st, _) = env.call("POST", "/api/payments/airtel/callback", Some(forged)).await;
+    assert_eq!(st, 200);
+    assert_eq!(env.expires(cid).await, before + Duration::days(60));
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn c2b_paybill_with_known_and_unknown_accounts() {
+    let env = Env::start().await;
+    let (cid, _) = env.customer("mutua", "0712345005", None).await;
+    let before = env.expires(cid).await;
+    let (st, reg) = env.call("POST", "/api/payments/mpesa/register-c2b", None).await;
+    assert_eq!(st, 200, "{reg}");
+    let registered = env.mpesa.c2b_registration().unwrap();
+    assert!(!registered.confirmation_url.to_lowercase().contains("mpesa"));
+
+    let trans = env.mpesa.c2b_pay("254712345005", 1500, "MUTUA ").await.unwrap();
+    assert_eq!(env.expires(cid).await, before + Duration::days(30));
+    let (_, list) = env.call("GET", &format!("/api/payments?customer_id={cid}"), None).await;
+    assert_eq!(list["items"][0]["provider_receipt"], trans.as_str(), "{list}");
+    // Unknown account: refused at validation, before the money moves.
+    let refused = env.mpesa.c2b_pay("254712345005", 1500, "nobody").await;
+    assert!(refused.is_err(), "{refused:?}");
+    // Wrong amount for the package: refused too.
+    assert!(env.mpesa.c2b_pay("254712345005", 999, "mutua").await.is_err());
+    assert_eq!(env.expires(cid).await, before + Duration::days(30));
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hundred_identical_callbacks_renew_once_and_forgeries_renew_nobody() {
+    let env = Env::start().await;
+    let (cid, _) = env.customer("njeri", "0712345006", None).await;
+    let before = env.expires(cid).await;
+    env.mpesa.set_behaviour(msim::Behaviour { deliveries: 0, ..Default::default() });
+    let r = env.initiate(cid).await;
+    let checkout = r["payment"]["checkout_request_id"].as_str().unwrap().to_string();
+    let pid = r["payment"]["id"].as_i64().unwrap();
+    let url = format!("{}/api/payments/cb/stk/{}", env.base, env.app.callback_token());
+    let callback = |checkout: &str, amount: Value, receipt: &str| {
+        json!({"Body": {"stkCallback": {"MerchantRequestID": "m-1", "CheckoutRequestID": checkout, "ResultCode": 0,
+            "ResultDesc": "The service request is processed successfully.",
+            "CallbackMetadata": {"Item": [{"Name": "Amount", "Value": amount},
+                {"Name": "MpesaReceiptNumber", "Value": receipt}, {"Name": "Balance"},
+                {"Name": "TransactionDate", "Value": 20261125120000u64}, {"Name": "PhoneNumber", "Value": 254712345006u64}]}}}})
+    };
+    // Forgeries first: unknown CheckoutRequestID, wrong amount.
+    for body in [callback("ws_CO_forged", json!(1500), "FORGED0001"), callback(&checkout, json!(1), "FORGED0002")] {
+        let resp = env.http.post(&url).json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    assert_eq!(env.payment(pid).await["payment"]["status"], "pending");
+    assert_eq!(env.expires(cid).await, before);
+    // A wrong path secret is a 404, with no effect.
+    let resp = env
+        .http
+        .post(format!("{}/api/payments/cb/stk/guess", env.base))
+        .json(&callback(&checkout, json!(1500), "RKT0000001"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+
+    let body = callback(&checkout, json!("1500.00"), "RKT0000001");
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let (http, url, body) = (env.http.clone(), url.clone(), body.clone());
+        tasks.push(tokio::spawn(async move { http.post(&url).json(&body).send().await.unwrap().status().as_u16() }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    assert_eq!(env.payment(pid).await["payment"]["status"], "completed");
+    assert_eq!(env.expires(cid).await, before + Duration::days(30));
+    assert_eq!(env.count("invoices").await, 1);
+    assert_eq!(env.count("outbox WHERE kind = 'payment.completed'").await, 1);
+    let (_, audit) = env.call("GET", "/api/audit-log?action=payment.callback_flagged", None).await;
+    assert!(audit["total"].as_u64().unwrap() >= 2, "{audit}");
+    env.finish().await;
+}
+
+async fn fake_nas(secret: &'static str) -> (u16, tokio::sync::mpsc::UnboundedReceiver<broadnet_radius::Packet>) {
+    use broadnet_radius::{Code, Packet};
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+            let Ok(p) = Packet::decode(&buf[..n]) else { continue };
+            if broadnet_radius::verify_request(&buf[..n], &p, secret.as_bytes()) != Ok(true) {
+                continue;
+            }
+            let code = if p.code == Code::DisconnectRequest { Code::DisconnectAck } else { Code::CoaAck };
+            let reply = broadnet_radius::encode_response(code, &p, &[], secret.as_bytes(), true).unwrap();
+            sock.send_to(&reply, from).await.unwrap();
+            let _ = tx.send(p);
+        }
+    });
+    (port, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_clock_moves_reminders_go_out_once_and_expiry_disconnects() {
+    use broadnet_store::{NewRouter, RouterRepo};
+    let (coa_port, mut nas) = fake_nas("nas-secret-123").await;
+    // The fake NAS listens on the CoA port the app was configured with.
+    let env = Env::start().await;
+    // The same server, with its CoA client pointed at the fake NAS.
+    let app = {
+        let mut vars = Vars::new();
+        vars.insert("DATABASE_URL".into(), env.db.as_ref().unwrap().url.clone());
+        vars.insert("JWT_SECRET".into(), "a-test-secret-that-is-long-enough-0123456789".into());
+        vars.insert("RADIUS_COA_PORT".into(), coa_port.to_string());
+        vars.insert("AT_ENV".into(), "simulator".into());
+        vars.insert("AT_BASE_URL".into(), env.app.sms_settings().await.unwrap().config.base_url);
+        vars.insert("SMS_ENABLED".into(), "true".into());
+        vars.insert("MPESA_ENV".into(), "simulator".into());
+        let (cfg, _) = Config::from_vars(&vars);
+        server::build_app(&cfg, env.app.store.clone(), Arc::new(env.clock.clone()))
+    };
+    env.store
+        .create_router(
+            &broadnet_store::Actor::system("test", env.app.now()),
+            NewRouter {
+                name: "core".into(),
+                nas_ip: Some("127.0.0.1".into()),
+                radius_secret: "nas-secret-123".into(),
+                service_types: broadnet_domain::ServiceType::Both,
+                require_message_authenticator: true,
+            },
+        )
+        .await
+        .unwrap();
+    let (cid, _) = env.customer("kiprop", "0712345007", None).await;
+    let reminders = |env: &Env| env.sms.messages().into_iter().filter(|m| m.message.contains("expires on")).count();
+
+    // Expires in 2 days: inside the 3-day window. Queued once, however often the job runs.
+    assert_eq!(app.run_reminders().await.unwrap(), 1);
+    assert_eq!(app.run_reminders().await.unwrap(), 0);
+    app.run_outbox().await.unwrap();
+    app.run_outbox().await.unwrap();
+    assert_eq!(reminders(&env), 1, "{:?}", env.sms.messages());
+    assert!(env.sms.messages().iter().any(|m| m.message.contains("paybill 174379, account kiprop")));
+    // A day and a bit later: the 1-day reminder, once.
+    env.clock.advance(Duration::hours(25));
+    assert_eq!(app.run_reminders().await.unwrap(), 1);
+    assert_eq!(app.run_reminders().await.unwrap(), 0);
+    app.run_outbox().await.unwrap();
+    app.run_outbox().await.unwrap();
+    assert_eq!(reminders(&env), 2);
+
+    // A live session, then the time runs out.
+    let now = env.app.now();
+    env.store
+        .record_accounting(
+            AcctKind::Start,
+            AcctEvent {
+                unique_id: "u-kiprop-1".into(),
+                session_id: "81b00001".into(),
+                username: "kiprop".into(),
+                nas_ip: "127.0.0.1".into(),
+                router_id: None,
+                customer_id: Some(cid),
+                nas_port_id: None,
+                nas_port_type: None,
+                at: now,
+                session_time: None,
+                input_octets: None,
+                output_octets: None,
+                framed_ip: Some("10.10.0.7".into()),
+                calling_station_id: None,
+                called_station_id: None,
+                terminate_cause: None,
+                service_type: None,
+                framed_protocol: None,
+                class: None,
+            },
+        )
+        .await
+        .unwrap();
+    env.clock.advance(Duration::days(1));
+    assert_eq!(app.run_expiry().await.unwrap(), 1);
+    assert_eq!(app.run_expiry().await.unwrap(), 0);
+    {
+        use broadnet_store::CustomerRepo;
+        assert_eq!(env.store.get_customer(cid).await.unwrap().status, CustomerStatus::Expired);
+    }
+    app.run_outbox().await.unwrap();
+    let p = tokio::time::timeout(StdDuration::from_secs(3), nas.recv()).await.unwrap().unwrap();
+    assert_eq!(p.code, broadnet_radius::Code::DisconnectRequest);
+    assert_eq!(p.text(broadnet_radius::dict::attr::USER_NAME).as_deref(), Some("kiprop"));
+    app.run_outbox().await.unwrap();
+    assert_eq!(env.sms.messages().iter().filter(|m| m.message.contains("expired on")).count(), 1);
+    assert!(env.store.pending_payments(env.app.now(), 10).await.unwrap().is_empty());
+    env.finish().await;
+}
