@@ -222,3 +222,156 @@ pub async fn radius(cfg: &Config, users: u32, auth_port: u16, acct_port: u16) ->
     store.close().await;
     Ok(())
 }
+
+/// What `bench callbacks` measured.
+pub struct CallbackReport {
+    pub backend: &'static str,
+    pub callbacks: usize,
+    pub concurrency: usize,
+    pub elapsed: Duration,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+}
+
+/// M-Pesa success callbacks over real HTTP, `concurrency` at a time, each for its own
+/// pending payment: the response is sent after the renewal has committed, so its
+/// latency is the time from callback to committed renewal.
+pub async fn callbacks(cfg: &Config, count: usize, concurrency: usize) -> anyhow::Result<CallbackReport> {
+    use broadnet_domain::{Money, PaymentProvider};
+    use broadnet_store::{NewPackage, NewPayment};
+    let store = SqlStore::open(cfg.database_url.expose()).await?;
+    let dyn_store: DynStore = Arc::new(store.clone());
+    let app = build_app(cfg, dyn_store.clone(), Arc::new(SystemClock));
+    ensure_first_admin(cfg, &app).await?;
+    let actor = broadnet_store::Actor::system("bench", chrono::Utc::now());
+    let run = rand::random::<u32>();
+    let pkg = dyn_store
+        .create_package(
+            &actor,
+            NewPackage {
+                name: format!("Bench {run:08x}"),
+                description: None,
+                service_type: broadnet_domain::ServiceType::Both,
+                price: Money::parse_major("1500").map_err(|e| anyhow::anyhow!("{e}"))?,
+                download_bps: 10_000_000,
+                upload_bps: 5_000_000,
+                burst: None,
+                duration_minutes: 43_200,
+                data_limit_mb: None,
+                shared_users: 1,
+                framed_pool: None,
+                active: true,
+            },
+        )
+        .await?;
+    // One customer per 10 payments, so renewals of the same customer also contend.
+    let now = chrono::Utc::now();
+    let customers: Vec<NewCustomer> = (0..count.div_ceil(10))
+        .map(|n| NewCustomer {
+            full_name: format!("Bench Payer {n}"),
+            username: Username::parse(&format!("cb{run:08x}x{n}")).unwrap_or_else(|_| unreachable!()),
+            password: "pass1234".into(),
+            phone: Phone::parse(&format!("07{:08}", n % 100_000_000)).unwrap_or_else(|_| unreachable!()),
+            email: None,
+            customer_type: CustomerType::Pppoe,
+            package_id: Some(pkg.id),
+            router_id: None,
+            status: CustomerStatus::Active,
+            expires_at: Some(now),
+            mac_address: None,
+            static_ip: None,
+            location: None,
+            notes: None,
+            created_at: now,
+        })
+        .collect();
+    dyn_store.insert_customers_bulk(customers).await?;
+    let mut payments = Vec::with_capacity(count);
+    for n in 0..count {
+        let c = dyn_store.get_customer_by_username(&format!("cb{run:08x}x{}", n / 10)).await?;
+        let checkout = format!("ws_CO_bench{run:08x}{n:07}");
+        dyn_store
+            .create_payment(NewPayment {
+                customer_id: c.id,
+                package_id: pkg.id,
+                provider: PaymentProvider::Mpesa,
+                amount: pkg.price,
+                currency: "KES".into(),
+                phone: Some(c.phone.clone()),
+                checkout_request_id: Some(checkout.clone()),
+                merchant_request_id: None,
+                account_reference: None,
+                initiated_by_admin_id: None,
+                created_at: now,
+            })
+            .await?;
+        payments.push((checkout, c.phone.as_str().to_string()));
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/api/payments/cb/stk/{}", listener.local_addr()?, app.callback_token());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let server =
+        tokio::spawn(crate::server::serve_http(listener, state(cfg, app), axum::Router::new(), shutdown.clone()));
+    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let queue = Arc::new(tokio::sync::Mutex::new(payments.into_iter().enumerate()));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (http, url, queue) = (http.clone(), url.clone(), queue.clone());
+        workers.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            loop {
+                let Some((n, (checkout, phone))) = queue.lock().await.next() else { break };
+                let body = serde_json::json!({"Body": {"stkCallback": {
+                    "MerchantRequestID": format!("m-{n}"), "CheckoutRequestID": checkout, "ResultCode": 0,
+                    "ResultDesc": "The service request is processed successfully.",
+                    "CallbackMetadata": {"Item": [{"Name": "Amount", "Value": 1500.0},
+                        {"Name": "MpesaReceiptNumber", "Value": format!("B{run:08X}{n:07}")}, {"Name": "Balance"},
+                        {"Name": "TransactionDate", "Value": 20261125120000u64},
+                        {"Name": "PhoneNumber", "Value": phone.parse::<u64>().unwrap_or_default()}]}}}});
+                let t = Instant::now();
+                let ok = http.post(&url).json(&body).send().await.map(|r| r.status().is_success()).unwrap_or(false);
+                lat.push(t.elapsed());
+                if !ok {
+                    return Err(anyhow::anyhow!("callback {n} was not acknowledged"));
+                }
+            }
+            Ok(lat)
+        }));
+    }
+    let mut lat = Vec::with_capacity(count);
+    for w in workers {
+        lat.extend(w.await??);
+    }
+    let elapsed = started.elapsed();
+    shutdown.cancel();
+    let _ = server.await;
+    let completed = dyn_store
+        .list_payments(&broadnet_store::PaymentQuery {
+            status: Some(broadnet_domain::PaymentStatus::Completed),
+            per_page: 1,
+            page: 1,
+            ..Default::default()
+        })
+        .await?
+        .total;
+    anyhow::ensure!(completed as usize >= count, "only {completed} of {count} payments completed");
+    lat.sort();
+    let report = CallbackReport {
+        backend: store_backend_name(&store),
+        callbacks: count,
+        concurrency,
+        elapsed,
+        p50: percentile(&lat, 0.50),
+        p99: percentile(&lat, 0.99),
+        max: lat.last().copied().unwrap_or_default(),
+    };
+    store.close().await;
+    Ok(report)
+}
+
+fn store_backend_name(s: &SqlStore) -> &'static str {
+    use broadnet_store::Store;
+    s.backend_name()
+}

@@ -87,6 +87,14 @@ enum BenchCmd {
         #[arg(long, default_value_t = 300)]
         runs: usize,
     },
+    /// M-Pesa success callbacks over HTTP against pending payments: callbacks per
+    /// second and the latency from callback to committed renewal.
+    Callbacks {
+        #[arg(long, default_value_t = 5_000)]
+        count: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
     /// Seed RADIUS users the way ../bench/freeradius does (userNNNNN / passNNNNN,
     /// 10M/10M, router 127.0.0.1 with secret testing123) and serve RADIUS until
     /// Ctrl-C, for the `radload` generator.
@@ -247,6 +255,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (cfg, _) = load(&env_file, true)?;
             init_logging(false);
             broadnet::bench::radius(&cfg, users, auth_port, acct_port).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCmd::Callbacks { count, concurrency }) => {
+            let (cfg, _) = load(&env_file, true)?;
+            init_logging(false);
+            let r = broadnet::bench::callbacks(&cfg, count, concurrency).await?;
+            println!(
+                "{} payment callbacks on {}, {} at a time: {:.0} callbacks/s; callback to committed renewal p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                r.callbacks,
+                r.backend,
+                r.concurrency,
+                r.callbacks as f64 / r.elapsed.as_secs_f64(),
+                r.p50.as_secs_f64() * 1000.0,
+                r.p99.as_secs_f64() * 1000.0,
+                r.max.as_secs_f64() * 1000.0
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCmd::Customers { count, runs }) => {

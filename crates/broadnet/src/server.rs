@@ -197,7 +197,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(%local, "listening");
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
-    let jobs = spawn_jobs(st.app.clone(), shutdown.clone());
+    // The node's name in job leases: stable across restarts, so a restarted node takes
+    // its own leases back at once instead of waiting for them to run out.
+    let node = std::env::var("NODE_ID").unwrap_or_else(|_| format!("{}:{}", hostname(), local.port()));
+    let jobs = spawn_jobs(st.app.clone(), &node, shutdown.clone());
     let radius_task = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
@@ -249,9 +252,11 @@ pub fn radius_config(cfg: &Config) -> anyhow::Result<broadnet_radius_server::Con
 
 /// The background jobs, each run by the one node holding its lease: expiry sweep,
 /// reminders, pending-payment reconciliation and outbox delivery.
-pub fn spawn_jobs(app: App, shutdown: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+pub fn spawn_jobs(app: App, node: &str, shutdown: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
     use std::time::Duration;
     let mut v = Vec::new();
+    let node = node.to_string();
+    let leased_job = move |app, name, every, shutdown, work| leased_job(app, node.clone(), name, every, shutdown, work);
     v.push(tokio::spawn(leased_job(app.clone(), "expiry", Duration::from_secs(60), shutdown.clone(), |a| {
         Box::pin(async move { a.run_expiry().await })
     })));
@@ -273,23 +278,36 @@ type JobFuture = std::pin::Pin<Box<dyn std::future::Future<Output = broadnet_app
 /// named lease; the lease outlives a run by a margin, so a dead node is replaced.
 pub async fn leased_job(
     app: App,
+    holder: String,
     name: &'static str,
     every: std::time::Duration,
     shutdown: CancellationToken,
     work: fn(App) -> JobFuture,
 ) {
-    let holder = format!("{}-{}-{:08x}", hostname(), std::process::id(), rand::random::<u32>());
+    let mut holding = false;
     let lease = chrono::Duration::seconds(90).max(chrono::Duration::from_std(every * 3).unwrap_or_default());
     let wake = app.outbox_wake.clone();
     loop {
         let now = app.now();
         match app.store.try_lease(name, &holder, now, now + lease).await {
-            Ok(true) => match work(app.clone()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(job = name, handled = n, "job ran"),
-                Err(e) => tracing::error!(job = name, error = %e, "job failed; will run again"),
-            },
-            Ok(false) => {}
+            Ok(true) => {
+                if !holding && name == "outbox" {
+                    // Claims of the previous holder (perhaps this node before a crash)
+                    // are orphaned: deliver them now, not when their claim runs out.
+                    match app.store.release_outbox_claims(now).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::warn!(entries = n, "took over outbox entries claimed before a crash"),
+                        Err(e) => tracing::error!(error = %e, "cannot release outbox claims"),
+                    }
+                }
+                holding = true;
+                match work(app.clone()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(job = name, handled = n, "job ran"),
+                    Err(e) => tracing::error!(job = name, error = %e, "job failed; will run again"),
+                }
+            }
+            Ok(false) => holding = false,
             Err(e) => tracing::error!(job = name, error = %e, "cannot take the job lease"),
         }
         tokio::select! {

@@ -668,9 +668,9 @@ async fn paybill_payments_renew_by_account_and_the_rest_waits_for_an_admin() {
     c["package_id"] = json!(pkg);
     let r = api.call("POST", "/api/customers", Some(c)).await;
     let cid = r.body["id"].as_i64().unwrap();
-    let urls = api.call("GET", "/api/payments/mpesa/c2b-urls", None).await;
-    let confirm = urls.body["confirmation_path"].as_str().unwrap().to_string();
-    let validate = urls.body["validation_path"].as_str().unwrap().to_string();
+    let urls = api.call("GET", "/api/payments/callback-urls", None).await;
+    let path = |k: &str| urls.body[k].as_str().unwrap().replace("http://127.0.0.1:3000", "");
+    let (confirm, validate) = (path("c2b_confirmation"), path("c2b_validation"));
     assert!(!confirm.to_lowercase().contains("mpesa"), "Daraja refuses such URLs: {confirm}");
     let notice = |trans: &str, amount: &str, account: &str| {
         json!({"TransactionType": "Pay Bill", "TransID": trans, "TransTime": "20261125090000", "TransAmount": amount,

@@ -52,8 +52,13 @@ impl Drop for Server {
 impl Server {
     /// Starts `broadnet serve` and waits until it has printed its banner and /health answers.
     fn start(dir: &Path) -> Server {
+        Server::start_with(dir, &[])
+    }
+
+    fn start_with(dir: &Path, env: &[(&str, &str)]) -> Server {
         let port = free_port();
         let mut c = broadnet(dir);
+        c.envs(env.iter().copied());
         // RADIUS on any free ports, so servers started side by side don't collide.
         c.arg("serve")
             .env("APP_HOST", "127.0.0.1")
@@ -98,6 +103,13 @@ impl Server {
 
     fn password(&self) -> Option<String> {
         self.stdout.iter().find_map(|l| l.trim().strip_prefix("password: ").map(str::to_string))
+    }
+
+    /// SIGKILL: no shutdown code runs at all.
+    fn kill(mut self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+        let _ = self.child.wait();
     }
 
     /// SIGTERM, and the process must exit cleanly.
@@ -305,4 +317,82 @@ fn migrate_applies_once() {
     c.args(["migrate"]).env("DATABASE_URL", &url);
     let out = run(c, None);
     assert!(text(&out.stdout).contains("up to date"), "{}", text(&out.stdout));
+}
+
+/// Rule 1 and 2 under a crash: the server is SIGKILLed right after acknowledging a
+/// payment callback; after a restart the payment, the renewal, the invoice and the
+/// notifications are all there, each exactly once, and the SMS still goes out.
+#[test]
+fn a_crash_after_accepting_a_callback_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("ADMIN_PASSWORD", "correct horse battery"),
+        ("MPESA_ENV", "simulator"),
+        ("AT_ENV", "simulator"),
+        ("SMS_ENABLED", "true"),
+        // The restarted process is the same node (it gets another port here).
+        ("NODE_ID", "node-a"),
+    ];
+    let s = Server::start_with(dir.path(), &env);
+    let t = s.login("admin", "correct horse battery").unwrap();
+    let (st, pkg) = s.post(
+        "/api/packages",
+        Some(&t),
+        json!({"name": "Home", "price": "1500", "download_rate": "10M", "upload_rate": "5M", "duration": "30d"}),
+    );
+    assert_eq!(st, 201, "{pkg}");
+    let (st, c) = s.post(
+        "/api/customers",
+        Some(&t),
+        json!({"full_name": "Crash Test", "username": "crash", "password": "pw123456", "phone": "0712000999",
+            "customer_type": "pppoe", "package_id": pkg["id"], "expires_at": "2030-01-01T00:00:00Z"}),
+    );
+    assert_eq!(st, 201, "{c}");
+    // The built-in Daraja simulator: this push gets no callback; we deliver it ourselves.
+    let (st, _) = s.post("/simulator/mpesa/simulator/behaviour", None, json!({"deliveries": 0}));
+    assert_eq!(st, 200);
+    let (st, r) = s.post("/api/payments/initiate", Some(&t), json!({"customer_id": c["id"]}));
+    assert_eq!(st, 201, "{r}");
+    let pid = r["payment"]["id"].as_i64().unwrap();
+    let checkout = r["payment"]["checkout_request_id"].as_str().unwrap().to_string();
+    let (_, urls) = s.get("/api/payments/callback-urls", &t);
+    let url = urls["mpesa_stk_callback"].as_str().unwrap().replace(&s.base, "");
+    let body = json!({"Body": {"stkCallback": {"MerchantRequestID": "m", "CheckoutRequestID": checkout,
+        "ResultCode": 0, "ResultDesc": "The service request is processed successfully.",
+        "CallbackMetadata": {"Item": [{"Name": "Amount", "Value": 1500}, {"Name": "MpesaReceiptNumber", "Value": "SKL0000001"},
+            {"Name": "PhoneNumber", "Value": 254712000999u64}]}}}});
+    let (st, _) = s.post(&url, None, body.clone());
+    assert_eq!(st, 200);
+    s.kill();
+
+    let s = Server::start_with(dir.path(), &env);
+    let t = s.login("admin", "correct horse battery").unwrap();
+    let (_, p) = s.get(&format!("/api/payments/{pid}"), &t);
+    assert_eq!(p["payment"]["status"], "completed", "{p}");
+    assert_eq!(p["invoice"]["number"], "INV-000001", "{p}");
+    let (_, cust) = s.get(&format!("/api/customers/{}", c["id"]), &t);
+    assert_eq!(cust["expires_at"], "2030-01-31T00:00:00Z", "{cust}");
+    // The same callback again after the restart changes nothing.
+    let (_, urls) = s.get("/api/payments/callback-urls", &t);
+    let url = urls["mpesa_stk_callback"].as_str().unwrap().replace(&s.base, "");
+    assert_eq!(s.post(&url, None, body).0, 200);
+    let (_, cust) = s.get(&format!("/api/customers/{}", c["id"]), &t);
+    assert_eq!(cust["expires_at"], "2030-01-31T00:00:00Z", "{cust}");
+    // The receipt SMS is delivered, once, whether it left before the crash or after.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, n) = s.get("/api/notifications?kind=sms", &t);
+        let items: Vec<&Value> =
+            n["items"].as_array().unwrap().iter().filter(|i| i["payload"]["template"] == "payment_received").collect();
+        if items.len() == 1 && items[0]["status"] == "delivered" {
+            assert!(items[0]["payload"]["message"].as_str().unwrap().contains("SKL0000001"), "{n}");
+            break;
+        }
+        assert!(items.len() <= 1, "{n}");
+        assert!(Instant::now() < deadline, "SMS not delivered after the restart: {n}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, n) = s.get("/api/notifications?kind=payment.completed", &t);
+    assert_eq!(n["total"], 1, "{n}");
+    s.stop();
 }

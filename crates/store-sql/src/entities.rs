@@ -72,7 +72,6 @@ pub mod package {
 pub mod router {
     use sea_orm::entity::prelude::*;
 
-    /// The columns this crate reads and writes so far; the rest have defaults.
     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
     #[sea_orm(table_name = "routers")]
     pub struct Model {
@@ -85,10 +84,25 @@ pub mod router {
         pub bridge_ports: String,
         pub anti_sharing: bool,
         pub require_message_authenticator: bool,
+        pub api_host: Option<String>,
+        pub api_port: Option<i32>,
         pub api_tls: bool,
         pub api_tls_insecure: bool,
+        pub api_username: Option<String>,
+        pub api_password_enc: Option<String>,
         pub state: String,
+        pub identity: Option<String>,
+        pub ros_version: Option<String>,
+        pub board: Option<String>,
         pub online: bool,
+        pub last_seen_at: Option<DateTime>,
+        pub uptime_secs: Option<i64>,
+        pub cpu_load: Option<i32>,
+        pub free_memory: Option<i64>,
+        pub total_memory: Option<i64>,
+        pub active_pppoe: Option<i32>,
+        pub active_hotspot: Option<i32>,
+        pub health_error: Option<String>,
         pub created_at: DateTime,
         pub updated_at: DateTime,
     }
@@ -355,6 +369,27 @@ pub mod outbox {
         pub dedupe_key: Option<String>,
         pub created_at: DateTime,
         pub delivered_at: Option<DateTime>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod provision_token {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "provision_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub jti: String,
+        pub router_id: i64,
+        pub expires_at: DateTime,
+        pub used_at: Option<DateTime>,
+        pub created_at: DateTime,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

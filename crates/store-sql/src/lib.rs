@@ -10,6 +10,7 @@ mod outbox;
 mod packages;
 mod payments;
 mod radius;
+mod routers;
 mod settings;
 
 use async_trait::async_trait;
@@ -31,6 +32,8 @@ pub struct SqlStore {
     read: DatabaseConnection,
     write: DatabaseConnection,
     backend: DbBackend,
+    /// SQLite: payment completions are group-committed by one task (see payments.rs).
+    completions: Option<tokio::sync::mpsc::Sender<payments::CompletionJob>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +57,8 @@ impl SqlStore {
                 ensure_sqlite_dir(url)?;
                 let write = connect_sqlite(url, 1).await?;
                 let read = connect_sqlite(url, 4).await?;
-                Ok(SqlStore { read, write, backend })
+                let completions = Some(payments::spawn_completion_writer(write.clone()));
+                Ok(SqlStore { read, write, backend, completions })
             }
             _ => {
                 let mut opts = ConnectOptions::new(url.to_string());
@@ -63,7 +67,7 @@ impl SqlStore {
                     .connect_timeout(Duration::from_secs(10))
                     .acquire_timeout(Duration::from_secs(10));
                 let db = Database::connect(opts).await.map_err(ConnectError::Connect)?;
-                Ok(SqlStore { read: db.clone(), write: db, backend })
+                Ok(SqlStore { read: db.clone(), write: db, backend, completions: None })
             }
         }
     }

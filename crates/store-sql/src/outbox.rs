@@ -114,6 +114,17 @@ impl OutboxRepo for SqlStore {
         Ok(())
     }
 
+    async fn release_outbox_claims(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let res = outbox::Entity::update_many()
+            .col_expr(outbox::Column::Status, Expr::value("pending"))
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(to_db(now)))
+            .filter(outbox::Column::Status.eq("sending"))
+            .exec(&self.write)
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected)
+    }
+
     async fn list_outbox(&self, q: &OutboxQuery) -> StoreResult<Page<OutboxItem>> {
         let mut cond = Condition::all();
         if let Some(k) = &q.kind {

@@ -10,7 +10,7 @@ use broadnet_store::{
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
@@ -117,96 +117,190 @@ fn rand_jitter() -> u8 {
         as u8
 }
 
+/// The invoice number and the new expiry of a completed payment.
+type Renewal = (String, DateTime<Utc>);
+
+/// One completion waiting for the SQLite group-commit writer.
+pub(crate) struct CompletionJob {
+    c: Completion,
+    current: Payment,
+    reply: tokio::sync::oneshot::Sender<StoreResult<Option<Renewal>>>,
+}
+
+/// SQLite has one writer and each commit is an fsync (synchronous=FULL): completions
+/// arriving together are applied in one transaction, each inside its own savepoint
+/// (one failing rolls back alone), and made durable by one commit. Nobody is answered
+/// before that commit.
+pub(crate) fn spawn_completion_writer(write: sea_orm::DatabaseConnection) -> tokio::sync::mpsc::Sender<CompletionJob> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<CompletionJob>(1024);
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(64);
+        while rx.recv_many(&mut batch, 64).await > 0 {
+            let jobs = std::mem::take(&mut batch);
+            let results = match write.begin().await.map_err(db_err) {
+                Ok(txn) => {
+                    let mut results = Vec::with_capacity(jobs.len());
+                    for job in &jobs {
+                        results.push(in_savepoint(&txn, &job.c, &job.current).await);
+                    }
+                    match txn.commit().await.map_err(db_err) {
+                        Ok(()) => results,
+                        Err(e) => jobs.iter().map(|_| Err(e.clone())).collect(),
+                    }
+                }
+                Err(e) => jobs.iter().map(|_| Err(e.clone())).collect(),
+            };
+            for (job, r) in jobs.into_iter().zip(results) {
+                let _ = job.reply.send(r);
+            }
+        }
+    });
+    tx
+}
+
+async fn in_savepoint(
+    txn: &DatabaseTransaction,
+    c: &Completion,
+    current: &Payment,
+) -> StoreResult<Option<Renewal>> {
+    let sp = txn.begin().await.map_err(db_err)?;
+    match complete_in(&sp, c, current).await {
+        Ok(r) => {
+            sp.commit().await.map_err(db_err)?;
+            Ok(r)
+        }
+        Err(e) => {
+            sp.rollback().await.map_err(db_err)?;
+            Err(e)
+        }
+    }
+}
+
+/// The work of completing a payment, inside the caller's transaction. `None` when
+/// another transaction completed (or closed) it first.
+async fn complete_in(
+    txn: &DatabaseTransaction,
+    c: &Completion,
+    current: &Payment,
+) -> StoreResult<Option<Renewal>> {
+    let at = to_db(c.at);
+    // The guard: only one transaction can move the payment out of pending.
+    let won = payment::Entity::update_many()
+        .col_expr(payment::Column::Status, Expr::value(PaymentStatus::Completed.as_str()))
+        .col_expr(payment::Column::ProviderReceipt, Expr::value(c.provider_receipt.clone()))
+        .col_expr(payment::Column::ResultCode, Expr::value("0"))
+        .col_expr(payment::Column::ResultDesc, Expr::value(c.result_desc.clone()))
+        .col_expr(payment::Column::CompletedAt, Expr::value(at))
+        .col_expr(payment::Column::UpdatedAt, Expr::value(at))
+        .filter(payment::Column::Id.eq(c.payment_id))
+        .filter(open_for_completion())
+        .exec(txn)
+        .await
+        .map_err(db_err)?;
+    if won.rows_affected == 0 {
+        return Ok(None);
+    }
+    let (Some(customer_id), Some(package_id)) = (current.customer_id, current.package_id) else {
+        return Err(StoreError::Backend("payment without customer or package".into()));
+    };
+    // Lock the customer row so two payments cannot both extend from the same expiry.
+    let mut q = customer::Entity::find_by_id(customer_id);
+    if txn.get_database_backend() != DbBackend::Sqlite {
+        q = q.lock_exclusive();
+    }
+    let cust = q.one(txn).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
+    let pkg = package::Entity::find_by_id(package_id).one(txn).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
+    let now = c.at;
+    let from = cust.expires_at.map(from_db).filter(|e| *e > now).unwrap_or(now);
+    let until = from + chrono::Duration::minutes(pkg.duration_minutes);
+    // Plain statements, not ActiveModel round trips: this runs once per payment on
+    // the one SQLite writer.
+    customer::Entity::update_many()
+        .col_expr(customer::Column::ExpiresAt, Expr::value(to_db(until)))
+        .col_expr(customer::Column::Status, Expr::value(CustomerStatus::Active.as_str()))
+        .col_expr(customer::Column::PackageId, Expr::value(package_id))
+        .col_expr(customer::Column::UpdatedAt, Expr::value(at))
+        .filter(customer::Column::Id.eq(customer_id))
+        .exec(txn)
+        .await
+        .map_err(db_err)?;
+
+    let seq = next_counter(txn, "invoice").await?;
+    let prefix = setting::Entity::find()
+        .filter(setting::Column::Category.eq("general"))
+        .filter(setting::Column::SettingKey.eq("invoice_prefix"))
+        .one(txn)
+        .await
+        .map_err(db_err)?
+        .map(|s| s.value)
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "INV-".into());
+    let number = format!("{prefix}{seq:06}");
+    invoice::Entity::insert(invoice::ActiveModel {
+        seq: Set(seq),
+        number: Set(number.clone()),
+        payment_id: Set(c.payment_id),
+        customer_id: Set(Some(customer_id)),
+        customer_name: Set(cust.full_name.clone()),
+        package_name: Set(Some(pkg.name.clone())),
+        amount_minor: Set(current.amount.minor()),
+        currency: Set(current.currency.clone()),
+        period_start: Set(Some(to_db(from))),
+        period_end: Set(Some(to_db(until))),
+        issued_at: Set(at),
+        pdf: Set(None),
+        ..Default::default()
+    })
+    .exec(txn)
+    .await
+    .map_err(db_err)?;
+    // Rule 2: the receipt SMS/email and the reconnect go out through the outbox.
+    let payload = serde_json::json!({
+        "payment_id": c.payment_id, "customer_id": customer_id, "invoice": number,
+        "receipt": c.provider_receipt, "amount_minor": current.amount.minor(),
+        "currency": current.currency, "expires_at": until,
+    });
+    crate::entities::outbox::Entity::insert(crate::outbox::new_row(&broadnet_store::NewOutbox {
+        kind: "payment.completed".into(),
+        payload,
+        dedupe_key: Some(format!("payment.completed:{}", c.payment_id)),
+        at: c.at,
+    }))
+    .exec(txn)
+    .await
+    .map_err(db_err)?;
+    Ok(Some((number, until)))
+}
+
 impl SqlStore {
     /// The transaction of `complete_payment`, run once.
     async fn complete_txn(&self, c: &Completion, current: &Payment) -> StoreResult<CompleteOutcome> {
-        let at = to_db(c.at);
-        let txn = self.write.begin().await.map_err(db_err)?;
-        // The guard: only one transaction can move the payment out of pending.
-        let won = payment::Entity::update_many()
-            .col_expr(payment::Column::Status, Expr::value(PaymentStatus::Completed.as_str()))
-            .col_expr(payment::Column::ProviderReceipt, Expr::value(c.provider_receipt.clone()))
-            .col_expr(payment::Column::ResultCode, Expr::value("0"))
-            .col_expr(payment::Column::ResultDesc, Expr::value(c.result_desc.clone()))
-            .col_expr(payment::Column::CompletedAt, Expr::value(at))
-            .col_expr(payment::Column::UpdatedAt, Expr::value(at))
-            .filter(payment::Column::Id.eq(c.payment_id))
-            .filter(open_for_completion())
-            .exec(&txn)
-            .await
-            .map_err(db_err)?;
-        if won.rows_affected == 0 {
-            txn.rollback().await.map_err(db_err)?;
-            return Ok(settled(self.get_payment(c.payment_id).await?, &c.provider_receipt));
-        }
-        let (Some(customer_id), Some(package_id)) = (current.customer_id, current.package_id) else {
-            return Err(StoreError::Backend("payment without customer or package".into()));
+        let done = match &self.completions {
+            Some(tx) => {
+                let (reply, rx) = tokio::sync::oneshot::channel();
+                let job = CompletionJob { c: c.clone(), current: current.clone(), reply };
+                tx.send(job).await.map_err(|_| StoreError::Backend("the completion writer has stopped".into()))?;
+                rx.await.map_err(|_| StoreError::Backend("the completion writer has stopped".into()))??
+            }
+            None => {
+                let txn = self.write.begin().await.map_err(db_err)?;
+                match complete_in(&txn, c, current).await? {
+                    Some(done) => {
+                        txn.commit().await.map_err(db_err)?;
+                        Some(done)
+                    }
+                    None => {
+                        txn.rollback().await.map_err(db_err)?;
+                        None
+                    }
+                }
+            }
         };
-        // Lock the customer row so two payments cannot both extend from the same expiry.
-        let mut q = customer::Entity::find_by_id(customer_id);
-        if self.backend != DbBackend::Sqlite {
-            q = q.lock_exclusive();
-        }
-        let cust = q.one(&txn).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
-        let pkg =
-            package::Entity::find_by_id(package_id).one(&txn).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
-        let now = c.at;
-        let from = cust.expires_at.map(from_db).filter(|e| *e > now).unwrap_or(now);
-        let until = from + chrono::Duration::minutes(pkg.duration_minutes);
-        let mut am = cust.clone().into_active_model();
-        am.expires_at = Set(Some(to_db(until)));
-        am.status = Set(CustomerStatus::Active.as_str().to_string());
-        am.package_id = Set(Some(package_id));
-        am.updated_at = Set(at);
-        am.update(&txn).await.map_err(db_err)?;
-
-        let seq = next_counter(&txn, "invoice").await?;
-        let prefix = setting::Entity::find()
-            .filter(setting::Column::Category.eq("general"))
-            .filter(setting::Column::SettingKey.eq("invoice_prefix"))
-            .one(&txn)
-            .await
-            .map_err(db_err)?
-            .map(|s| s.value)
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| "INV-".into());
-        let number = format!("{prefix}{seq:06}");
-        invoice::ActiveModel {
-            seq: Set(seq),
-            number: Set(number.clone()),
-            payment_id: Set(c.payment_id),
-            customer_id: Set(Some(customer_id)),
-            customer_name: Set(cust.full_name.clone()),
-            package_name: Set(Some(pkg.name.clone())),
-            amount_minor: Set(current.amount.minor()),
-            currency: Set(current.currency.clone()),
-            period_start: Set(Some(to_db(from))),
-            period_end: Set(Some(to_db(until))),
-            issued_at: Set(at),
-            pdf: Set(None),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await
-        .map_err(db_err)?;
-        // Rule 2: the receipt SMS/email and the reconnect go out through the outbox.
-        let payload = serde_json::json!({
-            "payment_id": c.payment_id, "customer_id": customer_id, "invoice": number,
-            "receipt": c.provider_receipt, "amount_minor": current.amount.minor(),
-            "currency": current.currency, "expires_at": until,
-        });
-        crate::outbox::new_row(&broadnet_store::NewOutbox {
-            kind: "payment.completed".into(),
-            payload,
-            dedupe_key: Some(format!("payment.completed:{}", c.payment_id)),
-            at: c.at,
-        })
-        .insert(&txn)
-        .await
-        .map_err(db_err)?;
-        txn.commit().await.map_err(db_err)?;
         let payment = self.get_payment(c.payment_id).await?;
-        Ok(CompleteOutcome::Completed { payment, invoice_number: number, expires_at: until })
+        Ok(match done {
+            Some((invoice_number, expires_at)) => CompleteOutcome::Completed { payment, invoice_number, expires_at },
+            None => settled(payment, &c.provider_receipt),
+        })
     }
 
     async fn note_refusal(&self, id: i64, reason: &str, at: DateTime<Utc>) -> StoreResult<Payment> {

@@ -35,7 +35,7 @@ impl RouterRepo for SqlStore {
             require_message_authenticator: Set(new.require_message_authenticator),
             api_tls: Set(false),
             api_tls_insecure: Set(false),
-            state: Set("new".into()),
+            state: Set("unprovisioned".into()),
             online: Set(false),
             created_at: Set(now),
             updated_at: Set(now),
@@ -49,6 +49,57 @@ impl RouterRepo for SqlStore {
         audit(&txn, actor, "router.create", "router", Some(m.id.to_string()), None, Some(after)).await?;
         txn.commit().await.map_err(db_err)?;
         Ok(m.id)
+    }
+
+    async fn get_router(&self, id: i64) -> StoreResult<broadnet_store::Router> {
+        crate::routers::get(&self.read, id).await
+    }
+
+    async fn list_routers(&self) -> StoreResult<Vec<broadnet_store::Router>> {
+        crate::routers::list(&self.read).await
+    }
+
+    async fn update_router(
+        &self,
+        actor: &Actor,
+        id: i64,
+        patch: broadnet_store::RouterPatch,
+    ) -> StoreResult<broadnet_store::Router> {
+        crate::routers::update(self, actor, id, patch).await
+    }
+
+    async fn delete_router(&self, actor: &Actor, id: i64) -> StoreResult<()> {
+        crate::routers::delete(self, actor, id).await
+    }
+
+    async fn record_router_health(&self, id: i64, health: broadnet_store::RouterHealth) -> StoreResult<()> {
+        crate::routers::record_health(&self.write, id, health).await
+    }
+
+    async fn create_provision_token(
+        &self,
+        router_id: i64,
+        jti: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        crate::routers::create_token(&self.write, router_id, jti, expires_at, now).await
+    }
+
+    async fn use_provision_token(
+        &self,
+        jti: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Result<i64, broadnet_store::TokenRefusal>> {
+        crate::routers::use_token(&self.write, jti, now, true).await
+    }
+
+    async fn check_provision_token(
+        &self,
+        jti: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Result<i64, broadnet_store::TokenRefusal>> {
+        crate::routers::use_token(&self.read, jti, now, false).await
     }
 
     async fn radius_clients(&self) -> StoreResult<Vec<RadiusClient>> {

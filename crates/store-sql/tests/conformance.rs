@@ -77,7 +77,7 @@ async fn migrations_are_idempotent_and_report_nothing_pending() {
     let db = TestDb::new().await;
     let store = SqlStore::connect(&db.url).await.unwrap();
     let first = store.migrate().await.unwrap();
-    assert_eq!(first, ["m0001_initial", "m0002_freeradius"]);
+    assert_eq!(first, ["m0001_initial", "m0002_freeradius", "m0003_routers"]);
     let again = store.migrate().await.unwrap();
     assert!(again.is_empty());
     store.ping().await.unwrap();
@@ -694,6 +694,10 @@ async fn the_outbox_delivers_each_entry_once_and_retries() {
         let after_crash = s.claim_outbox(t + Duration::minutes(8), t + Duration::minutes(13), 10).await.unwrap();
         assert_eq!(after_crash.iter().map(|c| (c.id, c.attempts)).collect::<Vec<_>>(), [(claimed[1].id, 3)]);
 
+        // A new lease holder takes over what a crashed one had claimed.
+        assert_eq!(s.release_outbox_claims(t + Duration::minutes(9)).await.unwrap(), 1);
+        let taken = s.claim_outbox(t + Duration::minutes(9), t + Duration::minutes(14), 10).await.unwrap();
+        assert_eq!(taken.iter().map(|c| (c.id, c.attempts)).collect::<Vec<_>>(), [(claimed[1].id, 4)]);
         let all = s.list_outbox(&OutboxQuery::default()).await.unwrap();
         assert_eq!(all.total, 3);
         let by = |st: &str| all.items.iter().filter(|i| i.status == st).count();

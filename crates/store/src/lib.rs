@@ -70,6 +70,25 @@ pub trait RouterRepo: Send + Sync {
     async fn create_router(&self, actor: &Actor, new: NewRouter) -> StoreResult<i64>;
     /// Every router with a NAS address: the RADIUS server's client table.
     async fn radius_clients(&self) -> StoreResult<Vec<RadiusClient>>;
+    async fn get_router(&self, id: i64) -> StoreResult<Router>;
+    async fn list_routers(&self) -> StoreResult<Vec<Router>>;
+    /// Audited as `router.update` (secrets as "(secret)").
+    async fn update_router(&self, actor: &Actor, id: i64, patch: RouterPatch) -> StoreResult<Router>;
+    async fn delete_router(&self, actor: &Actor, id: i64) -> StoreResult<()>;
+    /// Health polls are not audited (they are not changes anyone made).
+    async fn record_router_health(&self, id: i64, health: RouterHealth) -> StoreResult<()>;
+    async fn create_provision_token(
+        &self,
+        router_id: i64,
+        jti: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Marks the token used (once) and returns its router; a second use, an expired or
+    /// an unknown token is refused.
+    async fn use_provision_token(&self, jti: &str, now: DateTime<Utc>) -> StoreResult<Result<i64, TokenRefusal>>;
+    /// Whether the token could still be used (for serving the script), without using it.
+    async fn check_provision_token(&self, jti: &str, now: DateTime<Utc>) -> StoreResult<Result<i64, TokenRefusal>>;
 }
 
 /// Sessions (FreeRADIUS's `radacct` shape) and the authentication log (`radpostauth`).
@@ -170,6 +189,10 @@ pub trait OutboxRepo: Send + Sync {
         limit: u64,
     ) -> StoreResult<Vec<OutboxItem>>;
     async fn finish_outbox(&self, id: i64, result: OutboxResult, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Makes every claimed (sending) entry due now: called by a node that has just
+    /// taken the delivery lease, when the previous holder (perhaps itself, before a
+    /// crash) can no longer be delivering them. Returns how many.
+    async fn release_outbox_claims(&self, now: DateTime<Utc>) -> StoreResult<u64>;
     async fn list_outbox(&self, query: &OutboxQuery) -> StoreResult<Page<OutboxItem>>;
 }
 

@@ -507,3 +507,86 @@ pub struct OutboxQuery {
     pub page: u64,
     pub per_page: u64,
 }
+
+/// A MikroTik router: its RADIUS identity, the wizard's choices, how we reach its
+/// API, and what the last health poll saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Router {
+    pub id: i64,
+    pub name: String,
+    pub nas_ip: Option<String>,
+    #[serde(skip)]
+    pub radius_secret: String,
+    pub service_types: broadnet_domain::ServiceType,
+    /// Ethernet ports joined to the billing bridge, e.g. ["ether2", "ether3"].
+    pub bridge_ports: Vec<String>,
+    pub anti_sharing: bool,
+    pub require_message_authenticator: bool,
+    pub api_host: Option<String>,
+    pub api_port: Option<i32>,
+    pub api_tls: bool,
+    pub api_tls_insecure: bool,
+    pub api_username: Option<String>,
+    /// Encrypted by the app (never shown).
+    #[serde(skip)]
+    pub api_password_enc: Option<String>,
+    /// unprovisioned, provisioned, configuring, configured, partial
+    pub state: String,
+    pub identity: Option<String>,
+    pub ros_version: Option<String>,
+    pub board: Option<String>,
+    pub online: bool,
+    pub last_seen_at: Option<DateTime<Utc>>,
+    pub uptime_secs: Option<i64>,
+    pub cpu_load: Option<i32>,
+    pub free_memory: Option<i64>,
+    pub total_memory: Option<i64>,
+    pub active_pppoe: Option<i32>,
+    pub active_hotspot: Option<i32>,
+    pub health_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A partial update of a router; `None` leaves a field alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouterPatch {
+    pub name: Option<String>,
+    pub nas_ip: Option<Option<String>>,
+    pub service_types: Option<broadnet_domain::ServiceType>,
+    pub bridge_ports: Option<Vec<String>>,
+    pub anti_sharing: Option<bool>,
+    pub api_host: Option<Option<String>>,
+    pub api_port: Option<Option<i32>>,
+    pub api_tls: Option<bool>,
+    pub api_tls_insecure: Option<bool>,
+    pub api_username: Option<Option<String>>,
+    pub api_password_enc: Option<Option<String>>,
+    pub state: Option<String>,
+    pub identity: Option<Option<String>>,
+    pub ros_version: Option<Option<String>>,
+    pub board: Option<Option<String>>,
+}
+
+/// What a health poll saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouterHealth {
+    pub online: bool,
+    pub at: DateTime<Utc>,
+    pub uptime_secs: Option<i64>,
+    pub cpu_load: Option<i32>,
+    pub free_memory: Option<i64>,
+    pub total_memory: Option<i64>,
+    pub ros_version: Option<String>,
+    pub active_pppoe: Option<i32>,
+    pub active_hotspot: Option<i32>,
+    pub error: Option<String>,
+}
+
+/// Why a provisioning token cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    Unknown,
+    Expired,
+    Used,
+}
