@@ -56,7 +56,7 @@ impl Fields {
         self.errors.contains_key(field)
     }
 
-    fn raw(&mut self, name: &'static str) -> Slot<Value> {
+    pub fn raw(&mut self, name: &'static str) -> Slot<Value> {
         self.known.push(name);
         match self.map.get(name) {
             None => Slot::Absent,

@@ -14,6 +14,7 @@ pub mod invoices;
 pub mod notify;
 pub mod packages;
 pub mod payments;
+pub mod routers;
 pub mod sessions;
 pub mod settings;
 
@@ -43,6 +44,10 @@ pub struct App {
     pub gateway: Arc<gateway::Gateway>,
     /// Wakes the outbox delivery job when something was queued.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// The router wizard's settings from the environment.
+    pub router_env: Arc<routers::RouterEnv>,
+    /// Live logs of router configuration runs.
+    pub config_log: Arc<routers::ConfigLog>,
 }
 
 /// An authenticated admin making a request.
@@ -96,7 +101,21 @@ impl App {
                 ..Default::default()
             })),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            router_env: Arc::new(routers::RouterEnv {
+                bridge_gateway: "10.10.10.1/24".into(),
+                dhcp_range: ("10.10.10.10".into(), "10.10.10.254".into()),
+                coa_port: 3799,
+                auth_port: 1812,
+                acct_port: 1813,
+                ..Default::default()
+            }),
+            config_log: Arc::new(routers::ConfigLog::default()),
         }
+    }
+
+    pub fn with_router_env(mut self, env: routers::RouterEnv) -> Self {
+        self.router_env = Arc::new(env);
+        self
     }
 
     pub fn with_gateway(mut self, env: gateway::GatewayEnv) -> Self {

@@ -36,11 +36,12 @@ enum Command {
     /// Benchmarks (not tests): print timings.
     #[command(subcommand)]
     Bench(BenchCmd),
-    /// Run a provider simulator as its own server (Safaricom Daraja, Airtel Money or
-    /// Africa's Talking), following ../reference to the letter, to demo and rehearse
-    /// without accounts. Point MPESA_BASE_URL / AIRTEL_BASE_URL / AT_BASE_URL at it.
+    /// Run a simulator as its own server (Safaricom Daraja, Airtel Money, Africa's
+    /// Talking, or a MikroTik router speaking the RouterOS API with a terminal on stdin),
+    /// to demo and rehearse without accounts or hardware. Point MPESA_BASE_URL /
+    /// AIRTEL_BASE_URL / AT_BASE_URL at it.
     Simulate {
-        /// mpesa, airtel or sms
+        /// mpesa, airtel, sms or mikrotik
         provider: String,
         #[arg(long, default_value = "127.0.0.1:8090")]
         listen: std::net::SocketAddr,

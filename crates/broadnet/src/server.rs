@@ -35,6 +35,22 @@ pub fn build_app(cfg: &Config, store: DynStore, clock: Arc<dyn Clock>) -> App {
     .with_nas(Arc::new(nas))
     .with_freeradius_db(cfg.radius_db_url.expose())
     .with_gateway(cfg.gateway_env())
+    .with_router_env(broadnet_app::routers::RouterEnv {
+        provision_base_url: cfg.provision_base_url.clone().or_else(|| Some(format!("{}/provision", cfg.app_url))),
+        provision_secret: if cfg.provision_secret.is_empty() {
+            // Development: derived from the install's key, so tokens survive a restart.
+            format!("provision:{}", cfg.jwt_secret.expose())
+        } else {
+            cfg.provision_secret.expose().to_string()
+        },
+        radius_ip: cfg.radius_ip.map(|ip| ip.to_string()),
+        bridge_gateway: cfg.bridge_gateway.clone(),
+        dhcp_range: (cfg.dhcp_range.0.to_string(), cfg.dhcp_range.1.to_string()),
+        coa_port: cfg.radius_coa_port,
+        auth_port: cfg.radius_auth_port,
+        acct_port: cfg.radius_acct_port,
+        public_url: cfg.app_url.clone(),
+    })
 }
 
 /// The built-in simulators `serve` mounts under `/simulator/{mpesa,airtel,sms}` when a
@@ -265,6 +281,9 @@ pub fn spawn_jobs(app: App, node: &str, shutdown: CancellationToken) -> Vec<toki
     })));
     v.push(tokio::spawn(leased_job(app.clone(), "reconcile", Duration::from_secs(30), shutdown.clone(), |a| {
         Box::pin(async move { a.run_reconciliation().await })
+    })));
+    v.push(tokio::spawn(leased_job(app.clone(), "routers", Duration::from_secs(60), shutdown.clone(), |a| {
+        Box::pin(async move { a.run_router_monitor().await })
     })));
     v.push(tokio::spawn(leased_job(app, "outbox", Duration::from_secs(5), shutdown, |a| {
         Box::pin(async move { a.run_outbox().await })

@@ -35,7 +35,36 @@ pub async fn run(provider: &str, listen: SocketAddr, callback_url: Option<String
             println!("  username {}, API key {}", SIM_SMS.username, SIM_SMS.api_key);
             url
         }
-        other => anyhow::bail!("unknown simulator {other:?}: use mpesa, airtel or sms"),
+        "mikrotik" => {
+            use broadnet_routeros::sim::{RouterSim, SimConfig};
+            let s = RouterSim::new(SimConfig {
+                identity: "BroadNet-Sim".into(),
+                users: vec![("admin".into(), String::new(), "full".into())],
+                ..Default::default()
+            });
+            let addr = s.spawn(listen).await?;
+            println!("RouterOS simulator: API on {addr} (user admin, empty password)");
+            println!("  Paste the wizard's command into its terminal (lines on standard input);");
+            println!("  point the router's API port at {} in the wizard.", addr.port());
+            let sim = s.clone();
+            let handle = tokio::runtime::Handle::current();
+            std::thread::spawn(move || {
+                let prompt = || {
+                    print!("[admin@BroadNet-Sim] > ");
+                    let _ = std::io::Write::flush(&mut std::io::stdout());
+                };
+                prompt();
+                for line in std::io::stdin().lines().map_while(Result::ok) {
+                    match handle.block_on(sim.terminal(&line)) {
+                        Ok(out) => print!("{out}"),
+                        Err(e) => println!("{e}"),
+                    }
+                    prompt();
+                }
+            });
+            format!("tcp://{addr}")
+        }
+        other => anyhow::bail!("unknown simulator {other:?}: use mpesa, airtel, sms or mikrotik"),
     };
     tracing::info!(%url, provider, "simulator running; Ctrl-C stops it");
     tokio::signal::ctrl_c().await?;

@@ -158,11 +158,7 @@ pub(crate) fn spawn_completion_writer(write: sea_orm::DatabaseConnection) -> tok
     tx
 }
 
-async fn in_savepoint(
-    txn: &DatabaseTransaction,
-    c: &Completion,
-    current: &Payment,
-) -> StoreResult<Option<Renewal>> {
+async fn in_savepoint(txn: &DatabaseTransaction, c: &Completion, current: &Payment) -> StoreResult<Option<Renewal>> {
     let sp = txn.begin().await.map_err(db_err)?;
     match complete_in(&sp, c, current).await {
         Ok(r) => {
@@ -178,11 +174,7 @@ async fn in_savepoint(
 
 /// The work of completing a payment, inside the caller's transaction. `None` when
 /// another transaction completed (or closed) it first.
-async fn complete_in(
-    txn: &DatabaseTransaction,
-    c: &Completion,
-    current: &Payment,
-) -> StoreResult<Option<Renewal>> {
+async fn complete_in(txn: &DatabaseTransaction, c: &Completion, current: &Payment) -> StoreResult<Option<Renewal>> {
     let at = to_db(c.at);
     // The guard: only one transaction can move the payment out of pending.
     let won = payment::Entity::update_many()

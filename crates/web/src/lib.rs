@@ -5,6 +5,7 @@ mod api;
 mod error;
 mod extract;
 pub mod metrics;
+mod provision;
 
 pub use error::WebError;
 pub use metrics::Metrics;
@@ -31,6 +32,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api", api::router())
+        .merge(provision::router())
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .fallback(|| async { WebError::from(broadnet_app::AppError::NotFound("page")) })

@@ -6,6 +6,7 @@ mod auth;
 mod customers;
 mod packages;
 mod payments;
+mod routers;
 mod sessions;
 mod settings;
 
@@ -22,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(sessions::router())
         .merge(payments::router())
+        .merge(routers::router())
 }
 
 /// Query parameters in order, as pairs (repeated keys kept).

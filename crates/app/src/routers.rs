@@ -1,0 +1,777 @@
+//! MikroTik routers: the three-step wizard (record, signed provisioning script,
+//! service configuration with a live log) and health monitoring.
+
+use crate::fields::Fields;
+use crate::{App, AppError, AppResult, Session};
+use broadnet_domain::ServiceType;
+use broadnet_routeros::{Client, ConnectOptions, RosError};
+use broadnet_store::{NewRouter, Router, RouterHealth, RouterPatch, TokenRefusal};
+use chrono::Duration;
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use tokio::sync::broadcast;
+
+/// Settings the wizard takes from the environment.
+#[derive(Debug, Clone, Default)]
+pub struct RouterEnv {
+    /// e.g. `https://billing.isp.co.ke/provision`
+    pub provision_base_url: Option<String>,
+    pub provision_secret: String,
+    /// The address routers send RADIUS to (RADIUS_IP).
+    pub radius_ip: Option<String>,
+    /// `10.10.10.1/24`
+    pub bridge_gateway: String,
+    pub dhcp_range: (String, String),
+    pub coa_port: u16,
+    /// RADIUS_AUTH_PORT / RADIUS_ACCT_PORT, told to routers when not 1812/1813.
+    pub auth_port: u16,
+    pub acct_port: u16,
+    /// Where the billing server is reached (walled garden, firewall).
+    pub public_url: String,
+}
+
+pub const BRIDGE: &str = "billing-bridge";
+const TAG: &str = "broadnet";
+
+/// One line of the configuration log.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ConfigEvent {
+    pub step: String,
+    /// started, ok, failed, done
+    pub status: String,
+    pub detail: String,
+}
+
+/// The configuration log of each router: the events of the current or last run, and
+/// a channel for whoever is watching.
+#[derive(Default)]
+pub struct ConfigLog {
+    runs: Mutex<HashMap<i64, Run>>,
+}
+
+/// One router's run: its events so far, the channel to watchers, and whether it is
+/// still going.
+type Run = (Vec<ConfigEvent>, broadcast::Sender<ConfigEvent>, bool);
+
+impl ConfigLog {
+    fn start(&self, router: i64) -> Result<(), AppError> {
+        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, _, true)) = runs.get(&router) {
+            return Err(AppError::InUse("a configuration run for this router is in progress".into()));
+        }
+        let (tx, _) = broadcast::channel(256);
+        runs.insert(router, (Vec::new(), tx, true));
+        Ok(())
+    }
+
+    fn emit(&self, router: i64, e: ConfigEvent) {
+        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((events, tx, running)) = runs.get_mut(&router) {
+            if e.status == "done" {
+                *running = false;
+            }
+            events.push(e.clone());
+            let _ = tx.send(e);
+        }
+    }
+
+    /// The events so far and, while a run is going, a receiver for the rest.
+    pub fn watch(&self, router: i64) -> (Vec<ConfigEvent>, Option<broadcast::Receiver<ConfigEvent>>) {
+        let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        match runs.get(&router) {
+            Some((events, tx, running)) => (events.clone(), running.then(|| tx.subscribe())),
+            None => (Vec::new(), None),
+        }
+    }
+}
+
+fn random_secret(len: usize) -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut rng = rand::thread_rng();
+    (0..len).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect()
+}
+
+fn parse_services(v: &str) -> Result<ServiceType, broadnet_domain::ParseError> {
+    match v.to_ascii_lowercase().replace(' ', "").as_str() {
+        "pppoe" => Ok(ServiceType::Pppoe),
+        "hotspot" => Ok(ServiceType::Hotspot),
+        "both" | "pppoe,hotspot" | "hotspot,pppoe" => Ok(ServiceType::Both),
+        _ => Err(broadnet_domain::ParseError::new("must be pppoe, hotspot or both")),
+    }
+}
+
+fn parse_ports(v: &Value) -> Result<Vec<String>, String> {
+    let items: Vec<String> = match v {
+        Value::Array(a) => {
+            a.iter().map(|p| p.as_str().map(str::to_string).ok_or("ports must be names")).collect::<Result<_, _>>()?
+        }
+        Value::String(s) => s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+        _ => return Err("must be a list of port names such as [\"ether2\", \"ether3\"]".into()),
+    };
+    for p in &items {
+        if p.is_empty() || p.len() > 32 || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(format!("{p:?} is not an interface name such as ether2"));
+        }
+    }
+    if items.iter().any(|p| p == "ether1") {
+        return Err("ether1 is the uplink; the billing bridge takes the other ports".into());
+    }
+    Ok(items)
+}
+
+/// The router as the API shows it.
+fn view(r: &Router) -> Value {
+    let mut v = json!(r);
+    v["api_password_set"] = json!(r.api_password_enc.is_some());
+    v
+}
+
+impl App {
+    fn router_env(&self) -> &RouterEnv {
+        &self.router_env
+    }
+
+    /// Step 1: the router record. It gets its own RADIUS secret.
+    pub async fn create_router(&self, s: &Session, body: Value) -> AppResult<Value> {
+        s.require_write()?;
+        let mut f = Fields::new(body)?;
+        let name = f.text("name", 128);
+        let name = f.required("name", name);
+        let services = f.parsed("service_types", parse_services).value().unwrap_or(ServiceType::Both);
+        let ports = f.raw("ethernet_ports").value().map(|v| parse_ports(&v));
+        let anti_sharing = f.boolean("anti_sharing").value().unwrap_or(false);
+        let nas_ip = f
+            .parsed("nas_ip", |v: &str| {
+                v.parse::<std::net::IpAddr>()
+                    .map(|ip| ip.to_string())
+                    .map_err(|_| broadnet_domain::ParseError::new("must be an IP address"))
+            })
+            .value();
+        let ports = match ports {
+            Some(Ok(p)) => p,
+            Some(Err(e)) => {
+                f.error("ethernet_ports", e);
+                Vec::new()
+            }
+            None => vec!["ether2".into()],
+        };
+        f.finish()?;
+        let Some(name) = name else { return Err(AppError::Internal("name missing after validation".into())) };
+        let now = self.now();
+        let actor = s.actor(now);
+        let id = self
+            .store
+            .create_router(
+                &actor,
+                NewRouter {
+                    name,
+                    nas_ip,
+                    radius_secret: random_secret(24),
+                    service_types: services,
+                    require_message_authenticator: true,
+                },
+            )
+            .await
+            .map_err(AppError::from_store("router"))?;
+        let patch = RouterPatch { bridge_ports: Some(ports), anti_sharing: Some(anti_sharing), ..Default::default() };
+        let r = self.store.update_router(&actor, id, patch).await?;
+        Ok(view(&r))
+    }
+
+    pub async fn list_routers(&self) -> AppResult<Value> {
+        let routers = self.store.list_routers().await?;
+        Ok(json!({"items": routers.iter().map(view).collect::<Vec<_>>(), "total": routers.len()}))
+    }
+
+    pub async fn get_router(&self, id: i64) -> AppResult<Value> {
+        Ok(view(&self.store.get_router(id).await.map_err(AppError::from_store("router"))?))
+    }
+
+    /// Edits the record, including how to reach the router's API (a port-forward, say).
+    pub async fn update_router(&self, s: &Session, id: i64, body: Value) -> AppResult<Value> {
+        s.require_write()?;
+        let mut f = Fields::new(body)?;
+        let mut p = RouterPatch {
+            name: f.text("name", 128).value(),
+            service_types: f.parsed("service_types", parse_services).value(),
+            anti_sharing: f.boolean("anti_sharing").value(),
+            api_host: f.text("api_host", 255).patch(),
+            api_port: f.int("api_port", 1, 65535).patch().map(|o| o.map(|v| v as i32)),
+            api_tls: f.boolean("api_tls").value(),
+            api_tls_insecure: f.boolean("api_tls_insecure").value(),
+            api_username: f.text("api_username", 64).patch(),
+            ..Default::default()
+        };
+        if let Some(v) = f.raw("ethernet_ports").value() {
+            match parse_ports(&v) {
+                Ok(ports) => p.bridge_ports = Some(ports),
+                Err(e) => f.error("ethernet_ports", e),
+            }
+        }
+        let password = f.text("api_password", 128).patch();
+        f.finish()?;
+        if let Some(pw) = password {
+            p.api_password_enc = Some(pw.map(|pw| self.secrets.encrypt(&pw)));
+        }
+        let r = self.store.update_router(&s.actor(self.now()), id, p).await.map_err(AppError::from_store("router"))?;
+        Ok(view(&r))
+    }
+
+    pub async fn delete_router(&self, s: &Session, id: i64) -> AppResult<()> {
+        s.require_write()?;
+        self.store.delete_router(&s.actor(self.now()), id).await.map_err(AppError::from_store("router"))
+    }
+
+    fn sign_provision(&self, payload: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(self.router_env().provision_secret.as_bytes())
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(payload.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
+    /// `<router>.<jti>.<expiry>.<signature>`; the signature covers the rest.
+    fn verify_provision(&self, token: &str) -> Option<(i64, String)> {
+        let (body, sig) = token.rsplit_once('.')?;
+        let want = self.sign_provision(body);
+        use subtle::ConstantTimeEq;
+        if !bool::from(sig.as_bytes().ct_eq(want.as_bytes())) {
+            return None;
+        }
+        let mut parts = body.split('.');
+        let router = parts.next()?.parse().ok()?;
+        let jti = parts.next()?.to_string();
+        Some((router, jti))
+    }
+
+    /// Step 2: the one-line command to paste into the MikroTik terminal.
+    pub async fn provision_command(&self, s: &Session, id: i64) -> AppResult<Value> {
+        s.require_write()?;
+        let r = self.store.get_router(id).await.map_err(AppError::from_store("router"))?;
+        let Some(base) = self.router_env().provision_base_url.clone() else {
+            return Err(AppError::field("router", "set PROVISION_BASE_URL to the public URL of /provision first"));
+        };
+        let now = self.now();
+        let expires = now + Duration::hours(1);
+        let jti = random_secret(20);
+        let body = format!("{}.{jti}.{}", r.id, expires.timestamp());
+        let token = format!("{body}.{}", self.sign_provision(&body));
+        self.store.create_provision_token(r.id, &jti, expires, now).await?;
+        let base = base.trim_end_matches('/');
+        let command = format!(
+            "/tool fetch url=\"{base}/{token}.rsc\" dst-path=broadnet.rsc; :delay 2s; /import file-name=broadnet.rsc"
+        );
+        Ok(json!({"command": command, "expires_at": expires, "router_id": r.id}))
+    }
+
+    /// The script the router fetches. Never an error page: a router shows only what a
+    /// script prints, so refusals are scripts that say what to do.
+    pub async fn provision_script(&self, token: &str, caller: Option<String>) -> String {
+        let say = |m: &str| format!(":put \"{m}\"\n:error \"{m}\"\n");
+        let Some((router_id, jti)) = self.verify_provision(token) else {
+            return say("invalid provisioning token: click Generate Command again");
+        };
+        let now = self.now();
+        let used = match self.store.use_provision_token(&jti, now).await {
+            Ok(Ok(id)) if id == router_id => id,
+            Ok(Ok(_)) | Ok(Err(TokenRefusal::Unknown)) => {
+                return say("invalid provisioning token: click Generate Command again");
+            }
+            Ok(Err(TokenRefusal::Expired)) => return say("token expired: click Generate Command again"),
+            Ok(Err(TokenRefusal::Used)) => {
+                return say("token already used: click Generate Command again");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "provisioning token lookup failed");
+                return say("the billing server had an error; try again in a minute");
+            }
+        };
+        let password = random_secret(24);
+        let actor = broadnet_store::Actor::system("provision", now);
+        let patch = RouterPatch {
+            api_username: Some(Some("broadnet-api".into())),
+            api_password_enc: Some(Some(self.secrets.encrypt(&password))),
+            ..Default::default()
+        };
+        if let Err(e) = self.store.update_router(&actor, used, patch).await {
+            tracing::error!(error = %e, "cannot store the router's API credentials");
+            return say("the billing server had an error; try again in a minute");
+        }
+        tracing::info!(router = used, from = ?caller, "provisioning script served");
+        let base = self.router_env().provision_base_url.clone().unwrap_or_default();
+        let callback = format!("{}/{token}/callback", base.trim_end_matches('/'));
+        format!(
+            "# BroadNet provisioning: an API user for the billing server, the API service on,\n\
+             # then a call back with this router's identity, version and board.\n\
+             /user remove [find name=\"broadnet-api\"]\n\
+             /user add name=broadnet-api group=full password=\"{password}\" comment={TAG}\n\
+             /ip service set api disabled=no port=8728\n\
+             /tool fetch url=\"{callback}\" http-method=post http-header-field=\"Content-Type: application/x-www-form-urlencoded\" \
+             http-data=(\"identity=\" . [/system identity get name] . \"&version=\" . [/system resource get version] . \"&board=\" . [/system resource get board-name] . \"&username=broadnet-api\") output=none\n\
+             :put \"BroadNet: router provisioned; continue in the dashboard\"\n"
+        )
+    }
+
+    /// The provisioned router calls back: Unprovisioned → Provisioned, and its address
+    /// becomes where we reach its API and where its RADIUS comes from.
+    pub async fn provision_callback(
+        &self,
+        token: &str,
+        form: &HashMap<String, String>,
+        from: &str,
+    ) -> AppResult<Value> {
+        let Some((router_id, jti)) = self.verify_provision(token) else {
+            return Err(AppError::NotFound("provisioning token"));
+        };
+        // The script was served (the token used) within the hour.
+        match self.store.check_provision_token(&jti, self.now()).await? {
+            Err(TokenRefusal::Used) => {}
+            _ => return Err(AppError::NotFound("provisioning token")),
+        }
+        let r = self.store.get_router(router_id).await.map_err(AppError::from_store("router"))?;
+        let clip = |k: &str| form.get(k).map(|v| v.chars().take(128).collect::<String>()).filter(|v| !v.is_empty());
+        let ip: Option<String> = from.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string());
+        let patch = RouterPatch {
+            state: Some(if r.state == "unprovisioned" { "provisioned".into() } else { r.state.clone() }),
+            identity: Some(clip("identity")),
+            ros_version: Some(clip("version")),
+            board: Some(clip("board")),
+            nas_ip: r.nas_ip.is_none().then(|| ip.clone()),
+            api_host: Some(r.api_host.clone().or(ip)),
+            ..Default::default()
+        };
+        let actor = broadnet_store::Actor::system("provision", self.now());
+        let r = self.store.update_router(&actor, router_id, patch).await?;
+        tracing::info!(router = r.id, identity = ?r.identity, version = ?r.ros_version, "router provisioned");
+        Ok(json!({"ok": true}))
+    }
+
+    async fn connect_router(&self, r: &Router) -> Result<Client, String> {
+        let host =
+            r.api_host.clone().or(r.nas_ip.clone()).ok_or("the router has no address yet; provision it first")?;
+        let user = r.api_username.clone().ok_or("the router has no API user yet; provision it first")?;
+        let pw = match &r.api_password_enc {
+            Some(enc) => self.secrets.decrypt(enc).map_err(|e| format!("cannot decrypt the API password: {e}"))?,
+            None => return Err("the router has no API password yet; provision it first".into()),
+        };
+        let port = r.api_port.map(|p| p as u16).unwrap_or(if r.api_tls { 8729 } else { 8728 });
+        let addr = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let mut opts = ConnectOptions::new(addr, user, pw).with_timeout(std::time::Duration::from_secs(10));
+        if r.api_tls {
+            opts = opts.with_tls(r.api_tls_insecure);
+        }
+        Client::connect(opts).await.map_err(|e| e.to_string())
+    }
+
+    /// Step 3: configure services. Runs in the background; the log is at
+    /// `configure/events`. Safe to re-run: every entry is found by its comment tag.
+    pub async fn configure_router(&self, s: &Session, id: i64) -> AppResult<Value> {
+        s.require_write()?;
+        let r = self.store.get_router(id).await.map_err(AppError::from_store("router"))?;
+        if r.state == "unprovisioned" {
+            return Err(AppError::field("router", "provision the router first (step 2)"));
+        }
+        self.config_log.start(id)?;
+        let actor = s.actor(self.now());
+        let app = self.clone();
+        tokio::spawn(async move { app.run_configuration(r, actor).await });
+        Ok(json!({"started": true, "events": format!("/api/routers/{id}/configure/events")}))
+    }
+
+    async fn run_configuration(&self, r: Router, actor: broadnet_store::Actor) {
+        let id = r.id;
+        let emit = |step: &str, status: &str, detail: String| {
+            self.config_log.emit(id, ConfigEvent { step: step.into(), status: status.into(), detail })
+        };
+        let _ = self
+            .store
+            .update_router(&actor, id, RouterPatch { state: Some("configuring".into()), ..Default::default() })
+            .await;
+        emit("connect", "started", "connecting to the RouterOS API".into());
+        let client = match self.connect_router(&r).await {
+            Ok(c) => {
+                emit("connect", "ok", format!("connected to {}", c.peer()));
+                c
+            }
+            Err(e) => {
+                emit("connect", "failed", e);
+                self.finish_configuration(&actor, id, false).await;
+                return;
+            }
+        };
+        let mut ok = true;
+        for step in self.configuration_steps(&r) {
+            emit(&step.name, "started", step.describe());
+            match step.apply(&client).await {
+                Ok(detail) => emit(&step.name, "ok", detail),
+                Err(e) => {
+                    let msg = match &e {
+                        RosError::Trap { message, .. } => format!("router refused: {message}"),
+                        other => other.to_string(),
+                    };
+                    emit(&step.name, "failed", msg);
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        client.close();
+        self.finish_configuration(&actor, id, ok).await;
+    }
+
+    async fn finish_configuration(&self, actor: &broadnet_store::Actor, id: i64, ok: bool) {
+        let state = if ok { "configured" } else { "partial" };
+        if let Err(e) =
+            self.store.update_router(actor, id, RouterPatch { state: Some(state.into()), ..Default::default() }).await
+        {
+            tracing::error!(router = id, error = %e, "cannot record the configuration result");
+        }
+        self.config_log.emit(
+            id,
+            ConfigEvent {
+                step: "finish".into(),
+                status: "done".into(),
+                detail: if ok {
+                    "configured".into()
+                } else {
+                    "partially configured: fix the failed step and run again".into()
+                },
+            },
+        );
+    }
+
+    /// Every element of the configuration, in order (reference §10 and the seed's list).
+    fn configuration_steps(&self, r: &Router) -> Vec<Step> {
+        let env = self.router_env();
+        let gw_cidr = env.bridge_gateway.clone();
+        let gw = gw_cidr.split('/').next().unwrap_or("10.10.10.1").to_string();
+        let network = network_of(&gw_cidr).unwrap_or_else(|| "10.10.10.0/24".into());
+        let server = env.radius_ip.clone().unwrap_or_else(|| "127.0.0.1".into());
+        let portal_host =
+            url::Url::parse(&env.public_url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+        let mut radius = vec![
+            ("address", server.as_str()),
+            ("secret", r.radius_secret.as_str()),
+            ("service", "ppp,hotspot"),
+            ("timeout", "3s"),
+        ];
+        let (auth_port, acct_port) = (env.auth_port.to_string(), env.acct_port.to_string());
+        if env.auth_port != 0 && env.auth_port != 1812 {
+            radius.push(("authentication-port", &auth_port));
+        }
+        if env.acct_port != 0 && env.acct_port != 1813 {
+            radius.push(("accounting-port", &acct_port));
+        }
+        let mut steps = vec![Step::item("bridge", "/interface/bridge", "broadnet:bridge", &[("name", BRIDGE)])];
+        for p in &r.bridge_ports {
+            steps.push(Step::item(
+                &format!("bridge port {p}"),
+                "/interface/bridge/port",
+                &format!("broadnet:port:{p}"),
+                &[("bridge", BRIDGE), ("interface", p)],
+            ));
+        }
+        steps.extend([
+            Step::item(
+                "gateway address",
+                "/ip/address",
+                "broadnet:address",
+                &[("address", &gw_cidr), ("interface", BRIDGE)],
+            ),
+            Step::item(
+                "DHCP pool",
+                "/ip/pool",
+                "broadnet:pool",
+                &[("name", "bn-pool"), ("ranges", &format!("{}-{}", env.dhcp_range.0, env.dhcp_range.1))],
+            ),
+            Step::item(
+                "DHCP server",
+                "/ip/dhcp-server",
+                "broadnet:dhcp",
+                &[
+                    ("name", "bn-dhcp"),
+                    ("interface", BRIDGE),
+                    ("address-pool", "bn-pool"),
+                    ("lease-time", "1h"),
+                    ("disabled", "no"),
+                ],
+            ),
+            Step::item(
+                "DHCP network",
+                "/ip/dhcp-server/network",
+                "broadnet:dhcp-network",
+                &[("address", &network), ("gateway", &gw), ("dns-server", &gw)],
+            ),
+            Step::item("RADIUS client", "/radius", "broadnet:radius", &radius),
+            Step::settings(
+                "RADIUS incoming (CoA/Disconnect)",
+                "/radius/incoming",
+                &[("accept", "yes"), ("port", &env.coa_port.to_string())],
+            ),
+        ]);
+        if matches!(r.service_types, ServiceType::Pppoe | ServiceType::Both) {
+            steps.extend([
+                Step::item(
+                    "PPPoE pool",
+                    "/ip/pool",
+                    "broadnet:pppoe-pool",
+                    &[("name", "bn-pppoe-pool"), ("ranges", "10.20.0.2-10.20.255.254")],
+                ),
+                Step::item(
+                    "PPPoE profile",
+                    "/ppp/profile",
+                    "broadnet:pppoe-profile",
+                    &[
+                        ("name", "bn-pppoe"),
+                        ("local-address", "10.20.0.1"),
+                        ("remote-address", "bn-pppoe-pool"),
+                        ("dns-server", "10.20.0.1"),
+                        ("change-tcp-mss", "yes"),
+                    ],
+                ),
+                Step::settings(
+                    "PPP uses RADIUS",
+                    "/ppp/aaa",
+                    &[("use-radius", "yes"), ("accounting", "yes"), ("interim-update", "5m")],
+                ),
+                Step::item(
+                    "PPPoE server",
+                    "/interface/pppoe-server/server",
+                    "broadnet:pppoe",
+                    &[
+                        ("service-name", "broadnet"),
+                        ("interface", BRIDGE),
+                        ("default-profile", "bn-pppoe"),
+                        ("authentication", "pap,chap,mschap1,mschap2"),
+                        ("one-session-per-host", "yes"),
+                        ("disabled", "no"),
+                    ],
+                ),
+            ]);
+        }
+        if matches!(r.service_types, ServiceType::Hotspot | ServiceType::Both) {
+            steps.extend([
+                Step::item(
+                    "hotspot profile",
+                    "/ip/hotspot/profile",
+                    "broadnet:hotspot-profile",
+                    &[
+                        ("name", "bn-hsprof"),
+                        ("hotspot-address", &gw),
+                        ("login-by", "http-chap,http-pap,mac-cookie"),
+                        ("use-radius", "yes"),
+                        ("radius-accounting", "yes"),
+                        ("radius-interim-update", "received"),
+                    ],
+                ),
+                Step::item(
+                    "hotspot server",
+                    "/ip/hotspot",
+                    "broadnet:hotspot",
+                    &[
+                        ("name", "bn-hotspot"),
+                        ("interface", BRIDGE),
+                        ("address-pool", "bn-pool"),
+                        ("profile", "bn-hsprof"),
+                        ("disabled", "no"),
+                    ],
+                ),
+                Step::item(
+                    "walled garden (portal)",
+                    "/ip/hotspot/walled-garden",
+                    "broadnet:walled-garden",
+                    &[("dst-host", &portal_host), ("action", "allow")],
+                ),
+                Step::item(
+                    "walled garden (server IP)",
+                    "/ip/hotspot/walled-garden/ip",
+                    "broadnet:walled-garden-ip",
+                    &[("dst-address", &server), ("action", "accept")],
+                ),
+            ]);
+        }
+        steps.extend([
+            Step::item(
+                "NAT",
+                "/ip/firewall/nat",
+                "broadnet:nat",
+                &[("chain", "srcnat"), ("out-interface", "ether1"), ("action", "masquerade")],
+            ),
+            Step::item(
+                "firewall: established",
+                "/ip/firewall/filter",
+                "broadnet:fw-established",
+                &[("chain", "input"), ("connection-state", "established,related"), ("action", "accept")],
+            ),
+            Step::item(
+                "firewall: CoA from the billing server",
+                "/ip/firewall/filter",
+                "broadnet:fw-coa",
+                &[
+                    ("chain", "input"),
+                    ("protocol", "udp"),
+                    ("dst-port", &env.coa_port.to_string()),
+                    ("src-address", &server),
+                    ("action", "accept"),
+                ],
+            ),
+            Step::item(
+                "firewall: API from the billing server",
+                "/ip/firewall/filter",
+                "broadnet:fw-api",
+                &[
+                    ("chain", "input"),
+                    ("protocol", "tcp"),
+                    ("dst-port", "8728,8729"),
+                    ("src-address", &server),
+                    ("action", "accept"),
+                ],
+            ),
+        ]);
+        let ttl = [
+            ("chain", "postrouting"),
+            ("out-interface", BRIDGE),
+            ("action", "change-ttl"),
+            ("new-ttl", "set:1"),
+            ("passthrough", "yes"),
+        ];
+        steps.push(if r.anti_sharing {
+            Step::item("anti-sharing (TTL=1 to clients)", "/ip/firewall/mangle", "broadnet:ttl", &ttl)
+        } else {
+            Step::absent("anti-sharing off", "/ip/firewall/mangle", "broadnet:ttl")
+        });
+        steps
+    }
+
+    /// Polls one router's health; an unreachable one is flagged offline.
+    pub async fn poll_router(&self, r: &Router) -> AppResult<RouterHealth> {
+        let now = self.now();
+        let health = match self.connect_router(r).await {
+            Ok(c) => {
+                let res = async {
+                    let res = c.system_resource().await?;
+                    let (ppp, hs) = c.active_counts().await?;
+                    Ok::<_, RosError>((res, ppp, hs))
+                }
+                .await;
+                c.close();
+                match res {
+                    Ok((res, ppp, hs)) => RouterHealth {
+                        online: true,
+                        at: now,
+                        uptime_secs: broadnet_routeros::parse_uptime(&res.uptime).map(|d| d.as_secs() as i64),
+                        cpu_load: Some(res.cpu_load as i32),
+                        free_memory: Some(res.free_memory as i64),
+                        total_memory: Some(res.total_memory as i64),
+                        ros_version: Some(res.version),
+                        active_pppoe: Some(ppp as i32),
+                        active_hotspot: Some(hs as i32),
+                        error: None,
+                    },
+                    Err(e) => RouterHealth { online: false, at: now, error: Some(e.to_string()), ..Default::default() },
+                }
+            }
+            Err(e) => RouterHealth { online: false, at: now, error: Some(e), ..Default::default() },
+        };
+        if !health.online && r.online {
+            tracing::warn!(router = %r.name, error = ?health.error, "router went offline");
+        }
+        self.store.record_router_health(r.id, health.clone()).await?;
+        Ok(health)
+    }
+
+    /// The monitoring job: every provisioned router, one poll each.
+    pub async fn run_router_monitor(&self) -> AppResult<usize> {
+        let routers = self.store.list_routers().await?;
+        let mut n = 0;
+        for r in routers.iter().filter(|r| r.state != "unprovisioned" && r.api_password_enc.is_some()) {
+            self.poll_router(r).await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    pub async fn router_health(&self, id: i64) -> AppResult<Value> {
+        let r = self.store.get_router(id).await.map_err(AppError::from_store("router"))?;
+        Ok(json!(self.poll_router(&r).await.map(|h| json!({"online": h.online, "error": h.error}))?))
+    }
+}
+
+fn network_of(cidr: &str) -> Option<String> {
+    let (ip, len) = cidr.split_once('/')?;
+    let ip: std::net::Ipv4Addr = ip.parse().ok()?;
+    let len: u32 = len.parse().ok().filter(|l| *l <= 32)?;
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    Some(format!("{}/{len}", std::net::Ipv4Addr::from(u32::from(ip) & mask)))
+}
+
+/// One element of the configuration.
+struct Step {
+    name: String,
+    menu: &'static str,
+    kind: StepKind,
+    attrs: Vec<(String, String)>,
+}
+
+enum StepKind {
+    /// A list entry found by its comment tag: added, or updated where it differs.
+    Item(String),
+    /// A settings menu: set where it differs.
+    Settings,
+    /// No entry with this tag may exist (a feature turned off).
+    Absent(String),
+}
+
+impl Step {
+    fn item(name: &str, menu: &'static str, tag: &str, attrs: &[(&str, &str)]) -> Step {
+        Step { name: name.into(), menu, kind: StepKind::Item(tag.into()), attrs: own(attrs) }
+    }
+    fn settings(name: &str, menu: &'static str, attrs: &[(&str, &str)]) -> Step {
+        Step { name: name.into(), menu, kind: StepKind::Settings, attrs: own(attrs) }
+    }
+    fn absent(name: &str, menu: &'static str, tag: &str) -> Step {
+        Step { name: name.into(), menu, kind: StepKind::Absent(tag.into()), attrs: Vec::new() }
+    }
+
+    fn describe(&self) -> String {
+        let shown: Vec<String> = self
+            .attrs
+            .iter()
+            .map(|(k, v)| if k == "secret" { format!("{k}=(secret)") } else { format!("{k}={v}") })
+            .collect();
+        format!("{} {}", self.menu, shown.join(" "))
+    }
+
+    async fn apply(&self, c: &Client) -> Result<String, RosError> {
+        let attrs: Vec<(&str, &str)> = self.attrs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        match &self.kind {
+            StepKind::Item(tag) => Ok(match c.ensure(self.menu, tag, &attrs).await? {
+                broadnet_routeros::Ensured::Added(id) => format!("added {id}"),
+                broadnet_routeros::Ensured::Updated(id) => format!("updated {id}"),
+                broadnet_routeros::Ensured::Unchanged(id) => format!("already in place ({id})"),
+            }),
+            StepKind::Settings => {
+                Ok(if c.ensure_settings(self.menu, &attrs).await? { "set".into() } else { "already in place".into() })
+            }
+            StepKind::Absent(tag) => match c.find_by_comment(self.menu, tag).await? {
+                Some(row) => {
+                    let id = row.get(".id").cloned().unwrap_or_default();
+                    c.remove(self.menu, &id).await?;
+                    Ok(format!("removed {id}"))
+                }
+                None => Ok("nothing to remove".into()),
+            },
+        }
+    }
+}
+
+fn own(attrs: &[(&str, &str)]) -> Vec<(String, String)> {
+    attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}

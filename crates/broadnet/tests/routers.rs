@@ -1,0 +1,361 @@
+//! The router wizard end to end against the RouterOS simulator: the record, the
+//! one-line command pasted into the (simulated) terminal, which fetches and imports
+//! our script and calls back, then service configuration through the RouterOS API
+//! with its live log, re-runs, traps, and a PPPoE client logging in through our
+//! RADIUS server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use broadnet::config::{Config, Vars};
+use broadnet::server;
+use broadnet_app::App;
+use broadnet_domain::FixedClock;
+use broadnet_routeros::sim::{RouterSim, SimConfig};
+use broadnet_store::DynStore;
+use broadnet_store_sql::SqlStore;
+use broadnet_testkit::TestDb;
+use chrono::{Duration, TimeZone, Utc};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+struct Env {
+    db: Option<TestDb>,
+    store: SqlStore,
+    app: App,
+    clock: FixedClock,
+    base: String,
+    token: String,
+    http: reqwest::Client,
+    shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl Env {
+    async fn start(extra: &[(&str, String)]) -> Env {
+        let db = TestDb::new().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut vars = Vars::new();
+        for (k, v) in [
+            ("DATABASE_URL", db.url.clone()),
+            ("JWT_SECRET", "a-test-secret-that-is-long-enough-0123456789".into()),
+            ("ADMIN_USERNAME", "root".into()),
+            ("ADMIN_PASSWORD", "correct horse battery".into()),
+            ("APP_URL", base.clone()),
+            ("PROVISION_BASE_URL", format!("{base}/provision")),
+            ("RADIUS_IP", "127.0.0.1".into()),
+        ] {
+            vars.insert(k.into(), v);
+        }
+        for (k, v) in extra {
+            vars.insert((*k).into(), v.clone());
+        }
+        let (cfg, problems): (Config, _) = Config::from_vars(&vars);
+        assert!(problems.iter().all(|p| !p.fatal), "{problems:?}");
+        let store = server::open_store(&cfg).await.unwrap();
+        let dyn_store: DynStore = Arc::new(store.clone());
+        let clock = FixedClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap());
+        let app = server::build_app(&cfg, dyn_store, Arc::new(clock.clone()));
+        server::ensure_first_admin(&cfg, &app).await.unwrap();
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(server::serve_http(
+            listener,
+            server::state(&cfg, app.clone()),
+            axum::Router::new(),
+            shutdown.clone(),
+        ));
+        let mut env =
+            Env { db: Some(db), store, app, clock, base, token: String::new(), http: reqwest::Client::new(), shutdown };
+        let (st, login) = env
+            .call("POST", "/api/auth/login", Some(json!({"username": "root", "password": "correct horse battery"})))
+            .await;
+        assert_eq!(st, 200, "{login}");
+        env.token = login["token"].as_str().unwrap().to_string();
+        env
+    }
+
+    async fn finish(mut self) {
+        self.shutdown.cancel();
+        self.store.close().await;
+        if let Some(db) = self.db.take() {
+            db.cleanup().await;
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method.parse().unwrap(), format!("{}{path}", self.base));
+        if !self.token.is_empty() {
+            req = req.bearer_auth(&self.token);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// Starts a configuration run and reads its whole event stream.
+    async fn configure(&self, id: i64) -> Vec<Value> {
+        let (st, r) = self.call("POST", &format!("/api/routers/{id}/configure"), None).await;
+        assert_eq!(st, 202, "{r}");
+        let resp = self
+            .http
+            .get(format!("{}/api/routers/{id}/configure/events", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.headers()["content-type"], "text/event-stream");
+        let text = tokio::time::timeout(std::time::Duration::from_secs(30), resp.text()).await.unwrap().unwrap();
+        text.lines().filter_map(|l| l.strip_prefix("data: ")).map(|d| serde_json::from_str(d).unwrap()).collect()
+    }
+}
+
+/// Every entry tagged by us in a menu, by tag.
+fn tagged(sim: &RouterSim, menu: &str) -> Vec<String> {
+    let mut v: Vec<String> = sim
+        .entries(menu)
+        .into_iter()
+        .filter_map(|e| e.get("comment").cloned())
+        .filter(|c| c.starts_with("broadnet"))
+        .collect();
+    v.sort();
+    v
+}
+
+const MENUS: &[&str] = &[
+    "/interface/bridge",
+    "/interface/bridge/port",
+    "/ip/address",
+    "/ip/pool",
+    "/ip/dhcp-server",
+    "/ip/dhcp-server/network",
+    "/radius",
+    "/ppp/profile",
+    "/interface/pppoe-server/server",
+    "/ip/hotspot/profile",
+    "/ip/hotspot",
+    "/ip/hotspot/walled-garden",
+    "/ip/hotspot/walled-garden/ip",
+    "/ip/firewall/nat",
+    "/ip/firewall/filter",
+    "/ip/firewall/mangle",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_wizard_provisions_and_configures_a_router() {
+    let env = Env::start(&[]).await;
+    let sim = RouterSim::new(SimConfig { identity: "Westlands".into(), ..Default::default() });
+    let api = sim.spawn("127.0.0.1:0").await.unwrap();
+
+    // Step 1.
+    let (st, r) = env
+        .call(
+            "POST",
+            "/api/routers",
+            Some(json!({"name": "Westlands Estate", "service_types": "both", "ethernet_ports": ["ether2", "ether3"],
+                "anti_sharing": true})),
+        )
+        .await;
+    assert_eq!(st, 201, "{r}");
+    assert_eq!(r["state"], "unprovisioned");
+    assert!(r.get("radius_secret").is_none(), "secrets are never shown: {r}");
+    let id = r["id"].as_i64().unwrap();
+    let (st, bad) = env.call("POST", "/api/routers", Some(json!({"name": "x", "ethernet_ports": ["ether1"]}))).await;
+    assert_eq!(st, 422, "{bad}");
+
+    // Step 2: the command, pasted into the terminal.
+    let (st, cmd) = env.call("POST", &format!("/api/routers/{id}/provision-command"), None).await;
+    assert_eq!(st, 200, "{cmd}");
+    let command = cmd["command"].as_str().unwrap().to_string();
+    assert!(command.starts_with(&format!("/tool fetch url=\"{}/provision/", env.base)), "{command}");
+    let out = sim.terminal(&command).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.contains("router provisioned"), "{out}");
+    let (_, r) = env.call("GET", &format!("/api/routers/{id}"), None).await;
+    assert_eq!(r["state"], "provisioned", "{r}");
+    assert_eq!(r["identity"], "Westlands");
+    assert_eq!(r["ros_version"], "7.16.2 (stable)");
+    assert_eq!(r["api_host"], "127.0.0.1");
+    assert_eq!(r["api_password_set"], true);
+    assert!(sim.entries("/user").iter().any(|u| u.get("name").map(String::as_str) == Some("broadnet-api")));
+
+    // The same command again: the token was used.
+    let err = sim.terminal(&command).await.unwrap_err();
+    assert!(err.to_string().contains("token already used: click Generate Command again"), "{err}");
+    // A fresh command run after its hour is up.
+    let (_, cmd2) = env.call("POST", &format!("/api/routers/{id}/provision-command"), None).await;
+    env.clock.advance(Duration::minutes(61));
+    let err = sim.terminal(cmd2["command"].as_str().unwrap()).await.unwrap_err();
+    assert!(err.to_string().contains("token expired: click Generate Command again"), "{err}");
+
+    // Step 3. The simulated router's API listens on another port than 8728 here.
+    let (st, r) = env.call("PATCH", &format!("/api/routers/{id}"), Some(json!({"api_port": api.port()}))).await;
+    assert_eq!(st, 200, "{r}");
+    let events = env.configure(id).await;
+    assert!(events.iter().all(|e| e["status"] != "failed"), "{events:#?}");
+    assert_eq!(events.last().unwrap()["status"], "done");
+    assert!(events.iter().any(|e| e["step"] == "PPPoE server" && e["status"] == "ok"), "{events:#?}");
+    let (_, r) = env.call("GET", &format!("/api/routers/{id}"), None).await;
+    assert_eq!(r["state"], "configured", "{r}");
+    let before: Vec<Vec<String>> = MENUS.iter().map(|m| tagged(&sim, m)).collect();
+    for (menu, tags) in MENUS.iter().zip(&before) {
+        assert!(!tags.is_empty(), "nothing configured in {menu}");
+        let mut unique = tags.clone();
+        unique.dedup();
+        assert_eq!(&unique, tags, "duplicates in {menu}");
+    }
+    let bridge = &sim.entries("/interface/bridge")[0];
+    assert_eq!(bridge["name"], "billing-bridge");
+    let ports = tagged(&sim, "/interface/bridge/port");
+    assert_eq!(ports, ["broadnet:port:ether2", "broadnet:port:ether3"]);
+    assert!(sim.entries("/ip/address").iter().any(|a| a["address"] == "10.10.10.1/24"));
+    let radius = sim.entries("/radius");
+    assert_eq!((radius[0]["address"].as_str(), radius[0]["timeout"].as_str()), ("127.0.0.1", "3s"));
+    let incoming = sim.entries("/radius/incoming");
+    assert_eq!(incoming[0]["port"], "3799");
+    assert!(tagged(&sim, "/ip/firewall/mangle").contains(&"broadnet:ttl".to_string()));
+
+    // Again: nothing changes, nothing is duplicated.
+    let events = env.configure(id).await;
+    assert!(events.iter().all(|e| e["status"] != "failed"), "{events:#?}");
+    assert!(
+        events.iter().filter(|e| e["status"] == "ok").all(|e| {
+            let d = e["detail"].as_str().unwrap();
+            d.starts_with("already in place") || d.starts_with("nothing to remove") || d.starts_with("connected")
+        }),
+        "{events:#?}"
+    );
+    let after: Vec<Vec<String>> = MENUS.iter().map(|m| tagged(&sim, m)).collect();
+    assert_eq!(before, after);
+
+    // A step the router refuses: shown in the log, the router is partially configured;
+    // a re-run completes it.
+    let (_, _) = env.call("PATCH", &format!("/api/routers/{id}"), Some(json!({"anti_sharing": false}))).await;
+    sim.fail_next("/ip/firewall/nat", "failure: out-interface ether1 not found");
+    let events = env.configure(id).await;
+    let failed: Vec<&Value> = events.iter().filter(|e| e["status"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "{events:#?}");
+    assert_eq!(failed[0]["step"], "NAT");
+    assert!(failed[0]["detail"].as_str().unwrap().contains("out-interface ether1 not found"), "{failed:?}");
+    let (_, r) = env.call("GET", &format!("/api/routers/{id}"), None).await;
+    assert_eq!(r["state"], "partial", "{r}");
+    let events = env.configure(id).await;
+    assert!(events.iter().all(|e| e["status"] != "failed"), "{events:#?}");
+    let (_, r) = env.call("GET", &format!("/api/routers/{id}"), None).await;
+    assert_eq!(r["state"], "configured", "{r}");
+    assert!(tagged(&sim, "/ip/firewall/mangle").is_empty(), "anti-sharing off removes the TTL rule");
+
+    // Monitoring sees it.
+    assert_eq!(env.app.run_router_monitor().await.unwrap(), 1);
+    let (_, list) = env.call("GET", "/api/routers", None).await;
+    assert_eq!(list["items"][0]["online"], true, "{list}");
+    assert_eq!(list["items"][0]["board"], "hEX", "{list}");
+    sim.shutdown();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(env.app.run_router_monitor().await.unwrap(), 1);
+    let (_, r) = env.call("GET", &format!("/api/routers/{id}"), None).await;
+    assert_eq!(r["online"], false, "{r}");
+    assert!(r["health_error"].as_str().is_some(), "{r}");
+    env.finish().await;
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pppoe_client_logs_in_through_our_radius_and_is_cut_off_when_suspended() {
+    let (auth, acct, coa) = (free_udp_port(), free_udp_port(), free_udp_port());
+    let env = Env::start(&[
+        ("RADIUS_AUTH_PORT", auth.to_string()),
+        ("RADIUS_ACCT_PORT", acct.to_string()),
+        ("RADIUS_COA_PORT", coa.to_string()),
+    ])
+    .await;
+    let sim = RouterSim::new(SimConfig { identity: "Kasarani".into(), ..Default::default() });
+    let api = sim.spawn("127.0.0.1:0").await.unwrap();
+    let (_, r) = env
+        .call(
+            "POST",
+            "/api/routers",
+            Some(json!({"name": "Kasarani", "service_types": "pppoe", "ethernet_ports": "ether2"})),
+        )
+        .await;
+    let id = r["id"].as_i64().unwrap();
+    let (_, cmd) = env.call("POST", &format!("/api/routers/{id}/provision-command"), None).await;
+    sim.terminal(cmd["command"].as_str().unwrap()).await.unwrap();
+    env.call("PATCH", &format!("/api/routers/{id}"), Some(json!({"api_port": api.port()}))).await;
+    let events = env.configure(id).await;
+    assert!(events.iter().all(|e| e["status"] != "failed"), "{events:#?}");
+    assert_eq!(sim.entries("/radius")[0]["authentication-port"], auth.to_string());
+
+    // Our RADIUS server (it reads its clients, this router among them, at start).
+    let mut vars = Vars::new();
+    vars.insert("DATABASE_URL".into(), env.db.as_ref().unwrap().url.clone());
+    vars.insert("RADIUS_AUTH_PORT".into(), auth.to_string());
+    vars.insert("RADIUS_ACCT_PORT".into(), acct.to_string());
+    vars.insert("APP_HOST".into(), "127.0.0.1".into());
+    let (cfg, _) = Config::from_vars(&vars);
+    let radius = broadnet_radius_server::Server::new(env.app.store.clone(), server::radius_config(&cfg).unwrap());
+    let bound = radius.bind().await.unwrap();
+    tokio::spawn(radius.run(bound, env.shutdown.clone()));
+
+    let (_, pkg) = env
+        .call(
+            "POST",
+            "/api/packages",
+            Some(json!({"name": "Home 10M", "price": "1500", "download_rate": "10M", "upload_rate": "5M", "duration": "30d"})),
+        )
+        .await;
+    let (st, c) = env
+        .call(
+            "POST",
+            "/api/customers",
+            Some(
+                json!({"full_name": "Otieno PPP", "username": "otieno", "password": "pw123456", "phone": "0712000111",
+                "customer_type": "pppoe", "package_id": pkg["id"], "router_id": id,
+                "expires_at": env.app.now() + Duration::days(10)}),
+            ),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    // The wrong password is refused with a reason; the right one is in.
+    let refused = sim.pppoe_login("otieno", "nope", "AA:BB:CC:00:00:01", broadnet_routeros::sim::Auth::Chap).await;
+    assert!(refused.is_err(), "{refused:?}");
+    let session =
+        sim.pppoe_login("otieno", "pw123456", "AA:BB:CC:00:00:01", broadnet_routeros::sim::Auth::Chap).await.unwrap();
+    let active = sim.entries("/ppp/active");
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0]["limit"], "5M/10M", "{active:?}");
+    session.interim(1_000_000, 5_000_000).await.unwrap();
+    let (_, sessions) = env.call("GET", "/api/sessions?open=true&username=otieno", None).await;
+    assert_eq!(sessions["total"], 1, "{sessions}");
+    assert_eq!(sessions["items"][0]["output_octets"], 5_000_000, "{sessions}");
+
+    // Suspended: the router is told to disconnect them, and does.
+    let (st, _) = env.call("PATCH", &format!("/api/customers/{}", c["id"]), Some(json!({"status": "suspended"}))).await;
+    assert_eq!(st, 200);
+    for _ in 0..60 {
+        if sim.entries("/ppp/active").is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(sim.entries("/ppp/active").is_empty(), "still online: {:?}", sim.coa_log());
+    assert!(sim.coa_log().iter().any(|(code, user)| *code == broadnet_radius::Code::DisconnectAck && user == "otieno"));
+    for _ in 0..60 {
+        let (_, sessions) = env.call("GET", "/api/sessions?open=true&username=otieno", None).await;
+        if sessions["total"] == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (_, sessions) = env.call("GET", "/api/sessions?open=true&username=otieno", None).await;
+    assert_eq!(sessions["total"], 0, "the router's Accounting-Stop closed it: {sessions}");
+    // And they cannot come back.
+    let again = sim.pppoe_login("otieno", "pw123456", "AA:BB:CC:00:00:01", broadnet_routeros::sim::Auth::Pap).await;
+    assert!(again.is_err(), "{again:?}");
+    sim.shutdown();
+    env.finish().await;
+}

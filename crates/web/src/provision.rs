@@ -1,0 +1,32 @@
+//! What a router asks for during provisioning (no admin session: the signed,
+//! single-use token in the path is the credential).
+
+use crate::extract::ClientIp;
+use crate::{AppState, WebError};
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use std::collections::HashMap;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/provision/{file}", get(script)).route("/provision/{token}/callback", post(callback))
+}
+
+/// `GET /provision/<token>.rsc`: always a script (refusals are scripts that say why).
+async fn script(State(st): State<AppState>, ClientIp(ip): ClientIp, Path(file): Path<String>) -> impl IntoResponse {
+    let token = file.strip_suffix(".rsc").unwrap_or(&file);
+    let body = st.app.provision_script(token, Some(ip)).await;
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], body)
+}
+
+async fn callback(
+    State(st): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(token): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, WebError> {
+    // Form-encoded, as `/tool fetch http-data=` sends it.
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    Ok(Json(st.app.provision_callback(&token, &form, &ip).await?))
+}
