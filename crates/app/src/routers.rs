@@ -583,6 +583,15 @@ impl App {
                         ("disabled", "no"),
                     ],
                 ),
+                Step {
+                    name: "hotspot login page".into(),
+                    menu: "/ip/hotspot/profile",
+                    kind: StepKind::LoginPage(format!(
+                        "{}/hotspot/login.html",
+                        env.provision_base_url.clone().unwrap_or_default().trim_end_matches('/')
+                    )),
+                    attrs: Vec::new(),
+                },
                 Step::item(
                     "walled garden (portal)",
                     "/ip/hotspot/walled-garden",
@@ -690,11 +699,23 @@ impl App {
     /// The monitoring job: every provisioned router, one poll each.
     pub async fn run_router_monitor(&self) -> AppResult<usize> {
         let routers = self.store.list_routers().await?;
+        // Sixteen at a time: an offline router costs a connect timeout, and a run must
+        // fit well inside the job's lease.
+        let mut set = tokio::task::JoinSet::new();
         let mut n = 0;
-        for r in routers.iter().filter(|r| r.state != "unprovisioned" && r.api_password_enc.is_some()) {
-            self.poll_router(r).await?;
+        for r in routers.into_iter().filter(|r| r.state != "unprovisioned" && r.api_password_enc.is_some()) {
+            if set.len() >= 16 {
+                set.join_next().await;
+            }
+            let app = self.clone();
+            set.spawn(async move {
+                if let Err(e) = app.poll_router(&r).await {
+                    tracing::error!(router = r.id, error = %e, "cannot record router health");
+                }
+            });
             n += 1;
         }
+        while set.join_next().await.is_some() {}
         Ok(n)
     }
 
@@ -727,6 +748,9 @@ enum StepKind {
     Settings,
     /// No entry with this tag may exist (a feature turned off).
     Absent(String),
+    /// Our `login.html` fetched by the router from this URL into the hotspot profile's
+    /// HTML directory, replacing only that file (md5.js and the rest stay).
+    LoginPage(String),
 }
 
 impl Step {
@@ -741,6 +765,9 @@ impl Step {
     }
 
     fn describe(&self) -> String {
+        if let StepKind::LoginPage(url) = &self.kind {
+            return format!("/tool fetch url={url}");
+        }
         let shown: Vec<String> = self
             .attrs
             .iter()
@@ -760,6 +787,17 @@ impl Step {
             StepKind::Settings => {
                 Ok(if c.ensure_settings(self.menu, &attrs).await? { "set".into() } else { "already in place".into() })
             }
+            StepKind::LoginPage(url) => {
+                let dir = c
+                    .find_one(self.menu, &[("name", "bn-hsprof")])
+                    .await?
+                    .and_then(|p| p.get("html-directory").cloned())
+                    .filter(|d| !d.is_empty())
+                    .unwrap_or_else(|| "hotspot".into());
+                let dst = format!("{}/login.html", dir.trim_end_matches('/'));
+                c.run(&["/tool/fetch".to_string(), format!("=url={url}"), format!("=dst-path={dst}")]).await?;
+                Ok(format!("{dst} fetched from {url}"))
+            }
             StepKind::Absent(tag) => match c.find_by_comment(self.menu, tag).await? {
                 Some(row) => {
                     let id = row.get(".id").cloned().unwrap_or_default();
@@ -774,4 +812,42 @@ impl Step {
 
 fn own(attrs: &[(&str, &str)]) -> Vec<(String, String)> {
     attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// The hotspot `login.html` routers download (reference §7.4): CHAP with the router's
+/// own md5.js, PAP otherwise, the error shown, and a link to buy a package.
+pub fn hotspot_login_page(isp: &str, portal: &str) -> String {
+    let esc = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let (isp, portal) = (esc(isp), esc(portal));
+    format!(
+        r#"<!DOCTYPE html>
+<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{isp} WiFi</title></head><body>
+<h1>{isp}</h1>
+$(if chap-id)
+<form name="sendin" action="$(link-login-only)" method="post" style="display:none">
+  <input type="hidden" name="username"/><input type="hidden" name="password"/>
+  <input type="hidden" name="dst" value="$(link-orig)"/><input type="hidden" name="popup" value="true"/>
+</form>
+<script src="/md5.js"></script>
+<script>
+function doLogin() {{
+  document.sendin.username.value = document.login.username.value;
+  document.sendin.password.value = hexMD5('$(chap-id)' + document.login.password.value + '$(chap-challenge)');
+  document.sendin.submit();
+  return false;
+}}
+</script>
+$(endif)
+<form name="login" action="$(link-login-only)" method="post" $(if chap-id)onSubmit="return doLogin()"$(endif)>
+  <input type="hidden" name="dst" value="$(link-orig)"/><input type="hidden" name="popup" value="true"/>
+  <label>Username or voucher <input name="username" value="$(username)" autocomplete="username"/></label>
+  <label>Password <input name="password" type="password" autocomplete="current-password"/></label>
+  <input type="submit" value="Log in"/>
+</form>
+$(if error)<p class="error">$(error)</p>$(endif)
+<p><a href="{portal}">Buy a package</a></p>
+</body></html>
+"#
+    )
 }

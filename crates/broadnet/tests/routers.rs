@@ -215,6 +215,9 @@ async fn the_wizard_provisions_and_configures_a_router() {
     let incoming = sim.entries("/radius/incoming");
     assert_eq!(incoming[0]["port"], "3799");
     assert!(tagged(&sim, "/ip/firewall/mangle").contains(&"broadnet:ttl".to_string()));
+    // Our hotspot login page, fetched by the router into its HTML directory.
+    let page = String::from_utf8(sim.files()["hotspot/login.html"].clone()).unwrap();
+    assert!(page.contains("hexMD5('$(chap-id)'") && page.contains("$(link-login-only)"), "{page}");
 
     // Again: nothing changes, nothing is duplicated.
     let events = env.configure(id).await;
@@ -222,7 +225,11 @@ async fn the_wizard_provisions_and_configures_a_router() {
     assert!(
         events.iter().filter(|e| e["status"] == "ok").all(|e| {
             let d = e["detail"].as_str().unwrap();
-            d.starts_with("already in place") || d.starts_with("nothing to remove") || d.starts_with("connected")
+            // The login page file is fetched again (it may have changed); no entry is.
+            d.starts_with("already in place")
+                || d.starts_with("nothing to remove")
+                || d.starts_with("connected")
+                || d.contains("login.html fetched")
         }),
         "{events:#?}"
     );

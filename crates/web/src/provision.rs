@@ -10,7 +10,10 @@ use axum::{Json, Router};
 use std::collections::HashMap;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/provision/{file}", get(script)).route("/provision/{token}/callback", post(callback))
+    Router::new()
+        .route("/provision/hotspot/login.html", get(login_page))
+        .route("/provision/{file}", get(script))
+        .route("/provision/{token}/callback", post(callback))
 }
 
 /// `GET /provision/<token>.rsc`: always a script (refusals are scripts that say why).
@@ -29,4 +32,14 @@ async fn callback(
     // Form-encoded, as `/tool fetch http-data=` sends it.
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     Ok(Json(st.app.provision_callback(&token, &form, &ip).await?))
+}
+
+/// The hotspot login page routers fetch into their HTML directory.
+async fn login_page(State(st): State<AppState>) -> Result<impl IntoResponse, WebError> {
+    let isp = st.app.isp_name().await?;
+    let portal = st.app.gateway_env().public_url.clone();
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        broadnet_app::routers::hotspot_login_page(&isp, &portal),
+    ))
 }

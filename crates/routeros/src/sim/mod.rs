@@ -715,6 +715,25 @@ impl RouterSim {
             }
         }
 
+        if req.path == "/tool/fetch" && session.user.is_some() {
+            // A real download takes time: run it like the terminal would, off the lock,
+            // and answer with the progress row RouterOS ends with.
+            drop(state);
+            let mut line = String::from("/tool fetch");
+            for (k, v) in &req.attrs {
+                let escaped = v.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$");
+                line.push_str(&format!(" {k}=\"{escaped}\""));
+            }
+            let (sim, tx) = (self.clone(), tx.clone());
+            tokio::spawn(async move {
+                let replies = match sim.run_script(&line).await {
+                    Ok(_) => vec![Reply::new(ReplyKind::Re, tag.clone()).with("status", "finished"), done(&tag)],
+                    Err(e) => trap_done(&tag, SimTrap::new(None, &e.message)),
+                };
+                let _ = tx.send(Out::Bytes(encode_all(&replies)));
+            });
+            return Flow::Continue;
+        }
         let replies = if req.path == "/login" {
             self.login(&req, session, &state.model)
         } else if session.user.is_none() {
