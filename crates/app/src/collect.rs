@@ -238,10 +238,12 @@ impl App {
         match status.as_str() {
             "TS" if signed => {
                 let receipt = text("airtel_money_id").unwrap_or_else(|| id.clone());
-                self.complete_from_provider(&payment, receipt, "Transaction Success".into(), "airtel", &body).await?;
+                self.complete_from_provider(&payment, receipt, "Transaction Success".into(), "airtel", &body, false)
+                    .await?;
             }
-            // Unsigned: ask Airtel before crediting (reference §5.1).
-            "TS" => self.reconcile_airtel(&payment).await?,
+            // Unsigned: ask Airtel before acting on it either way (reference §5.1); a
+            // forged failure must not close a payment the customer is about to make.
+            "TS" | "TF" | "TE" if !signed => self.reconcile_airtel(&payment).await?,
             "TF" | "TE" => {
                 let desc = text("message").unwrap_or_else(|| "Transaction Failed".into());
                 let st = if status == "TE" { PaymentStatus::Expired } else { PaymentStatus::Failed };
@@ -256,7 +258,10 @@ impl App {
         Ok(ack)
     }
 
-    /// Completes a payment from a provider's word and records anything odd.
+    /// Completes a payment from a provider's word and records anything odd. With
+    /// `close_on_refusal` (the provider's own status answer, not a callback anyone could
+    /// send), a payment that cannot be applied is closed for an admin instead of being
+    /// asked about again and again.
     pub(crate) async fn complete_from_provider(
         &self,
         payment: &Payment,
@@ -264,6 +269,7 @@ impl App {
         desc: String,
         provider: &str,
         evidence: &Value,
+        close_on_refusal: bool,
     ) -> AppResult<()> {
         let completion = Completion {
             payment_id: payment.id,
@@ -281,7 +287,13 @@ impl App {
             Ok(CompleteOutcome::AlreadyCompleted { .. }) => {
                 tracing::info!(payment = payment.id, %provider, "payment already completed");
             }
-            Ok(CompleteOutcome::Refused { reason, .. }) => self.flag_callback(provider, &reason, evidence).await?,
+            Ok(CompleteOutcome::Refused { reason, .. }) => {
+                self.flag_callback(provider, &reason, evidence).await?;
+                if close_on_refusal {
+                    let desc = format!("paid, but not applied: {reason}; see the audit log");
+                    self.store.close_payment(payment.id, PaymentStatus::Failed, "refused", &desc, self.now()).await?;
+                }
+            }
             Err(StoreError::Conflict(_)) => {
                 self.flag_callback(provider, "receipt already used by another payment", evidence).await?;
             }
@@ -299,8 +311,15 @@ impl App {
                     let receipt = st.airtel_money_id.clone().unwrap_or(id);
                     let evidence = json!({"enquiry": {"id": payment.checkout_request_id, "status": st.status,
                         "airtel_money_id": st.airtel_money_id}});
-                    self.complete_from_provider(payment, receipt, "Transaction Success".into(), "airtel", &evidence)
-                        .await
+                    self.complete_from_provider(
+                        payment,
+                        receipt,
+                        "Transaction Success".into(),
+                        "airtel",
+                        &evidence,
+                        true,
+                    )
+                    .await
                 }
                 "TF" | "TE" => {
                     let s = if st.status == "TE" { PaymentStatus::Expired } else { PaymentStatus::Failed };
@@ -321,6 +340,21 @@ impl App {
     }
 
     async fn reconcile_mpesa(&self, payment: &Payment) -> AppResult<()> {
+        // A paybill confirmation recorded just before a crash: the money moved (that is
+        // what a confirmation says), so it is applied.
+        if let Some(trans) = payment.checkout_request_id.as_deref().and_then(|c| c.strip_prefix("C2B-")) {
+            let evidence = json!({"c2b_recovered": trans});
+            return self
+                .complete_from_provider(
+                    payment,
+                    trans.to_string(),
+                    "C2B payment confirmed".into(),
+                    "mpesa-c2b",
+                    &evidence,
+                    true,
+                )
+                .await;
+        }
         let Some(checkout) = payment.checkout_request_id.clone() else {
             // The push never returned an id: nothing to ask about.
             return self.give_up_if_old(payment, "M-Pesa").await;
@@ -331,7 +365,8 @@ impl App {
                 // The query carries no receipt number (reference §5); the checkout id
                 // stands in until the callback, if it ever comes, finds it completed.
                 let evidence = json!({"stk_query": {"CheckoutRequestID": checkout, "ResultCode": "0"}});
-                self.complete_from_provider(payment, format!("Q-{checkout}"), result_desc, "mpesa", &evidence).await
+                self.complete_from_provider(payment, format!("Q-{checkout}"), result_desc, "mpesa", &evidence, true)
+                    .await
             }
             Ok(StkQuery::Done { result_code, result_desc }) => {
                 let st = closing_status(&result_code);

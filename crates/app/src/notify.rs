@@ -385,7 +385,13 @@ impl App {
     /// Delivers everything due. Returns how many entries were handled.
     pub async fn run_outbox(&self) -> AppResult<usize> {
         let mut handled = 0;
+        // A run ends well inside the job's lease (5 minutes), so a node taking the lease
+        // over never finds entries this one is still delivering.
+        let started = std::time::Instant::now();
         loop {
+            if started.elapsed() > std::time::Duration::from_secs(120) {
+                return Ok(handled);
+            }
             let now = self.now();
             let items = self.store.claim_outbox(now, now + Duration::minutes(5), 50).await?;
             if items.is_empty() {

@@ -38,6 +38,9 @@ pub fn parse_stk_callback(body: &Value) -> Result<StkResult, String> {
     let checkout_request_id =
         cb.get("CheckoutRequestID").and_then(text_of).filter(|s| !s.is_empty()).ok_or("no CheckoutRequestID")?;
     let result_code = cb.get("ResultCode").and_then(text_of).ok_or("no ResultCode")?;
+    if result_code.chars().count() > 16 {
+        return Err("ResultCode longer than any Daraja code".into());
+    }
     let result_desc = cb.get("ResultDesc").and_then(text_of).unwrap_or_default();
     let items: Vec<&Value> =
         cb.pointer("/CallbackMetadata/Item").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
@@ -49,7 +52,8 @@ pub fn parse_stk_callback(body: &Value) -> Result<StkResult, String> {
         result_code,
         result_desc,
         amount: item("Amount").and_then(money),
-        receipt: item("MpesaReceiptNumber").and_then(text_of).filter(|r| !r.is_empty()),
+        // Receipts are 10 characters; anything past the column's 64 is not one.
+        receipt: item("MpesaReceiptNumber").and_then(text_of).filter(|r| !r.is_empty() && r.len() <= 64),
         phone: item("PhoneNumber").and_then(text_of).and_then(|p| Phone::parse(&p).ok()),
     })
 }
@@ -158,6 +162,9 @@ pub struct C2bNotice {
 
 pub fn parse_c2b(body: &Value) -> Result<C2bNotice, String> {
     let trans_id = body.get("TransID").and_then(text_of).filter(|s| !s.is_empty()).ok_or("no TransID")?;
+    if trans_id.len() > 60 {
+        return Err("TransID longer than any M-Pesa transaction id".into());
+    }
     let amount = body.get("TransAmount").and_then(money).ok_or("no valid TransAmount")?;
     let account = body.get("BillRefNumber").and_then(text_of).unwrap_or_default();
     Ok(C2bNotice { trans_id, amount, account })
@@ -172,8 +179,15 @@ enum C2bCheck {
 impl App {
     async fn c2b_check(&self, n: &C2bNotice) -> AppResult<C2bCheck> {
         // Typed by hand on a phone: trimmed, any case.
-        let wanted = n.account.trim().to_lowercase();
-        let customer = match self.store.get_customer_by_username(&wanted).await {
+        let typed = n.account.trim();
+        let mut found = Err(StoreError::NotFound);
+        for candidate in [typed.to_string(), typed.to_lowercase(), typed.to_uppercase()] {
+            found = self.store.get_customer_by_username(&candidate).await;
+            if !matches!(found, Err(StoreError::NotFound)) {
+                break;
+            }
+        }
+        let customer = match found {
             Ok(c) => c,
             Err(StoreError::NotFound) => {
                 return Ok(C2bCheck::Refuse {
@@ -183,6 +197,15 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         };
+        if matches!(
+            customer.status,
+            broadnet_domain::CustomerStatus::Suspended | broadnet_domain::CustomerStatus::Disabled
+        ) {
+            return Ok(C2bCheck::Refuse {
+                code: "C2B00012",
+                reason: format!("customer {} is {}; an admin must reinstate them", customer.username, customer.status),
+            });
+        }
         let Some(pid) = customer.package_id else {
             return Ok(C2bCheck::Refuse {
                 code: "C2B00012",
@@ -223,6 +246,12 @@ impl App {
             tracing::info!(receipt = %n.trans_id, "duplicate C2B confirmation ignored");
             return Ok(ack);
         }
+        // A confirmation recorded before a crash, not yet applied: apply it now.
+        if let Ok(p) = self.store.find_payment_by_checkout(&c2b_key(&n.trans_id)).await {
+            let receipt = n.trans_id.clone();
+            self.complete_from_provider(&p, receipt, "C2B payment confirmed".into(), "mpesa-c2b", &body, false).await?;
+            return Ok(ack);
+        }
         let (customer, package) = match self.c2b_check(&n).await? {
             C2bCheck::Ok { customer, package } => (customer, package),
             C2bCheck::Refuse { reason, .. } => {
@@ -236,7 +265,7 @@ impl App {
             }
         };
         let now = self.now();
-        let payment = self
+        let created = self
             .store
             .create_payment(broadnet_store::NewPayment {
                 customer_id: customer.id,
@@ -245,13 +274,21 @@ impl App {
                 amount: n.amount,
                 currency: "KES".into(),
                 phone: None, // C2B v2 masks the payer's number
-                checkout_request_id: None,
+                // The TransID from the start: if we crash before completing, the row says
+                // which money it was, and reconciliation applies it.
+                checkout_request_id: Some(c2b_key(&n.trans_id)),
                 merchant_request_id: None,
                 account_reference: Some(n.account.trim().chars().take(64).collect()),
                 initiated_by_admin_id: None,
                 created_at: now,
             })
-            .await?;
+            .await;
+        let payment = match created {
+            Ok(p) => p,
+            // The same TransID confirmed twice at once: the other confirmation applies it.
+            Err(StoreError::Conflict(_)) => return Ok(ack),
+            Err(e) => return Err(e.into()),
+        };
         let completion = Completion {
             payment_id: payment.id,
             provider_receipt: n.trans_id.clone(),
@@ -385,6 +422,11 @@ impl App {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// The checkout key of a C2B payment row.
+pub(crate) fn c2b_key(trans_id: &str) -> String {
+    format!("C2B-{trans_id}")
 }
 
 fn accepted() -> Value {

@@ -304,7 +304,13 @@ pub async fn leased_job(
     work: fn(App) -> JobFuture,
 ) {
     let mut holding = false;
-    let lease = chrono::Duration::seconds(90).max(chrono::Duration::from_std(every * 3).unwrap_or_default());
+    let lease = if name == "outbox" {
+        // Outlives a whole delivery run (at most 2 minutes plus one slow SMTP server), so
+        // the entries a live holder has claimed are never released to another node.
+        chrono::Duration::minutes(5)
+    } else {
+        chrono::Duration::seconds(90).max(chrono::Duration::from_std(every * 3).unwrap_or_default())
+    };
     let wake = app.outbox_wake.clone();
     loop {
         let now = app.now();

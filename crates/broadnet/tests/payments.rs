@@ -439,6 +439,19 @@ async fn duplicate_and_missing_callbacks_renew_exactly_once() {
     assert_eq!(p["payment"]["status"], "completed", "{p}");
     assert_eq!(env.expires(cid).await, before + Duration::days(60));
     assert_eq!(env.count("invoices").await, 2);
+    // The query carries no receipt; when the real callback comes after all, its receipt
+    // replaces the stand-in and nothing else changes.
+    let checkout = p["payment"]["checkout_request_id"].as_str().unwrap().to_string();
+    assert_eq!(p["payment"]["provider_receipt"], format!("Q-{checkout}"));
+    let receipt = env.mpesa.pushes().last().unwrap().receipt.clone().unwrap();
+    let late = json!({"Body": {"stkCallback": {"MerchantRequestID": "m", "CheckoutRequestID": checkout, "ResultCode": 0,
+        "ResultDesc": "ok", "CallbackMetadata": {"Item": [{"Name": "Amount", "Value": 1500},
+        {"Name": "MpesaReceiptNumber", "Value": receipt}, {"Name": "PhoneNumber", "Value": 254712345003u64}]}}}});
+    let url = format!("{}/api/payments/cb/stk/{}", env.base, env.app.callback_token());
+    assert_eq!(env.http.post(&url).json(&late).send().await.unwrap().status(), 200);
+    assert_eq!(env.payment(pid).await["payment"]["provider_receipt"], receipt.as_str());
+    assert_eq!(env.expires(cid).await, before + Duration::days(60));
+    assert_eq!(env.count("invoices").await, 2);
     env.finish().await;
 }
 
@@ -504,6 +517,16 @@ async fn c2b_paybill_with_known_and_unknown_accounts() {
     assert!(refused.is_err(), "{refused:?}");
     // Wrong amount for the package: refused too.
     assert!(env.mpesa.c2b_pay("254712345005", 999, "mutua").await.is_err());
+    assert_eq!(env.expires(cid).await, before + Duration::days(30));
+    // Account numbers are typed by hand: any case finds the customer.
+    let (upper, _) = env.customer("KE001", "0712345015", None).await;
+    let upper_before = env.expires(upper).await;
+    env.mpesa.c2b_pay("254712345015", 1500, "ke001").await.unwrap();
+    assert_eq!(env.expires(upper).await, upper_before + Duration::days(30));
+    // A suspended customer's payment is refused before the money moves.
+    let (st, _) = env.call("PATCH", &format!("/api/customers/{cid}"), Some(json!({"status": "suspended"}))).await;
+    assert_eq!(st, 200);
+    assert!(env.mpesa.c2b_pay("254712345005", 1500, "mutua").await.is_err());
     assert_eq!(env.expires(cid).await, before + Duration::days(30));
     env.finish().await;
 }

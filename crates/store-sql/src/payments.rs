@@ -205,11 +205,15 @@ async fn complete_in(txn: &DatabaseTransaction, c: &Completion, current: &Paymen
     let now = c.at;
     let from = cust.expires_at.map(from_db).filter(|e| *e > now).unwrap_or(now);
     let until = from + chrono::Duration::minutes(pkg.duration_minutes);
+    // Paying ends an expiry, not an admin's suspension or disabling: those customers
+    // are credited (their time runs from the later date) but stay as the admin left them.
+    let status =
+        if cust.status == CustomerStatus::Expired.as_str() { CustomerStatus::Active.as_str() } else { &cust.status };
     // Plain statements, not ActiveModel round trips: this runs once per payment on
     // the one SQLite writer.
     customer::Entity::update_many()
         .col_expr(customer::Column::ExpiresAt, Expr::value(to_db(until)))
-        .col_expr(customer::Column::Status, Expr::value(CustomerStatus::Active.as_str()))
+        .col_expr(customer::Column::Status, Expr::value(status))
         .col_expr(customer::Column::PackageId, Expr::value(package_id))
         .col_expr(customer::Column::UpdatedAt, Expr::value(at))
         .filter(customer::Column::Id.eq(customer_id))
@@ -389,7 +393,35 @@ impl PaymentRepo for SqlStore {
     async fn complete_payment(&self, c: Completion) -> StoreResult<CompleteOutcome> {
         let current = self.get_payment(c.payment_id).await?;
         if current.status == PaymentStatus::Completed {
+            // Completed from the status query (which has no receipt number): the real
+            // receipt, when the callback finally brings it, replaces the stand-in.
+            if let (Some(stored), Some(checkout)) = (&current.provider_receipt, &current.checkout_request_id)
+                && *stored == format!("Q-{checkout}")
+                && c.provider_receipt != *stored
+            {
+                payment::Entity::update_many()
+                    .col_expr(payment::Column::ProviderReceipt, Expr::value(c.provider_receipt.clone()))
+                    .filter(payment::Column::Id.eq(current.id))
+                    .filter(payment::Column::ProviderReceipt.eq(stored.clone()))
+                    .exec(&self.write)
+                    .await
+                    .map_err(db_err)?;
+                return Ok(CompleteOutcome::AlreadyCompleted { payment: self.get_payment(current.id).await? });
+            }
             return Ok(settled(current, &c.provider_receipt));
+        }
+        // The customer or package may have been deleted since the payment started.
+        let gone = match (current.customer_id, current.package_id) {
+            (Some(cid), Some(pid)) => {
+                customer::Entity::find_by_id(cid).count(&self.read).await.map_err(db_err)? == 0
+                    || package::Entity::find_by_id(pid).count(&self.read).await.map_err(db_err)? == 0
+            }
+            _ => true,
+        };
+        if gone {
+            let reason = "the customer or package of this payment no longer exists".to_string();
+            let payment = self.note_refusal(c.payment_id, &reason, c.at).await?;
+            return Ok(CompleteOutcome::Refused { payment, reason });
         }
         // Rule 3: a callback must match the payment we started.
         let mismatch = if !reopenable(&current) {

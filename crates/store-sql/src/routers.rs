@@ -197,11 +197,12 @@ pub(crate) async fn use_token<C: ConnectionTrait>(
     else {
         return Ok(Err(TokenRefusal::Unknown));
     };
-    if t.used_at.is_some() {
-        return Ok(Err(TokenRefusal::Used));
-    }
+    // Expiry first: a used token is also worthless after its hour.
     if from_db(t.expires_at) < now {
         return Ok(Err(TokenRefusal::Expired));
+    }
+    if t.used_at.is_some() {
+        return Ok(Err(TokenRefusal::Used));
     }
     if consume {
         // Guarded: of two uses at once, one wins.

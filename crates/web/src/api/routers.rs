@@ -62,7 +62,8 @@ async fn configure(
     Ok((StatusCode::ACCEPTED, Json(st.app.configure_router(&s, id).await?)))
 }
 
-async fn health(State(st): State<AppState>, Auth(_s): Auth, Path(id): Path<i64>) -> Result<Json<Value>, WebError> {
+async fn health(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>) -> Result<Json<Value>, WebError> {
+    s.require_write()?;
     Ok(Json(st.app.router_health(id).await?))
 }
 
