@@ -1,4 +1,4 @@
-//! Kenyan mobile numbers, normalised to the `2547XXXXXXXX` / `2541XXXXXXXX` form
+//! Kenyan mobile numbers, normalised to the `254712345678` or `254110345678` form
 //! that M-Pesa, Airtel and Africa's Talking expect.
 
 use crate::ParseError;
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 pub struct Phone(String);
 
 impl Phone {
-    /// Accepts `07XXXXXXXX`, `01XXXXXXXX`, `7XXXXXXXX`, `+2547XXXXXXXX`, `2547XXXXXXXX`
+    /// Accepts `0712345678`, `0110345678`, `712345678`, `+254712345678`, `254712345678`
     /// (and the `1` forms), with spaces, dashes, dots or brackets between digits.
     pub fn parse(input: &str) -> Result<Self, ParseError> {
         let trimmed = input.trim();

@@ -52,7 +52,7 @@ impl DarajaConfig {
 /// One STK push.
 #[derive(Debug, Clone)]
 pub struct StkPush {
-    /// Paying phone; `2547XXXXXXXX`, other Kenyan forms are normalised.
+    /// Paying phone; `254712345678`, other Kenyan forms are normalised.
     pub phone: String,
     /// Whole KES, at least 1.
     pub amount: u64,

@@ -1,8 +1,8 @@
 //! Kenyan mobile numbers in the three shapes the providers want.
 //!
-//! - Daraja: `2547XXXXXXXX` / `2541XXXXXXXX` ([`msisdn`], mpesa-daraja.md §3.1, §11.6)
-//! - Airtel: the 9-digit subscriber number `7XXXXXXXX`, no country code ([`subscriber`], airtel-money.md §8)
-//! - Africa's Talking: `+2547XXXXXXXX` ([`international`], africastalking-sms.md §7.3)
+//! - Daraja: `254712345678` or `254110345678` ([`msisdn`], mpesa-daraja.md §3.1, §11.6)
+//! - Airtel: the 9-digit subscriber number `712345678`, no country code ([`subscriber`], airtel-money.md §8)
+//! - Africa's Talking: `+254712345678` ([`international`], africastalking-sms.md §7.3)
 //!
 //! Accepted input forms: `0712345678`, `712345678`, `254712345678`, `+254712345678`, `00254712345678`, with
 //! spaces, dashes, dots or parentheses anywhere. The subscriber number must start with 7 or 1 (Safaricom also
@@ -27,12 +27,12 @@ pub fn subscriber(input: &str) -> Option<String> {
     ok.then(|| digits.to_string())
 }
 
-/// `254XXXXXXXXX` (12 digits, no `+`), as Daraja wants.
+/// `254712345678` (12 digits, no `+`), as Daraja wants.
 pub fn msisdn(input: &str) -> Option<String> {
     subscriber(input).map(|s| format!("254{s}"))
 }
 
-/// `+254XXXXXXXXX`, as Africa's Talking wants.
+/// `+254712345678`, as Africa's Talking wants.
 pub fn international(input: &str) -> Option<String> {
     subscriber(input).map(|s| format!("+254{s}"))
 }

@@ -532,7 +532,7 @@ fn is_shortcode(s: &str) -> bool {
     (5..=7).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// `2547XXXXXXXX` or `2541XXXXXXXX`.
+/// `254712345678` or `254110345678`.
 fn is_daraja_phone(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) && (s.starts_with("2547") || s.starts_with("2541"))
 }
