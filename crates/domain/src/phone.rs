@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 pub struct Phone(String);
 
 impl Phone {
-    /// Accepts `0712345678`, `0110345678`, `712345678`, `+254712345678`, `254712345678`
-    /// (and the `1` forms), with spaces, dashes, dots or brackets between digits.
+    /// Accepts `0712345678`, `0110345678`, `712345678`, `+254712345678`, `254712345678`,
+    /// `00254712345678` (and the `1` forms), with spaces, dashes, dots or brackets between digits.
     pub fn parse(input: &str) -> Result<Self, ParseError> {
         let trimmed = input.trim();
         let (plus, rest) = match trimmed.strip_prefix('+') {
@@ -27,6 +27,11 @@ impl Phone {
                 _ => return Err(invalid()),
             }
         }
+        // "00254…": the international prefix dialled from a handset.
+        let digits = match digits.strip_prefix("00254") {
+            Some(n) if !plus => format!("254{n}"),
+            _ => digits,
+        };
         let national = if let Some(n) = digits.strip_prefix("254") {
             // "+254 (0)712 345678": the trunk zero written after the country code.
             if n.len() == 10 { n.strip_prefix('0').unwrap_or(n) } else { n }
@@ -93,6 +98,7 @@ mod tests {
             ("(0712) 345.678", "254712345678"),
             ("+254110345678", "254110345678"),
             ("2540712345678", "254712345678"),
+            ("00254712345678", "254712345678"),
             ("+254 (0)712 345678", "254712345678"),
             ("  0722000000 ", "254722000000"),
         ] {

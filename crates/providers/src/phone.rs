@@ -4,27 +4,14 @@
 //! - Airtel: the 9-digit subscriber number `712345678`, no country code ([`subscriber`], airtel-money.md §8)
 //! - Africa's Talking: `+254712345678` ([`international`], africastalking-sms.md §7.3)
 //!
-//! Accepted input forms: `0712345678`, `712345678`, `254712345678`, `+254712345678`, `00254712345678`, with
-//! spaces, dashes, dots or parentheses anywhere. The subscriber number must start with 7 or 1 (Safaricom also
-//! issues `011x` numbers).
+//! Input is read by [`broadnet_domain::Phone::parse`]: `0712345678`, `712345678`, `254712345678`,
+//! `+254712345678`, `00254712345678`, with spaces, dashes, dots or parentheses between digits; the subscriber
+//! number starts with 7 or 1 (Safaricom also issues `011x` numbers).
 
 /// The 9-digit subscriber number (`712345678`), or `None` if `input` is not a Kenyan mobile number.
+/// The forms accepted are [`broadnet_domain::Phone`]'s, so the product and the providers agree.
 pub fn subscriber(input: &str) -> Option<String> {
-    let cleaned: String = input.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '\t')).collect();
-    let digits = if let Some(rest) = cleaned.strip_prefix('+') {
-        rest.strip_prefix("254")?
-    } else if let Some(rest) = cleaned.strip_prefix("00254") {
-        rest
-    } else if cleaned.len() == 12 {
-        cleaned.strip_prefix("254")?
-    } else if cleaned.len() == 10 {
-        cleaned.strip_prefix('0')?
-    } else {
-        cleaned.as_str()
-    };
-    let ok =
-        digits.len() == 9 && digits.bytes().all(|b| b.is_ascii_digit()) && matches!(digits.as_bytes()[0], b'7' | b'1');
-    ok.then(|| digits.to_string())
+    broadnet_domain::Phone::parse(input).ok().map(|p| p.as_str()[3..].to_string())
 }
 
 /// `254712345678` (12 digits, no `+`), as Daraja wants.
