@@ -54,14 +54,7 @@ impl Outcome {
 }
 
 /// How the simulator answers the next pushes.
-#[derive(Debug, Clone)]
-pub struct Behaviour {
-    pub outcome: Outcome,
-    /// Callbacks sent per push: 0 = never, 2 = duplicate.
-    pub deliveries: u32,
-    /// The outcome is decided (enquiry leaves `TIP`, callbacks are sent) this long after the push.
-    pub delay: Duration,
-}
+pub type Behaviour = super::Behaviour<Outcome>;
 
 impl Default for Behaviour {
     fn default() -> Self {
@@ -484,17 +477,6 @@ async fn enquiry(
     Ok(axum::Json(body).into_response())
 }
 
-#[derive(Deserialize)]
-struct BehaviourUpdate {
-    outcome: Option<Outcome>,
-    deliveries: Option<u32>,
-    delay_ms: Option<u64>,
-}
-
-fn behaviour_json(b: &Behaviour) -> Value {
-    json!({ "outcome": b.outcome, "deliveries": b.deliveries, "delay_ms": b.delay.as_millis() as u64 })
-}
-
 async fn control_state(State(sim): State<AirtelSim>) -> Response {
     let st = lock(&sim.state);
     let now = Instant::now();
@@ -515,7 +497,7 @@ async fn control_state(State(sim): State<AirtelSim>) -> Response {
         })
         .collect();
     axum::Json(json!({
-        "behaviour": behaviour_json(&st.behaviour),
+        "behaviour": st.behaviour.to_json(),
         "token_calls": st.token_calls,
         "callback_url": st.callback_url,
         "callback_signed": st.callback_key.is_some(),
@@ -525,21 +507,7 @@ async fn control_state(State(sim): State<AirtelSim>) -> Response {
 }
 
 async fn control_behaviour(State(sim): State<AirtelSim>, body: Bytes) -> Response {
-    let update: BehaviourUpdate = match serde_json::from_slice(&body) {
-        Ok(u) => u,
-        Err(e) => return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": e.to_string() }))).into_response(),
-    };
-    let mut st = lock(&sim.state);
-    if let Some(o) = update.outcome {
-        st.behaviour.outcome = o;
-    }
-    if let Some(d) = update.deliveries {
-        st.behaviour.deliveries = d;
-    }
-    if let Some(ms) = update.delay_ms {
-        st.behaviour.delay = Duration::from_millis(ms);
-    }
-    axum::Json(behaviour_json(&st.behaviour)).into_response()
+    lock(&sim.state).behaviour.update_from(&body)
 }
 
 #[derive(Deserialize)]

@@ -41,6 +41,52 @@ pub(crate) fn callback_client(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder().timeout(timeout).build().unwrap_or_else(|_| reqwest::Client::new())
 }
 
+/// How a payment simulator answers the next pushes; `O` is its provider's outcome.
+#[derive(Debug, Clone)]
+pub struct Behaviour<O> {
+    pub outcome: O,
+    /// callbacks sent per push: 0 = never, 2 = duplicate
+    pub deliveries: u32,
+    /// Time the customer takes: the outcome is decided (and callbacks sent) this long after the push.
+    pub delay: Duration,
+}
+
+/// `POST /simulator/behaviour`: any of the three fields.
+#[derive(serde::Deserialize)]
+struct BehaviourUpdate<O> {
+    outcome: Option<O>,
+    deliveries: Option<u32>,
+    delay_ms: Option<u64>,
+}
+
+impl<O: serde::Serialize + serde::de::DeserializeOwned> Behaviour<O> {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "outcome": self.outcome, "deliveries": self.deliveries, "delay_ms": self.delay.as_millis() as u64 })
+    }
+
+    /// Applies a control request's JSON; the answer is the behaviour now in force, or a 400.
+    pub(crate) fn update_from(&mut self, body: &[u8]) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let update: BehaviourUpdate<O> = match serde_json::from_slice(body) {
+            Ok(u) => u,
+            Err(e) => {
+                let error = serde_json::json!({ "error": e.to_string() });
+                return (axum::http::StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
+            }
+        };
+        if let Some(o) = update.outcome {
+            self.outcome = o;
+        }
+        if let Some(d) = update.deliveries {
+            self.deliveries = d;
+        }
+        if let Some(ms) = update.delay_ms {
+            self.delay = Duration::from_millis(ms);
+        }
+        axum::Json(self.to_json()).into_response()
+    }
+}
+
 pub(crate) fn random_alnum(n: usize) -> String {
     rand::thread_rng().sample_iter(&Alphanumeric).take(n).map(char::from).collect()
 }
