@@ -182,3 +182,22 @@ impl Fields {
         if self.errors.is_empty() { Ok(()) } else { Err(AppError::Validation(self.errors)) }
     }
 }
+
+/// Reads `page` (from 1) or `per_page` (1 to 500) from a list's query string into
+/// `paging`; false for any other key. A bad value is a field error.
+pub fn page_param(errors: &mut FieldErrors, key: &str, value: &str, paging: (&mut u64, &mut u64)) -> bool {
+    let (page, per_page) = paging;
+    let mut bad = |m: &str| errors.entry(key.to_string()).or_default().push(m.to_string());
+    match key {
+        "page" => match value.parse::<u64>() {
+            Ok(n) if n >= 1 => *page = n,
+            _ => bad("must be a whole number from 1"),
+        },
+        "per_page" => match value.parse::<u64>() {
+            Ok(n) if (1..=500).contains(&n) => *per_page = n,
+            _ => bad("must be a whole number from 1 to 500"),
+        },
+        _ => return false,
+    }
+    true
+}

@@ -483,15 +483,9 @@ impl App {
                 "status" => {
                     errors.entry(k.clone()).or_default().push("must be pending, sending, delivered or failed".into())
                 }
-                "page" => match v.parse::<u64>() {
-                    Ok(n) if n >= 1 => q.page = n,
-                    _ => errors.entry(k.clone()).or_default().push("must be a whole number from 1".into()),
-                },
-                "per_page" => match v.parse::<u64>() {
-                    Ok(n) if (1..=500).contains(&n) => q.per_page = n,
-                    _ => errors.entry(k.clone()).or_default().push("must be a whole number from 1 to 500".into()),
-                },
-                _ => {}
+                _ => {
+                    crate::fields::page_param(&mut errors, k, v, (&mut q.page, &mut q.per_page));
+                }
             }
         }
         if !errors.is_empty() {

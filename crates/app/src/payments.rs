@@ -340,16 +340,11 @@ impl App {
                     Ok(p) => q.provider = Some(p),
                     Err(_) => bad(k, "must be mpesa, airtel, cash or voucher"),
                 },
-                "page" => match v.parse::<u64>() {
-                    Ok(n) if n >= 1 => q.page = n,
-                    _ => bad(k, "must be a whole number from 1"),
-                },
-                "per_page" => match v.parse::<u64>() {
-                    Ok(n) if (1..=500).contains(&n) => q.per_page = n,
-                    _ => bad(k, "must be a whole number from 1 to 500"),
-                },
                 _ => {}
             }
+        }
+        for (k, v) in params {
+            crate::fields::page_param(&mut errors, k, v, (&mut q.page, &mut q.per_page));
         }
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
