@@ -7,13 +7,10 @@
 
 use broadnet::config::{Config, Vars};
 use broadnet::server;
-use broadnet_app::App;
-use broadnet_domain::{CustomerStatus, FixedClock};
+use broadnet_domain::CustomerStatus;
 use broadnet_providers::sim::{airtel as asim, mpesa as msim, sms as ssim};
-use broadnet_store::{AcctEvent, AcctKind, DynStore, PaymentRepo, RadiusRepo};
-use broadnet_store_sql::SqlStore;
-use broadnet_testkit::TestDb;
-use chrono::{Duration, TimeZone, Utc};
+use broadnet_store::{AcctEvent, AcctKind, PaymentRepo, RadiusRepo};
+use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -21,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-const ADMIN_PW: &str = "correct horse battery";
+mod common;
 
 /// aiosmtpd on a free port; each message is saved as msgN.json (envelope, headers,
 /// text) plus its attachments as msgN-K.bin.
@@ -116,25 +113,22 @@ fn pdftotext(path: &std::path::Path) -> String {
 }
 
 struct Env {
-    db: Option<TestDb>,
-    store: SqlStore,
-    app: App,
-    clock: FixedClock,
-    base: String,
-    token: String,
-    http: reqwest::Client,
+    srv: common::Server,
     mpesa: msim::MpesaSim,
     airtel: asim::AirtelSim,
     sms: ssim::SmsSim,
     smtp: Smtp,
-    shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl std::ops::Deref for Env {
+    type Target = common::Server;
+    fn deref(&self) -> &common::Server {
+        &self.srv
+    }
 }
 
 impl Env {
     async fn start() -> Env {
-        let db = TestDb::new().await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let mpesa = msim::MpesaSim::new(
             "simulator-key",
             "simulator-secret",
@@ -149,83 +143,34 @@ impl Env {
         let sms = ssim::SmsSim::new("simulator", "simulator-key");
         let sms_url = sms.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let smtp = Smtp::start();
-
-        let mut vars = Vars::new();
-        for (k, v) in [
-            ("DATABASE_URL", db.url.as_str()),
-            ("JWT_SECRET", "a-test-secret-that-is-long-enough-0123456789"),
-            ("ADMIN_USERNAME", "root"),
-            ("ADMIN_PASSWORD", ADMIN_PW),
-            ("APP_NAME", "Kilimo Net"),
-            ("APP_URL", base.as_str()),
-            ("MPESA_ENV", "simulator"),
-            ("MPESA_BASE_URL", mpesa_url.as_str()),
-            ("AIRTEL_ENV", "simulator"),
-            ("AIRTEL_BASE_URL", airtel_url.as_str()),
-            ("AT_ENV", "simulator"),
-            ("AT_BASE_URL", sms_url.as_str()),
-            ("SMS_ENABLED", "true"),
-            ("EMAIL_ENABLED", "true"),
-            ("EMAIL_HOST", "127.0.0.1"),
-            ("EMAIL_FROM", "Kilimo Net <billing@kilimo.example>"),
-        ] {
-            vars.insert(k.into(), v.into());
-        }
-        vars.insert("EMAIL_PORT".into(), smtp.port.to_string());
-        let (cfg, problems): (Config, _) = Config::from_vars(&vars);
-        assert!(problems.iter().all(|p| !p.fatal), "{problems:?}");
-        let store = server::open_store(&cfg).await.unwrap();
-        let dyn_store: DynStore = Arc::new(store.clone());
-        let clock = FixedClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap());
-        let app = server::build_app(&cfg, dyn_store, Arc::new(clock.clone()));
-        server::ensure_first_admin(&cfg, &app).await.unwrap();
+        let smtp_port = smtp.port.to_string();
+        let srv = common::Server::start(|_| {
+            [
+                ("APP_NAME", "Kilimo Net"),
+                ("MPESA_ENV", "simulator"),
+                ("MPESA_BASE_URL", mpesa_url.as_str()),
+                ("AIRTEL_ENV", "simulator"),
+                ("AIRTEL_BASE_URL", airtel_url.as_str()),
+                ("AT_ENV", "simulator"),
+                ("AT_BASE_URL", sms_url.as_str()),
+                ("SMS_ENABLED", "true"),
+                ("EMAIL_ENABLED", "true"),
+                ("EMAIL_HOST", "127.0.0.1"),
+                ("EMAIL_PORT", smtp_port.as_str()),
+                ("EMAIL_FROM", "Kilimo Net <billing@kilimo.example>"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+        })
+        .await;
         // Airtel's portal setting: the callback URL with our secret.
-        airtel.set_callback_url(Some(format!("{base}/api/payments/cb/airtel/{}", app.callback_token())));
-        let shutdown = tokio_util::sync::CancellationToken::new();
-        let st = server::state(&cfg, app.clone());
-        tokio::spawn(server::serve_http(listener, st, axum::Router::new(), shutdown.clone()));
-        let http = reqwest::Client::new();
-        let mut env = Env {
-            db: Some(db),
-            store,
-            app,
-            clock,
-            base,
-            token: String::new(),
-            http,
-            mpesa,
-            airtel,
-            sms,
-            smtp,
-            shutdown,
-        };
-        let (st, login) =
-            env.call("POST", "/api/auth/login", Some(json!({"username": "root", "password": ADMIN_PW}))).await;
-        assert_eq!(st, 200, "{login}");
-        env.token = login["token"].as_str().unwrap().to_string();
-        env
+        airtel.set_callback_url(Some(format!("{}/api/payments/cb/airtel/{}", srv.base, srv.app.callback_token())));
+        Env { srv, mpesa, airtel, sms, smtp }
     }
 
-    async fn finish(mut self) {
-        self.shutdown.cancel();
-        self.store.close().await;
-        if let Some(db) = self.db.take() {
-            db.cleanup().await;
-        }
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self.http.request(method.parse().unwrap(), format!("{}{path}", self.base));
-        if !self.token.is_empty() {
-            req = req.bearer_auth(&self.token);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    async fn finish(self) {
+        self.srv.finish().await;
     }
 
     /// A package and a customer expiring in 2 days; returns (customer id, package id).

@@ -6,95 +6,31 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use broadnet::config::{Config, Vars};
 use broadnet::server;
-use broadnet_app::App;
-use broadnet_domain::FixedClock;
 use broadnet_routeros::sim::{RouterSim, SimConfig};
-use broadnet_store::DynStore;
-use broadnet_store_sql::SqlStore;
-use broadnet_testkit::TestDb;
-use chrono::{Duration, TimeZone, Utc};
+use chrono::Duration;
 use serde_json::{Value, json};
-use std::sync::Arc;
 
-struct Env {
-    db: Option<TestDb>,
-    store: SqlStore,
-    app: App,
-    clock: FixedClock,
-    base: String,
-    token: String,
-    http: reqwest::Client,
-    shutdown: tokio_util::sync::CancellationToken,
+type Env = common::Server;
+
+/// The server with the router wizard's settings.
+async fn start(extra: &[(&str, String)]) -> Env {
+    let extra: Vec<(String, String)> = extra.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    common::Server::start(|base| {
+        let mut vars = vec![
+            ("PROVISION_BASE_URL".to_string(), format!("{base}/provision")),
+            ("RADIUS_IP".to_string(), "127.0.0.1".to_string()),
+        ];
+        vars.extend(extra);
+        vars
+    })
+    .await
 }
 
-impl Env {
-    async fn start(extra: &[(&str, String)]) -> Env {
-        let db = TestDb::new().await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let mut vars = Vars::new();
-        for (k, v) in [
-            ("DATABASE_URL", db.url.clone()),
-            ("JWT_SECRET", "a-test-secret-that-is-long-enough-0123456789".into()),
-            ("ADMIN_USERNAME", "root".into()),
-            ("ADMIN_PASSWORD", "correct horse battery".into()),
-            ("APP_URL", base.clone()),
-            ("PROVISION_BASE_URL", format!("{base}/provision")),
-            ("RADIUS_IP", "127.0.0.1".into()),
-        ] {
-            vars.insert(k.into(), v);
-        }
-        for (k, v) in extra {
-            vars.insert((*k).into(), v.clone());
-        }
-        let (cfg, problems): (Config, _) = Config::from_vars(&vars);
-        assert!(problems.iter().all(|p| !p.fatal), "{problems:?}");
-        let store = server::open_store(&cfg).await.unwrap();
-        let dyn_store: DynStore = Arc::new(store.clone());
-        let clock = FixedClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap());
-        let app = server::build_app(&cfg, dyn_store, Arc::new(clock.clone()));
-        server::ensure_first_admin(&cfg, &app).await.unwrap();
-        let shutdown = tokio_util::sync::CancellationToken::new();
-        tokio::spawn(server::serve_http(
-            listener,
-            server::state(&cfg, app.clone()),
-            axum::Router::new(),
-            shutdown.clone(),
-        ));
-        let mut env =
-            Env { db: Some(db), store, app, clock, base, token: String::new(), http: reqwest::Client::new(), shutdown };
-        let (st, login) = env
-            .call("POST", "/api/auth/login", Some(json!({"username": "root", "password": "correct horse battery"})))
-            .await;
-        assert_eq!(st, 200, "{login}");
-        env.token = login["token"].as_str().unwrap().to_string();
-        env
-    }
-
-    async fn finish(mut self) {
-        self.shutdown.cancel();
-        self.store.close().await;
-        if let Some(db) = self.db.take() {
-            db.cleanup().await;
-        }
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self.http.request(method.parse().unwrap(), format!("{}{path}", self.base));
-        if !self.token.is_empty() {
-            req = req.bearer_auth(&self.token);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-    }
-
+impl common::Server {
     /// Starts a configuration run and reads its whole event stream.
     async fn configure(&self, id: i64) -> Vec<Value> {
         let (st, r) = self.call("POST", &format!("/api/routers/{id}/configure"), None).await;
@@ -145,7 +81,7 @@ const MENUS: &[&str] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_wizard_provisions_and_configures_a_router() {
-    let env = Env::start(&[]).await;
+    let env = start(&[]).await;
     let sim = RouterSim::new(SimConfig { identity: "Westlands".into(), ..Default::default() });
     let api = sim.spawn("127.0.0.1:0").await.unwrap();
 
@@ -274,7 +210,7 @@ fn free_udp_port() -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_pppoe_client_logs_in_through_our_radius_and_is_cut_off_when_suspended() {
     let (auth, acct, coa) = (free_udp_port(), free_udp_port(), free_udp_port());
-    let env = Env::start(&[
+    let env = start(&[
         ("RADIUS_AUTH_PORT", auth.to_string()),
         ("RADIUS_ACCT_PORT", acct.to_string()),
         ("RADIUS_COA_PORT", coa.to_string()),
