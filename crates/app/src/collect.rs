@@ -243,7 +243,13 @@ impl App {
             }
             // Unsigned: ask Airtel before acting on it either way (reference §5.1); a
             // forged failure must not close a payment the customer is about to make.
-            "TS" | "TF" | "TE" if !signed => self.reconcile_airtel(&payment).await?,
+            "TS" | "TF" | "TE" if !signed => match self.enquiry_permit().await {
+                Some(_permit) => self.reconcile_airtel(&payment).await?,
+                None => tracing::warn!(
+                    payment = payment.id,
+                    "too many provider queries at once; reconciliation will ask later"
+                ),
+            },
             "TF" | "TE" => {
                 let desc = text("message").unwrap_or_else(|| "Transaction Failed".into());
                 let st = if status == "TE" { PaymentStatus::Expired } else { PaymentStatus::Failed };
@@ -278,6 +284,7 @@ impl App {
             phone: None,
             result_desc: desc,
             at: self.now(),
+            provider_confirmed: close_on_refusal,
         };
         match self.store.complete_payment(completion).await {
             Ok(CompleteOutcome::Completed { invoice_number, expires_at, .. }) => {

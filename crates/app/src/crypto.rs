@@ -13,6 +13,9 @@ const PREFIX: &str = "enc:v1:";
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: XChaCha20Poly1305,
+    /// Keys that encrypted values before a key change (the key once derived from
+    /// JWT_SECRET): read, never written; see [`SecretBox::reencrypt`].
+    previous: Vec<XChaCha20Poly1305>,
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -43,7 +46,25 @@ impl SecretBox {
                 Sha256::new().chain_update(b"broadnet-secrets-v1:").chain_update(material.as_bytes()).finalize().into()
             }
         };
-        SecretBox { cipher: XChaCha20Poly1305::new(&key.into()) }
+        SecretBox { cipher: XChaCha20Poly1305::new(&key.into()), previous: Vec::new() }
+    }
+
+    /// Also reads values encrypted under `material` (an earlier key).
+    pub fn with_previous(mut self, material: &str) -> Self {
+        let old = SecretBox::from_key_material(material);
+        self.previous.push(old.cipher);
+        self
+    }
+
+    /// `Some(new value)` when `stored` was encrypted under a previous key: the same
+    /// secret, encrypted under the current one. `None` when it is current already.
+    pub fn reencrypt(&self, stored: &str) -> Result<Option<String>, CryptoError> {
+        let (nonce, ct) = split(stored)?;
+        if self.cipher.decrypt(&XNonce::from(nonce), ct.as_slice()).is_ok() {
+            return Ok(None);
+        }
+        let plain = self.decrypt(stored)?;
+        Ok(Some(self.encrypt(&plain)))
     }
 
     pub fn encrypt(&self, plaintext: &str) -> String {
@@ -57,16 +78,26 @@ impl SecretBox {
     }
 
     pub fn decrypt(&self, stored: &str) -> Result<String, CryptoError> {
-        let b64 = stored.strip_prefix(PREFIX).ok_or(CryptoError::NotEncrypted)?;
-        let raw = B64.decode(b64).map_err(|_| CryptoError::NotEncrypted)?;
-        if raw.len() < 24 + 16 {
-            return Err(CryptoError::NotEncrypted);
-        }
-        let (nonce, ct) = raw.split_at(24);
-        let nonce: [u8; 24] = nonce.try_into().map_err(|_| CryptoError::NotEncrypted)?;
-        let pt = self.cipher.decrypt(&XNonce::from(nonce), ct).map_err(|_| CryptoError::WrongKey)?;
+        let (nonce, ct) = split(stored)?;
+        let nonce = XNonce::from(nonce);
+        let pt = std::iter::once(&self.cipher)
+            .chain(&self.previous)
+            .find_map(|c| c.decrypt(&nonce, ct.as_slice()).ok())
+            .ok_or(CryptoError::WrongKey)?;
         String::from_utf8(pt).map_err(|_| CryptoError::WrongKey)
     }
+}
+
+/// A stored value's nonce and ciphertext.
+fn split(stored: &str) -> Result<([u8; 24], Vec<u8>), CryptoError> {
+    let b64 = stored.strip_prefix(PREFIX).ok_or(CryptoError::NotEncrypted)?;
+    let raw = B64.decode(b64).map_err(|_| CryptoError::NotEncrypted)?;
+    if raw.len() < 24 + 16 {
+        return Err(CryptoError::NotEncrypted);
+    }
+    let (nonce, ct) = raw.split_at(24);
+    let nonce: [u8; 24] = nonce.try_into().map_err(|_| CryptoError::NotEncrypted)?;
+    Ok((nonce, ct.to_vec()))
 }
 
 #[cfg(test)]
@@ -86,5 +117,17 @@ mod tests {
         assert_eq!(other.decrypt(&a), Err(CryptoError::WrongKey));
         assert_eq!(b.decrypt("plain"), Err(CryptoError::NotEncrypted));
         assert_eq!(b.decrypt("enc:v1:AAAA"), Err(CryptoError::NotEncrypted));
+    }
+
+    #[test]
+    fn a_new_key_reads_old_values_and_reencrypts_them() {
+        let old = SecretBox::from_key_material("the jwt secret of an older install");
+        let stored = old.encrypt("paybill-passkey");
+        let new = SecretBox::from_key_material(&"cd".repeat(32)).with_previous("the jwt secret of an older install");
+        assert_eq!(new.decrypt(&stored).unwrap(), "paybill-passkey");
+        let moved = new.reencrypt(&stored).unwrap().unwrap();
+        assert_eq!(SecretBox::from_key_material(&"cd".repeat(32)).decrypt(&moved).unwrap(), "paybill-passkey");
+        assert_eq!(new.reencrypt(&moved).unwrap(), None, "already under the current key");
+        assert_eq!(old.decrypt(&moved), Err(CryptoError::WrongKey));
     }
 }

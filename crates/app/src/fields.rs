@@ -201,3 +201,12 @@ pub fn page_param(errors: &mut FieldErrors, key: &str, value: &str, paging: (&mu
     }
     true
 }
+
+/// At most `max` characters of `s`, with an ellipsis when cut: for storing or logging
+/// text that came from outside.
+pub fn excerpt(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_string(),
+        Some((at, _)) => format!("{}…", &s[..at]),
+    }
+}

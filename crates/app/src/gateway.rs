@@ -20,6 +20,9 @@ pub struct GatewayEnv {
     /// paths are refused; when not, a secret derived from the install's key is used in
     /// the URLs we hand out and the plain paths keep working.
     pub callback_secret: Option<String>,
+    /// The plain paths are refused even without a callback secret (production, unless
+    /// the operator opts in with PAYMENTS_PLAIN_CALLBACKS=true).
+    pub plain_callbacks_off: bool,
     pub mpesa: MpesaEnv,
     pub airtel: AirtelEnv,
     pub sms: SmsEnv,
@@ -367,9 +370,10 @@ impl App {
         }
     }
 
-    /// Whether the seed's plain callback paths are still accepted.
+    /// Whether the seed's plain callback paths are still accepted: never once a
+    /// callback secret is set, and in production only when the operator opted in.
     pub fn plain_callbacks_allowed(&self) -> bool {
-        self.gateway.env.callback_secret.as_deref().is_none_or(str::is_empty)
+        !self.gateway.env.plain_callbacks_off && self.gateway.env.callback_secret.as_deref().is_none_or(str::is_empty)
     }
 
     /// For the web layer: 404 unless the path carries the callback secret.

@@ -14,6 +14,7 @@ pub mod invoices;
 pub mod notify;
 pub mod packages;
 pub mod payments;
+pub mod retention;
 pub mod routers;
 pub mod sessions;
 pub mod settings;
@@ -48,6 +49,13 @@ pub struct App {
     pub router_env: Arc<routers::RouterEnv>,
     /// Live logs of router configuration runs.
     pub config_log: Arc<routers::ConfigLog>,
+    /// Caps how many unmatched payment callbacks are recorded per minute.
+    pub flag_limiter: Arc<payments::FlagLimiter>,
+    /// Bounds the provider status queries that callbacks prompt (a forged callback
+    /// flood must not become a request flood to Safaricom or Airtel).
+    pub enquiries: Arc<tokio::sync::Semaphore>,
+    /// How long growing records are kept.
+    pub retention: retention::Retention,
 }
 
 /// An authenticated admin making a request.
@@ -110,7 +118,15 @@ impl App {
                 ..Default::default()
             }),
             config_log: Arc::new(routers::ConfigLog::default()),
+            flag_limiter: Arc::new(payments::FlagLimiter::new(60)),
+            enquiries: Arc::new(tokio::sync::Semaphore::new(8)),
+            retention: retention::Retention::default(),
         }
+    }
+
+    pub fn with_retention(mut self, retention: retention::Retention) -> Self {
+        self.retention = retention;
+        self
     }
 
     pub fn with_router_env(mut self, env: routers::RouterEnv) -> Self {

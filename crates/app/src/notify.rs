@@ -13,6 +13,10 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
+/// Template variables that are secret: rendered only when a message is sent, so the
+/// outbox (which viewers can read) never stores them.
+const SECRET_VARS: &[&str] = &["password"];
+
 /// An entry is given up after this many attempts.
 pub const MAX_ATTEMPTS: i32 = 8;
 
@@ -201,12 +205,14 @@ impl App {
         invoice_payment_id: Option<i64>,
     ) -> AppResult<()> {
         let text = render(&self.template(template).await?, vars);
+        // Secrets a template names are filled in at send time only, never stored.
+        let secrets: Vec<&str> = SECRET_VARS.iter().copied().filter(|v| text.contains(&format!("{{{v}}}"))).collect();
         let now = self.now();
         if self.sms_settings().await?.enabled {
             let item = NewOutbox {
                 kind: "sms".into(),
                 payload: json!({"to": format!("+{}", c.phone.as_str()), "message": text, "customer_id": c.id,
-                    "template": template}),
+                    "template": template, "secrets": secrets}),
                 dedupe_key: Some(format!("{key}:sms")),
                 at: now,
             };
@@ -216,7 +222,7 @@ impl App {
             let item = NewOutbox {
                 kind: "email".into(),
                 payload: json!({"to": to, "subject": subject(template, vars), "text": text, "customer_id": c.id,
-                    "template": template, "invoice_payment_id": invoice_payment_id}),
+                    "template": template, "invoice_payment_id": invoice_payment_id, "secrets": secrets}),
                 dedupe_key: Some(format!("{key}:email")),
                 at: now,
             };
@@ -265,12 +271,12 @@ impl App {
             }
             "customer.welcome" | "customer.reminder" | "customer.expired" => {
                 let Some(c) = self.customer_of(p).await.map_err(Delivery::retry)? else { return Ok(()) };
-                let mut vars = self.customer_vars(&c).await.map_err(Delivery::retry)?;
+                let vars = self.customer_vars(&c).await.map_err(Delivery::retry)?;
                 let template = match item.kind.as_str() {
-                    "customer.welcome" => {
-                        vars.insert("password", c.password.clone());
-                        "welcome"
-                    }
+                    // The password is not rendered here: what the outbox stores is
+                    // readable in the dashboard, so `{password}` stays a placeholder
+                    // until the moment of sending (see `fill_secrets`).
+                    "customer.welcome" => "welcome",
                     "customer.reminder" => "reminder",
                     _ => {
                         // Expired: the router ends live sessions first (rule 4), retried
@@ -327,9 +333,33 @@ impl App {
         }
     }
 
+    /// Puts the secrets an entry names (the customer's password in a welcome) into its
+    /// text, read from the customer now: the stored entry never holds them.
+    async fn fill_secrets(&self, p: &Value, text: &str) -> Result<String, Delivery> {
+        let names: Vec<&str> = p
+            .get("secrets")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).filter(|n| SECRET_VARS.contains(n)).collect())
+            .unwrap_or_default();
+        if names.is_empty() {
+            return Ok(text.to_string());
+        }
+        let Some(c) = self.customer_of(p).await.map_err(Delivery::retry)? else {
+            return Err(Delivery::bad("the customer was deleted before their login could be sent"));
+        };
+        let mut vars = BTreeMap::new();
+        for name in names {
+            if name == "password" {
+                vars.insert("password", c.password.clone());
+            }
+        }
+        Ok(render(text, &vars))
+    }
+
     async fn deliver_sms(&self, p: &Value) -> Result<(), Delivery> {
         let to = p.get("to").and_then(Value::as_str).ok_or(Delivery::bad("no recipient"))?;
         let message = p.get("message").and_then(Value::as_str).ok_or(Delivery::bad("no message"))?;
+        let message = &self.fill_secrets(p, message).await?;
         let settings = self.sms_settings().await.map_err(Delivery::retry)?;
         if !settings.enabled {
             return Err(Delivery::bad("SMS was turned off before this message was sent"));
@@ -368,7 +398,7 @@ impl App {
         let email = broadnet_mailer::Email {
             to: to.to_string(),
             subject: p.get("subject").and_then(Value::as_str).unwrap_or_default().to_string(),
-            text: p.get("text").and_then(Value::as_str).unwrap_or_default().to_string(),
+            text: self.fill_secrets(p, p.get("text").and_then(Value::as_str).unwrap_or_default()).await?,
             attachments,
         };
         let mailer = broadnet_mailer::Mailer::new(config).map_err(|e| Delivery::Failed(e.to_string()))?;
@@ -471,7 +501,7 @@ impl App {
     }
 
     /// The outbox, for the dashboard: what was sent, what failed and why.
-    pub async fn list_notifications(&self, params: &BTreeMap<String, String>) -> AppResult<Value> {
+    pub async fn list_notifications(&self, s: &crate::Session, params: &BTreeMap<String, String>) -> AppResult<Value> {
         let mut q = OutboxQuery { page: 1, per_page: 50, ..Default::default() };
         let mut errors = crate::FieldErrors::new();
         for (k, v) in params {
@@ -491,7 +521,26 @@ impl App {
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
-        Ok(json!(self.store.list_outbox(&q).await?))
+        let mut page = self.store.list_outbox(&q).await?;
+        if !s.admin.role.can_write() {
+            // Entries written before passwords were filled at send time may hold one.
+            for item in &mut page.items {
+                redact_login(&mut item.payload);
+            }
+        }
+        Ok(json!(page))
+    }
+}
+
+/// Hides the text of a message that carried (or carries) a customer's login.
+fn redact_login(payload: &mut Value) {
+    if payload.get("template").and_then(Value::as_str) != Some("welcome") {
+        return;
+    }
+    for key in ["message", "text"] {
+        if let Some(v) = payload.get_mut(key) {
+            *v = Value::String("(welcome message with the customer's login; hidden from viewers)".into());
+        }
     }
 }
 

@@ -19,6 +19,16 @@ pub fn parse_package(body: Value) -> AppResult<NewPackage> {
     };
     let price = f.parsed("price", Money::parse_major);
     let price = f.required("price", price);
+    // A price of 0 gives access away: only on purpose, never from a typo or an
+    // empty field.
+    let free = f.boolean("free").value().unwrap_or(false);
+    match price {
+        Some(p) if p.minor() == 0 && !free => {
+            f.error("price", "is 0: to offer this package free of charge, also send \"free\": true")
+        }
+        Some(p) if p.minor() != 0 && free => f.error("free", "a free package has a price of 0"),
+        _ => {}
+    }
     let down = f.parsed("download_rate", Rate::parse);
     let download = f.required("download_rate", down);
     let up = f.parsed("upload_rate", Rate::parse);
@@ -87,6 +97,7 @@ pub fn package_json(p: &Package) -> Value {
         "service_type": p.service_type,
         "price": p.price.to_string(),
         "price_minor": p.price.minor(),
+        "free": p.price.minor() == 0,
         "download_rate": Rate::from_bps(p.download_bps).to_string(),
         "upload_rate": Rate::from_bps(p.upload_bps).to_string(),
         "burst": p.burst.map(|b| json!({

@@ -41,6 +41,11 @@ pub fn parse_stk_callback(body: &Value) -> Result<StkResult, String> {
     if result_code.chars().count() > 16 {
         return Err("ResultCode longer than any Daraja code".into());
     }
+    // Numeric codes in any spelling ("00", "0.0" is not one) compare as numbers.
+    let result_code = match result_code.parse::<i64>() {
+        Ok(n) => n.to_string(),
+        Err(_) => result_code,
+    };
     let result_desc = cb.get("ResultDesc").and_then(text_of).unwrap_or_default();
     let items: Vec<&Value> =
         cb.pointer("/CallbackMetadata/Item").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
@@ -67,11 +72,34 @@ pub(crate) fn closing_status(code: &str) -> PaymentStatus {
     }
 }
 
+/// Where a callback arrived: at the per-install secret path, or at the seed's plain
+/// path that anyone on the internet can post to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackPath {
+    Secret,
+    Plain,
+}
+
 impl App {
+    /// Records a callback that was not applied, for an admin to see. Only what
+    /// identifies it and a capped excerpt are kept, and at most a bounded number per
+    /// minute, so strangers cannot fill the disk through an unauthenticated path.
     pub(crate) async fn flag_callback(&self, provider: &str, reason: &str, body: &Value) -> AppResult<()> {
-        tracing::warn!(%provider, %reason, "payment callback recorded, not applied");
-        let actor = Actor::system(&format!("{provider}-callback"), self.now());
-        let detail = json!({"reason": reason, "callback": body});
+        let now = self.now();
+        let Some(suppressed) = self.flag_limiter.admit(now) else {
+            tracing::debug!(%provider, "payment callback not recorded: too many flagged callbacks this minute");
+            return Ok(());
+        };
+        tracing::warn!(%provider, reason = ?crate::fields::excerpt(reason, 200), "payment callback recorded, not applied");
+        let actor = Actor::system(&format!("{provider}-callback"), now);
+        let mut detail = json!({
+            "reason": crate::fields::excerpt(reason, 500),
+            "ids": identifying_fields(body),
+            "excerpt": crate::fields::excerpt(&body.to_string(), CALLBACK_EXCERPT),
+        });
+        if suppressed > 0 {
+            detail["not_recorded_before_this"] = json!(suppressed);
+        }
         self.store.record_event(&actor, "payment.callback_flagged", "payment", None, detail).await?;
         Ok(())
     }
@@ -79,21 +107,27 @@ impl App {
     /// The STK callback at its secret path.
     pub async fn mpesa_stk_callback_at(&self, token: &str, body: Value) -> AppResult<Value> {
         self.check_callback_token(token)?;
-        self.mpesa_stk_callback(body).await
+        self.mpesa_stk_callback(body, CallbackPath::Secret).await
     }
 
-    /// The seed's plain path, accepted only while no callback secret is configured.
+    /// The seed's plain path: see [`App::plain_callbacks_allowed`].
     pub async fn mpesa_stk_callback_plain(&self, body: Value) -> AppResult<Value> {
         if !self.plain_callbacks_allowed() {
             return Err(AppError::NotFound("page"));
         }
-        self.mpesa_stk_callback(body).await
+        self.mpesa_stk_callback(body, CallbackPath::Plain).await
     }
 
     /// Handles an M-Pesa STK callback. Only malformed bodies are errors; anything
     /// that parses is acknowledged (Safaricom must not retry forever) and either
     /// applied or recorded for review.
-    pub async fn mpesa_stk_callback(&self, body: Value) -> AppResult<Value> {
+    ///
+    /// STK callbacks are not signed, so a callback's word alone never closes a payment
+    /// (a forged "cancelled" would make the customer's real payment be refused) and
+    /// never completes one unless it arrived at the secret path carrying the receipt,
+    /// amount and phone of the payment we started. Everything else is confirmed with
+    /// the STK query first.
+    pub async fn mpesa_stk_callback(&self, body: Value, path: CallbackPath) -> AppResult<Value> {
         let r = parse_stk_callback(&body).map_err(|e| AppError::field("Body.stkCallback", e))?;
         let mut found = self.store.find_payment_by_checkout(&r.checkout_request_id).await;
         if matches!(found, Err(StoreError::NotFound)) {
@@ -109,21 +143,31 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         };
-        let now = self.now();
         if r.result_code != "0" {
-            let closed = self
-                .store
-                .close_payment(payment.id, closing_status(&r.result_code), &r.result_code, &r.result_desc, now)
-                .await?;
-            tracing::info!(payment = payment.id, code = %r.result_code, status = %closed.status, "M-Pesa payment not completed");
-            if closed.status == closing_status(&r.result_code) && closed.result_code.as_deref() == Some(&r.result_code)
-            {
-                self.payment_failed(&closed).await?;
+            if payment.status == PaymentStatus::Pending {
+                tracing::info!(payment = payment.id, code = %r.result_code, "M-Pesa says not paid; asking the STK query before closing");
+                self.confirm_stk(&payment, None, &body).await?;
             }
             return Ok(accepted());
         }
-        let (Some(receipt), Some(amount)) = (r.receipt.clone(), r.amount) else {
-            self.flag_callback("mpesa", "success without MpesaReceiptNumber or Amount", &body).await?;
+        // What a genuine success carries (Daraja §4.2): receipt, amount and phone.
+        let complete = match (&r.receipt, r.amount, &r.phone, &payment.phone) {
+            (Some(receipt), Some(amount), Some(paid), Some(asked)) if paid == asked => Some((receipt.clone(), amount)),
+            (Some(receipt), Some(amount), Some(_), None) => Some((receipt.clone(), amount)),
+            _ => None,
+        };
+        let trusted = path == CallbackPath::Secret && complete.is_some();
+        let open = payment.status == PaymentStatus::Pending
+            || payment.status == PaymentStatus::Completed
+            || payment.result_code.as_deref() == Some(crate::collect::NO_ANSWER);
+        let (Some((receipt, amount)), true, true) = (complete.clone(), trusted, open) else {
+            // Unsigned and incomplete, from the plain path, or a success for a payment
+            // already closed as failed: Daraja's own answer decides.
+            if payment.status == PaymentStatus::Completed {
+                return Ok(accepted());
+            }
+            let keep_receipt = if trusted { complete.map(|(receipt, _)| receipt) } else { None };
+            self.confirm_stk(&payment, keep_receipt, &body).await?;
             return Ok(accepted());
         };
         let completion = Completion {
@@ -132,7 +176,8 @@ impl App {
             amount,
             phone: r.phone,
             result_desc: r.result_desc.clone(),
-            at: now,
+            at: self.now(),
+            provider_confirmed: false,
         };
         match self.store.complete_payment(completion).await {
             Ok(CompleteOutcome::Completed { invoice_number, expires_at, .. }) => {
@@ -150,6 +195,143 @@ impl App {
         }
         Ok(accepted())
     }
+
+    /// Asks Daraja's STK query what became of `payment` and acts on its answer: paid
+    /// completes it (with the callback's receipt when that callback is trusted, else a
+    /// stand-in the real callback replaces later), not paid closes it, no answer yet
+    /// leaves it to reconciliation.
+    async fn confirm_stk(
+        &self,
+        payment: &broadnet_store::Payment,
+        receipt: Option<String>,
+        body: &Value,
+    ) -> AppResult<()> {
+        let Some(checkout) = payment.checkout_request_id.clone() else { return Ok(()) };
+        let Some(_permit) = self.enquiry_permit().await else {
+            tracing::warn!(payment = payment.id, "too many provider queries at once; reconciliation will ask later");
+            return Ok(());
+        };
+        let client = match self.daraja().await {
+            Ok((client, _)) => client,
+            Err(e) => {
+                tracing::warn!(payment = payment.id, error = %e, "cannot ask M-Pesa (settings); reconciliation asks again");
+                return Ok(());
+            }
+        };
+        match client.stk_query(&checkout).await {
+            Ok(broadnet_providers::daraja::StkQuery::Done { result_code, result_desc }) if result_code == "0" => {
+                let receipt = receipt.unwrap_or_else(|| format!("Q-{checkout}"));
+                let evidence = json!({"stk_query": {"CheckoutRequestID": checkout, "ResultCode": "0"},
+                    "callback": identifying_fields(body)});
+                self.complete_from_provider(payment, receipt, result_desc, "mpesa", &evidence, true).await
+            }
+            Ok(broadnet_providers::daraja::StkQuery::Done { result_code, result_desc }) => {
+                let st = closing_status(&result_code);
+                let closed = self.store.close_payment(payment.id, st, &result_code, &result_desc, self.now()).await?;
+                tracing::info!(payment = payment.id, code = %result_code, status = %closed.status, "M-Pesa payment not completed");
+                if closed.status == st && closed.result_code.as_deref() == Some(result_code.as_str()) {
+                    self.payment_failed(&closed).await?;
+                }
+                Ok(())
+            }
+            Ok(broadnet_providers::daraja::StkQuery::Pending) => {
+                tracing::info!(payment = payment.id, "STK query: still being processed; reconciliation asks again");
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(payment = payment.id, error = %e, "STK query failed; reconciliation asks again");
+                Ok(())
+            }
+        }
+    }
+
+    /// A slot for one outbound status query prompted by a callback: a flood of
+    /// callbacks must not become a flood of requests to the provider. `None` after a
+    /// short wait; the payment is then left for reconciliation.
+    pub(crate) async fn enquiry_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let wait = tokio::time::timeout(std::time::Duration::from_secs(5), self.enquiries.clone().acquire_owned());
+        wait.await.ok().and_then(Result::ok)
+    }
+}
+
+/// Bounds how many flagged callbacks are written to the audit log per minute (per
+/// node): enough for every genuine oddity, too few for a stranger to fill the disk.
+pub struct FlagLimiter {
+    per_minute: u32,
+    state: std::sync::Mutex<(chrono::DateTime<chrono::Utc>, u32, u64)>,
+}
+
+impl FlagLimiter {
+    pub fn new(per_minute: u32) -> Self {
+        FlagLimiter { per_minute, state: std::sync::Mutex::new((chrono::DateTime::<chrono::Utc>::MIN_UTC, 0, 0)) }
+    }
+
+    /// `Some(n)` when this one may be recorded, `n` being how many were dropped since
+    /// the last one recorded; `None` when the minute's allowance is used up.
+    pub fn admit(&self, now: chrono::DateTime<chrono::Utc>) -> Option<u64> {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (start, count, dropped) = &mut *st;
+        if now >= *start + chrono::Duration::minutes(1) || now < *start {
+            *start = now;
+            *count = 0;
+        }
+        if *count >= self.per_minute {
+            *dropped += 1;
+            if *dropped == 1 {
+                tracing::warn!(
+                    limit = self.per_minute,
+                    "too many unmatched payment callbacks: recording at most this many a minute"
+                );
+            }
+            return None;
+        }
+        *count += 1;
+        Some(std::mem::take(dropped))
+    }
+}
+
+/// How much of a flagged callback body is kept in the audit log.
+const CALLBACK_EXCERPT: usize = 2000;
+
+/// The fields that identify a callback (M-Pesa STK and C2B, Airtel), each capped.
+fn identifying_fields(body: &Value) -> Value {
+    const PATHS: &[(&str, &str)] = &[
+        ("CheckoutRequestID", "/Body/stkCallback/CheckoutRequestID"),
+        ("MerchantRequestID", "/Body/stkCallback/MerchantRequestID"),
+        ("ResultCode", "/Body/stkCallback/ResultCode"),
+        ("TransID", "/TransID"),
+        ("TransAmount", "/TransAmount"),
+        ("BillRefNumber", "/BillRefNumber"),
+        ("MSISDN", "/MSISDN"),
+        ("FirstName", "/FirstName"),
+        ("transaction.id", "/transaction/id"),
+        ("transaction.status_code", "/transaction/status_code"),
+        ("transaction.airtel_money_id", "/transaction/airtel_money_id"),
+        ("stk_query", "/stk_query"),
+        ("enquiry", "/enquiry"),
+        ("c2b_recovered", "/c2b_recovered"),
+    ];
+    let mut out = serde_json::Map::new();
+    for (name, path) in PATHS {
+        if let Some(v) = body.pointer(path) {
+            let v = match v {
+                Value::String(s) => Value::String(crate::fields::excerpt(s, 64)),
+                Value::Number(_) | Value::Bool(_) => v.clone(),
+                other => Value::String(crate::fields::excerpt(&other.to_string(), 200)),
+            };
+            out.insert((*name).to_string(), v);
+        }
+    }
+    if let Some(items) = body.pointer("/Body/stkCallback/CallbackMetadata/Item").and_then(Value::as_array) {
+        for item in items.iter().take(10) {
+            if let (Some(name), Some(v)) = (item.get("Name").and_then(Value::as_str), item.get("Value"))
+                && ["Amount", "MpesaReceiptNumber", "PhoneNumber"].contains(&name)
+            {
+                out.insert(name.to_string(), Value::String(crate::fields::excerpt(&v.to_string(), 64)));
+            }
+        }
+    }
+    Value::Object(out)
 }
 
 /// A C2B (paybill) notification (Daraja §7.2); the same shape for validation and confirmation.
@@ -296,6 +478,7 @@ impl App {
             phone: None,
             result_desc: "C2B payment confirmed".into(),
             at: now,
+            provider_confirmed: false,
         };
         match self.store.complete_payment(completion).await {
             Ok(CompleteOutcome::Completed { invoice_number, .. }) => {
@@ -363,6 +546,9 @@ impl App {
         let reference = f.text("reference", 64).value();
         f.finish()?;
         let Some(amount) = amount else { return Err(AppError::Internal("amount missing after validation".into())) };
+        if amount.minor() <= 0 {
+            return Err(AppError::field("amount", "must be more than 0; a free package needs no payment"));
+        }
         let customer = self.store.get_customer(customer_id).await.map_err(AppError::from_store("customer"))?;
         let Some(package_id) = package_id.or(customer.package_id) else {
             return Err(AppError::field("package_id", "the customer has no package; give one"));
@@ -400,6 +586,7 @@ impl App {
             phone: None,
             result_desc: "cash received".into(),
             at: now,
+            provider_confirmed: false,
         };
         match self.store.complete_payment(completion).await {
             Ok(CompleteOutcome::Completed { payment, invoice_number, expires_at }) => {
@@ -431,6 +618,29 @@ fn accepted() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numeric_result_codes_compare_as_numbers() {
+        let cb = |code: Value| json!({"Body": {"stkCallback": {"CheckoutRequestID": "x", "ResultCode": code}}});
+        assert_eq!(parse_stk_callback(&cb(json!("00"))).unwrap().result_code, "0");
+        assert_eq!(parse_stk_callback(&cb(json!(" 1032"))).unwrap().result_code, "1032");
+        assert_eq!(parse_stk_callback(&cb(json!("SFC_IC0003"))).unwrap().result_code, "SFC_IC0003");
+    }
+
+    #[test]
+    fn flagged_callbacks_are_capped_per_minute_and_trimmed() {
+        let l = FlagLimiter::new(3);
+        let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        assert_eq!((l.admit(t0), l.admit(t0), l.admit(t0)), (Some(0), Some(0), Some(0)));
+        assert_eq!(l.admit(t0 + chrono::Duration::seconds(59)), None);
+        assert_eq!(l.admit(t0 + chrono::Duration::seconds(59)), None);
+        assert_eq!(l.admit(t0 + chrono::Duration::seconds(60)), Some(2), "says how many were dropped");
+        let huge = json!({"Body": {"stkCallback": {"CheckoutRequestID": "A".repeat(10_000), "ResultCode": 0,
+            "ResultDesc": "B".repeat(1_000_000)}}});
+        let ids = identifying_fields(&huge);
+        assert!(ids["CheckoutRequestID"].as_str().unwrap().chars().count() <= 65, "{ids}");
+        assert!(ids.to_string().len() < 1000);
+    }
 
     #[test]
     fn reads_the_reference_callbacks() {

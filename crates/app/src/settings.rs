@@ -14,6 +14,8 @@ pub enum Kind {
     Int,
     Url,
     Choice(&'static [&'static str]),
+    /// Letters, digits, `-`, `_` and `/` (it goes into file names and HTTP headers).
+    Prefix,
 }
 
 pub struct Def {
@@ -39,7 +41,7 @@ pub const REGISTRY: &[(&str, &[Def])] = &[
             d("isp_email", Kind::Text, "Support email address"),
             d("timezone", Kind::Text, "Time zone for display (default Africa/Nairobi)"),
             d("currency", Kind::Choice(&["KES", "UGX", "TZS", "RWF", "ZMW", "MWK", "NGN", "GHS"]), "Currency"),
-            d("invoice_prefix", Kind::Text, "Invoice number prefix, e.g. INV-"),
+            d("invoice_prefix", Kind::Prefix, "Invoice number prefix, e.g. INV-"),
             d("invoice_footer", Kind::Text, "Text at the foot of every invoice"),
         ],
     ),
@@ -108,7 +110,7 @@ pub fn category(name: &str) -> Option<&'static [Def]> {
 
 fn kind_name(k: Kind) -> &'static str {
     match k {
-        Kind::Text => "text",
+        Kind::Text | Kind::Prefix => "text",
         Kind::Secret => "secret",
         Kind::Bool => "bool",
         Kind::Int => "int",
@@ -132,6 +134,16 @@ fn validate(f: &mut Fields, def: &Def) -> Option<Option<String>> {
             }
             v
         }
+        Kind::Prefix => {
+            let v = f.text(def.key, 16).patch();
+            if let Some(Some(p)) = &v
+                && !valid_prefix(p)
+            {
+                f.error(def.key, "may contain only letters, digits, - _ and / (at most 16)");
+                return None;
+            }
+            v
+        }
         Kind::Choice(choices) => {
             let v = f.text(def.key, 100).patch();
             if let Some(Some(c)) = &v
@@ -143,6 +155,11 @@ fn validate(f: &mut Fields, def: &Def) -> Option<Option<String>> {
             v
         }
     }
+}
+
+/// An invoice number prefix that is safe in a file name and an HTTP header.
+pub fn valid_prefix(p: &str) -> bool {
+    p.chars().count() <= 16 && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/'))
 }
 
 impl App {
@@ -204,5 +221,52 @@ impl App {
             self.store.put_settings(&s.actor(self.now()), category_name, values).await?;
         }
         self.read_settings(category_name).await
+    }
+}
+
+impl App {
+    /// Moves every stored secret (settings, router API passwords) that is still
+    /// encrypted under a previous key (the one once derived from JWT_SECRET) to the
+    /// current ENCRYPTION_KEY. Run at start; returns how many were moved.
+    pub async fn reencrypt_secrets(&self) -> AppResult<usize> {
+        let actor = broadnet_store::Actor::system("encryption-key-change", self.now());
+        let mut moved = 0;
+        for (category_name, defs) in REGISTRY {
+            let stored = self.store.get_settings(category_name).await?;
+            let mut values = Vec::new();
+            for s in stored.into_iter().filter(|s| s.secret && !s.value.is_empty()) {
+                if !defs.iter().any(|d| d.key == s.key) {
+                    continue;
+                }
+                match self.secrets.reencrypt(&s.value) {
+                    Ok(Some(value)) => values.push(Setting { key: s.key, value, secret: true }),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(category = category_name, key = %s.key, error = %e, "stored secret unreadable")
+                    }
+                }
+            }
+            if !values.is_empty() {
+                moved += values.len();
+                self.store.put_settings(&actor, category_name, values).await?;
+            }
+        }
+        for r in self.store.list_routers().await? {
+            let Some(enc) = r.api_password_enc.as_deref() else { continue };
+            match self.secrets.reencrypt(enc) {
+                Ok(Some(value)) => {
+                    let patch =
+                        broadnet_store::RouterPatch { api_password_enc: Some(Some(value)), ..Default::default() };
+                    self.store.update_router(&actor, r.id, patch).await?;
+                    moved += 1;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(router = %r.name, error = %e, "stored router API password unreadable"),
+            }
+        }
+        if moved > 0 {
+            tracing::info!(moved, "secrets re-encrypted under the current ENCRYPTION_KEY");
+        }
+        Ok(moved)
     }
 }

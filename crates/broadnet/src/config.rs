@@ -63,6 +63,8 @@ pub struct Config {
     pub jwt_secret: Secret,
     pub jwt_expires_in: chrono::Duration,
     pub encryption_key: Secret,
+    /// The key secrets were encrypted with before ENCRYPTION_KEY was set (JWT_SECRET).
+    pub encryption_previous: Option<Secret>,
     pub database_url: Secret,
     /// Where the database URL came from: DATABASE_URL, DB_*, or the default SQLite file.
     pub database_source: &'static str,
@@ -85,6 +87,12 @@ pub struct Config {
     pub app_url: String,
     /// PAYMENTS_CALLBACK_SECRET: the secret in payment callback paths.
     pub callback_secret: Secret,
+    /// PAYMENTS_PLAIN_CALLBACKS: the seed's unauthenticated callback paths
+    /// (`/api/payments/mpesa/callback`, `/api/payments/airtel/callback`) are served.
+    /// Default: yes in development, no in production.
+    pub plain_callbacks: bool,
+    /// RETENTION_CALLBACK_DAYS, RETENTION_AUTH_LOG_DAYS, RETENTION_SESSIONS_MONTHS.
+    pub retention: broadnet_app::retention::Retention,
     pub mpesa: Mpesa,
     pub airtel: Airtel,
     pub sms: Sms,
@@ -213,6 +221,21 @@ impl Reader<'_> {
             Some(v) if v.trim() == "0" => 0,
             _ => self.port(var, default),
         }
+    }
+
+    /// A whole number of days (or months) to keep something; 0 keeps it forever.
+    fn keep(&mut self, var: &'static str, default: i64, unit_days: i64, max: i64) -> Option<chrono::Duration> {
+        let n = match self.get(var) {
+            None => default,
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if (0..=max).contains(&n) => n,
+                _ => {
+                    self.bad(var, format!("must be a whole number from 0 (keep forever) to {max}, not {v:?}"));
+                    default
+                }
+            },
+        };
+        (n > 0).then(|| chrono::Duration::days(n * unit_days))
     }
 
     fn flag(&mut self, var: &'static str) -> bool {
@@ -355,15 +378,28 @@ impl Config {
                 chrono::Duration::days(7)
             }),
         };
-        let encryption_key = match r.get("ENCRYPTION_KEY") {
+        let (encryption_key, encryption_previous) = match r.get("ENCRYPTION_KEY") {
             Some(k) => {
                 if let Some(reason) = weak_reason(&k, 32) {
                     r.bad("ENCRYPTION_KEY", reason);
                 }
-                Secret(k)
+                // Secrets stored before ENCRYPTION_KEY was set were encrypted with the
+                // key derived from JWT_SECRET: still read, and moved at start.
+                let previous = (!jwt_secret.is_empty() && jwt_secret.expose() != k).then(|| jwt_secret.clone());
+                (Secret(k), previous)
             }
-            // Derived from JWT_SECRET (with a domain label) when not set separately.
-            None => jwt_secret.clone(),
+            // Derived from JWT_SECRET (with a domain label) when not set separately;
+            // outside production it is generated on first start instead.
+            None => {
+                if production {
+                    r.problems.push(Problem {
+                        var: "ENCRYPTION_KEY",
+                        message: "is not set: stored provider keys and router passwords are encrypted with a key derived from JWT_SECRET, so rotating JWT_SECRET would make them unreadable; set ENCRYPTION_KEY (openssl rand -hex 32) and they are moved to it at the next start".into(),
+                        fatal: false,
+                    });
+                }
+                (jwt_secret.clone(), None)
+            }
         };
 
         let (database_url, database_source) = if let Some(u) = r.get("DATABASE_URL") {
@@ -530,6 +566,26 @@ impl Config {
             r.bad("PAYMENTS_CALLBACK_SECRET", "may contain only letters, digits, - and _ (it goes into a URL path)");
         }
 
+        let plain_callbacks = match r.get("PAYMENTS_PLAIN_CALLBACKS") {
+            Some(_) => r.flag("PAYMENTS_PLAIN_CALLBACKS"),
+            None => !production,
+        };
+        if r.get("PAYMENTS_PLAIN_CALLBACKS").is_some() && plain_callbacks && !callback_secret.is_empty() {
+            r.problems.push(Problem {
+                var: "PAYMENTS_PLAIN_CALLBACKS",
+                message: "is ignored: with PAYMENTS_CALLBACK_SECRET set only the secret paths are served".into(),
+                fatal: false,
+            });
+        }
+
+        let retention = broadnet_app::retention::Retention {
+            flagged_callbacks: r.keep("RETENTION_CALLBACK_DAYS", 90, 1, 36_500),
+            post_auth: r.keep("RETENTION_AUTH_LOG_DAYS", 90, 1, 36_500),
+            // Months of 31 days: a row is never removed before the month it belongs to
+            // has been kept whole.
+            sessions: r.keep("RETENTION_SESSIONS_MONTHS", 12, 31, 1200),
+        };
+
         let cfg = Config {
             app_host,
             app_port,
@@ -539,6 +595,7 @@ impl Config {
             jwt_secret,
             jwt_expires_in,
             encryption_key,
+            encryption_previous,
             database_url: Secret(database_url),
             database_source,
             admin_username,
@@ -556,6 +613,8 @@ impl Config {
             dhcp_range,
             app_url,
             callback_secret,
+            plain_callbacks,
+            retention,
             mpesa,
             airtel,
             sms,
@@ -598,6 +657,12 @@ impl Config {
             ("DHCP_RANGE".into(), format!("{} - {}", self.dhcp_range.0, self.dhcp_range.1)),
             ("APP_URL".into(), self.app_url.clone()),
             ("PAYMENTS_CALLBACK_SECRET".into(), s(&self.callback_secret)),
+            ("PAYMENTS_PLAIN_CALLBACKS".into(), self.plain_callbacks.to_string()),
+            ("RETENTION (callbacks, auth log, sessions)".into(), {
+                let d = |k: Option<chrono::Duration>| k.map_or("forever".into(), |k| format!("{}d", k.num_days()));
+                let r = &self.retention;
+                format!("{}, {}, {}", d(r.flagged_callbacks), d(r.post_auth), d(r.sessions))
+            }),
             ("MPESA_ENV".into(), self.mpesa.env.clone()),
             ("MPESA_CONSUMER_KEY".into(), s(&self.mpesa.consumer_key)),
             ("MPESA_CONSUMER_SECRET".into(), s(&self.mpesa.consumer_secret)),
@@ -651,7 +716,7 @@ pub fn gather_vars(env_file: &Path) -> anyhow::Result<Vars> {
 pub fn fill_generated_secrets(vars: &mut Vars) -> anyhow::Result<Option<PathBuf>> {
     let production = vars.get("APP_ENV").is_some_and(|v| v.trim().eq_ignore_ascii_case("production"));
     let missing = |k: &str, vars: &Vars| vars.get(k).is_none_or(|v| v.trim().is_empty());
-    if production || !missing("JWT_SECRET", vars) {
+    if production || (!missing("JWT_SECRET", vars) && !missing("ENCRYPTION_KEY", vars)) {
         return Ok(None);
     }
     let dir = PathBuf::from(vars.get("DATA_DIR").cloned().unwrap_or_else(|| "./data".into()));
@@ -663,11 +728,15 @@ pub fn fill_generated_secrets(vars: &mut Vars) -> anyhow::Result<Option<PathBuf>
             generated.insert(k, v);
         }
     }
-    if missing("JWT_SECRET", &generated) {
-        let mut bytes = [0u8; 32];
-        rand::Rng::fill(&mut rand::thread_rng(), &mut bytes);
-        generated.insert("JWT_SECRET".into(), hex::encode(bytes));
-        std::fs::create_dir_all(&dir)?;
+    let absent: Vec<&str> =
+        ["JWT_SECRET", "ENCRYPTION_KEY"].into_iter().filter(|k| missing(k, vars) && missing(k, &generated)).collect();
+    if !absent.is_empty() {
+        for k in absent {
+            let mut bytes = [0u8; 32];
+            rand::Rng::fill(&mut rand::thread_rng(), &mut bytes);
+            generated.insert(k.into(), hex::encode(bytes));
+        }
+        broadnet_store_sql::private_dir(&dir)?;
         let body: String = generated.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         write_private(&file, &format!("# Generated by broadnet on first start; keep this file private.\n{body}"))?;
     }
@@ -700,6 +769,7 @@ impl Config {
             app_name: self.app_name.clone(),
             public_url: self.app_url.clone(),
             callback_secret: some(&self.callback_secret),
+            plain_callbacks_off: !self.plain_callbacks,
             mpesa: MpesaEnv {
                 env: self.mpesa.env.clone(),
                 consumer_key: self.mpesa.consumer_key.expose().to_string(),
@@ -805,6 +875,31 @@ mod tests {
         assert!(problems.iter().all(|p| !p.fatal), "{problems:?}");
         assert_eq!(cfg.database_url.expose(), "mysql://billing:p%40ss%2Fword%231@127.0.0.1:3306/isp_billing");
         assert_eq!(cfg.provision_base_url.as_deref(), Some("https://billing.isp.co.ke/provision"));
+        // The unauthenticated seed callback paths are off in production by default.
+        assert!(!cfg.plain_callbacks);
+        assert!(cfg.gateway_env().plain_callbacks_off);
+        assert!(problems.iter().any(|p| p.var == "ENCRYPTION_KEY" && !p.fatal), "{problems:?}");
+    }
+
+    #[test]
+    fn plain_callback_paths_and_retention_are_configurable() {
+        let (cfg, _) = Config::from_vars(&vars(&[]));
+        assert!(cfg.plain_callbacks, "on in development, for the seed's URLs");
+        assert_eq!(cfg.retention, broadnet_app::retention::Retention::default());
+        let (cfg, problems) = Config::from_vars(&vars(&[
+            ("APP_ENV", "production"),
+            ("PAYMENTS_PLAIN_CALLBACKS", "true"),
+            ("RETENTION_CALLBACK_DAYS", "0"),
+            ("RETENTION_AUTH_LOG_DAYS", "30"),
+            ("RETENTION_SESSIONS_MONTHS", "24"),
+        ]));
+        assert!(cfg.plain_callbacks, "an operator may opt in");
+        assert_eq!(cfg.retention.flagged_callbacks, None, "0 keeps forever");
+        assert_eq!(cfg.retention.post_auth, Some(chrono::Duration::days(30)));
+        assert_eq!(cfg.retention.sessions, Some(chrono::Duration::days(24 * 31)));
+        let (_, problems2) = Config::from_vars(&vars(&[("RETENTION_AUTH_LOG_DAYS", "soon")]));
+        assert!(problems2.iter().any(|p| p.var == "RETENTION_AUTH_LOG_DAYS" && p.fatal), "{problems2:?}");
+        let _ = problems;
     }
 
     #[test]

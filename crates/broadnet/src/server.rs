@@ -30,9 +30,15 @@ pub fn build_app(cfg: &Config, store: DynStore, clock: Arc<dyn Clock>) -> App {
         store,
         clock,
         TokenKey::new(cfg.jwt_secret.expose().as_bytes(), cfg.jwt_expires_in),
-        SecretBox::from_key_material(cfg.encryption_key.expose()),
+        match &cfg.encryption_previous {
+            Some(previous) => {
+                SecretBox::from_key_material(cfg.encryption_key.expose()).with_previous(previous.expose())
+            }
+            None => SecretBox::from_key_material(cfg.encryption_key.expose()),
+        },
     )
     .with_nas(Arc::new(nas))
+    .with_retention(cfg.retention)
     .with_freeradius_db(cfg.radius_db_url.expose())
     .with_gateway(cfg.gateway_env())
     .with_router_env(broadnet_app::routers::RouterEnv {
@@ -159,6 +165,12 @@ pub fn cancel_on_signal(token: CancellationToken) {
 /// `broadnet serve`: everything, until a signal.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let mut cfg = cfg;
+    // DATA_DIR holds the embedded database and generated secrets: owner only, also
+    // when an older version created it readable by everyone.
+    if cfg.data_dir.is_dir() {
+        broadnet_store_sql::private_dir(&cfg.data_dir)
+            .with_context(|| format!("making {} private (mode 0700)", cfg.data_dir.display()))?;
+    }
     let store = open_store(&cfg).await?;
     let dyn_store: DynStore = Arc::new(store.clone());
     let addr = format!("{}:{}", cfg.app_host, cfg.app_port);
@@ -170,6 +182,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         cfg.app_url = cfg.app_url.replace(":0", &format!(":{}", local.port()));
     }
     let app = build_app(&cfg, dyn_store, Arc::new(SystemClock));
+    if cfg.encryption_previous.is_some()
+        && let Err(e) = app.reencrypt_secrets().await
+    {
+        tracing::error!(error = %e, "could not move stored secrets to ENCRYPTION_KEY; they stay readable, will try at the next start");
+    }
     let first = ensure_first_admin(&cfg, &app).await?;
     let st = state(&cfg, app);
     let radius = if cfg.radius_enabled {
@@ -281,6 +298,9 @@ pub fn spawn_jobs(app: App, node: &str, shutdown: CancellationToken) -> Vec<toki
     })));
     v.push(tokio::spawn(leased_job(app.clone(), "reconcile", Duration::from_secs(30), shutdown.clone(), |a| {
         Box::pin(async move { a.run_reconciliation().await })
+    })));
+    v.push(tokio::spawn(leased_job(app.clone(), "retention", Duration::from_secs(3600), shutdown.clone(), |a| {
+        Box::pin(async move { a.run_retention().await })
     })));
     v.push(tokio::spawn(leased_job(app.clone(), "routers", Duration::from_secs(60), shutdown.clone(), |a| {
         Box::pin(async move { a.run_router_monitor().await })

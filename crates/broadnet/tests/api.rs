@@ -609,10 +609,10 @@ async fn mpesa_callbacks_renew_once_and_forgeries_change_nothing() {
                 {"Name": "PhoneNumber", "Value": 254708374149u64}]}}}})
     };
     let p1 = api.app.store.create_payment(start("ws_CO_A")).await.unwrap();
+    // Successes are applied from the secret path only (the plain one asks Daraja first).
+    let secret_path = format!("/api/payments/cb/stk/{}", api.app.callback_token());
     for _ in 0..3 {
-        let r = api
-            .call_as(None, "POST", "/api/payments/mpesa/callback", Some(paid("ws_CO_A", json!(1500.00), "NLJ7RT61SV")))
-            .await;
+        let r = api.call_as(None, "POST", &secret_path, Some(paid("ws_CO_A", json!(1500.00), "NLJ7RT61SV"))).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         assert_eq!(r.body["ResultCode"], 0);
     }
@@ -624,8 +624,7 @@ async fn mpesa_callbacks_renew_once_and_forgeries_change_nothing() {
 
     // A forged success for another pending payment, for KES 1: refused and recorded.
     let p2 = api.app.store.create_payment(start("ws_CO_B")).await.unwrap();
-    let r =
-        api.call_as(None, "POST", "/api/payments/mpesa/callback", Some(paid("ws_CO_B", json!(1), "FAKE000001"))).await;
+    let r = api.call_as(None, "POST", &secret_path, Some(paid("ws_CO_B", json!(1), "FAKE000001"))).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(api.app.store.get_payment(p2.id).await.unwrap().status, PaymentStatus::Pending);
     // A success for a payment we never started.
@@ -645,13 +644,16 @@ async fn mpesa_callbacks_renew_once_and_forgeries_change_nothing() {
     let c = api.call("GET", &format!("/api/customers/{cid}"), None).await;
     assert_eq!(c.body["expires_at"], "2026-12-25T09:00:00Z", "forgeries changed nothing");
 
-    // The customer cancels the prompt.
+    // "Cancelled", on either path: a callback's word alone never closes a payment
+    // (Daraja cannot be asked here, so it stays pending for reconciliation).
     let cancel = json!({"Body": {"stkCallback": {"MerchantRequestID": "f1e2", "CheckoutRequestID": "ws_CO_B",
         "ResultCode": 1032, "ResultDesc": "Request cancelled by user"}}});
-    let r = api.call_as(None, "POST", "/api/payments/mpesa/callback", Some(cancel)).await;
-    assert_eq!(r.status, StatusCode::OK);
+    for path in ["/api/payments/mpesa/callback", secret_path.as_str()] {
+        let r = api.call_as(None, "POST", path, Some(cancel.clone())).await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
     let p = api.app.store.get_payment(p2.id).await.unwrap();
-    assert_eq!((p.status, p.result_code.as_deref()), (PaymentStatus::Cancelled, Some("1032")));
+    assert_eq!(p.status, PaymentStatus::Pending, "{p:?}");
 
     // Garbage is a clear error and changes nothing.
     let r = api.call_as(None, "POST", "/api/payments/mpesa/callback", Some(json!({"hello": "world"}))).await;
@@ -773,5 +775,68 @@ async fn cash_at_the_counter_renews_and_payments_are_listed() {
         .call_as(Some(&viewer), "POST", &format!("/api/customers/{cid}/payments"), Some(json!({"amount": "1500"})))
         .await;
     assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    api.finish().await;
+}
+
+#[tokio::test]
+async fn secrets_move_from_the_jwt_derived_key_to_encryption_key() {
+    use broadnet_app::crypto::SecretBox;
+    use broadnet_store::{Setting, SettingsRepo};
+    let api = Api::start().await;
+    let jwt = "a-test-secret-that-is-long-enough-0123456789";
+    // An older install: provider keys encrypted with the key derived from JWT_SECRET.
+    let old = SecretBox::from_key_material(jwt);
+    let actor = Actor::system("test", api.app.now());
+    let stored = vec![Setting { key: "passkey".into(), value: old.encrypt("bfb279f9aa9bdbcf"), secret: true }];
+    api.store.put_settings(&actor, "mpesa", stored).await.unwrap();
+    // Now ENCRYPTION_KEY is set (generated, or by the operator).
+    let mut vars = Vars::new();
+    vars.insert("DATABASE_URL".into(), api.db.as_ref().unwrap().url.clone());
+    vars.insert("JWT_SECRET".into(), jwt.into());
+    vars.insert("ENCRYPTION_KEY".into(), "9f".repeat(4) + &"1a2b3c4d5e6f7081".repeat(3) + "deadbeefcafef00d");
+    let (cfg, problems): (Config, _) = Config::from_vars(&vars);
+    assert!(problems.iter().all(|p| !p.fatal), "{problems:?}");
+    assert!(cfg.encryption_previous.is_some());
+    let clock = Arc::new(FixedClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap()));
+    let dyn_store: DynStore = Arc::new(api.store.clone());
+    let app = server::build_app(&cfg, dyn_store, clock);
+    assert_eq!(app.setting("mpesa", "passkey").await.unwrap().as_deref(), Some("bfb279f9aa9bdbcf"));
+    assert_eq!(app.reencrypt_secrets().await.unwrap(), 1);
+    assert_eq!(app.reencrypt_secrets().await.unwrap(), 0, "once");
+    let raw = api.store.get_settings("mpesa").await.unwrap().into_iter().find(|s| s.key == "passkey").unwrap();
+    let new = SecretBox::from_key_material(cfg.encryption_key.expose());
+    assert_eq!(new.decrypt(&raw.value).unwrap(), "bfb279f9aa9bdbcf", "readable with ENCRYPTION_KEY alone");
+    assert!(old.decrypt(&raw.value).is_err());
+    api.finish().await;
+}
+
+#[tokio::test]
+async fn a_free_package_is_only_made_on_purpose_and_nothing_pays_zero() {
+    let api = Api::start().await;
+    let pkg = |price: &str, free: Option<bool>| {
+        let mut b = json!({"name": format!("Promo {price} {free:?}"), "price": price, "download_rate": "2M",
+            "upload_rate": "1M", "duration": "1d"});
+        if let Some(f) = free {
+            b["free"] = json!(f);
+        }
+        b
+    };
+    let r = api.call("POST", "/api/packages", Some(pkg("0", None))).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert!(r.body["error"]["fields"]["price"].is_array(), "{}", r.body);
+    let r = api.call("POST", "/api/packages", Some(pkg("50", Some(true)))).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let r = api.call("POST", "/api/packages", Some(pkg("0", Some(true)))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["free"], true);
+    let free_pkg = r.body["id"].as_i64().unwrap();
+    let mut c = customer("freebie", "0712000111");
+    c["package_id"] = json!(free_pkg);
+    let r = api.call("POST", "/api/customers", Some(c)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let cid = r.body["id"].as_i64().unwrap();
+    let r = api.call("POST", &format!("/api/customers/{cid}/payments"), Some(json!({"amount": "0"}))).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert!(r.body["error"]["fields"]["amount"].is_array(), "{}", r.body);
     api.finish().await;
 }

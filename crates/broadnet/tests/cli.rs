@@ -169,7 +169,13 @@ fn zero_config_first_start_then_restart_keeps_everything() {
     {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&generated).unwrap().permissions().mode() & 0o777, 0o600);
+        // The database holds customers' RADIUS passwords in clear (CHAP needs them).
+        let mode = |p: &str| std::fs::metadata(dir.path().join(p)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("data"), 0o700);
+        assert_eq!(mode("data/broadnet.db"), 0o600);
     }
+    let env_file = std::fs::read_to_string(&generated).unwrap();
+    assert!(env_file.contains("JWT_SECRET=") && env_file.contains("ENCRYPTION_KEY="), "{env_file}");
 
     let token = s.login("admin", &password).expect("login with the printed password");
     let (st, pkg) = s.post(

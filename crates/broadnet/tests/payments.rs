@@ -644,3 +644,218 @@ async fn the_clock_moves_reminders_go_out_once_and_expiry_disconnects() {
     assert!(env.store.pending_payments(env.app.now(), 10).await.unwrap().is_empty());
     env.finish().await;
 }
+
+/// An STK callback body: `items` are (Name, Value) metadata pairs.
+fn stk_body(checkout: &str, code: Value, items: &[(&str, Value)]) -> Value {
+    let items: Vec<Value> = items.iter().map(|(n, v)| json!({"Name": n, "Value": v})).collect();
+    json!({"Body": {"stkCallback": {"MerchantRequestID": "m-x", "CheckoutRequestID": checkout, "ResultCode": code,
+        "ResultDesc": "x", "CallbackMetadata": {"Item": items}}}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forged_failures_close_nothing_and_unconfirmed_successes_complete_nothing() {
+    let env = Env::start().await;
+    let (cid, _) = env.customer("amina", "0712345020", None).await;
+    let before = env.expires(cid).await;
+    // The customer takes a while to type the PIN; the real callback never comes.
+    env.mpesa.set_behaviour(msim::Behaviour { deliveries: 0, delay: StdDuration::from_secs(3), ..Default::default() });
+    let r = env.initiate(cid).await;
+    let checkout = r["payment"]["checkout_request_id"].as_str().unwrap().to_string();
+    let pid = r["payment"]["id"].as_i64().unwrap();
+    let secret = format!("{}/api/payments/cb/stk/{}", env.base, env.app.callback_token());
+    let plain = format!("{}/api/payments/mpesa/callback", env.base);
+    // D2: forged failures, on both paths, in every spelling.
+    for (url, code) in [(&plain, json!(1032)), (&secret, json!("1032")), (&secret, json!("00 ")), (&plain, json!(1))] {
+        let resp = env.http.post(url.as_str()).json(&stk_body(&checkout, code, &[])).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    // D5: successes that are not what Safaricom sends: no phone, or the plain path.
+    let no_phone =
+        stk_body(&checkout, json!(0), &[("Amount", json!(1500)), ("MpesaReceiptNumber", json!("FORGED0001"))]);
+    let full = stk_body(
+        &checkout,
+        json!(0),
+        &[
+            ("Amount", json!(1500)),
+            ("MpesaReceiptNumber", json!("FORGED0002")),
+            ("PhoneNumber", json!(254712345020u64)),
+        ],
+    );
+    for (url, body) in [(&secret, &no_phone), (&plain, &full)] {
+        assert_eq!(env.http.post(url.as_str()).json(body).send().await.unwrap().status(), 200);
+    }
+    let p = env.payment(pid).await;
+    assert_eq!(p["payment"]["status"], "pending", "{p}");
+    assert_eq!(env.expires(cid).await, before);
+    env.app.run_outbox().await.unwrap();
+    assert!(env.sms.messages().iter().all(|m| !m.message.contains("did not go through")), "{:?}", env.sms.messages());
+
+    // The customer pays; the genuine callback completes the payment.
+    tokio::time::sleep(StdDuration::from_secs(3)).await;
+    let receipt = env.mpesa.pushes().last().unwrap().receipt.clone().unwrap();
+    let genuine = stk_body(
+        &checkout,
+        json!(0),
+        &[("Amount", json!(1500)), ("MpesaReceiptNumber", json!(receipt)), ("PhoneNumber", json!(254712345020u64))],
+    );
+    assert_eq!(env.http.post(&secret).json(&genuine).send().await.unwrap().status(), 200);
+    let p = env.payment(pid).await;
+    assert_eq!(p["payment"]["status"], "completed", "{p}");
+    assert_eq!(p["payment"]["provider_receipt"], receipt.as_str());
+    assert_eq!(env.expires(cid).await, before + Duration::days(30));
+
+    // A payment an older version closed on a forged callback's word: the genuine
+    // success, confirmed by the STK query, still completes it.
+    env.clock.advance(Duration::minutes(3));
+    env.mpesa.set_behaviour(msim::Behaviour {
+        deliveries: 0,
+        delay: StdDuration::from_millis(50),
+        ..Default::default()
+    });
+    let r = env.initiate(cid).await;
+    let (checkout, pid) =
+        (r["payment"]["checkout_request_id"].as_str().unwrap().to_string(), r["payment"]["id"].as_i64().unwrap());
+    env.store
+        .close_payment(pid, broadnet_domain::PaymentStatus::Cancelled, "1032", "forged", env.app.now())
+        .await
+        .unwrap();
+    tokio::time::sleep(StdDuration::from_millis(100)).await;
+    let receipt = env.mpesa.pushes().last().unwrap().receipt.clone().unwrap();
+    let genuine = stk_body(
+        &checkout,
+        json!(0),
+        &[("Amount", json!(1500)), ("MpesaReceiptNumber", json!(receipt)), ("PhoneNumber", json!(254712345020u64))],
+    );
+    assert_eq!(env.http.post(&secret).json(&genuine).send().await.unwrap().status(), 200);
+    let p = env.payment(pid).await;
+    assert_eq!(
+        (p["payment"]["status"].as_str(), p["payment"]["provider_receipt"].as_str()),
+        (Some("completed"), Some(receipt.as_str())),
+        "{p}"
+    );
+    assert_eq!(env.expires(cid).await, before + Duration::days(60));
+
+    // A success for a payment the provider itself says failed stays refused.
+    env.clock.advance(Duration::minutes(3));
+    env.mpesa.set_behaviour(msim::Behaviour {
+        outcome: msim::Outcome::Cancelled,
+        deliveries: 1,
+        delay: StdDuration::from_millis(50),
+    });
+    let pid = env.initiate(cid).await["payment"]["id"].as_i64().unwrap();
+    let p = env.settled(pid).await;
+    assert_eq!(p["payment"]["status"], "cancelled", "{p}");
+    let checkout = p["payment"]["checkout_request_id"].as_str().unwrap().to_string();
+    let forged = stk_body(
+        &checkout,
+        json!(0),
+        &[
+            ("Amount", json!(1500)),
+            ("MpesaReceiptNumber", json!("FORGED0003")),
+            ("PhoneNumber", json!(254712345020u64)),
+        ],
+    );
+    assert_eq!(env.http.post(&secret).json(&forged).send().await.unwrap().status(), 200);
+    assert_eq!(env.payment(pid).await["payment"]["status"], "cancelled");
+    assert_eq!(env.expires(cid).await, before + Duration::days(60));
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unmatched_callbacks_are_stored_capped_and_rate_limited() {
+    let env = Env::start().await;
+    let plain = format!("{}/api/payments/mpesa/callback", env.base);
+    // Over the callback body limit: refused before it is read whole.
+    let huge = json!({"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_X", "ResultCode": 0,
+        "ResultDesc": "A".repeat(1_900_000)}}});
+    let resp = env.http.post(&plain).json(&huge).send().await.unwrap();
+    assert_eq!(resp.status(), 413);
+    // Under it but unmatched: recorded, trimmed, at most so many a minute.
+    let big = json!({"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_Y", "ResultCode": 1032,
+        "ResultDesc": "B".repeat(60_000)}}});
+    let mut tasks = Vec::new();
+    for _ in 0..80 {
+        let (http, url, body) = (env.http.clone(), plain.clone(), big.clone());
+        tasks.push(tokio::spawn(async move { http.post(&url).json(&body).send().await.unwrap().status().as_u16() }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let (st, audit) = env.call("GET", "/api/audit-log?action=payment.callback_flagged&per_page=500", None).await;
+    assert_eq!(st, 200);
+    let n = audit["total"].as_u64().unwrap();
+    assert!((1..=60).contains(&n), "{n} flagged entries recorded");
+    let page = audit.to_string();
+    assert!(page.len() < 60 * 4000, "audit page is {} bytes", page.len());
+    assert_eq!(audit["items"][0]["after"]["ids"]["CheckoutRequestID"], "ws_CO_Y", "{}", audit["items"][0]);
+    // Retention removes them once they are old.
+    env.clock.advance(Duration::days(91));
+    assert!(env.app.run_retention().await.unwrap() >= n as usize);
+    assert_eq!(env.count("audit_log WHERE action = 'payment.callback_flagged'").await, 0);
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_outbox_never_stores_a_customers_password() {
+    let env = Env::start().await;
+    let (st, c) = env
+        .call(
+            "POST",
+            "/api/customers",
+            Some(json!({"full_name": "Leak Test", "username": "leaky", "password": "S3cretLeak77",
+                "phone": "0712345030", "customer_type": "pppoe"})),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    env.app.run_outbox().await.unwrap();
+    env.app.run_outbox().await.unwrap();
+    // The customer gets their login by SMS...
+    assert!(env.sms.messages().iter().any(|m| m.message.contains("S3cretLeak77")), "{:?}", env.sms.messages());
+    // ...but nothing stored shows it, to admins or viewers.
+    let (st, notes) = env.call("GET", "/api/notifications?per_page=500", None).await;
+    assert_eq!(st, 200);
+    assert!(!notes.to_string().contains("S3cretLeak77"), "{notes}");
+    assert!(notes.to_string().contains("{password}"), "{notes}");
+    assert_eq!(env.count("outbox WHERE payload LIKE '%S3cretLeak77%'").await, 0);
+    let (st, _) = env
+        .call("POST", "/api/admins", Some(json!({"username": "peek", "password": "long enough pw", "role": "viewer"})))
+        .await;
+    assert_eq!(st, 201);
+    let login: Value = env
+        .http
+        .post(format!("{}/api/auth/login", env.base))
+        .json(&json!({"username": "peek", "password": "long enough pw"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let viewer = login["token"].as_str().unwrap();
+    let seen: Value = env
+        .http
+        .get(format!("{}/api/notifications?per_page=500", env.base))
+        .bearer_auth(viewer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sms = seen["items"].as_array().unwrap().iter().find(|i| i["kind"] == "sms").unwrap();
+    assert!(sms["payload"]["message"].as_str().unwrap().contains("hidden from viewers"), "{sms}");
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn invoice_prefixes_that_would_break_headers_are_refused() {
+    let env = Env::start().await;
+    for bad in ["INV\"; filename=\"evil.exe", "INV\r\nX-Evil: 1", "INV 2026", "ÄÖ-"] {
+        let (st, r) = env.call("PUT", "/api/settings/general", Some(json!({"invoice_prefix": bad}))).await;
+        assert_eq!(st, 422, "{bad:?}: {r}");
+        assert!(r["error"]["fields"]["invoice_prefix"].is_array(), "{r}");
+    }
+    let (st, r) = env.call("PUT", "/api/settings/general", Some(json!({"invoice_prefix": "KN/2026-"}))).await;
+    assert_eq!(st, 200, "{r}");
+    env.finish().await;
+}

@@ -625,3 +625,115 @@ async fn a_router_answering_garbage_or_forged_acks_is_no_answer() {
     let (a, b) = (seen.recv().await.unwrap(), seen.recv().await.unwrap());
     assert_eq!(a, b);
 }
+
+/// The abuse pass: thousands of hostile datagrams (random bytes, lying lengths,
+/// truncated and oversized attributes, forged authenticators, valid packets full of
+/// control characters) on both ports at once. The server keeps answering a genuine
+/// request, and nothing in the database changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_datagrams_change_nothing_and_the_server_keeps_answering() {
+    use rand::{Rng, SeedableRng};
+    let r = Rad::start(true).await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed_0bad);
+    let mut datagrams: Vec<(u16, Vec<u8>)> = Vec::new();
+    for i in 0..4000u32 {
+        let port = if rng.gen_bool(0.5) { r.auth } else { r.acct };
+        let d = match i % 8 {
+            // Random bytes of any length.
+            0 => (0..rng.gen_range(0..4200)).map(|_| rng.r#gen()).collect(),
+            // A header whose length field lies.
+            1 => {
+                let mut d = vec![rng.gen_range(1..=5), rng.r#gen(), 0, 0];
+                d.extend((0..16).map(|_| rng.r#gen::<u8>()));
+                let claimed: u16 = rng.gen_range(0..=u16::MAX);
+                d[2..4].copy_from_slice(&claimed.to_be_bytes());
+                d.extend((0..rng.gen_range(0..64)).map(|_| rng.r#gen::<u8>()));
+                d
+            }
+            // Attributes with zero, one or over-long lengths.
+            2 => {
+                let mut d = vec![1, rng.r#gen(), 0, 0];
+                d.extend([0u8; 16]);
+                for _ in 0..rng.gen_range(1..8) {
+                    d.extend([rng.r#gen(), rng.gen_range(0..3)]);
+                }
+                let len = d.len() as u16;
+                d[2..4].copy_from_slice(&len.to_be_bytes());
+                d
+            }
+            // Correctly framed, forged Message-Authenticator or accounting authenticator.
+            3 | 4 => {
+                let ra: [u8; 16] = rng.r#gen();
+                let code = if port == r.auth { Code::AccessRequest } else { Code::AccountingRequest };
+                let mut attrs = vec![Avp::text(attr::USER_NAME, "alice\n\u{1b}[32m INFO forged")];
+                if port == r.acct {
+                    attrs.push(Avp::int(attr::ACCT_STATUS_TYPE, 1));
+                    attrs.push(Avp::text(attr::ACCT_SESSION_ID, "hostile"));
+                }
+                let mut d = encode_request(code, rng.r#gen(), &attrs, b"not-the-secret", true, ra).unwrap();
+                let last = d.len() - 1;
+                d[last] ^= 0x55;
+                d
+            }
+            // Valid with the right secret but nonsense inside: an unknown user made of
+            // control characters, hundreds of attributes.
+            5 => {
+                let ra: [u8; 16] = rng.r#gen();
+                let name: String = (0..rng.gen_range(1..200)).map(|_| char::from(rng.gen_range(0u8..32))).collect();
+                let mut attrs = vec![Avp::text(attr::USER_NAME, &name)];
+                for _ in 0..rng.gen_range(0..150) {
+                    attrs.push(Avp::new(rng.gen_range(1..=255u8), vec![rng.r#gen::<u8>(); rng.gen_range(0..8)]));
+                }
+                match encode_request(Code::AccessRequest, rng.r#gen(), &attrs, SECRET.as_bytes(), true, ra) {
+                    Ok(d) => d,
+                    Err(_) => vec![1, 0, 0, 20],
+                }
+            }
+            // Codes a server never takes (replies, CoA) sent to it.
+            6 => {
+                let mut d = vec![rng.gen_range(2..=255), rng.r#gen(), 0, 20];
+                d.extend((0..16).map(|_| rng.r#gen::<u8>()));
+                d
+            }
+            // The largest datagram RADIUS allows, and beyond.
+            _ => vec![rng.r#gen::<u8>(); rng.gen_range(4096..9000)],
+        };
+        datagrams.push((port, d));
+    }
+    let sock = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    // Drain any replies so the kernel buffer never fills.
+    let drain = tokio::spawn({
+        let sock = sock.clone();
+        async move {
+            let mut buf = vec![0u8; 4096];
+            let mut n = 0u32;
+            while let Ok(Ok(_)) =
+                tokio::time::timeout(std::time::Duration::from_secs(2), sock.recv_from(&mut buf)).await
+            {
+                n += 1;
+            }
+            n
+        }
+    });
+    for (port, d) in &datagrams {
+        let _ = sock.send_to(d, SocketAddr::from(([127, 0, 0, 1], *port))).await;
+    }
+    // A genuine request is still answered while the flood drains.
+    let ra: [u8; 16] = rand::random();
+    let attrs = [
+        Avp::text(attr::USER_NAME, "alice"),
+        Avp::new(attr::USER_PASSWORD, crypto::hide_password(b"hello", SECRET.as_bytes(), &ra).unwrap()),
+        Avp::int(attr::SERVICE_TYPE, 2),
+    ];
+    let req = encode_request(Code::AccessRequest, 7, &attrs, SECRET.as_bytes(), true, ra).unwrap();
+    let reply = r.raw(r.auth, &req).await.expect("a genuine request is answered during the flood");
+    assert_eq!(Packet::decode(&reply).unwrap().code, Code::AccessAccept);
+    let replies = drain.await.unwrap();
+    // Nothing hostile was accepted or recorded.
+    assert_eq!(Stats::get(&r.server.stats.accepts), 1);
+    assert!(replies < 600, "{replies} replies to hostile datagrams (rejects of well-signed nonsense only)");
+    assert_eq!(r.store.list_sessions(&SessionQuery::default()).await.unwrap().total, 0);
+    let alice = r.store.get_customer_by_username("alice").await.unwrap();
+    assert_eq!(alice.status, CustomerStatus::Active);
+    r.finish().await;
+}

@@ -49,6 +49,9 @@ impl AuditRepo for SqlStore {
         if let Some(v) = q.admin_id {
             cond = cond.add(Column::AdminId.eq(v))
         }
+        if let Some(v) = &q.action {
+            cond = cond.add(Column::Action.eq(v.as_str()))
+        }
         let per_page = q.per_page.clamp(1, 500);
         let page = q.page.max(1);
         let filtered = Entity::find().filter(cond);

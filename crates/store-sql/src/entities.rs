@@ -397,3 +397,26 @@ pub mod provision_token {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod usage_monthly {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "usage_monthly")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub username: String,
+        pub customer_id: Option<i64>,
+        pub month: String,
+        pub sessions: i64,
+        pub session_time: i64,
+        pub input_octets: i64,
+        pub output_octets: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

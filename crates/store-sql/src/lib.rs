@@ -10,6 +10,7 @@ mod outbox;
 mod packages;
 mod payments;
 mod radius;
+mod retention;
 mod routers;
 mod settings;
 
@@ -148,13 +149,63 @@ fn sqlite_path(url: &str) -> Option<&str> {
     if path.is_empty() || path == ":memory:" { None } else { Some(path) }
 }
 
+/// Creates the database's directory (owner only) and makes the database and its
+/// `-wal`/`-shm` files readable by the owner alone: they hold customers' RADIUS
+/// passwords and routers' RADIUS secrets in clear, which CHAP and MS-CHAP need.
+/// SQLite gives the `-wal` and `-shm` files it creates the database file's mode.
 fn ensure_sqlite_dir(url: &str) -> Result<(), ConnectError> {
-    if let Some(path) = sqlite_path(url)
-        && let Some(dir) = std::path::Path::new(path).parent()
+    let Some(path) = sqlite_path(url) else { return Ok(()) };
+    let path = std::path::Path::new(path);
+    if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
+        && !dir.exists()
     {
-        std::fs::create_dir_all(dir).map_err(|e| ConnectError::Directory(dir.display().to_string(), e))?;
+        private_dir(dir).map_err(|e| ConnectError::Directory(dir.display().to_string(), e))?;
     }
+    private_file(path).map_err(|e| ConnectError::Directory(path.display().to_string(), e))?;
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        let side = std::path::PathBuf::from(side);
+        if side.exists() {
+            restrict(&side, 0o600).map_err(|e| ConnectError::Directory(side.display().to_string(), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates `dir` (and its parents) with mode 0700.
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)?;
+    restrict(dir, 0o700)
+}
+
+/// Creates `path` empty with mode 0600 when missing, and sets 0600 when it exists.
+fn private_file(path: &std::path::Path) -> std::io::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.append(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)?;
+    restrict(path, 0o600)
+}
+
+/// Takes group and other permissions away (never adds any).
+fn restrict(path: &std::path::Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let current = std::fs::metadata(path)?.permissions().mode() & 0o777;
+        if current & !mode != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(current & mode))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
     Ok(())
 }
 
@@ -302,6 +353,34 @@ mod tests {
     fn urls_are_redacted() {
         assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:****@h/db");
         assert_eq!(redact_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_sqlite_database_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        // A new data directory, and an existing database left world-readable by an
+        // older version.
+        let fresh = tmp.path().join("data").join("broadnet.db");
+        let store = SqlStore::open(&format!("sqlite://{}", fresh.display())).await.unwrap();
+        use broadnet_store::Store;
+        store.ping().await.unwrap();
+        assert_eq!(mode(fresh.parent().unwrap()), 0o700);
+        for f in ["broadnet.db", "broadnet.db-wal", "broadnet.db-shm"] {
+            let p = fresh.parent().unwrap().join(f);
+            if p.exists() {
+                assert_eq!(mode(&p), 0o600, "{f}");
+            }
+        }
+        store.close().await;
+        let old = tmp.path().join("old.db");
+        std::fs::write(&old, b"").unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let store = SqlStore::open(&format!("sqlite://{}", old.display())).await.unwrap();
+        assert_eq!(mode(&old), 0o600);
+        store.close().await;
     }
 
     #[test]

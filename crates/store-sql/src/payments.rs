@@ -98,17 +98,41 @@ fn settled(payment: Payment, receipt: &str) -> CompleteOutcome {
 /// have moved, so a late success with a receipt completes it.
 pub const NO_ANSWER: &str = "no-answer";
 
-fn open_for_completion() -> sea_orm::Condition {
-    sea_orm::Condition::any().add(payment::Column::Status.eq(PaymentStatus::Pending.as_str())).add(
+/// Result codes we give a payment ourselves when we refuse it; the provider's word
+/// never reopens those.
+const OUR_REFUSALS: [&str; 2] = ["refused", "duplicate"];
+
+fn open_for_completion(provider_confirmed: bool) -> sea_orm::Condition {
+    let open = sea_orm::Condition::any().add(payment::Column::Status.eq(PaymentStatus::Pending.as_str())).add(
         sea_orm::Condition::all()
             .add(payment::Column::Status.eq(PaymentStatus::Expired.as_str()))
             .add(payment::Column::ResultCode.eq(NO_ANSWER)),
+    );
+    if !provider_confirmed {
+        return open;
+    }
+    open.add(
+        sea_orm::Condition::all()
+            .add(payment::Column::Status.is_in([
+                PaymentStatus::Failed.as_str(),
+                PaymentStatus::Cancelled.as_str(),
+                PaymentStatus::Expired.as_str(),
+            ]))
+            .add(
+                sea_orm::Condition::any()
+                    .add(payment::Column::ResultCode.is_null())
+                    .add(payment::Column::ResultCode.is_not_in(OUR_REFUSALS)),
+            ),
     )
 }
 
-fn reopenable(p: &Payment) -> bool {
+fn reopenable(p: &Payment, provider_confirmed: bool) -> bool {
+    let code = p.result_code.as_deref();
     p.status == PaymentStatus::Pending
-        || (p.status == PaymentStatus::Expired && p.result_code.as_deref() == Some(NO_ANSWER))
+        || (p.status == PaymentStatus::Expired && code == Some(NO_ANSWER))
+        || (provider_confirmed
+            && matches!(p.status, PaymentStatus::Failed | PaymentStatus::Cancelled | PaymentStatus::Expired)
+            && !code.is_some_and(|c| OUR_REFUSALS.contains(&c)))
 }
 
 fn rand_jitter() -> u8 {
@@ -185,7 +209,7 @@ async fn complete_in(txn: &DatabaseTransaction, c: &Completion, current: &Paymen
         .col_expr(payment::Column::CompletedAt, Expr::value(at))
         .col_expr(payment::Column::UpdatedAt, Expr::value(at))
         .filter(payment::Column::Id.eq(c.payment_id))
-        .filter(open_for_completion())
+        .filter(open_for_completion(c.provider_confirmed))
         .exec(txn)
         .await
         .map_err(db_err)?;
@@ -229,6 +253,11 @@ async fn complete_in(txn: &DatabaseTransaction, c: &Completion, current: &Paymen
         .await
         .map_err(db_err)?
         .map(|s| s.value)
+        // A prefix stored before prefixes were checked may hold quotes or line
+        // breaks; the number goes into file names and HTTP headers, so keep it clean.
+        .map(|v| {
+            v.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/')).take(16).collect::<String>()
+        })
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| "INV-".into());
     let number = format!("{prefix}{seq:06}");
@@ -424,7 +453,7 @@ impl PaymentRepo for SqlStore {
             return Ok(CompleteOutcome::Refused { payment, reason });
         }
         // Rule 3: a callback must match the payment we started.
-        let mismatch = if !reopenable(&current) {
+        let mismatch = if !reopenable(&current, c.provider_confirmed) {
             Some(format!("payment is {}, not pending", current.status))
         } else if c.amount != current.amount {
             Some(format!("amount {} does not match the {} requested", c.amount, current.amount))

@@ -77,7 +77,7 @@ async fn migrations_are_idempotent_and_report_nothing_pending() {
     let db = TestDb::new().await;
     let store = SqlStore::connect(&db.url).await.unwrap();
     let first = store.migrate().await.unwrap();
-    assert_eq!(first, ["m0001_initial", "m0002_freeradius", "m0003_routers"]);
+    assert_eq!(first, ["m0001_initial", "m0002_freeradius", "m0003_routers", "m0005_retention"]);
     let again = store.migrate().await.unwrap();
     assert!(again.is_empty());
     store.ping().await.unwrap();
@@ -524,6 +524,7 @@ async fn a_payment_renews_exactly_once_whatever_the_callbacks_do() {
         phone: Some(Phone::parse("254712000501").unwrap()),
         result_desc: "The service request is processed successfully.".into(),
         at: now,
+        provider_confirmed: false,
     };
 
     // Eight identical callbacks at once: one completes, seven see it done.
@@ -717,6 +718,78 @@ async fn the_outbox_delivers_each_entry_once_and_retries() {
         assert_eq!(names(window.clone()), ["exp2", "exp3"]);
         let next = s.customers_expiring(t + Duration::days(1), t + Duration::days(3), window[0].id, 10).await.unwrap();
         assert_eq!(names(next), ["exp3"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn retention_folds_old_sessions_into_monthly_usage_and_purges_logs() {
+    with_store(|s| async move {
+        let ev = |id: &str, user: &str, at: DateTime<Utc>, time: i64, octets: i64| AcctEvent {
+            unique_id: format!("u-{id}"),
+            session_id: id.into(),
+            username: user.into(),
+            nas_ip: "10.0.0.1".into(),
+            at,
+            session_time: Some(time),
+            input_octets: Some(octets),
+            output_octets: Some(octets * 2),
+            ..Default::default()
+        };
+        // Two closed sessions of jane's in November, one of bob's, one still open.
+        for (id, user, mins) in [("a", "jane", 0), ("b", "jane", 100), ("c", "bob", 200), ("d", "jane", 300)] {
+            s.record_accounting(AcctKind::Start, ev(id, user, t0() + Duration::minutes(mins), 0, 0)).await.unwrap();
+        }
+        for (id, user, mins) in [("a", "jane", 60), ("b", "jane", 160), ("c", "bob", 260)] {
+            s.record_accounting(AcctKind::Stop, ev(id, user, t0() + Duration::minutes(mins), 3600, 1000))
+                .await
+                .unwrap();
+        }
+        let cutoff = t0() + Duration::days(1);
+        // Batches: one row, then the rest; the open session is never touched.
+        assert_eq!(s.fold_old_sessions(cutoff, 1).await.unwrap(), 1);
+        assert_eq!(s.fold_old_sessions(cutoff, 100).await.unwrap(), 2);
+        assert_eq!(s.fold_old_sessions(cutoff, 100).await.unwrap(), 0);
+        assert_eq!(s.open_session_count("jane").await.unwrap(), 1);
+        let jane = s.monthly_usage("jane").await.unwrap();
+        assert_eq!(jane.len(), 1);
+        assert_eq!(
+            (
+                jane[0].month.as_str(),
+                jane[0].sessions,
+                jane[0].session_time,
+                jane[0].input_octets,
+                jane[0].output_octets
+            ),
+            ("2026-11", 2, 7200, 2000, 4000)
+        );
+        assert_eq!(s.monthly_usage("bob").await.unwrap()[0].sessions, 1);
+
+        // Post-auth log and flagged callbacks older than the cutoff go; newer stay.
+        let pa = |at| PostAuth {
+            username: "jane".into(),
+            reply: "Access-Accept".into(),
+            reason: None,
+            router_id: None,
+            nas_ip: None,
+            calling_station_id: None,
+            at,
+        };
+        s.record_post_auth(vec![pa(t0()), pa(t0()), pa(t0() + Duration::days(2))]).await.unwrap();
+        assert_eq!(s.purge_post_auth(cutoff, 100).await.unwrap(), 2);
+        assert_eq!(s.list_post_auth(&PostAuthQuery::default()).await.unwrap().total, 1);
+        let flag = |at| Actor { admin_id: None, username: "mpesa-callback".into(), ip: None, at };
+        for at in [t0(), t0() + Duration::days(2)] {
+            s.record_event(&flag(at), "payment.callback_flagged", "payment", None, serde_json::json!({"reason": "x"}))
+                .await
+                .unwrap();
+        }
+        s.record_event(&flag(t0()), "other.event", "payment", None, serde_json::json!({})).await.unwrap();
+        assert_eq!(s.purge_audit_action("payment.callback_flagged", cutoff, 100).await.unwrap(), 1);
+        let q = AuditQuery { page: 1, per_page: 50, ..Default::default() };
+        let left: Vec<String> = s.list_audit(&q).await.unwrap().items.into_iter().map(|e| e.action).collect();
+        assert!(left.contains(&"other.event".to_string()), "{left:?}");
+        assert_eq!(left.iter().filter(|a| *a == "payment.callback_flagged").count(), 1);
     })
     .await;
 }

@@ -235,6 +235,22 @@ pub trait AuditRepo: Send + Sync {
     async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Page<AuditEntry>>;
 }
 
+/// Records that only grow (the audit log's callback entries, the RADIUS post-auth
+/// log, closed sessions): what the retention job removes. Each call handles at most
+/// `limit` rows, so a first run on a large table never holds a long transaction.
+#[async_trait]
+pub trait RetentionRepo: Send + Sync {
+    /// Deletes audit entries of `action` older than `before`.
+    async fn purge_audit_action(&self, action: &str, before: DateTime<Utc>, limit: u64) -> StoreResult<u64>;
+    /// Deletes `radpostauth` rows older than `before`.
+    async fn purge_post_auth(&self, before: DateTime<Utc>, limit: u64) -> StoreResult<u64>;
+    /// Adds sessions that stopped before `before` to their user's monthly usage and
+    /// deletes them, in one transaction. Open sessions are never touched.
+    async fn fold_old_sessions(&self, before: DateTime<Utc>, limit: u64) -> StoreResult<u64>;
+    /// A user's monthly usage from folded sessions, newest month first.
+    async fn monthly_usage(&self, username: &str) -> StoreResult<Vec<MonthlyUsage>>;
+}
+
 #[async_trait]
 pub trait Store:
     CustomerRepo
@@ -247,6 +263,7 @@ pub trait Store:
     + AdminRepo
     + SettingsRepo
     + AuditRepo
+    + RetentionRepo
 {
     /// A cheap round trip, for `/health`.
     async fn ping(&self) -> StoreResult<()>;

@@ -259,6 +259,8 @@ pub struct AuditEntry {
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AuditQuery {
+    /// e.g. `payment.callback_flagged`
+    pub action: Option<String>,
     pub entity_type: Option<String>,
     pub entity_id: Option<String>,
     pub admin_id: Option<i64>,
@@ -422,6 +424,10 @@ pub struct Completion {
     /// The provider's own words, kept on the payment.
     pub result_desc: String,
     pub at: DateTime<Utc>,
+    /// The provider's own status answer (STK query, Airtel enquiry) says the money
+    /// moved: a payment that a callback or a timeout closed as failed, cancelled or
+    /// expired is completed after all. Never set from a callback's word alone.
+    pub provider_confirmed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -589,4 +595,18 @@ pub enum TokenRefusal {
     Unknown,
     Expired,
     Used,
+}
+
+/// One user's usage in one month (UTC), from sessions folded by retention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MonthlyUsage {
+    pub username: String,
+    pub customer_id: Option<i64>,
+    /// `YYYY-MM`
+    pub month: String,
+    pub sessions: i64,
+    /// Seconds online.
+    pub session_time: i64,
+    pub input_octets: i64,
+    pub output_octets: i64,
 }

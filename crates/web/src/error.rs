@@ -27,6 +27,10 @@ impl WebError {
     pub fn bad_request(msg: &str) -> Response {
         body(StatusCode::BAD_REQUEST, "bad_request", msg, None)
     }
+
+    pub fn too_large() -> Response {
+        body(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "request body too large", None)
+    }
 }
 
 fn body(status: StatusCode, code: &str, message: &str, fields: Option<serde_json::Value>) -> Response {

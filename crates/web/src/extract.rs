@@ -78,9 +78,13 @@ pub struct JsonBody(pub serde_json::Value);
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = Response;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|_| WebError::bad_request("request body too large or unreadable"))?;
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                WebError::too_large()
+            } else {
+                WebError::bad_request("request body unreadable")
+            }
+        })?;
         if bytes.is_empty() {
             return Ok(JsonBody(serde_json::json!({})));
         }

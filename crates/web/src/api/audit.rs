@@ -19,6 +19,7 @@ async fn list(State(st): State<AppState>, Auth(_s): Auth, params: Params) -> Res
     for (k, v) in &params.0 {
         let num = |v: &str| v.parse::<u64>().map_err(|_| AppError::field(k, "must be a whole number"));
         match k.as_str() {
+            "action" => q.action = Some(v.clone()),
             "entity_type" => q.entity_type = Some(v.clone()),
             "entity_id" => q.entity_id = Some(v.clone()),
             "admin_id" => q.admin_id = Some(num(v)? as i64),

@@ -8,14 +8,20 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::Value;
 
+/// A provider callback is a few hundred bytes; anything near this is not one.
+const CALLBACK_BODY_LIMIT: usize = 64 * 1024;
+
 pub fn router() -> Router<AppState> {
-    Router::new()
+    let callbacks = Router::new()
         .route("/payments/mpesa/callback", post(mpesa_callback))
         .route("/payments/cb/stk/{token}", post(mpesa_callback_at))
         .route("/payments/airtel/callback", post(airtel_callback))
         .route("/payments/cb/airtel/{token}", post(airtel_callback_at))
         .route("/payments/cb/c2b/{token}/validate", post(c2b_validate))
         .route("/payments/cb/c2b/{token}/confirm", post(c2b_confirm))
+        .layer(axum::extract::DefaultBodyLimit::max(CALLBACK_BODY_LIMIT));
+    Router::new()
+        .merge(callbacks)
         .route("/payments/callback-urls", get(callback_urls))
         .route("/payments/mpesa/register-c2b", post(register_c2b))
         .route("/payments/initiate", post(initiate))
@@ -116,16 +122,19 @@ async fn invoice_pdf(
     Ok((
         [
             (axum::http::header::CONTENT_TYPE, "application/pdf".to_string()),
-            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{number}.pdf\"")),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}.pdf\"", safe_file_name(&number)),
+            ),
         ],
         pdf,
     )
         .into_response())
 }
 
-async fn notifications(State(st): State<AppState>, Auth(_s): Auth, p: super::Params) -> Result<Json<Value>, WebError> {
+async fn notifications(State(st): State<AppState>, Auth(s): Auth, p: super::Params) -> Result<Json<Value>, WebError> {
     let params: std::collections::BTreeMap<String, String> = p.0.into_iter().collect();
-    Ok(Json(st.app.list_notifications(&params).await?))
+    Ok(Json(st.app.list_notifications(&s, &params).await?))
 }
 
 async fn list(State(st): State<AppState>, Auth(_s): Auth, p: super::Params) -> Result<Json<Value>, WebError> {
@@ -140,4 +149,12 @@ async fn cash(
     JsonBody(body): JsonBody,
 ) -> Result<(axum::http::StatusCode, Json<Value>), WebError> {
     Ok((axum::http::StatusCode::CREATED, Json(st.app.record_cash_payment(&s, id, body).await?)))
+}
+
+/// An invoice number as a file name: invoices numbered before prefixes were checked
+/// may hold quotes or line breaks, which must never reach a header.
+fn safe_file_name(number: &str) -> String {
+    let name: String =
+        number.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_') { c } else { '_' }).collect();
+    if name.is_empty() { "invoice".into() } else { name }
 }
