@@ -89,6 +89,8 @@ pub struct Config {
     pub airtel: Airtel,
     pub sms: Sms,
     pub email: Email,
+    /// TRUSTED_PROXIES: peers whose X-Forwarded-For / X-Real-IP name the client.
+    pub trusted_proxies: broadnet_web::TrustedProxies,
 }
 
 #[derive(Debug, Clone)]
@@ -530,6 +532,19 @@ impl Config {
             r.bad("PAYMENTS_CALLBACK_SECRET", "may contain only letters, digits, - and _ (it goes into a URL path)");
         }
 
+        let trusted_proxies = match broadnet_web::TrustedProxies::parse(
+            &r.get("TRUSTED_PROXIES").unwrap_or_else(|| broadnet_web::TrustedProxies::DEFAULT.to_string()),
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                r.bad(
+                    "TRUSTED_PROXIES",
+                    format!("must be IP addresses or CIDR blocks separated by commas (or none): {e}"),
+                );
+                broadnet_web::TrustedProxies::default()
+            }
+        };
+
         let cfg = Config {
             app_host,
             app_port,
@@ -560,6 +575,7 @@ impl Config {
             airtel,
             sms,
             email,
+            trusted_proxies,
         };
         (cfg, r.problems)
     }
@@ -627,6 +643,7 @@ impl Config {
             ("EMAIL_FROM".into(), o(&self.email.from)),
             ("ADMIN_USERNAME".into(), self.admin_username.clone()),
             ("ADMIN_PASSWORD".into(), s(&self.admin_password)),
+            ("TRUSTED_PROXIES".into(), self.trusted_proxies.to_string()),
         ]
     }
 }
@@ -817,6 +834,18 @@ mod tests {
         ]));
         let fatal: Vec<&str> = problems.iter().filter(|p| p.fatal).map(|p| p.var).collect();
         assert_eq!(fatal, vec!["APP_PORT", "JWT_EXPIRES_IN", "MPESA_ENV", "SMS_ENABLED"]);
+    }
+
+    #[test]
+    fn trusted_proxies() {
+        let (cfg, _) = Config::from_vars(&vars(&[]));
+        assert_eq!(cfg.trusted_proxies.to_string(), "127.0.0.0/8,::1/128");
+        let (cfg, problems) = Config::from_vars(&vars(&[("TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7")]));
+        assert!(problems.iter().all(|p| !p.fatal), "{problems:?}");
+        assert!(cfg.trusted_proxies.contains("192.0.2.7".parse().unwrap()));
+        assert!(!cfg.trusted_proxies.contains("127.0.0.1".parse().unwrap()));
+        let (_, problems) = Config::from_vars(&vars(&[("TRUSTED_PROXIES", "10.0.0.0/40")]));
+        assert!(problems.iter().any(|p| p.fatal && p.var == "TRUSTED_PROXIES"), "{problems:?}");
     }
 
     #[test]

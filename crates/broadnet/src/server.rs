@@ -86,7 +86,12 @@ pub fn simulators(cfg: &Config, callback_base: &str) -> axum::Router {
 }
 
 pub fn state(cfg: &Config, app: App) -> AppState {
-    AppState { app, metrics: Arc::new(Metrics::default()), secure_cookies: cfg.is_production() }
+    AppState {
+        app,
+        metrics: Arc::new(Metrics::default()),
+        secure_cookies: cfg.is_production(),
+        trusted_proxies: cfg.trusted_proxies.clone(),
+    }
 }
 
 /// The superadmin created on first start.

@@ -805,3 +805,58 @@ async fn cash_at_the_counter_renews_and_payments_are_listed() {
     assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
     api.finish().await;
 }
+
+fn login_request(user: &str, peer: &str, forwarded_for: &str) -> Request<Body> {
+    let peer: std::net::SocketAddr = peer.parse().unwrap();
+    Request::builder()
+        .method("POST")
+        .uri("/api/auth/login")
+        .extension(axum::extract::ConnectInfo(peer))
+        .header("x-forwarded-for", forwarded_for)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(json!({"username": user, "password": "guess"}).to_string()))
+        .unwrap()
+}
+
+/// Review D9: what a client writes into X-Forwarded-For does not choose its address.
+/// Behind the proxy the address is the right-most hop the trusted proxy vouches for;
+/// from anyone else, the TCP peer.
+#[tokio::test]
+async fn forwarded_for_cannot_dodge_the_per_ip_login_limit() {
+    let api = Api::start().await;
+    // (TCP peer, the hop a proxy appended): Nginx on loopback appending the client it
+    // saw, and the review's client talking to us directly with a made-up chain.
+    for (peer, appended) in [("127.0.0.1:41000", "203.0.113.50"), ("192.0.2.10:41000", "127.0.0.1")] {
+        let mut limited = None;
+        for n in 0..25 {
+            // A new username each time, so only the per-IP limit can apply.
+            let req = login_request(&format!("{}-user{n}", &peer[..3]), peer, &format!("10.4.{n}.1, {appended}"));
+            let r = api.raw(req).await;
+            if r.status == StatusCode::TOO_MANY_REQUESTS {
+                limited = Some(n);
+                break;
+            }
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+        }
+        assert!(limited.is_some_and(|n| n >= 19), "{peer}: rotating X-Forwarded-For was not limited: {limited:?}");
+    }
+    // The audit log records the address the proxy saw, not the one the client claimed.
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/packages")
+        .extension(axum::extract::ConnectInfo("127.0.0.1:41001".parse::<std::net::SocketAddr>().unwrap()))
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.token))
+        .header("x-forwarded-for", "10.9.9.9, 198.51.100.77")
+        .header("x-real-ip", "10.66.66.66")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(package_body("Proxied").to_string()))
+        .unwrap();
+    assert_eq!(api.raw(req).await.status, StatusCode::CREATED);
+    let r = api.call("GET", "/api/audit-log?entity_type=package", None).await;
+    assert_eq!(r.body["items"][0]["ip"], "198.51.100.77", "{}", r.body);
+    api.finish().await;
+}
+
+fn package_body(name: &str) -> Value {
+    json!({"name": name, "price": "1500", "download_rate": "10M", "upload_rate": "5M", "duration": "30d", "service_type": "pppoe"})
+}

@@ -1,6 +1,7 @@
 //! Request extractors: the authenticated session, the client IP, and JSON bodies
 //! that fail in our error shape.
 
+use crate::proxies::TrustedProxies;
 use crate::{AppState, WebError};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -11,34 +12,25 @@ use std::net::{IpAddr, SocketAddr};
 
 pub const SESSION_COOKIE: &str = "broadnet_session";
 
-/// The client's address. Behind Nginx on the same host (a loopback peer), the
-/// `X-Real-IP` / `X-Forwarded-For` the proxy sets is believed; from anyone else not.
-pub fn client_ip(parts: &Parts) -> String {
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    if peer.is_none_or(|p| p.is_loopback())
-        && let Some(ip) = forwarded_ip(&parts.headers)
-    {
-        return ip.to_string();
-    }
-    peer.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into())
-}
-
-fn forwarded_ip(h: &HeaderMap) -> Option<IpAddr> {
-    let real = h.get("x-real-ip").and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse().ok());
-    real.or_else(|| {
-        h.get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|s| s.split(',').next())
-            .and_then(|s| s.trim().parse().ok())
-    })
+/// The client's address under the `TRUSTED_PROXIES` rule (see `proxies`). A request
+/// without `ConnectInfo` was handed to the router in-process (tests, `oneshot`), not
+/// accepted from the network: it is treated as coming from loopback, like the local
+/// reverse proxy.
+pub fn client_ip(parts: &Parts, trusted: &TrustedProxies) -> String {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    trusted.client_ip(peer, &parts.headers).to_string()
 }
 
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(client_ip(parts)))
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts, &st.trusted_proxies)))
     }
 }
 
@@ -66,7 +58,7 @@ impl FromRequestParts<AppState> for Auth {
         let Some(tok) = token(&parts.headers) else {
             return Err(AppError::Unauthorized("log in first (Bearer token or session cookie)").into());
         };
-        let ip = client_ip(parts);
+        let ip = client_ip(parts, &st.trusted_proxies);
         Ok(Auth(st.app.authenticate(&tok, Some(ip)).await?))
     }
 }

@@ -6,9 +6,11 @@ mod error;
 mod extract;
 pub mod metrics;
 mod provision;
+pub mod proxies;
 
 pub use error::WebError;
 pub use metrics::Metrics;
+pub use proxies::TrustedProxies;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
@@ -27,6 +29,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Mark the session cookie `Secure` (production, behind HTTPS).
     pub secure_cookies: bool,
+    /// Peers whose `X-Forwarded-For` / `X-Real-IP` are believed (TRUSTED_PROXIES).
+    pub trusted_proxies: TrustedProxies,
 }
 
 pub fn router(state: AppState) -> Router {
