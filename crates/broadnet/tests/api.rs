@@ -857,6 +857,118 @@ async fn forwarded_for_cannot_dodge_the_per_ip_login_limit() {
     api.finish().await;
 }
 
+fn cookie_post(cookie: &str, headers: &[(&str, &str)], body: Value) -> Request<Body> {
+    let mut b = Request::builder()
+        .method("POST")
+        .uri("/api/packages")
+        .header(header::COOKIE, cookie)
+        .header(header::HOST, "billing.example.net");
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(Body::from(body.to_string())).unwrap()
+}
+
 fn package_body(name: &str) -> Value {
     json!({"name": name, "price": "1500", "download_rate": "10M", "upload_rate": "5M", "duration": "30d", "service_type": "pppoe"})
+}
+
+/// Review D14: a cookie-authenticated write from another origin is refused, and JSON
+/// routes take only JSON (a plain HTML form cannot send it cross-origin).
+#[tokio::test]
+async fn cross_origin_cookie_writes_and_non_json_bodies_are_refused() {
+    let api = Api::start().await;
+    let r = api.call_as(None, "POST", "/api/auth/login", Some(json!({"username": "root", "password": ADMIN_PW}))).await;
+    let set = r.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
+    let cookie = set.split(';').next().unwrap().to_string();
+    let json_ct = (header::CONTENT_TYPE.as_str(), "application/json");
+
+    // The review's request: cookie, text/plain, a foreign Origin.
+    let r = api
+        .raw(cookie_post(
+            &cookie,
+            &[("content-type", "text/plain"), ("origin", "https://evil.example")],
+            package_body("Evil 1"),
+        ))
+        .await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    // A sibling subdomain is "same site" for SameSite, but not our origin.
+    let r =
+        api.raw(cookie_post(&cookie, &[json_ct, ("origin", "https://shop.example.net")], package_body("Evil 2"))).await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    for site in ["cross-site", "same-site"] {
+        let r = api.raw(cookie_post(&cookie, &[json_ct, ("sec-fetch-site", site)], package_body("Evil 3"))).await;
+        assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    }
+    let r = api.raw(cookie_post(&cookie, &[json_ct, ("origin", "null")], package_body("Evil 4"))).await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    // Reads are not affected.
+    let req = Request::builder()
+        .uri("/api/auth/me")
+        .header(header::COOKIE, &cookie)
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(api.raw(req).await.status, StatusCode::OK);
+
+    // Our own pages: Origin naming the host the browser addressed, or no Origin at all
+    // (scripts with the cookie).
+    let own = [json_ct, ("origin", "http://billing.example.net"), ("sec-fetch-site", "same-origin")];
+    let r = api.raw(cookie_post(&cookie, &own, package_body("Own 1"))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = api.raw(cookie_post(&cookie, &[json_ct], package_body("Own 2"))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    // A Bearer token is never sent by a browser on its own: no Origin check.
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/packages")
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.token))
+        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .header("origin", "https://tools.example.org")
+        .body(Body::from(package_body("Bearer 1").to_string()))
+        .unwrap();
+    assert_eq!(api.raw(req).await.status, StatusCode::CREATED);
+
+    // Only JSON on JSON routes, in our error shape.
+    for ct in [Some("text/plain"), Some("application/x-www-form-urlencoded"), Some("multipart/form-data"), None] {
+        let mut b = Request::builder()
+            .method("POST")
+            .uri("/api/packages")
+            .header(header::AUTHORIZATION, format!("Bearer {}", api.token));
+        if let Some(ct) = ct {
+            b = b.header(header::CONTENT_TYPE, ct);
+        }
+        let r = api.raw(b.body(Body::from(package_body("Not JSON").to_string())).unwrap()).await;
+        assert_error(&r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    }
+    // A bodyless POST still reads as `{}` (here: the missing fields are named).
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/packages")
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.token))
+        .body(Body::empty())
+        .unwrap();
+    assert_error(&api.raw(req).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let r = api.call("GET", "/api/packages", None).await;
+    let names: Vec<&str> = r.body["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names.iter().all(|n| !n.starts_with("Evil") && *n != "Not JSON"), "{names:?}");
+    api.finish().await;
+}
+
+/// Review, informational: a body over the limit is 413 in our shape, not 400.
+#[tokio::test]
+async fn oversized_bodies_are_413() {
+    let api = Api::start().await;
+    let big = json!({"name": "x".repeat(3 * 1024 * 1024)}).to_string();
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/packages")
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.token))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(big))
+        .unwrap();
+    assert_error(&api.raw(req).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    api.finish().await;
 }

@@ -27,6 +27,14 @@ impl WebError {
     pub fn bad_request(msg: &str) -> Response {
         body(StatusCode::BAD_REQUEST, "bad_request", msg, None)
     }
+
+    pub fn payload_too_large(msg: &str) -> Response {
+        body(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", msg, None)
+    }
+
+    pub fn unsupported_media_type(msg: &str) -> Response {
+        body(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", msg, None)
+    }
 }
 
 fn body(status: StatusCode, code: &str, message: &str, fields: Option<serde_json::Value>) -> Response {
