@@ -972,3 +972,33 @@ async fn oversized_bodies_are_413() {
     assert_error(&api.raw(req).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     api.finish().await;
 }
+
+/// Review D15: every answer says no sniffing, no framing, no referrer; API answers are
+/// not cached; HTML gets a real Content-Security-Policy.
+#[tokio::test]
+async fn every_answer_carries_security_headers() {
+    let api = Api::start().await;
+    let api_answer = api.call("GET", "/api/customers", None).await;
+    let health = api.call_as(None, "GET", "/health", None).await;
+    let missing = api.call_as(None, "GET", "/no/such/page", None).await;
+    let api_error = api.call_as(None, "GET", "/api/customers", None).await;
+    let login_page = api.call_as(None, "GET", "/provision/hotspot/login.html", None).await;
+    assert_eq!(login_page.status, StatusCode::OK);
+    for (what, r) in
+        [("api", &api_answer), ("health", &health), ("404", &missing), ("401", &api_error), ("login", &login_page)]
+    {
+        let h = |name: &str| r.headers.get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        assert_eq!(h("x-content-type-options"), "nosniff", "{what}");
+        assert_eq!(h("x-frame-options"), "DENY", "{what}");
+        assert_eq!(h("referrer-policy"), "no-referrer", "{what}");
+        assert!(h("content-security-policy").contains("frame-ancestors 'none'"), "{what}");
+    }
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    for r in [&api_answer, &api_error] {
+        assert_eq!(r.headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
+    }
+    assert!(login_page.headers.get(header::CACHE_CONTROL).is_none());
+    let csp = login_page.headers.get("content-security-policy").unwrap().to_str().unwrap();
+    assert_eq!(csp, "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    api.finish().await;
+}

@@ -14,7 +14,7 @@ pub use proxies::TrustedProxies;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .fallback(|| async { WebError::from(broadnet_app::AppError::NotFound("page")) })
         .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }
 
@@ -79,5 +80,33 @@ async fn track(State(st): State<AppState>, req: Request, next: Next) -> Response
         .unwrap_or_else(|| "unmatched".to_string());
     let resp = next.run(req).await;
     st.metrics.observe_http(&method, &route, resp.status().as_u16(), start.elapsed());
+    resp
+}
+
+/// The CSP for HTML. The hotspot login page we serve is a template the routers copy
+/// into their own HTML directory and serve themselves (our headers do not follow it);
+/// viewed here, its inline script may stay blocked.
+const HTML_CSP: &str = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+/// Everything else (JSON, scripts, metrics) loads nothing and is framed by no one.
+const DATA_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// Headers for every answer: no MIME sniffing, no framing (clickjacking), no
+/// referrer leaking paths with tokens, and `/api` answers (which can carry customer
+/// RADIUS passwords) kept out of caches unless a handler says otherwise.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let api = req.uri().path() == "/api" || req.uri().path().starts_with("/api/");
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    let html = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(if html { HTML_CSP } else { DATA_CSP }));
+    if api {
+        h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    }
     resp
 }
