@@ -35,6 +35,11 @@ impl WebError {
     pub fn unsupported_media_type(msg: &str) -> Response {
         body(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", msg, None)
     }
+
+    /// For refusals made outside a handler (timeouts, the connection limit).
+    pub fn unavailable(msg: &str) -> Response {
+        body(StatusCode::SERVICE_UNAVAILABLE, "unavailable", msg, None)
+    }
 }
 
 fn body(status: StatusCode, code: &str, message: &str, fields: Option<serde_json::Value>) -> Response {

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use broadnet_app::App;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -31,6 +31,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Peers whose `X-Forwarded-For` / `X-Real-IP` are believed (TRUSTED_PROXIES).
     pub trusted_proxies: TrustedProxies,
+    /// How long a request may take, reading its body included (HTTP_REQUEST_TIMEOUT_SECS).
+    pub request_timeout: Duration,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -40,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .fallback(|| async { WebError::from(broadnet_app::AppError::NotFound("page")) })
+        .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
@@ -81,6 +84,21 @@ async fn track(State(st): State<AppState>, req: Request, next: Next) -> Response
     let resp = next.run(req).await;
     st.metrics.observe_http(&method, &route, resp.status().as_u16(), start.elapsed());
     resp
+}
+
+/// A slow client (a body trickled in) or a stuck handler gives its connection back
+/// after `request_timeout` with a 503 instead of holding it indefinitely.
+async fn deadline(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    match tokio::time::timeout(st.request_timeout, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::warn!(%path, timeout_secs = st.request_timeout.as_secs(), "request timed out");
+            let mut resp = WebError::unavailable("the request took too long; try again");
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            resp
+        }
+    }
 }
 
 /// The CSP for HTML. The hotspot login page we serve is a template the routers copy
