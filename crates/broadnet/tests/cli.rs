@@ -264,14 +264,19 @@ fn read_until_closed(s: &mut std::net::TcpStream, limit: Duration) -> String {
 
 /// Review D4: connections that send half a request are closed at the header deadline,
 /// idle keep-alive ones too; past HTTP_MAX_CONNECTIONS a connection gets a quick 503
-/// instead of a descriptor; and /health answers while a client holds more stalled
-/// connections than the limit.
+/// instead of a descriptor; /health answers while a client holds more stalled
+/// connections than the limit; and a body sent too slowly ends at the request timeout.
 #[test]
 fn stalled_connections_are_closed_and_capped() {
     let dir = tempfile::tempdir().unwrap();
     let srv = Server::start_with(
         dir.path(),
-        &[("HTTP_MAX_CONNECTIONS", "20"), ("HTTP_HEADER_TIMEOUT_SECS", "1"), ("RADIUS_ENABLED", "false")],
+        &[
+            ("HTTP_MAX_CONNECTIONS", "20"),
+            ("HTTP_HEADER_TIMEOUT_SECS", "1"),
+            ("HTTP_REQUEST_TIMEOUT_SECS", "2"),
+            ("RADIUS_ENABLED", "false"),
+        ],
     );
     let addr = srv.base.trim_start_matches("http://").to_string();
     let opened = Instant::now();
@@ -312,6 +317,19 @@ fn stalled_connections_are_closed_and_capped() {
     let answer = read_until_closed(&mut idle, Duration::from_secs(8));
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(started.elapsed() < Duration::from_secs(5), "idle connection kept {:?}", started.elapsed());
+
+    // A body trickled in (headers complete) is cut at the request timeout with a 503.
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.write_all(
+        b"POST /api/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+          Content-Length: 100\r\n\r\n{\"username\":",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let answer = read_until_closed(&mut slow, Duration::from_secs(8));
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains(r#""code":"unavailable""#), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(5), "slow body held {:?}", started.elapsed());
     drop(stalled);
     srv.stop();
 }
