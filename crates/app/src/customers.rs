@@ -240,13 +240,13 @@ impl App {
                     Ok(n) => q.router_id = Some(n),
                     Err(_) => f.error("router_id", "must be a whole number"),
                 },
-                "page" => match v.parse::<u64>() {
-                    Ok(n) if n >= 1 => q.page = n,
-                    _ => f.error("page", "must be a whole number from 1"),
+                "page" => match crate::fields::page_number(v) {
+                    Ok(n) => q.page = n,
+                    Err(m) => f.error("page", m),
                 },
-                "per_page" | "limit" => match v.parse::<u64>() {
-                    Ok(n) if (1..=500).contains(&n) => q.per_page = n,
-                    _ => f.error(k, "must be a whole number from 1 to 500"),
+                "per_page" | "limit" => match crate::fields::per_page_number(v) {
+                    Ok(n) => q.per_page = n,
+                    Err(m) => f.error(k, m),
                 },
                 "sort" => {
                     let (field, desc) = match v.strip_prefix('-') {

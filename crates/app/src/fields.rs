@@ -183,21 +183,34 @@ impl Fields {
     }
 }
 
-/// Reads `page` (from 1) or `per_page` (1 to 500) from a list's query string into
-/// `paging`; false for any other key. A bad value is a field error.
+/// A `page` query value: a whole number from 1 to `MAX_PAGE` (larger ones would
+/// overflow the SQL OFFSET; no list is that long anyway).
+pub fn page_number(value: &str) -> Result<u64, String> {
+    match value.trim().parse::<u64>() {
+        Ok(n) if (1..=broadnet_store::MAX_PAGE).contains(&n) => Ok(n),
+        _ => Err(format!("must be a whole number from 1 to {}", broadnet_store::MAX_PAGE)),
+    }
+}
+
+/// A `per_page` query value: 1 to 500.
+pub fn per_page_number(value: &str) -> Result<u64, String> {
+    match value.trim().parse::<u64>() {
+        Ok(n) if (1..=500).contains(&n) => Ok(n),
+        _ => Err("must be a whole number from 1 to 500".to_string()),
+    }
+}
+
+/// Reads `page` (1 to `MAX_PAGE`) or `per_page` (1 to 500) from a list's query string
+/// into `paging`; false for any other key. A bad value is a field error.
 pub fn page_param(errors: &mut FieldErrors, key: &str, value: &str, paging: (&mut u64, &mut u64)) -> bool {
     let (page, per_page) = paging;
-    let mut bad = |m: &str| errors.entry(key.to_string()).or_default().push(m.to_string());
-    match key {
-        "page" => match value.parse::<u64>() {
-            Ok(n) if n >= 1 => *page = n,
-            _ => bad("must be a whole number from 1"),
-        },
-        "per_page" => match value.parse::<u64>() {
-            Ok(n) if (1..=500).contains(&n) => *per_page = n,
-            _ => bad("must be a whole number from 1 to 500"),
-        },
+    let parsed = match key {
+        "page" => page_number(value).map(|n| *page = n),
+        "per_page" => per_page_number(value).map(|n| *per_page = n),
         _ => return false,
+    };
+    if let Err(m) = parsed {
+        errors.entry(key.to_string()).or_default().push(m);
     }
     true
 }

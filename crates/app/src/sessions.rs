@@ -22,8 +22,10 @@ pub trait NasControl: Send + Sync {
     async fn change_rate_limit(&self, session: &RadSession, rate_limit: &str) -> Result<NasResult, String>;
 }
 
-fn num(f: &mut BTreeMap<String, Vec<String>>, k: &str, v: &str) -> Option<u64> {
-    match v.parse::<u64>() {
+/// An id from the query string, parsed as the i64 the store keeps (not cast from a
+/// u64, which would wrap a huge number into a negative id).
+fn id_param(f: &mut BTreeMap<String, Vec<String>>, k: &str, v: &str) -> Option<i64> {
+    match v.trim().parse::<i64>() {
         Ok(n) => Some(n),
         Err(_) => {
             f.entry(k.into()).or_default().push("must be a whole number".into());
@@ -46,11 +48,11 @@ impl App {
         for (k, v) in params {
             match k.as_str() {
                 "username" => q.username = Some(v.clone()),
-                "router_id" => q.router_id = num(&mut errors, k, v).map(|n| n as i64),
+                "router_id" => q.router_id = id_param(&mut errors, k, v),
                 "open" => q.open_only = matches!(v.as_str(), "1" | "true" | "yes"),
-                "page" => q.page = num(&mut errors, k, v).unwrap_or(1).max(1),
-                "per_page" => q.per_page = num(&mut errors, k, v).unwrap_or(50).clamp(1, 500),
-                _ => {}
+                _ => {
+                    crate::fields::page_param(&mut errors, k, v, (&mut q.page, &mut q.per_page));
+                }
             }
         }
         if !errors.is_empty() {
@@ -65,10 +67,10 @@ impl App {
         for (k, v) in params {
             match k.as_str() {
                 "username" => q.username = Some(v.clone()),
-                "router_id" => q.router_id = num(&mut errors, k, v).map(|n| n as i64),
-                "page" => q.page = num(&mut errors, k, v).unwrap_or(1).max(1),
-                "per_page" => q.per_page = num(&mut errors, k, v).unwrap_or(50).clamp(1, 500),
-                _ => {}
+                "router_id" => q.router_id = id_param(&mut errors, k, v),
+                _ => {
+                    crate::fields::page_param(&mut errors, k, v, (&mut q.page, &mut q.per_page));
+                }
             }
         }
         if !errors.is_empty() {

@@ -311,8 +311,13 @@ pub async fn callbacks(cfg: &Config, count: usize, concurrency: usize) -> anyhow
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/api/payments/cb/stk/{}", listener.local_addr()?, app.callback_token());
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let server =
-        tokio::spawn(crate::server::serve_http(listener, state(cfg, app), axum::Router::new(), shutdown.clone()));
+    let server = tokio::spawn(crate::server::serve_http(
+        listener,
+        state(cfg, app),
+        axum::Router::new(),
+        cfg.http,
+        shutdown.clone(),
+    ));
     let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
     let queue = Arc::new(tokio::sync::Mutex::new(payments.into_iter().enumerate()));
     let started = Instant::now();

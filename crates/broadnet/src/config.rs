@@ -97,6 +97,37 @@ pub struct Config {
     pub airtel: Airtel,
     pub sms: Sms,
     pub email: Email,
+    pub http: HttpLimits,
+    /// TRUSTED_PROXIES: peers whose X-Forwarded-For / X-Real-IP name the client.
+    pub trusted_proxies: broadnet_web::TrustedProxies,
+}
+
+/// What one client may hold of the HTTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// HTTP_MAX_CONNECTIONS: open connections served at once; more get a quick 503.
+    pub max_connections: usize,
+    /// HTTP_HEADER_TIMEOUT_SECS: time to send a request's headers, and how long an
+    /// idle keep-alive connection is kept.
+    pub header_timeout: std::time::Duration,
+    /// HTTP_REQUEST_TIMEOUT_SECS: time for a whole request, body and handler included.
+    pub request_timeout: std::time::Duration,
+}
+
+impl HttpLimits {
+    /// Under the usual soft limit of 1,024 open files, leaving a quarter for the
+    /// database pool, RADIUS sockets, router API sessions and provider calls.
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 768;
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            header_timeout: std::time::Duration::from_secs(10),
+            request_timeout: std::time::Duration::from_secs(30),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -271,6 +302,20 @@ impl Reader<'_> {
                 self.bad(var, format!("must be an http:// or https:// URL, not {v:?}"));
                 None
             }
+        }
+    }
+
+    /// A whole number from `min` to `max`.
+    fn number(&mut self, var: &'static str, default: u64, min: u64, max: u64) -> u64 {
+        match self.get(var) {
+            None => default,
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (min..=max).contains(&n) => n,
+                _ => {
+                    self.bad(var, format!("must be a whole number from {min} to {max}, not {v:?}"));
+                    default
+                }
+            },
         }
     }
 
@@ -586,6 +631,35 @@ impl Config {
             sessions: r.keep("RETENTION_SESSIONS_MONTHS", 12, 31, 1200),
         };
 
+        let defaults = HttpLimits::default();
+        let http = HttpLimits {
+            max_connections: r.number("HTTP_MAX_CONNECTIONS", defaults.max_connections as u64, 1, 1_000_000) as usize,
+            header_timeout: std::time::Duration::from_secs(r.number(
+                "HTTP_HEADER_TIMEOUT_SECS",
+                defaults.header_timeout.as_secs(),
+                1,
+                300,
+            )),
+            request_timeout: std::time::Duration::from_secs(r.number(
+                "HTTP_REQUEST_TIMEOUT_SECS",
+                defaults.request_timeout.as_secs(),
+                1,
+                3600,
+            )),
+        };
+        let trusted_proxies = match broadnet_web::TrustedProxies::parse(
+            &r.get("TRUSTED_PROXIES").unwrap_or_else(|| broadnet_web::TrustedProxies::DEFAULT.to_string()),
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                r.bad(
+                    "TRUSTED_PROXIES",
+                    format!("must be IP addresses or CIDR blocks separated by commas (or none): {e}"),
+                );
+                broadnet_web::TrustedProxies::default()
+            }
+        };
+
         let cfg = Config {
             app_host,
             app_port,
@@ -619,6 +693,8 @@ impl Config {
             airtel,
             sms,
             email,
+            http,
+            trusted_proxies,
         };
         (cfg, r.problems)
     }
@@ -692,6 +768,10 @@ impl Config {
             ("EMAIL_FROM".into(), o(&self.email.from)),
             ("ADMIN_USERNAME".into(), self.admin_username.clone()),
             ("ADMIN_PASSWORD".into(), s(&self.admin_password)),
+            ("HTTP_MAX_CONNECTIONS".into(), self.http.max_connections.to_string()),
+            ("HTTP_HEADER_TIMEOUT_SECS".into(), self.http.header_timeout.as_secs().to_string()),
+            ("HTTP_REQUEST_TIMEOUT_SECS".into(), self.http.request_timeout.as_secs().to_string()),
+            ("TRUSTED_PROXIES".into(), self.trusted_proxies.to_string()),
         ]
     }
 }
@@ -912,6 +992,40 @@ mod tests {
         ]));
         let fatal: Vec<&str> = problems.iter().filter(|p| p.fatal).map(|p| p.var).collect();
         assert_eq!(fatal, vec!["APP_PORT", "JWT_EXPIRES_IN", "MPESA_ENV", "SMS_ENABLED"]);
+    }
+
+    #[test]
+    fn http_limits_and_trusted_proxies() {
+        let (cfg, problems) = Config::from_vars(&vars(&[]));
+        assert!(problems.iter().all(|p| !p.var.starts_with("HTTP") && p.var != "TRUSTED_PROXIES"), "{problems:?}");
+        assert_eq!(cfg.http, HttpLimits::default());
+        assert!(cfg.http.max_connections < 1024, "must fit under the default open-file limit");
+        assert_eq!(cfg.trusted_proxies.to_string(), "127.0.0.0/8,::1/128");
+
+        let (cfg, problems) = Config::from_vars(&vars(&[
+            ("HTTP_MAX_CONNECTIONS", "20"),
+            ("HTTP_HEADER_TIMEOUT_SECS", "2"),
+            ("HTTP_REQUEST_TIMEOUT_SECS", "60"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7"),
+        ]));
+        assert!(problems.iter().all(|p| !p.fatal), "{problems:?}");
+        assert_eq!(cfg.http.max_connections, 20);
+        assert_eq!(cfg.http.header_timeout, std::time::Duration::from_secs(2));
+        assert_eq!(cfg.http.request_timeout, std::time::Duration::from_secs(60));
+        assert!(cfg.trusted_proxies.contains("192.0.2.7".parse().unwrap()));
+        assert!(!cfg.trusted_proxies.contains("127.0.0.1".parse().unwrap()));
+
+        let (_, problems) = Config::from_vars(&vars(&[
+            ("HTTP_MAX_CONNECTIONS", "0"),
+            ("HTTP_HEADER_TIMEOUT_SECS", "ten"),
+            ("HTTP_REQUEST_TIMEOUT_SECS", "-1"),
+            ("TRUSTED_PROXIES", "10.0.0.0/40"),
+        ]));
+        let fatal: Vec<&str> = problems.iter().filter(|p| p.fatal).map(|p| p.var).collect();
+        assert_eq!(
+            fatal,
+            vec!["HTTP_MAX_CONNECTIONS", "HTTP_HEADER_TIMEOUT_SECS", "HTTP_REQUEST_TIMEOUT_SECS", "TRUSTED_PROXIES"]
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Wiring: store + use cases + HTTP, the first superadmin, and graceful shutdown.
 
-use crate::config::Config;
+use crate::config::{Config, HttpLimits};
 use anyhow::Context;
 use broadnet_app::App;
 use broadnet_app::auth::{TokenKey, random_password};
@@ -12,6 +12,7 @@ use broadnet_web::{AppState, Metrics};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 pub async fn open_store(cfg: &Config) -> anyhow::Result<SqlStore> {
@@ -92,7 +93,13 @@ pub fn simulators(cfg: &Config, callback_base: &str) -> axum::Router {
 }
 
 pub fn state(cfg: &Config, app: App) -> AppState {
-    AppState { app, metrics: Arc::new(Metrics::default()), secure_cookies: cfg.is_production() }
+    AppState {
+        app,
+        metrics: Arc::new(Metrics::default()),
+        secure_cookies: cfg.is_production(),
+        trusted_proxies: cfg.trusted_proxies.clone(),
+        request_timeout: cfg.http.request_timeout,
+    }
 }
 
 /// The superadmin created on first start.
@@ -119,18 +126,119 @@ pub async fn ensure_first_admin(cfg: &Config, app: &App) -> anyhow::Result<Optio
     Ok(Some(FirstAdmin { username: cfg.admin_username.clone(), generated_password: generated.then_some(password) }))
 }
 
-/// Runs the HTTP server on a bound listener until `shutdown` is cancelled.
+/// Runs the HTTP server on a bound listener until `shutdown` is cancelled, then lets
+/// the requests in flight finish.
+///
+/// Served through hyper directly rather than `axum::serve`, for what that lacks
+/// (review D4): a deadline for request headers, which also ends idle keep-alive
+/// connections, and a cap on open connections, so stalled sockets cannot use up the
+/// process's file descriptors and shut out `/health` and the payment callbacks.
 pub async fn serve_http(
     listener: TcpListener,
     state: AppState,
     extra: axum::Router,
+    limits: HttpLimits,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
     let router = extra.merge(broadnet_web::router(state));
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
-        .context("HTTP server")
+    let mut http = hyper::server::conn::http1::Builder::new();
+    // hyper restarts this deadline whenever it waits for a request head, so it bounds
+    // both a slowly sent header and the idle time between keep-alive requests.
+    http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).keep_alive(true);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    // Refusing takes a descriptor for up to a second too; past this many at once, over-limit
+    // connections are closed without an answer.
+    let refusals = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of descriptors (EMFILE) or a connection reset before accept: the
+                // listener is fine. Pause, so a full descriptor table is not a busy loop.
+                tracing::warn!(error = %e, "cannot accept an HTTP connection");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => continue,
+                }
+            }
+        };
+        // IPv4 clients of a dual-stack listener arrive as ::ffff:a.b.c.d.
+        let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            if let Ok(turn) = refusals.clone().try_acquire_owned() {
+                tokio::spawn(async move {
+                    refuse(stream).await;
+                    drop(turn);
+                });
+            }
+            tracing::debug!(%peer, "HTTP connection limit reached; refused");
+            continue;
+        };
+        // Handlers read the peer as axum's `ConnectInfo`, as under `axum::serve`.
+        let service = router.clone().map_request(move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            req
+        });
+        let conn = http.serve_connection(TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(service));
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let mut conn = std::pin::pin!(conn);
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = shutdown.cancelled() => {
+                    // Finish the request in flight, then close; idle connections close now.
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                // Header timeouts and clients that hang up: routine, not worth a warning.
+                tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    // Every slot back means every connection has closed. Requests are cut at the request
+    // timeout, so this ends; the margin covers writing the last answers.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let drain = limits.request_timeout + limits.header_timeout;
+    if tokio::time::timeout(drain, slots.acquire_many(all)).await.is_err() {
+        tracing::warn!("HTTP connections still open at shutdown; closing them");
+    }
+    Ok(())
+}
+
+/// How many over-limit connections are answered at once (see `refuse`).
+const REFUSALS_AT_ONCE: usize = 64;
+
+/// Answers a connection over the limit with a short 503 and closes it, so its
+/// descriptor is free again within a second instead of held by a stalled client.
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const BODY: &str = r#"{"error":{"code":"unavailable","message":"too many connections; try again shortly"}}"#;
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 5\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        stream.write_all(answer.as_bytes()).await?;
+        stream.shutdown().await?;
+        // Closing with the request still unread would send a reset, which can destroy
+        // the answer before the client reads it: read what it sent (briefly) first.
+        let mut sink = [0u8; 4096];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
 }
 
 /// Cancels `token` on Ctrl-C or SIGTERM.
@@ -251,7 +359,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     for name in cfg.simulators() {
         println!("  Simulator:  {name} at {}/simulator/{name}", cfg.app_url);
     }
-    serve_http(listener, st, sims, shutdown.clone()).await?;
+    serve_http(listener, st, sims, cfg.http, shutdown.clone()).await?;
     shutdown.cancel();
     let _ = tokio::join!(radius_task, stale_job);
     for job in jobs {

@@ -537,6 +537,36 @@ async fn list_paginates_sorts_and_filters() {
     api.finish().await;
 }
 
+/// Review D6: a huge `page` made OFFSET overflow an i64 and the handler panic.
+#[tokio::test]
+async fn huge_page_numbers_are_422_on_every_list() {
+    let api = Api::start().await;
+    let lists = [
+        "/api/customers",
+        "/api/payments",
+        "/api/audit-log",
+        "/api/notifications",
+        "/api/sessions",
+        "/api/radius/auth-log",
+    ];
+    for list in lists {
+        for query in ["page=36028797018963968&per_page=500", "page=18446744073709551615", "page=1000001", "page=0"] {
+            let r = api.call("GET", &format!("{list}?{query}"), None).await;
+            assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+            assert!(r.body["error"]["fields"]["page"].is_array(), "{list}?{query}: {}", r.body);
+        }
+        // The largest page allowed is simply empty.
+        let r = api.call("GET", &format!("{list}?page=1000000&per_page=500"), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{list}: {}", r.body);
+        assert_eq!(r.body["items"].as_array().map(Vec::len), Some(0), "{list}: {}", r.body);
+    }
+    let r = api.call("GET", "/api/audit-log?admin_id=18446744073709551615", None).await;
+    assert!(r.body["error"]["fields"]["admin_id"].is_array(), "{}", r.body);
+    let r = api.call("GET", "/api/sessions?router_id=18446744073709551615", None).await;
+    assert!(r.body["error"]["fields"]["router_id"].is_array(), "{}", r.body);
+    api.finish().await;
+}
+
 #[tokio::test]
 async fn health_and_metrics() {
     let api = Api::start().await;
@@ -838,5 +868,202 @@ async fn a_free_package_is_only_made_on_purpose_and_nothing_pays_zero() {
     let r = api.call("POST", &format!("/api/customers/{cid}/payments"), Some(json!({"amount": "0"}))).await;
     assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert!(r.body["error"]["fields"]["amount"].is_array(), "{}", r.body);
+    api.finish().await;
+}
+
+fn login_request(user: &str, peer: &str, forwarded_for: &str) -> Request<Body> {
+    let peer: std::net::SocketAddr = peer.parse().unwrap();
+    Request::builder()
+        .method("POST")
+        .uri("/api/auth/login")
+        .extension(axum::extract::ConnectInfo(peer))
+        .header("x-forwarded-for", forwarded_for)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(json!({"username": user, "password": "guess"}).to_string()))
+        .unwrap()
+}
+
+/// Review D9: what a client writes into X-Forwarded-For does not choose its address.
+/// Behind the proxy the address is the right-most hop the trusted proxy vouches for;
+/// from anyone else, the TCP peer.
+#[tokio::test]
+async fn forwarded_for_cannot_dodge_the_per_ip_login_limit() {
+    let api = Api::start().await;
+    // (TCP peer, the hop a proxy appended): Nginx on loopback appending the client it
+    // saw, and the review's client talking to us directly with a made-up chain.
+    for (peer, appended) in [("127.0.0.1:41000", "203.0.113.50"), ("192.0.2.10:41000", "127.0.0.1")] {
+        let mut limited = None;
+        for n in 0..25 {
+            // A new username each time, so only the per-IP limit can apply.
+            let req = login_request(&format!("{}-user{n}", &peer[..3]), peer, &format!("10.4.{n}.1, {appended}"));
+            let r = api.raw(req).await;
+            if r.status == StatusCode::TOO_MANY_REQUESTS {
+                limited = Some(n);
+                break;
+            }
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+        }
+        assert!(limited.is_some_and(|n| n >= 19), "{peer}: rotating X-Forwarded-For was not limited: {limited:?}");
+    }
+    // The audit log records the address the proxy saw, not the one the client claimed.
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/packages")
+        .extension(axum::extract::ConnectInfo("127.0.0.1:41001".parse::<std::net::SocketAddr>().unwrap()))
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.token))
+        .header("x-forwarded-for", "10.9.9.9, 198.51.100.77")
+        .header("x-real-ip", "10.66.66.66")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(package_body("Proxied").to_string()))
+        .unwrap();
+    assert_eq!(api.raw(req).await.status, StatusCode::CREATED);
+    let r = api.call("GET", "/api/audit-log?entity_type=package", None).await;
+    assert_eq!(r.body["items"][0]["ip"], "198.51.100.77", "{}", r.body);
+    api.finish().await;
+}
+
+fn cookie_post(cookie: &str, headers: &[(&str, &str)], body: Value) -> Request<Body> {
+    let mut b = Request::builder()
+        .method("POST")
+        .uri("/api/packages")
+        .header(header::COOKIE, cookie)
+        .header(header::HOST, "billing.example.net");
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(Body::from(body.to_string())).unwrap()
+}
+
+fn package_body(name: &str) -> Value {
+    json!({"name": name, "price": "1500", "download_rate": "10M", "upload_rate": "5M", "duration": "30d", "service_type": "pppoe"})
+}
+
+/// Review D14: a cookie-authenticated write from another origin is refused, and JSON
+/// routes take only JSON (a plain HTML form cannot send it cross-origin).
+#[tokio::test]
+async fn cross_origin_cookie_writes_and_non_json_bodies_are_refused() {
+    let api = Api::start().await;
+    let r = api.call_as(None, "POST", "/api/auth/login", Some(json!({"username": "root", "password": ADMIN_PW}))).await;
+    let set = r.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
+    let cookie = set.split(';').next().unwrap().to_string();
+    let json_ct = (header::CONTENT_TYPE.as_str(), "application/json");
+
+    // The review's request: cookie, text/plain, a foreign Origin.
+    let r = api
+        .raw(cookie_post(
+            &cookie,
+            &[("content-type", "text/plain"), ("origin", "https://evil.example")],
+            package_body("Evil 1"),
+        ))
+        .await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    // A sibling subdomain is "same site" for SameSite, but not our origin.
+    let r =
+        api.raw(cookie_post(&cookie, &[json_ct, ("origin", "https://shop.example.net")], package_body("Evil 2"))).await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    for site in ["cross-site", "same-site"] {
+        let r = api.raw(cookie_post(&cookie, &[json_ct, ("sec-fetch-site", site)], package_body("Evil 3"))).await;
+        assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    }
+    let r = api.raw(cookie_post(&cookie, &[json_ct, ("origin", "null")], package_body("Evil 4"))).await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    // Reads are not affected.
+    let req = Request::builder()
+        .uri("/api/auth/me")
+        .header(header::COOKIE, &cookie)
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(api.raw(req).await.status, StatusCode::OK);
+
+    // Our own pages: Origin naming the host the browser addressed, or no Origin at all
+    // (scripts with the cookie).
+    let own = [json_ct, ("origin", "http://billing.example.net"), ("sec-fetch-site", "same-origin")];
+    let r = api.raw(cookie_post(&cookie, &own, package_body("Own 1"))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = api.raw(cookie_post(&cookie, &[json_ct], package_body("Own 2"))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    // A Bearer token is never sent by a browser on its own: no Origin check.
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/packages")
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.token))
+        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .header("origin", "https://tools.example.org")
+        .body(Body::from(package_body("Bearer 1").to_string()))
+        .unwrap();
+    assert_eq!(api.raw(req).await.status, StatusCode::CREATED);
+
+    // Only JSON on JSON routes, in our error shape.
+    for ct in [Some("text/plain"), Some("application/x-www-form-urlencoded"), Some("multipart/form-data"), None] {
+        let mut b = Request::builder()
+            .method("POST")
+            .uri("/api/packages")
+            .header(header::AUTHORIZATION, format!("Bearer {}", api.token));
+        if let Some(ct) = ct {
+            b = b.header(header::CONTENT_TYPE, ct);
+        }
+        let r = api.raw(b.body(Body::from(package_body("Not JSON").to_string())).unwrap()).await;
+        assert_error(&r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    }
+    // A bodyless POST still reads as `{}` (here: the missing fields are named).
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/packages")
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.token))
+        .body(Body::empty())
+        .unwrap();
+    assert_error(&api.raw(req).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let r = api.call("GET", "/api/packages", None).await;
+    let names: Vec<&str> = r.body["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names.iter().all(|n| !n.starts_with("Evil") && *n != "Not JSON"), "{names:?}");
+    api.finish().await;
+}
+
+/// Review, informational: a body over the limit is 413 in our shape, not 400.
+#[tokio::test]
+async fn oversized_bodies_are_413() {
+    let api = Api::start().await;
+    let big = json!({"name": "x".repeat(3 * 1024 * 1024)}).to_string();
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/packages")
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.token))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(big))
+        .unwrap();
+    assert_error(&api.raw(req).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    api.finish().await;
+}
+
+/// Review D15: every answer says no sniffing, no framing, no referrer; API answers are
+/// not cached; HTML gets a real Content-Security-Policy.
+#[tokio::test]
+async fn every_answer_carries_security_headers() {
+    let api = Api::start().await;
+    let api_answer = api.call("GET", "/api/customers", None).await;
+    let health = api.call_as(None, "GET", "/health", None).await;
+    let missing = api.call_as(None, "GET", "/no/such/page", None).await;
+    let api_error = api.call_as(None, "GET", "/api/customers", None).await;
+    let login_page = api.call_as(None, "GET", "/provision/hotspot/login.html", None).await;
+    assert_eq!(login_page.status, StatusCode::OK);
+    for (what, r) in
+        [("api", &api_answer), ("health", &health), ("404", &missing), ("401", &api_error), ("login", &login_page)]
+    {
+        let h = |name: &str| r.headers.get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        assert_eq!(h("x-content-type-options"), "nosniff", "{what}");
+        assert_eq!(h("x-frame-options"), "DENY", "{what}");
+        assert_eq!(h("referrer-policy"), "no-referrer", "{what}");
+        assert!(h("content-security-policy").contains("frame-ancestors 'none'"), "{what}");
+    }
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    for r in [&api_answer, &api_error] {
+        assert_eq!(r.headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
+    }
+    assert!(login_page.headers.get(header::CACHE_CONTROL).is_none());
+    let csp = login_page.headers.get("content-security-policy").unwrap().to_str().unwrap();
+    assert_eq!(csp, "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
     api.finish().await;
 }

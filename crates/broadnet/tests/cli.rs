@@ -243,6 +243,103 @@ fn zero_config_first_start_then_restart_keeps_everything() {
     s.stop();
 }
 
+/// GET /health with a deadline: the status, or None when it did not answer in time.
+fn health_within(base: &str, limit: Duration) -> Option<u16> {
+    let resp = ureq::get(&format!("{base}/health"))
+        .config()
+        .http_status_as_error(false)
+        .timeout_global(Some(limit))
+        .build()
+        .call();
+    resp.ok().map(|r| r.status().as_u16())
+}
+
+/// Reads until the server closes the connection; panics if it is still open after `limit`.
+fn read_until_closed(s: &mut std::net::TcpStream, limit: Duration) -> String {
+    use std::io::{ErrorKind, Read};
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = Vec::new();
+    match s.read_to_end(&mut buf) {
+        Ok(_) => {}
+        // Closed with our half-sent request unread: a reset, also closed.
+        Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted) => {}
+        Err(e) => panic!("connection still open after {limit:?} ({e}); read so far: {buf:?}"),
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Review D4: connections that send half a request are closed at the header deadline,
+/// idle keep-alive ones too; past HTTP_MAX_CONNECTIONS a connection gets a quick 503
+/// instead of a descriptor; /health answers while a client holds more stalled
+/// connections than the limit; and a body sent too slowly ends at the request timeout.
+#[test]
+fn stalled_connections_are_closed_and_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start_with(
+        dir.path(),
+        &[
+            ("HTTP_MAX_CONNECTIONS", "20"),
+            ("HTTP_HEADER_TIMEOUT_SECS", "1"),
+            ("HTTP_REQUEST_TIMEOUT_SECS", "2"),
+            ("RADIUS_ENABLED", "false"),
+        ],
+    );
+    let addr = srv.base.trim_start_matches("http://").to_string();
+    let opened = Instant::now();
+    let mut stalled: Vec<std::net::TcpStream> = (0..30)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ").unwrap();
+            s
+        })
+        .collect();
+    // Every slot taken: answered at once (503), not left hanging.
+    let during = Instant::now();
+    let status = health_within(&srv.base, Duration::from_secs(5));
+    assert!(matches!(status, Some(200 | 503)), "/health did not answer while stalled: {status:?}");
+    assert!(during.elapsed() < Duration::from_secs(3), "/health took {:?}", during.elapsed());
+
+    let (mut refused, mut cut) = (0, 0);
+    for s in &mut stalled {
+        let answer = read_until_closed(s, Duration::from_secs(8));
+        if answer.is_empty() {
+            cut += 1;
+        } else {
+            assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+            assert!(answer.to_ascii_lowercase().contains("retry-after: 5"), "{answer}");
+            assert!(answer.contains(r#""code":"unavailable""#), "{answer}");
+            refused += 1;
+        }
+    }
+    assert!(cut <= 20 && refused >= 10, "{cut} cut off, {refused} refused");
+    assert!(opened.elapsed() < Duration::from_secs(6), "stalled connections held for {:?}", opened.elapsed());
+    // The client still holds its 30 sockets; the server has let go of them.
+    assert_eq!(health_within(&srv.base, Duration::from_secs(5)), Some(200));
+
+    // An idle keep-alive connection is closed at the same deadline.
+    let mut idle = std::net::TcpStream::connect(&addr).unwrap();
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let started = Instant::now();
+    let answer = read_until_closed(&mut idle, Duration::from_secs(8));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(5), "idle connection kept {:?}", started.elapsed());
+
+    // A body trickled in (headers complete) is cut at the request timeout with a 503.
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.write_all(
+        b"POST /api/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+          Content-Length: 100\r\n\r\n{\"username\":",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let answer = read_until_closed(&mut slow, Duration::from_secs(8));
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains(r#""code":"unavailable""#), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(5), "slow body held {:?}", started.elapsed());
+    drop(stalled);
+    srv.stop();
+}
+
 #[test]
 fn admin_credentials_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();

@@ -53,12 +53,13 @@ impl AuditRepo for SqlStore {
             cond = cond.add(Column::Action.eq(v.as_str()))
         }
         let per_page = q.per_page.clamp(1, 500);
-        let page = q.page.max(1);
+        // Bounded like `page_of`, so the OFFSET below fits an i64.
+        let page = q.page.clamp(1, broadnet_store::MAX_PAGE);
         let filtered = Entity::find().filter(cond);
         let total = filtered.clone().count(&self.read).await.map_err(db_err)?;
         let items = filtered
             .order_by_desc(Column::Id)
-            .offset((page - 1).saturating_mul(per_page))
+            .offset((page - 1) * per_page)
             .limit(per_page)
             .all(&self.read)
             .await

@@ -248,7 +248,8 @@ impl CustomerRepo for SqlStore {
             cond = cond.add(Column::RouterId.eq(v))
         }
         let per_page = q.per_page.clamp(1, 500);
-        let page = Ord::max(q.page, 1);
+        // Bounded like `page_of`, so the OFFSET below fits an i64.
+        let page = q.page.clamp(1, broadnet_store::MAX_PAGE);
         let filtered = Entity::find().filter(cond);
         let total = filtered.clone().count(&self.read).await.map_err(db_err)?;
         let order = if q.descending { Order::Desc } else { Order::Asc };
@@ -262,7 +263,7 @@ impl CustomerRepo for SqlStore {
         let rows = filtered
             .order_by(col, order.clone())
             .order_by(Column::Id, order)
-            .offset((page - 1).saturating_mul(per_page))
+            .offset((page - 1) * per_page)
             .limit(per_page)
             .all(&self.read)
             .await

@@ -280,10 +280,12 @@ pub(crate) fn is_retryable(msg: &str) -> bool {
         .any(|m| msg.contains(m))
 }
 
-/// Page numbers from 1; `per_page` 0 means the default, 50, and at most 500.
+/// Page numbers from 1 to `MAX_PAGE`; `per_page` 0 means the default, 50, and at most 500.
+/// The use cases refuse larger pages with a field error; the clamp here keeps any other
+/// caller's OFFSET within what the drivers accept.
 pub(crate) fn page_of(page: u64, per_page: u64) -> (u64, u64) {
     let per_page = if per_page == 0 { 50 } else { Ord::min(per_page, 500) };
-    (Ord::max(page, 1), per_page)
+    (page.clamp(1, broadnet_store::MAX_PAGE), per_page)
 }
 
 pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {

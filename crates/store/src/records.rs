@@ -117,6 +117,11 @@ impl Default for CustomerQuery {
     }
 }
 
+/// The highest page number a list answers. With at most 500 rows a page, the SQL
+/// OFFSET `(page - 1) * per_page` then stays far below `i64::MAX`: the database
+/// drivers panic on an OFFSET that does not fit (review D6).
+pub const MAX_PAGE: u64 = 1_000_000;
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Page<T> {
     pub items: Vec<T>,

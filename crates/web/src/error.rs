@@ -28,8 +28,17 @@ impl WebError {
         body(StatusCode::BAD_REQUEST, "bad_request", msg, None)
     }
 
-    pub fn too_large() -> Response {
-        body(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "request body too large", None)
+    pub fn payload_too_large(msg: &str) -> Response {
+        body(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", msg, None)
+    }
+
+    pub fn unsupported_media_type(msg: &str) -> Response {
+        body(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", msg, None)
+    }
+
+    /// For refusals made outside a handler (timeouts, the connection limit).
+    pub fn unavailable(msg: &str) -> Response {
+        body(StatusCode::SERVICE_UNAVAILABLE, "unavailable", msg, None)
     }
 }
 

@@ -1,52 +1,52 @@
 //! Request extractors: the authenticated session, the client IP, and JSON bodies
 //! that fail in our error shape.
 
+use crate::proxies::TrustedProxies;
 use crate::{AppState, WebError};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use broadnet_app::{AppError, Session};
 use std::net::{IpAddr, SocketAddr};
 
 pub const SESSION_COOKIE: &str = "broadnet_session";
 
-/// The client's address. Behind Nginx on the same host (a loopback peer), the
-/// `X-Real-IP` / `X-Forwarded-For` the proxy sets is believed; from anyone else not.
-pub fn client_ip(parts: &Parts) -> String {
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    if peer.is_none_or(|p| p.is_loopback())
-        && let Some(ip) = forwarded_ip(&parts.headers)
-    {
-        return ip.to_string();
-    }
-    peer.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into())
-}
-
-fn forwarded_ip(h: &HeaderMap) -> Option<IpAddr> {
-    let real = h.get("x-real-ip").and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse().ok());
-    real.or_else(|| {
-        h.get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|s| s.split(',').next())
-            .and_then(|s| s.trim().parse().ok())
-    })
+/// The client's address under the `TRUSTED_PROXIES` rule (see `proxies`). A request
+/// without `ConnectInfo` was handed to the router in-process (tests, `oneshot`), not
+/// accepted from the network: it is treated as coming from loopback, like the local
+/// reverse proxy.
+pub fn client_ip(parts: &Parts, trusted: &TrustedProxies) -> String {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    trusted.client_ip(peer, &parts.headers).to_string()
 }
 
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(client_ip(parts)))
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts, &st.trusted_proxies)))
     }
 }
 
-fn token(h: &HeaderMap) -> Option<String> {
+/// Where a session token came from: browsers send the cookie on their own, so only
+/// cookie-authenticated writes need the same-origin check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Carrier {
+    Bearer,
+    Cookie,
+}
+
+fn token(h: &HeaderMap) -> Option<(String, Carrier)> {
     if let Some(v) = h.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
         && let Some(t) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))
     {
-        return Some(t.trim().to_string());
+        return Some((t.trim().to_string(), Carrier::Bearer));
     }
     h.get_all(header::COOKIE)
         .iter()
@@ -54,7 +54,47 @@ fn token(h: &HeaderMap) -> Option<String> {
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v.to_string())
+        .map(|(_, v)| (v.to_string(), Carrier::Cookie))
+}
+
+/// CSRF defence for cookie-authenticated writes. `SameSite=Strict` keeps the cookie
+/// from other sites, but not from a sibling subdomain (same site) nor from browsers
+/// without SameSite; a forged form or `fetch` does carry `Origin` and, in current
+/// browsers, `Sec-Fetch-Site`, which a page cannot set.
+fn check_same_origin(parts: &Parts, public_url: &str) -> Result<(), WebError> {
+    if parts.method.is_safe() {
+        return Ok(());
+    }
+    let h = &parts.headers;
+    let fetch_site = h.get("sec-fetch-site").and_then(|v| v.to_str().ok()).unwrap_or("");
+    // `same-site` too: that is exactly the sibling-subdomain case SameSite lets through.
+    if fetch_site.eq_ignore_ascii_case("cross-site") || fetch_site.eq_ignore_ascii_case("same-site") {
+        return Err(AppError::Forbidden("cross-site request refused").into());
+    }
+    if let Some(origin) = h.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default();
+        let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
+        if !is_own_origin(origin, host, public_url) {
+            return Err(AppError::Forbidden("cross-origin request refused").into());
+        }
+    }
+    Ok(())
+}
+
+/// Whether `origin` is this server: the one in APP_URL, or the host the browser
+/// addressed (the Host header, for installs reached under several names).
+fn is_own_origin(origin: &str, host: Option<&str>, public_url: &str) -> bool {
+    let Ok(o) = url::Url::parse(origin) else {
+        // Includes `null` (sandboxed frames, some redirects): never ours.
+        return false;
+    };
+    if url::Url::parse(public_url).is_ok_and(|p| p.origin() == o.origin()) {
+        return true;
+    }
+    host.and_then(|h| url::Url::parse(&format!("{}://{h}", o.scheme())).ok()).is_some_and(|h| {
+        h.host_str().is_some_and(|hh| o.host_str().is_some_and(|oh| oh.eq_ignore_ascii_case(hh)))
+            && h.port_or_known_default() == o.port_or_known_default()
+    })
 }
 
 /// An admin session from `Authorization: Bearer …` or the session cookie.
@@ -63,24 +103,32 @@ pub struct Auth(pub Session);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = WebError;
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
-        let Some(tok) = token(&parts.headers) else {
+        let Some((tok, carrier)) = token(&parts.headers) else {
             return Err(AppError::Unauthorized("log in first (Bearer token or session cookie)").into());
         };
-        let ip = client_ip(parts);
+        if carrier == Carrier::Cookie {
+            check_same_origin(parts, &st.app.gateway_env().public_url)?;
+        }
+        let ip = client_ip(parts, &st.trusted_proxies);
         Ok(Auth(st.app.authenticate(&tok, Some(ip)).await?))
     }
 }
 
-/// A JSON body as a `serde_json::Value`; malformed JSON is a 400 in our shape, and
-/// field checks (422) are left to the use case.
+/// A JSON body as a `serde_json::Value`. Refusals come in our error shape: a body
+/// over the limit is 413, one that is not `application/json` is 415 (so a plain HTML
+/// form cannot post to the API), malformed JSON is 400; field checks (422) are left
+/// to the use case. An empty body is `{}`, for bodyless POSTs.
 pub struct JsonBody(pub serde_json::Value);
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = Response;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+            v.split(';').next().is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+        });
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                WebError::too_large()
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                WebError::payload_too_large("request body too large")
             } else {
                 WebError::bad_request("request body unreadable")
             }
@@ -88,8 +136,31 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         if bytes.is_empty() {
             return Ok(JsonBody(serde_json::json!({})));
         }
+        if !is_json {
+            return Err(WebError::unsupported_media_type("the body must be JSON (Content-Type: application/json)"));
+        }
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|e| WebError::bad_request(&format!("malformed JSON: {e}")).into_response())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_own_origin;
+
+    #[test]
+    fn own_origins() {
+        let app = "https://billing.isp.co.ke";
+        assert!(is_own_origin("https://billing.isp.co.ke", None, app));
+        assert!(is_own_origin("https://billing.isp.co.ke:443", None, app));
+        assert!(!is_own_origin("https://portal.isp.co.ke", None, app));
+        assert!(!is_own_origin("http://billing.isp.co.ke", None, app));
+        assert!(!is_own_origin("null", Some("billing.isp.co.ke"), app));
+        // Reached by another name: the Host header the browser sent.
+        assert!(is_own_origin("http://10.0.0.5:3000", Some("10.0.0.5:3000"), app));
+        assert!(is_own_origin("http://Router.LAN", Some("router.lan:80"), app));
+        assert!(!is_own_origin("http://10.0.0.5:3001", Some("10.0.0.5:3000"), app));
+        assert!(!is_own_origin("https://evil.example", Some("10.0.0.5:3000"), app));
     }
 }

@@ -6,19 +6,21 @@ mod error;
 mod extract;
 pub mod metrics;
 mod provision;
+pub mod proxies;
 
 pub use error::WebError;
 pub use metrics::Metrics;
+pub use proxies::TrustedProxies;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use broadnet_app::App;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -27,6 +29,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Mark the session cookie `Secure` (production, behind HTTPS).
     pub secure_cookies: bool,
+    /// Peers whose `X-Forwarded-For` / `X-Real-IP` are believed (TRUSTED_PROXIES).
+    pub trusted_proxies: TrustedProxies,
+    /// How long a request may take, reading its body included (HTTP_REQUEST_TIMEOUT_SECS).
+    pub request_timeout: Duration,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -36,7 +42,9 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .fallback(|| async { WebError::from(broadnet_app::AppError::NotFound("page")) })
+        .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }
 
@@ -75,5 +83,48 @@ async fn track(State(st): State<AppState>, req: Request, next: Next) -> Response
         .unwrap_or_else(|| "unmatched".to_string());
     let resp = next.run(req).await;
     st.metrics.observe_http(&method, &route, resp.status().as_u16(), start.elapsed());
+    resp
+}
+
+/// A slow client (a body trickled in) or a stuck handler gives its connection back
+/// after `request_timeout` with a 503 instead of holding it indefinitely.
+async fn deadline(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    match tokio::time::timeout(st.request_timeout, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::warn!(%path, timeout_secs = st.request_timeout.as_secs(), "request timed out");
+            let mut resp = WebError::unavailable("the request took too long; try again");
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            resp
+        }
+    }
+}
+
+/// The CSP for HTML. The hotspot login page we serve is a template the routers copy
+/// into their own HTML directory and serve themselves (our headers do not follow it);
+/// viewed here, its inline script may stay blocked.
+const HTML_CSP: &str = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+/// Everything else (JSON, scripts, metrics) loads nothing and is framed by no one.
+const DATA_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// Headers for every answer: no MIME sniffing, no framing (clickjacking), no
+/// referrer leaking paths with tokens, and `/api` answers (which can carry customer
+/// RADIUS passwords) kept out of caches unless a handler says otherwise.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let api = req.uri().path() == "/api" || req.uri().path().starts_with("/api/");
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    let html = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(if html { HTML_CSP } else { DATA_CSP }));
+    if api {
+        h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    }
     resp
 }

@@ -57,6 +57,7 @@ impl Server {
             listener,
             server::state(&cfg, app.clone()),
             axum::Router::new(),
+            cfg.http,
             shutdown.clone(),
         ));
         let mut srv = Server {
