@@ -347,6 +347,9 @@ pub fn parse_c2b(body: &Value) -> Result<C2bNotice, String> {
     if trans_id.len() > 60 {
         return Err("TransID longer than any M-Pesa transaction id".into());
     }
+    if !trans_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err("TransID may contain only letters and digits".into());
+    }
     let amount = body.get("TransAmount").and_then(money).ok_or("no valid TransAmount")?;
     let account = body.get("BillRefNumber").and_then(text_of).unwrap_or_default();
     Ok(C2bNotice { trans_id, amount, account })

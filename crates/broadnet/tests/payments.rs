@@ -859,3 +859,175 @@ async fn invoice_prefixes_that_would_break_headers_are_refused() {
     assert_eq!(st, 200, "{r}");
     env.finish().await;
 }
+
+/// The abuse pass over HTTP: hostile bodies and headers on every unauthenticated door
+/// and on authenticated ones with a bad or no token, malformed requests on a raw
+/// socket, and replays of genuine callbacks. No answer is a 5xx, the server stays
+/// healthy, and no payment, renewal, invoice or customer comes of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostile_requests_and_replays_change_nothing() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // nextest runs each test in a process of its own: any panic here is the server's.
+    static PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        PANICS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        default_hook(info);
+    }));
+    let env = Env::start().await;
+    let (cid, _) = env.customer("baraka", "0712345040", None).await;
+    env.mpesa.set_behaviour(msim::Behaviour {
+        deliveries: 1,
+        delay: StdDuration::from_millis(50),
+        ..Default::default()
+    });
+    let r = env.initiate(cid).await;
+    let pid = r["payment"]["id"].as_i64().unwrap();
+    assert_eq!(env.settled(pid).await["payment"]["status"], "completed");
+    let checkout = r["payment"]["checkout_request_id"].as_str().unwrap().to_string();
+    let receipt = env.mpesa.pushes().last().unwrap().receipt.clone().unwrap();
+    let (st, reg) = env.call("POST", "/api/payments/mpesa/register-c2b", None).await;
+    assert_eq!(st, 200, "{reg}");
+    let trans = env.mpesa.c2b_pay("254712345040", 1500, "baraka").await.unwrap();
+    for _ in 0..100 {
+        if env.count("payments").await == 2 {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
+    let before = (
+        env.count("payments").await,
+        env.count("invoices").await,
+        env.count("customers").await,
+        env.expires(cid).await,
+    );
+
+    let secret = env.app.callback_token();
+    let doors = [
+        "/api/auth/login".to_string(),
+        "/api/payments/mpesa/callback".to_string(),
+        format!("/api/payments/cb/stk/{secret}"),
+        "/api/payments/airtel/callback".to_string(),
+        format!("/api/payments/cb/airtel/{secret}"),
+        format!("/api/payments/cb/c2b/{secret}/confirm"),
+        format!("/api/payments/cb/c2b/{secret}/validate"),
+        "/api/payments/cb/c2b/wrong-token/confirm".to_string(),
+        "/api/customers".to_string(),
+        "/api/packages".to_string(),
+        "/api/payments/initiate".to_string(),
+        "/provision/not-a-token/callback".to_string(),
+    ];
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let bodies: Vec<(&str, Vec<u8>)> = vec![
+        ("application/json", b"{".to_vec()),
+        ("application/json", deep.into_bytes()),
+        ("application/json", br#"{"Body":{"stkCallback":{"CheckoutRequestID":1e400,"ResultCode":-1e400}}}"#.to_vec()),
+        ("application/json", vec![0xff, 0xfe, 0x00, 0x7b, 0x7d]),
+        (
+            "application/json",
+            b"{\"TransID\":\"\\u0000\",\"TransAmount\":\"1500\",\"BillRefNumber\":\"baraka\"}".to_vec(),
+        ),
+        ("application/json", b"null".to_vec()),
+        ("application/json", b"[1,2,3]".to_vec()),
+        ("application/json", format!("{{\"username\":\"{}\",\"password\":\"x\"}}", "a".repeat(60_000)).into_bytes()),
+        (
+            "application/json",
+            br#"{"transaction":{"id":"BN1","status_code":"TS","airtel_money_id":"X","id":"BN2"}}"#.to_vec(),
+        ),
+        ("text/plain", br#"{"username":"root","password":"x"}"#.to_vec()),
+        ("multipart/form-data; boundary=x", b"--x\r\n\r\n--x--".to_vec()),
+    ];
+    let mut statuses = Vec::new();
+    for door in &doors {
+        for (ctype, body) in &bodies {
+            for token in [None, Some("garbage.token.value")] {
+                let mut req = env
+                    .http
+                    .post(format!("{}{door}", env.base))
+                    .header("content-type", *ctype)
+                    .header("x-forwarded-for", "1.2.3.4, ".repeat(500))
+                    .body(body.clone());
+                if let Some(t) = token {
+                    req = req.bearer_auth(t);
+                }
+                // A server may answer (401, 413) before reading a large body and close:
+                // the client then sees the connection end. That is not an error; a
+                // panic would be, and the hook counts those.
+                let st = req.send().await.map(|r| r.status().as_u16()).unwrap_or(499);
+                statuses.push((door.clone(), st));
+            }
+        }
+    }
+    // Hostile headers: huge values, many headers, absurd tokens and cookies.
+    let mut many = reqwest::header::HeaderMap::new();
+    for i in 0..90 {
+        many.insert(
+            reqwest::header::HeaderName::from_bytes(format!("x-junk-{i}").as_bytes()).unwrap(),
+            "v".repeat(100).parse().unwrap(),
+        );
+    }
+    let hostile = [
+        env.http
+            .get(format!("{}/api/customers", env.base))
+            .header("authorization", format!("Bearer {}", "A".repeat(10_000))),
+        env.http.get(format!("{}/api/customers", env.base)).header("cookie", "broadnet_session=x; ".repeat(1_000)),
+        env.http.get(format!("{}/api/customers", env.base)).header("x-huge", "h".repeat(60_000)),
+        env.http.get(format!("{}/api/customers?page=1&page=99999999999999999999", env.base)).bearer_auth(&env.token),
+        env.http.get(format!("{}/api/payments/99999999999999999999999", env.base)).bearer_auth(&env.token),
+        env.http.get(format!("{}/health", env.base)).headers(many),
+    ];
+    for req in hostile {
+        let st = req.send().await.map(|r| r.status().as_u16()).unwrap_or(0);
+        statuses.push(("headers".into(), st));
+    }
+    // Malformed requests on a raw socket.
+    let addr = env.base.trim_start_matches("http://").to_string();
+    for raw in [
+        &b"GET / HTTP/9.9\r\n\r\n"[..],
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage-tls-hello\r\n\r\n",
+        b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n{}",
+        b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nzz\r\n",
+        b"GET /health HTTP/1.1\r\nNo colon here\r\n\r\n",
+        b"\0\0\0\0\0\0\0\0\r\n\r\n",
+    ] {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(raw).await.unwrap();
+        let mut buf = vec![0u8; 2048];
+        let n = tokio::time::timeout(StdDuration::from_secs(5), s.read(&mut buf)).await.unwrap().unwrap_or(0);
+        let head = String::from_utf8_lossy(&buf[..n]).to_string();
+        assert!(!head.starts_with("HTTP/1.1 5"), "{raw:?} got {head}");
+    }
+    // Replays of the genuine callbacks, on every path that takes them.
+    let genuine = stk_body(
+        &checkout,
+        json!(0),
+        &[("Amount", json!(1500)), ("MpesaReceiptNumber", json!(receipt)), ("PhoneNumber", json!(254712345040u64))],
+    );
+    let c2b = json!({"TransactionType": "Pay Bill", "TransID": trans, "TransTime": "20261125090000",
+        "TransAmount": "1500.00", "BusinessShortCode": "174379", "BillRefNumber": "baraka", "MSISDN": "2547 ***** 040"});
+    for _ in 0..10 {
+        for (path, body) in [
+            (format!("/api/payments/cb/stk/{secret}"), &genuine),
+            ("/api/payments/mpesa/callback".to_string(), &genuine),
+            (format!("/api/payments/cb/c2b/{secret}/confirm"), &c2b),
+        ] {
+            let st = env.http.post(format!("{}{path}", env.base)).json(body).send().await.unwrap().status().as_u16();
+            statuses.push((path, st));
+        }
+    }
+    let errors: Vec<_> = statuses.iter().filter(|(_, s)| *s >= 500 || *s == 0).collect();
+    assert!(errors.is_empty(), "server errors: {errors:?}");
+    assert!(statuses.iter().filter(|(_, s)| *s == 499).count() < statuses.len() / 4, "{statuses:?}");
+    assert_eq!(PANICS.load(std::sync::atomic::Ordering::SeqCst), 0, "the server panicked");
+    // Healthy, and nothing changed.
+    let (st, health) = env.call("GET", "/health", None).await;
+    assert_eq!((st, health["status"].as_str()), (200, Some("ok")));
+    let after = (
+        env.count("payments").await,
+        env.count("invoices").await,
+        env.count("customers").await,
+        env.expires(cid).await,
+    );
+    assert_eq!(before, after);
+    env.finish().await;
+}
