@@ -2,7 +2,7 @@
 //! the Airtel callback, and the reconciliation of payments whose callback is late or
 //! never comes (DESIGN rule 3).
 
-use crate::payments::closing_status;
+use crate::payments::{CallbackPath, closing_status};
 use crate::{App, AppError, AppResult, Session};
 use broadnet_domain::{Money, PaymentProvider, PaymentStatus, Phone};
 use broadnet_providers::ProviderError;
@@ -212,7 +212,7 @@ impl App {
     /// Airtel's callback (reference §5): `transaction.id` must be one we started. With
     /// callback authentication on, the hash must verify; without it, success is
     /// confirmed with a transaction enquiry before anything is credited.
-    pub async fn airtel_callback(&self, raw: &[u8]) -> AppResult<Value> {
+    pub async fn airtel_callback(&self, raw: &[u8], path: CallbackPath) -> AppResult<Value> {
         let body: Value = serde_json::from_slice(raw).map_err(|e| AppError::field("body", format!("not JSON: {e}")))?;
         let tx = body.get("transaction").ok_or_else(|| AppError::field("transaction", "missing"))?;
         let text = |k: &str| tx.get(k).and_then(crate::payments::text_of).filter(|s| !s.is_empty());
@@ -222,14 +222,15 @@ impl App {
         if let Some(key) = self.gateway.env.airtel.callback_key.as_deref().filter(|k| !k.is_empty()) {
             let signed = body.get("hash").is_some();
             if !signed || !broadnet_providers::airtel::Airtel::verify_callback_hash(key, raw) {
-                self.flag_callback("airtel", "callback hash missing or wrong", &body).await?;
+                self.flag_callback("airtel", "callback hash missing or wrong", &body, path).await?;
                 return Ok(ack);
             }
         }
         let payment = match self.store.find_payment_by_checkout(&id).await {
             Ok(p) if p.provider == PaymentProvider::Airtel => p,
             Ok(_) | Err(StoreError::NotFound) => {
-                self.flag_callback("airtel", "no Airtel payment was started with this transaction id", &body).await?;
+                self.flag_callback("airtel", "no Airtel payment was started with this transaction id", &body, path)
+                    .await?;
                 return Ok(ack);
             }
             Err(e) => return Err(e.into()),
@@ -243,6 +244,9 @@ impl App {
             }
             // Unsigned: ask Airtel before acting on it either way (reference §5.1); a
             // forged failure must not close a payment the customer is about to make.
+            "TS" | "TF" | "TE" if !signed && !self.query_gate.may_ask(payment.id, self.now()) => {
+                tracing::debug!(payment = payment.id, "asked Airtel about this payment moments ago; not again yet");
+            }
             "TS" | "TF" | "TE" if !signed => match self.enquiry_permit().await {
                 Some(_permit) => self.reconcile_airtel(&payment).await?,
                 None => tracing::warn!(
@@ -295,14 +299,15 @@ impl App {
                 tracing::info!(payment = payment.id, %provider, "payment already completed");
             }
             Ok(CompleteOutcome::Refused { reason, .. }) => {
-                self.flag_callback(provider, &reason, evidence).await?;
+                self.flag_callback(provider, &reason, evidence, CallbackPath::Secret).await?;
                 if close_on_refusal {
                     let desc = format!("paid, but not applied: {reason}; see the audit log");
                     self.store.close_payment(payment.id, PaymentStatus::Failed, "refused", &desc, self.now()).await?;
                 }
             }
             Err(StoreError::Conflict(_)) => {
-                self.flag_callback(provider, "receipt already used by another payment", evidence).await?;
+                self.flag_callback(provider, "receipt already used by another payment", evidence, CallbackPath::Secret)
+                    .await?;
             }
             Err(e) => return Err(e.into()),
         }

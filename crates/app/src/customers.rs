@@ -23,10 +23,20 @@ fn parse_ip(s: &str) -> Result<String, ParseError> {
     s.parse::<IpAddr>().map(|ip| ip.to_string()).map_err(|_| ParseError::new("must be an IP address"))
 }
 
+/// Expiry dates run until at most this year: databases compare later ones wrongly
+/// (SQLite keeps `+10000-…` as text, MySQL's DATETIME ends at 9999), and a renewal
+/// adds to them.
+pub const LAST_YEAR: i32 = 2100;
+
 fn parse_time(s: &str) -> Result<DateTime<Utc>, ParseError> {
-    DateTime::parse_from_rfc3339(s)
+    let t = DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| ParseError::new("must be a date-time such as 2026-12-31T23:59:59Z"))
+        .map_err(|_| ParseError::new("must be a date-time such as 2026-12-31T23:59:59Z"))?;
+    use chrono::Datelike;
+    if !(2000..=LAST_YEAR).contains(&t.year()) {
+        return Err(ParseError::new(format!("must be between the years 2000 and {LAST_YEAR}")));
+    }
+    Ok(t)
 }
 
 fn parse_email(s: &str) -> Result<String, ParseError> {

@@ -215,11 +215,15 @@ pub fn page_param(errors: &mut FieldErrors, key: &str, value: &str, paging: (&mu
     true
 }
 
-/// At most `max` characters of `s`, with an ellipsis when cut: for storing or logging
-/// text that came from outside.
+/// At most `max` bytes of `s` (cut at a character boundary), with an ellipsis when
+/// cut: for storing or logging text that came from outside.
 pub fn excerpt(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        None => s.to_string(),
-        Some((at, _)) => format!("{}…", &s[..at]),
+    if s.len() <= max {
+        return s.to_string();
     }
+    let mut at = max;
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    format!("{}…", &s[..at])
 }

@@ -56,6 +56,8 @@ pub struct App {
     pub enquiries: Arc<tokio::sync::Semaphore>,
     /// How long growing records are kept.
     pub retention: retention::Retention,
+    /// One provider status query per payment per interval, whatever callbacks ask.
+    pub query_gate: Arc<payments::QueryGate>,
 }
 
 /// An authenticated admin making a request.
@@ -118,9 +120,10 @@ impl App {
                 ..Default::default()
             }),
             config_log: Arc::new(routers::ConfigLog::default()),
-            flag_limiter: Arc::new(payments::FlagLimiter::new(60)),
+            flag_limiter: Arc::new(payments::FlagLimiter::new(60, 600)),
             enquiries: Arc::new(tokio::sync::Semaphore::new(8)),
             retention: retention::Retention::default(),
+            query_gate: Arc::new(payments::QueryGate::default()),
         }
     }
 

@@ -84,18 +84,24 @@ impl App {
     /// Records a callback that was not applied, for an admin to see. Only what
     /// identifies it and a capped excerpt are kept, and at most a bounded number per
     /// minute, so strangers cannot fill the disk through an unauthenticated path.
-    pub(crate) async fn flag_callback(&self, provider: &str, reason: &str, body: &Value) -> AppResult<()> {
+    pub(crate) async fn flag_callback(
+        &self,
+        provider: &str,
+        reason: &str,
+        body: &Value,
+        path: CallbackPath,
+    ) -> AppResult<()> {
         let now = self.now();
-        let Some(suppressed) = self.flag_limiter.admit(now) else {
-            tracing::debug!(%provider, "payment callback not recorded: too many flagged callbacks this minute");
+        let Some(suppressed) = self.flag_limiter.admit(path, now) else {
             return Ok(());
         };
         tracing::warn!(%provider, reason = ?crate::fields::excerpt(reason, 200), "payment callback recorded, not applied");
         let actor = Actor::system(&format!("{provider}-callback"), now);
+        let keep = if path == CallbackPath::Plain { PLAIN_EXCERPT } else { CALLBACK_EXCERPT };
         let mut detail = json!({
             "reason": crate::fields::excerpt(reason, 500),
             "ids": identifying_fields(body),
-            "excerpt": crate::fields::excerpt(&body.to_string(), CALLBACK_EXCERPT),
+            "excerpt": crate::fields::excerpt(&body.to_string(), keep),
         });
         if suppressed > 0 {
             detail["not_recorded_before_this"] = json!(suppressed);
@@ -138,7 +144,7 @@ impl App {
         let payment = match found {
             Ok(p) if p.provider == broadnet_domain::PaymentProvider::Mpesa => p,
             Ok(_) | Err(StoreError::NotFound) => {
-                self.flag_callback("mpesa", "no payment was started with this CheckoutRequestID", &body).await?;
+                self.flag_callback("mpesa", "no payment was started with this CheckoutRequestID", &body, path).await?;
                 return Ok(accepted());
             }
             Err(e) => return Err(e.into()),
@@ -187,9 +193,9 @@ impl App {
             Ok(CompleteOutcome::AlreadyCompleted { .. }) => {
                 tracing::info!(payment = payment.id, "duplicate M-Pesa callback ignored");
             }
-            Ok(CompleteOutcome::Refused { reason, .. }) => self.flag_callback("mpesa", &reason, &body).await?,
+            Ok(CompleteOutcome::Refused { reason, .. }) => self.flag_callback("mpesa", &reason, &body, path).await?,
             Err(StoreError::Conflict(_)) => {
-                self.flag_callback("mpesa", "receipt already used by another payment", &body).await?;
+                self.flag_callback("mpesa", "receipt already used by another payment", &body, path).await?;
             }
             Err(e) => return Err(e.into()),
         }
@@ -207,6 +213,10 @@ impl App {
         body: &Value,
     ) -> AppResult<()> {
         let Some(checkout) = payment.checkout_request_id.clone() else { return Ok(()) };
+        if !self.query_gate.may_ask(payment.id, self.now()) {
+            tracing::debug!(payment = payment.id, "asked M-Pesa about this payment moments ago; not again yet");
+            return Ok(());
+        }
         let Some(_permit) = self.enquiry_permit().await else {
             tracing::warn!(payment = payment.id, "too many provider queries at once; reconciliation will ask later");
             return Ok(());
@@ -256,42 +266,107 @@ impl App {
 
 /// Bounds how many flagged callbacks are written to the audit log per minute (per
 /// node): enough for every genuine oddity, too few for a stranger to fill the disk.
+/// The plain path (anyone) and the secret paths (Safaricom, Airtel) count apart, so
+/// junk on the open path never crowds out a real payment that needs an admin.
 pub struct FlagLimiter {
+    plain: std::sync::Mutex<FlagWindow>,
+    secret: std::sync::Mutex<FlagWindow>,
+}
+
+struct FlagWindow {
     per_minute: u32,
-    state: std::sync::Mutex<(chrono::DateTime<chrono::Utc>, u32, u64)>,
+    start: chrono::DateTime<chrono::Utc>,
+    count: u32,
+    /// Not recorded since the last one recorded.
+    dropped: u64,
+    /// Not recorded in this window (for the one warning per window).
+    dropped_here: u64,
+}
+
+impl FlagWindow {
+    fn new(per_minute: u32) -> Self {
+        FlagWindow {
+            per_minute,
+            start: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+            count: 0,
+            dropped: 0,
+            dropped_here: 0,
+        }
+    }
 }
 
 impl FlagLimiter {
-    pub fn new(per_minute: u32) -> Self {
-        FlagLimiter { per_minute, state: std::sync::Mutex::new((chrono::DateTime::<chrono::Utc>::MIN_UTC, 0, 0)) }
+    pub fn new(plain_per_minute: u32, secret_per_minute: u32) -> Self {
+        FlagLimiter {
+            plain: std::sync::Mutex::new(FlagWindow::new(plain_per_minute)),
+            secret: std::sync::Mutex::new(FlagWindow::new(secret_per_minute)),
+        }
     }
 
     /// `Some(n)` when this one may be recorded, `n` being how many were dropped since
     /// the last one recorded; `None` when the minute's allowance is used up.
-    pub fn admit(&self, now: chrono::DateTime<chrono::Utc>) -> Option<u64> {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (start, count, dropped) = &mut *st;
-        if now >= *start + chrono::Duration::minutes(1) || now < *start {
-            *start = now;
-            *count = 0;
-        }
-        if *count >= self.per_minute {
-            *dropped += 1;
-            if *dropped == 1 {
+    pub fn admit(&self, path: CallbackPath, now: chrono::DateTime<chrono::Utc>) -> Option<u64> {
+        let lock = if path == CallbackPath::Plain { &self.plain } else { &self.secret };
+        let mut w = lock.lock().unwrap_or_else(|e| e.into_inner());
+        if now >= w.start + chrono::Duration::minutes(1) || now < w.start {
+            if w.dropped_here > 0 {
                 tracing::warn!(
-                    limit = self.per_minute,
+                    ?path,
+                    not_recorded = w.dropped_here,
+                    "unmatched payment callbacks over the limit were not recorded"
+                );
+            }
+            w.start = now;
+            w.count = 0;
+            w.dropped_here = 0;
+        }
+        if w.count >= w.per_minute {
+            w.dropped += 1;
+            w.dropped_here += 1;
+            if w.dropped_here == 1 {
+                tracing::warn!(
+                    ?path,
+                    limit = w.per_minute,
                     "too many unmatched payment callbacks: recording at most this many a minute"
                 );
             }
             return None;
         }
-        *count += 1;
-        Some(std::mem::take(dropped))
+        w.count += 1;
+        Some(std::mem::take(&mut w.dropped))
     }
 }
 
-/// How much of a flagged callback body is kept in the audit log.
+/// At most one provider status query per payment every [`QueryGate::EVERY`], however
+/// many callbacks (forged or repeated) ask for one: a stranger's flood of callbacks
+/// must not become a flood of queries on the ISP's Daraja credentials.
+#[derive(Default)]
+pub struct QueryGate {
+    asked: std::sync::Mutex<std::collections::HashMap<i64, chrono::DateTime<chrono::Utc>>>,
+}
+
+impl QueryGate {
+    pub const EVERY: chrono::Duration = chrono::Duration::seconds(30);
+
+    pub fn may_ask(&self, payment_id: i64, now: chrono::DateTime<chrono::Utc>) -> bool {
+        let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+        if asked.len() > 10_000 {
+            asked.retain(|_, at| now < *at + Self::EVERY);
+        }
+        match asked.get(&payment_id) {
+            Some(at) if now >= *at && now < *at + Self::EVERY => false,
+            _ => {
+                asked.insert(payment_id, now);
+                true
+            }
+        }
+    }
+}
+
+/// How much of a flagged callback body is kept in the audit log (bytes).
 const CALLBACK_EXCERPT: usize = 2000;
+/// The same from the plain path, which anyone can post to.
+const PLAIN_EXCERPT: usize = 500;
 
 /// The fields that identify a callback (M-Pesa STK and C2B, Airtel), each capped.
 fn identifying_fields(body: &Value) -> Value {
@@ -444,6 +519,7 @@ impl App {
                     "mpesa-c2b",
                     &format!("{reason}; received {} ({}), not applied", n.amount, n.trans_id),
                     &body,
+                    CallbackPath::Secret,
                 )
                 .await?;
                 return Ok(ack);
@@ -623,6 +699,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn one_provider_query_per_payment_per_interval() {
+        let g = QueryGate::default();
+        let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        assert!(g.may_ask(1, t0));
+        assert!(!g.may_ask(1, t0 + chrono::Duration::seconds(29)));
+        assert!(g.may_ask(2, t0), "another payment");
+        assert!(g.may_ask(1, t0 + chrono::Duration::seconds(30)));
+    }
+
+    #[test]
     fn numeric_result_codes_compare_as_numbers() {
         let cb = |code: Value| json!({"Body": {"stkCallback": {"CheckoutRequestID": "x", "ResultCode": code}}});
         assert_eq!(parse_stk_callback(&cb(json!("00"))).unwrap().result_code, "0");
@@ -632,17 +718,23 @@ mod tests {
 
     #[test]
     fn flagged_callbacks_are_capped_per_minute_and_trimmed() {
-        let l = FlagLimiter::new(3);
+        let l = FlagLimiter::new(3, 5);
         let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        assert_eq!((l.admit(t0), l.admit(t0), l.admit(t0)), (Some(0), Some(0), Some(0)));
-        assert_eq!(l.admit(t0 + chrono::Duration::seconds(59)), None);
-        assert_eq!(l.admit(t0 + chrono::Duration::seconds(59)), None);
-        assert_eq!(l.admit(t0 + chrono::Duration::seconds(60)), Some(2), "says how many were dropped");
+        let plain = |t| l.admit(CallbackPath::Plain, t);
+        assert_eq!((plain(t0), plain(t0), plain(t0)), (Some(0), Some(0), Some(0)));
+        assert_eq!(plain(t0 + chrono::Duration::seconds(59)), None);
+        assert_eq!(plain(t0 + chrono::Duration::seconds(59)), None);
+        // Junk on the open path does not crowd out the secret path.
+        assert_eq!(l.admit(CallbackPath::Secret, t0 + chrono::Duration::seconds(59)), Some(0));
+        assert_eq!(plain(t0 + chrono::Duration::seconds(60)), Some(2), "says how many were dropped");
         let huge = json!({"Body": {"stkCallback": {"CheckoutRequestID": "A".repeat(10_000), "ResultCode": 0,
             "ResultDesc": "B".repeat(1_000_000)}}});
         let ids = identifying_fields(&huge);
-        assert!(ids["CheckoutRequestID"].as_str().unwrap().chars().count() <= 65, "{ids}");
+        assert!(ids["CheckoutRequestID"].as_str().unwrap().len() <= 67, "{ids}");
         assert!(ids.to_string().len() < 1000);
+        // Capped in bytes: four-byte characters do not make a row four times larger.
+        let emoji = crate::fields::excerpt(&"\u{1F600}".repeat(5000), 2000);
+        assert!(emoji.len() <= 2003, "{}", emoji.len());
     }
 
     #[test]

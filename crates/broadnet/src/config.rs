@@ -112,6 +112,9 @@ pub struct HttpLimits {
     pub header_timeout: std::time::Duration,
     /// HTTP_REQUEST_TIMEOUT_SECS: time for a whole request, body and handler included.
     pub request_timeout: std::time::Duration,
+    /// HTTP_MAX_CONNECTIONS_PER_CLIENT: open connections from one address (one /64 for
+    /// IPv6), so one client cannot take every slot; trusted proxies are not counted.
+    pub max_per_client: usize,
 }
 
 impl HttpLimits {
@@ -126,6 +129,7 @@ impl Default for HttpLimits {
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             header_timeout: std::time::Duration::from_secs(10),
             request_timeout: std::time::Duration::from_secs(30),
+            max_per_client: 64,
         }
     }
 }
@@ -646,6 +650,8 @@ impl Config {
                 1,
                 3600,
             )),
+            max_per_client: r.number("HTTP_MAX_CONNECTIONS_PER_CLIENT", defaults.max_per_client as u64, 1, 1_000_000)
+                as usize,
         };
         let trusted_proxies = match broadnet_web::TrustedProxies::parse(
             &r.get("TRUSTED_PROXIES").unwrap_or_else(|| broadnet_web::TrustedProxies::DEFAULT.to_string()),

@@ -143,8 +143,13 @@ pub async fn serve_http(
     use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt;
 
+    let trusted = state.trusted_proxies.clone();
     let router = extra.merge(broadnet_web::router(state));
     let mut http = hyper::server::conn::http1::Builder::new();
+    // A request head is a few KB; hyper's default buffer (~400 KB) let stalled clients
+    // hold that much memory each.
+    http.max_buf_size(MAX_HEAD_BYTES);
+    let per_client = Arc::new(PerClient::new(limits.max_per_client));
     // hyper restarts this deadline whenever it waits for a request head, so it bounds
     // both a slowly sent header and the idle time between keep-alive requests.
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).keep_alive(true);
@@ -171,6 +176,19 @@ pub async fn serve_http(
         };
         // IPv4 clients of a dual-stack listener arrive as ::ffff:a.b.c.d.
         let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+        // One client (an address, or a /64 for IPv6) cannot take every slot; a trusted
+        // proxy carries everyone's connections and is not counted.
+        let client_turn = if trusted.contains(peer.ip()) { None } else { per_client.enter(peer.ip()) };
+        if !trusted.contains(peer.ip()) && client_turn.is_none() {
+            if let Ok(turn) = refusals.clone().try_acquire_owned() {
+                tokio::spawn(async move {
+                    refuse(stream).await;
+                    drop(turn);
+                });
+            }
+            tracing::debug!(%peer, "HTTP connections per client limit reached; refused");
+            continue;
+        }
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             if let Ok(turn) = refusals.clone().try_acquire_owned() {
                 tokio::spawn(async move {
@@ -203,6 +221,7 @@ pub async fn serve_http(
                 tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
             }
             drop(slot);
+            drop(client_turn);
         });
     }
     drop(listener);
@@ -214,6 +233,61 @@ pub async fn serve_http(
         tracing::warn!("HTTP connections still open at shutdown; closing them");
     }
     Ok(())
+}
+
+/// The largest request head (request line and headers) a connection may send.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Open connections per client address.
+struct PerClient {
+    max: usize,
+    open: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+}
+
+/// One open connection of a client; gives its place back when dropped.
+struct ClientTurn {
+    owner: Arc<PerClient>,
+    key: std::net::IpAddr,
+}
+
+impl PerClient {
+    fn new(max: usize) -> Self {
+        PerClient { max, open: std::sync::Mutex::new(std::collections::HashMap::new()) }
+    }
+
+    /// IPv6 clients usually hold a whole /64: count them by it.
+    fn key(ip: std::net::IpAddr) -> std::net::IpAddr {
+        match ip {
+            std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+                let s = v6.segments();
+                std::net::IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+            other => other,
+        }
+    }
+
+    fn enter(self: &Arc<Self>, ip: std::net::IpAddr) -> Option<ClientTurn> {
+        let key = Self::key(ip);
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(key).or_insert(0);
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientTurn { owner: self.clone(), key })
+    }
+}
+
+impl Drop for ClientTurn {
+    fn drop(&mut self) {
+        let mut open = self.owner.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
 }
 
 /// How many over-limit connections are answered at once (see `refuse`).
@@ -473,4 +547,26 @@ pub async fn leased_job(
 
 fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "node".into())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn one_client_cannot_take_every_connection() {
+        let p = Arc::new(PerClient::new(2));
+        let a: std::net::IpAddr = "203.0.113.9".parse().unwrap();
+        let (t1, t2) = (p.enter(a).unwrap(), p.enter(a).unwrap());
+        assert!(p.enter(a).is_none(), "third connection from one address");
+        assert!(p.enter("203.0.113.10".parse().unwrap()).is_some(), "another address is not affected");
+        // An IPv6 client owns its /64.
+        let (v1, v2) = ("2001:db8:1:2::1".parse().unwrap(), "2001:db8:1:2:ffff::9".parse().unwrap());
+        let _k = (p.enter(v1).unwrap(), p.enter(v2).unwrap());
+        assert!(p.enter("2001:db8:1:2::77".parse().unwrap()).is_none());
+        drop(t1);
+        assert!(p.enter(a).is_some(), "a place is given back when a connection closes");
+        drop(t2);
+    }
 }

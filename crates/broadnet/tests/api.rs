@@ -1067,3 +1067,20 @@ async fn every_answer_carries_security_headers() {
     assert_eq!(csp, "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
     api.finish().await;
 }
+
+#[tokio::test]
+async fn expiry_dates_past_2100_are_refused() {
+    let api = Api::start().await;
+    for when in ["9999-12-31T23:59:59Z", "9999-12-31T23:59:59-05:00", "1970-01-01T00:00:00Z"] {
+        let mut c = customer("forever", "0712000222");
+        c["expires_at"] = json!(when);
+        let r = api.call("POST", "/api/customers", Some(c)).await;
+        assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert!(r.body["error"]["fields"]["expires_at"].is_array(), "{when}: {}", r.body);
+    }
+    let mut c = customer("forever", "0712000222");
+    c["expires_at"] = json!("2099-12-31T23:59:59Z");
+    let r = api.call("POST", "/api/customers", Some(c)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    api.finish().await;
+}

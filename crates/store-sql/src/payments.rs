@@ -228,7 +228,14 @@ async fn complete_in(txn: &DatabaseTransaction, c: &Completion, current: &Paymen
     let pkg = package::Entity::find_by_id(package_id).one(txn).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
     let now = c.at;
     let from = cust.expires_at.map(from_db).filter(|e| *e > now).unwrap_or(now);
-    let until = from + chrono::Duration::minutes(pkg.duration_minutes);
+    // Never past 2100 (see the customers' LAST_YEAR): databases compare later dates
+    // wrongly, which would make a paid customer look expired.
+    let last = chrono::NaiveDate::from_ymd_opt(2100, 12, 31)
+        .and_then(|d| d.and_hms_opt(23, 59, 59))
+        .map(|d| d.and_utc())
+        .unwrap_or(from);
+    let until =
+        Ord::min(from.checked_add_signed(chrono::Duration::minutes(pkg.duration_minutes)).unwrap_or(last), last);
     // Paying ends an expiry, not an admin's suspension or disabling: those customers
     // are credited (their time runs from the later date) but stay as the admin left them.
     let status =

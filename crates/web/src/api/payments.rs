@@ -60,7 +60,7 @@ async fn airtel_callback(
     if !st.app.plain_callbacks_allowed() {
         return Err(broadnet_app::AppError::NotFound("page").into());
     }
-    Ok(Json(st.app.airtel_callback(&body).await?))
+    Ok(Json(st.app.airtel_callback(&body, broadnet_app::payments::CallbackPath::Plain).await?))
 }
 
 async fn airtel_callback_at(
@@ -71,7 +71,7 @@ async fn airtel_callback_at(
 ) -> Result<Json<Value>, WebError> {
     tracing::info!(%ip, "Airtel callback");
     st.app.check_callback_path(&token)?;
-    Ok(Json(st.app.airtel_callback(&body).await?))
+    Ok(Json(st.app.airtel_callback(&body, broadnet_app::payments::CallbackPath::Secret).await?))
 }
 
 async fn c2b_validate(
