@@ -665,6 +665,14 @@ impl Config {
                 broadnet_web::TrustedProxies::default()
             }
         };
+        let trusted_proxies =
+            match broadnet_web::proxies::ForwardedHeader::parse(&r.get("TRUSTED_PROXY_HEADER").unwrap_or_default()) {
+                Ok(h) => trusted_proxies.with_header(h),
+                Err(e) => {
+                    r.bad("TRUSTED_PROXY_HEADER", e);
+                    trusted_proxies
+                }
+            };
 
         let cfg = Config {
             app_host,

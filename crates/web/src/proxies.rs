@@ -61,15 +61,43 @@ impl fmt::Display for Cidr {
 /// The proxies whose forwarding headers are believed. Empty trusts no one: the TCP
 /// peer is always the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<Cidr>);
+pub struct TrustedProxies(Vec<Cidr>, ForwardedHeader);
+
+/// Which header a trusted proxy writes the client's address in (TRUSTED_PROXY_HEADER).
+/// A proxy passes the other one through from the client untouched, so naming the one
+/// it sets closes that door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For`, else `X-Real-IP` when there is none.
+    #[default]
+    Auto,
+    /// Only `X-Forwarded-For` (Nginx: `$proxy_add_x_forwarded_for`).
+    ForwardedFor,
+    /// Only `X-Real-IP` (Nginx: `proxy_set_header X-Real-IP $remote_addr`).
+    RealIp,
+}
+
+impl ForwardedHeader {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "auto" => Ok(ForwardedHeader::Auto),
+            "x-forwarded-for" => Ok(ForwardedHeader::ForwardedFor),
+            "x-real-ip" => Ok(ForwardedHeader::RealIp),
+            other => Err(format!("must be x-forwarded-for, x-real-ip or auto, not {other:?}")),
+        }
+    }
+}
 
 impl Default for TrustedProxies {
     /// A reverse proxy on the same host (Nginx on loopback), the usual deployment.
     fn default() -> Self {
-        TrustedProxies(vec![
-            Cidr { net: IpAddr::from([127, 0, 0, 0]), prefix: 8 },
-            Cidr { net: IpAddr::from(std::net::Ipv6Addr::LOCALHOST), prefix: 128 },
-        ])
+        TrustedProxies(
+            vec![
+                Cidr { net: IpAddr::from([127, 0, 0, 0]), prefix: 8 },
+                Cidr { net: IpAddr::from(std::net::Ipv6Addr::LOCALHOST), prefix: 128 },
+            ],
+            ForwardedHeader::Auto,
+        )
     }
 }
 
@@ -80,14 +108,20 @@ impl TrustedProxies {
     /// trusts no proxy.
     pub fn parse(s: &str) -> Result<TrustedProxies, String> {
         if s.trim().eq_ignore_ascii_case("none") {
-            return Ok(TrustedProxies(Vec::new()));
+            return Ok(TrustedProxies(Vec::new(), ForwardedHeader::Auto));
         }
         s.split(',')
             .map(str::trim)
             .filter(|p| !p.is_empty())
             .map(Cidr::parse)
             .collect::<Result<_, _>>()
-            .map(TrustedProxies)
+            .map(|c| TrustedProxies(c, ForwardedHeader::Auto))
+    }
+
+    /// Reads the client's address from `header` only.
+    pub fn with_header(mut self, header: ForwardedHeader) -> Self {
+        self.1 = header;
+        self
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
@@ -103,6 +137,10 @@ impl TrustedProxies {
         if !self.contains(peer) {
             return peer;
         }
+        let real_ip = || headers.get("x-real-ip").and_then(|v| v.to_str().ok()).and_then(parse_hop);
+        if self.1 == ForwardedHeader::RealIp {
+            return real_ip().unwrap_or(peer);
+        }
         let hops: Vec<&str> = headers
             .get_all("x-forwarded-for")
             .iter()
@@ -112,7 +150,7 @@ impl TrustedProxies {
             .filter(|h| !h.is_empty())
             .collect();
         if hops.is_empty() {
-            return headers.get("x-real-ip").and_then(|v| v.to_str().ok()).and_then(parse_hop).unwrap_or(peer);
+            return if self.1 == ForwardedHeader::Auto { real_ip().unwrap_or(peer) } else { peer };
         }
         let mut nearest = peer;
         for hop in hops.iter().rev() {
@@ -135,7 +173,12 @@ impl fmt::Display for TrustedProxies {
             return f.write_str("none");
         }
         let parts: Vec<String> = self.0.iter().map(Cidr::to_string).collect();
-        f.write_str(&parts.join(","))
+        f.write_str(&parts.join(","))?;
+        match self.1 {
+            ForwardedHeader::Auto => Ok(()),
+            ForwardedHeader::ForwardedFor => f.write_str(" (X-Forwarded-For only)"),
+            ForwardedHeader::RealIp => f.write_str(" (X-Real-IP only)"),
+        }
     }
 }
 
@@ -151,6 +194,26 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn the_named_header_is_the_only_one_read() {
+        let mut h = HeaderMap::new();
+        h.insert("x-real-ip", HeaderValue::from_static("198.51.100.1"));
+        h.insert("x-forwarded-for", HeaderValue::from_static("10.4.4.1"));
+        let lo = "127.0.0.1".parse().unwrap();
+        let auto = TrustedProxies::default();
+        assert_eq!(auto.client_ip(lo, &h), "10.4.4.1".parse::<IpAddr>().unwrap());
+        let real = TrustedProxies::default().with_header(ForwardedHeader::RealIp);
+        assert_eq!(
+            real.client_ip(lo, &h),
+            "198.51.100.1".parse::<IpAddr>().unwrap(),
+            "a client's X-Forwarded-For is ignored"
+        );
+        let xff = TrustedProxies::default().with_header(ForwardedHeader::ForwardedFor);
+        h.remove("x-forwarded-for");
+        assert_eq!(xff.client_ip(lo, &h), lo, "a client's X-Real-IP is ignored");
+        assert!(ForwardedHeader::parse("X-Real-IP").is_ok() && ForwardedHeader::parse("forwarded").is_err());
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
