@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m0001_initial;
 mod m0002_freeradius;
 mod m0003_routers;
+mod m0004_admin_usernames;
 mod schema;
 
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_initial::Migration),
             Box::new(m0002_freeradius::Migration),
             Box::new(m0003_routers::Migration),
+            Box::new(m0004_admin_usernames::Migration),
         ]
     }
 }

@@ -193,6 +193,8 @@ pub mod admin {
         #[sea_orm(primary_key)]
         pub id: i64,
         pub username: String,
+        /// `broadnet_store::admin_username_key(username)`, unique.
+        pub username_key: String,
         pub password_hash: String,
         pub full_name: Option<String>,
         pub email: Option<String>,
