@@ -488,6 +488,41 @@ async fn an_attack_from_many_addresses_slows_a_username_down_without_locking_out
     api.finish().await;
 }
 
+#[tokio::test]
+async fn a_routers_api_host_is_an_address_or_a_host_name() {
+    let api = Api::start().await;
+    let r = api.call("POST", "/api/routers", Some(json!({"name": "Kitengela"}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_i64().unwrap();
+    for bad in [
+        "a b",
+        "x\r\ny",
+        "nul\u{0}",
+        "http://10.0.0.1/",
+        "10.0.0.1:8728",
+        "169.254.169.254",
+        "0.0.0.0",
+        "2130706433",
+        "0x7f000001",
+        "router_1.isp",
+        "-bad.isp.co.ke",
+    ] {
+        let r = api.call("PATCH", &format!("/api/routers/{id}"), Some(json!({"api_host": bad}))).await;
+        assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert!(r.body["error"]["fields"]["api_host"].is_array(), "{bad:?}: {}", r.body);
+    }
+    for (good, stored) in
+        [("10.20.0.1", "10.20.0.1"), (" Core-1.ISP.co.ke ", "core-1.isp.co.ke"), ("2001:db8::1", "2001:db8::1")]
+    {
+        let r = api.call("PATCH", &format!("/api/routers/{id}"), Some(json!({"api_host": good}))).await;
+        assert_eq!(r.status, StatusCode::OK, "{good:?}: {}", r.body);
+        assert_eq!(r.body["api_host"], stored);
+    }
+    let r = api.call("PATCH", &format!("/api/routers/{id}"), Some(json!({"api_host": null}))).await;
+    assert_eq!((r.status, &r.body["api_host"]), (StatusCode::OK, &Value::Null), "{}", r.body);
+    api.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_superadmins_demoting_each_other_at_once_leave_one() {
     let api = Api::start().await;

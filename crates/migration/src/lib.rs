@@ -7,6 +7,7 @@ mod m0001_initial;
 mod m0002_freeradius;
 mod m0003_routers;
 mod m0004_admin_usernames;
+mod m0004_provision_callbacks;
 mod schema;
 
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_freeradius::Migration),
             Box::new(m0003_routers::Migration),
             Box::new(m0004_admin_usernames::Migration),
+            Box::new(m0004_provision_callbacks::Migration),
         ]
     }
 }

@@ -392,6 +392,9 @@ pub mod provision_token {
         pub expires_at: DateTime,
         pub used_at: Option<DateTime>,
         pub created_at: DateTime,
+        /// The address the script was served to; only it may call back.
+        pub fetched_ip: Option<String>,
+        pub called_back_at: Option<DateTime>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

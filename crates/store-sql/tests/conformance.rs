@@ -79,7 +79,7 @@ async fn migrations_are_idempotent_and_report_nothing_pending() {
     let first = store.migrate().await.unwrap();
     assert_eq!(
         first,
-        ["m0001_initial", "m0002_freeradius", "m0003_routers", "m0004_admin_usernames"]
+        ["m0001_initial", "m0002_freeradius", "m0003_routers", "m0004_admin_usernames", "m0004_provision_callbacks"]
     );
     let again = store.migrate().await.unwrap();
     assert!(again.is_empty());
@@ -425,6 +425,61 @@ async fn admin_usernames_that_differ_only_in_case_stop_the_migration_by_name() {
     assert_eq!(store.get_admin_by_username(" ROOT").await.unwrap().username, "root");
     store.close().await;
     db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_provisioning_token_is_called_back_once_from_the_address_that_fetched_it() {
+    with_store(|s| async move {
+        let r = s
+            .create_router(
+                &actor(),
+                NewRouter {
+                    name: "r1".into(),
+                    nas_ip: None,
+                    radius_secret: "x".into(),
+                    service_types: ServiceType::Both,
+                    require_message_authenticator: true,
+                },
+            )
+            .await
+            .unwrap();
+        s.create_provision_token(r, "jti-1", t0() + Duration::hours(1), t0()).await.unwrap();
+        assert_eq!(
+            s.callback_provision_token("jti-1", t0(), "192.0.2.1").await.unwrap(),
+            Err(TokenRefusal::NotFetched)
+        );
+        assert_eq!(s.use_provision_token("jti-1", t0(), Some("192.0.2.1")).await.unwrap(), Ok(r));
+        assert_eq!(s.use_provision_token("jti-1", t0(), Some("192.0.2.1")).await.unwrap(), Err(TokenRefusal::Used));
+        assert_eq!(
+            s.callback_provision_token("jti-1", t0(), "192.0.2.9").await.unwrap(),
+            Err(TokenRefusal::WrongAddress)
+        );
+        // Of several at once, one wins.
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(
+                async move { s.callback_provision_token("jti-1", t0(), "192.0.2.1").await.unwrap() },
+            ));
+        }
+        let mut wins = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(id) => {
+                    assert_eq!(id, r);
+                    wins += 1;
+                }
+                Err(e) => assert_eq!(e, TokenRefusal::CalledBack),
+            }
+        }
+        assert_eq!(wins, 1);
+        assert_eq!(s.callback_provision_token("nope", t0(), "192.0.2.1").await.unwrap(), Err(TokenRefusal::Unknown));
+        s.create_provision_token(r, "jti-2", t0() + Duration::hours(1), t0()).await.unwrap();
+        s.use_provision_token("jti-2", t0(), Some("192.0.2.1")).await.unwrap().unwrap();
+        let late = t0() + Duration::minutes(61);
+        assert_eq!(s.callback_provision_token("jti-2", late, "192.0.2.1").await.unwrap(), Err(TokenRefusal::Expired));
+    })
+    .await;
 }
 
 #[tokio::test]

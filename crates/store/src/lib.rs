@@ -84,11 +84,23 @@ pub trait RouterRepo: Send + Sync {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
-    /// Marks the token used (once) and returns its router; a second use, an expired or
-    /// an unknown token is refused.
-    async fn use_provision_token(&self, jti: &str, now: DateTime<Utc>) -> StoreResult<Result<i64, TokenRefusal>>;
-    /// Whether the token could still be used (for serving the script), without using it.
-    async fn check_provision_token(&self, jti: &str, now: DateTime<Utc>) -> StoreResult<Result<i64, TokenRefusal>>;
+    /// Marks the token used (once), remembering the address the script is served to,
+    /// and returns its router; a second use, an expired or an unknown token is refused.
+    async fn use_provision_token(
+        &self,
+        jti: &str,
+        now: DateTime<Utc>,
+        fetched_by: Option<&str>,
+    ) -> StoreResult<Result<i64, TokenRefusal>>;
+    /// Accepts the router's call back for a used token: once (atomically, of two at
+    /// once one wins), within the token's hour, and only from the address that
+    /// fetched the script. Returns the token's router.
+    async fn callback_provision_token(
+        &self,
+        jti: &str,
+        now: DateTime<Utc>,
+        from: &str,
+    ) -> StoreResult<Result<i64, TokenRefusal>>;
 }
 
 /// Sessions (FreeRADIUS's `radacct` shape) and the authentication log (`radpostauth`).

@@ -589,4 +589,10 @@ pub enum TokenRefusal {
     Unknown,
     Expired,
     Used,
+    /// A callback before the script was fetched.
+    NotFetched,
+    /// A second callback: only the first is accepted.
+    CalledBack,
+    /// A callback from another address than the one the script was served to.
+    WrongAddress,
 }
