@@ -958,3 +958,30 @@ $(if error)<p class="error">$(error)</p>$(endif)
 "#
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_host_refuses_loopback_unless_allowed() {
+        for host in ["127.0.0.1", "::1", "[::1]", "::ffff:127.0.0.1", "localhost", "a.localhost", "127.1"] {
+            assert!(parse_api_host(host, false).is_err(), "{host}");
+        }
+        assert_eq!(parse_api_host("127.0.0.1", true).ok().as_deref(), Some("127.0.0.1"));
+        assert_eq!(parse_api_host("[2001:db8::1]", false).ok().as_deref(), Some("2001:db8::1"));
+        for host in ["169.254.169.254", "fe80::1", "::ffff:169.254.169.254", "0.0.0.0", "::", "224.0.0.1"] {
+            assert!(parse_api_host(host, true).is_err(), "{host}");
+        }
+    }
+
+    #[test]
+    fn reported_text_is_plain_and_short() {
+        let v = |s: &str| s.to_string();
+        assert_eq!(reported_text(Some(&v(" MikroTik ")), 10), Ok(Some(v("MikroTik"))));
+        assert_eq!(reported_text(Some(&v("")), 10), Ok(None));
+        assert!(reported_text(Some(&v("a\u{1b}[31m")), 10).is_err());
+        assert!(reported_text(Some(&v("a\nb")), 10).is_err());
+        assert!(reported_text(Some(&v("x".repeat(11).as_str())), 10).is_err());
+    }
+}

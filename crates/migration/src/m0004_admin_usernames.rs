@@ -66,7 +66,7 @@ impl MigrationTrait for Migration {
         }
         manager
             .alter_table(
-                Table::alter().table(Alias::new("admins")).add_column(&mut s_default("username_key", 64, "")).take(),
+                Table::alter().table(Alias::new("admins")).add_column(s_default("username_key", 64, "")).take(),
             )
             .await?;
         // In Rust, not SQL LOWER/TRIM, so the key is computed exactly as the store does.

@@ -16,10 +16,8 @@ impl MigrationName for Migration {
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // One column per statement: SQLite's ALTER TABLE adds one at a time.
-        for mut col in [s_null("fetched_ip", 64), ts_null("called_back_at")] {
-            manager
-                .alter_table(Table::alter().table(Alias::new("provision_tokens")).add_column(&mut col).take())
-                .await?;
+        for col in [s_null("fetched_ip", 64), ts_null("called_back_at")] {
+            manager.alter_table(Table::alter().table(Alias::new("provision_tokens")).add_column(col).take()).await?;
         }
         Ok(())
     }
