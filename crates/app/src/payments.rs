@@ -115,7 +115,7 @@ impl App {
                 .store
                 .close_payment(payment.id, closing_status(&r.result_code), &r.result_code, &r.result_desc, now)
                 .await?;
-            tracing::info!(payment = payment.id, code = %r.result_code, status = %closed.status, "M-Pesa payment not completed");
+            tracing::info!(payment = payment.id, code = ?r.result_code, status = %closed.status, "M-Pesa payment not completed");
             if closed.status == closing_status(&r.result_code) && closed.result_code.as_deref() == Some(&r.result_code)
             {
                 self.payment_failed(&closed).await?;
@@ -243,7 +243,7 @@ impl App {
         let n = parse_c2b(&body).map_err(|e| AppError::field("body", e))?;
         let ack = json!({"ResultCode": 0, "ResultDesc": "Success"});
         if self.store.find_payment_by_receipt(&n.trans_id).await.is_ok() {
-            tracing::info!(receipt = %n.trans_id, "duplicate C2B confirmation ignored");
+            tracing::info!(receipt = ?n.trans_id, "duplicate C2B confirmation ignored");
             return Ok(ack);
         }
         // A confirmation recorded before a crash, not yet applied: apply it now.
