@@ -26,7 +26,7 @@ impl App {
         full_name: Option<String>,
         email: Option<String>,
     ) -> AppResult<Admin> {
-        let hash = auth::hash_password(plain_password).map_err(AppError::Internal)?;
+        let hash = self.passwords.hash(plain_password).await?;
         self.store
             .create_admin(
                 actor,
@@ -38,7 +38,7 @@ impl App {
 
     /// Sets a new password and ends every session of that admin.
     pub async fn set_admin_password(&self, actor: &Actor, id: i64, plain_password: &str) -> AppResult<Admin> {
-        let hash = auth::hash_password(plain_password).map_err(AppError::Internal)?;
+        let hash = self.passwords.hash(plain_password).await?;
         let patch = AdminPatch { password_hash: Some(hash), end_sessions: true, ..Default::default() };
         self.store.update_admin(actor, id, patch).await.map_err(AppError::from_store("admin"))
     }
@@ -61,23 +61,9 @@ impl App {
         self.create_admin_as(&s.actor(self.now()), &username, &pw, role, full_name, email).await
     }
 
-    async fn ensure_other_superadmin(&self, id: i64) -> AppResult<()> {
-        let others = self
-            .store
-            .list_admins()
-            .await?
-            .into_iter()
-            .filter(|a| a.id != id && a.active && a.role == Role::Superadmin)
-            .count();
-        if others == 0 {
-            return Err(AppError::InUse("this is the last active superadmin".into()));
-        }
-        Ok(())
-    }
-
     pub async fn update_admin(&self, s: &Session, id: i64, body: Value) -> AppResult<Admin> {
         s.require_superadmin()?;
-        let current = self.store.get_admin(id).await.map_err(AppError::from_store("admin"))?;
+        self.store.get_admin(id).await.map_err(AppError::from_store("admin"))?;
         let mut f = Fields::new(body)?;
         let p = f.parsed("password", password);
         let new_password = f.not_null("password", p);
@@ -88,16 +74,11 @@ impl App {
         let full_name = f.text("full_name", 128).patch();
         let email = f.text("email", 255).patch();
         f.finish()?;
-        let loses_super = current.role == Role::Superadmin
-            && current.active
-            && (role.is_some_and(|r| r != Role::Superadmin) || active == Some(false));
-        if loses_super {
-            self.ensure_other_superadmin(id).await?;
-        }
+        // The store refuses (atomically) a change that leaves no active superadmin.
         let now = self.now();
         let mut patch = AdminPatch { full_name, email, role, active, ..Default::default() };
         if let Some(pw) = new_password {
-            patch.password_hash = Some(auth::hash_password(&pw).map_err(AppError::Internal)?);
+            patch.password_hash = Some(self.passwords.hash(&pw).await?);
             patch.end_sessions = true;
         } else if active == Some(false) {
             patch.end_sessions = true;
@@ -111,9 +92,7 @@ impl App {
         if current.id == s.admin.id {
             return Err(AppError::InUse("you cannot delete your own account".into()));
         }
-        if current.role == Role::Superadmin && current.active {
-            self.ensure_other_superadmin(id).await?;
-        }
+        // The store refuses (atomically) to delete the last active superadmin.
         self.store.delete_admin(&s.actor(self.now()), id).await.map_err(AppError::from_store("admin"))
     }
 }

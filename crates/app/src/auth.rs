@@ -1,6 +1,7 @@
 //! Admin authentication: argon2id password hashes, HS256 tokens, and the login
 //! rate limiter (per IP and per username).
 
+use crate::{AppError, AppResult};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
@@ -11,7 +12,9 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
 
 pub fn hash_password(password: &str) -> Result<String, String> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
@@ -22,6 +25,68 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     match PasswordHash::new(hash) {
         Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
+    }
+}
+
+/// Runs argon2 (19 MiB and tens of milliseconds of CPU per call) on tokio's
+/// blocking pool, at most `slots` at a time, so a burst of logins can neither stall
+/// the async workers that also answer RADIUS and `/health`, nor pile up threads
+/// and memory: past `max_waiting` queued checks the caller is told to come back
+/// (`AppError::Busy`) at once.
+pub struct PasswordWork {
+    slots: Arc<Semaphore>,
+    max_waiting: usize,
+    waiting: AtomicUsize,
+}
+
+/// Decrements the waiting count however the wait ends (including the request
+/// being dropped when its client goes away).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl PasswordWork {
+    pub fn new(slots: usize, max_waiting: usize) -> Self {
+        PasswordWork { slots: Arc::new(Semaphore::new(slots.max(1))), max_waiting, waiting: AtomicUsize::new(0) }
+    }
+
+    /// One slot per core: argon2 is pure CPU, more in parallel only adds memory.
+    pub fn for_this_machine() -> Self {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        PasswordWork::new(cores, 16 * cores)
+    }
+
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+        let _waiting = Waiting(&self.waiting);
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+            return Err(AppError::Busy("too many password checks at once; try again in a moment"));
+        }
+        let permit = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| AppError::Internal("password worker closed".into()))?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("password worker failed: {e}")))
+    }
+
+    pub async fn verify(&self, password: &str, hash: &str) -> AppResult<bool> {
+        let (password, hash) = (password.to_string(), hash.to_string());
+        self.run(move || verify_password(&password, &hash)).await
+    }
+
+    pub async fn hash(&self, password: &str) -> AppResult<String> {
+        let password = password.to_string();
+        self.run(move || hash_password(&password)).await?.map_err(AppError::Internal)
     }
 }
 
@@ -152,75 +217,181 @@ impl TokenKey {
 #[derive(Debug, Clone, Copy)]
 pub struct LoginLimits {
     pub window: Duration,
-    /// Failed attempts per username within the window.
+    /// Failed attempts for one username from one client IP within the window; then
+    /// that client may not try that username again until the window ends.
     pub per_username: u32,
     /// Attempts (failed or not) per client IP within the window.
     pub per_ip: u32,
+    /// Unsuccessful attempts for one username from all clients within the window
+    /// after which that username is slowed down: one attempt per short, growing
+    /// delay. Not a lock, so nobody on the internet can shut the real admin out.
+    pub slowdown_after: u32,
+    /// The longest delay the slowdown imposes between two attempts.
+    pub max_delay: Duration,
+    /// How long an address the user has logged in from stays exempt from that
+    /// user's slowdown (its own per-address limit still applies).
+    pub remember_success: Duration,
 }
 
 impl Default for LoginLimits {
     fn default() -> Self {
-        LoginLimits { window: Duration::minutes(15), per_username: 5, per_ip: 20 }
+        LoginLimits {
+            window: Duration::minutes(15),
+            per_username: 5,
+            per_ip: 20,
+            slowdown_after: 10,
+            max_delay: Duration::seconds(8),
+            remember_success: Duration::days(30),
+        }
     }
 }
 
+/// Admin usernames as the limiter and the lookup see them: surrounding white space
+/// dropped and case folded, so `" root"`, `"ROOT"` and `"root"` are one account and
+/// one counter. The store indexes the same key (`broadnet_store::admin_username_key`).
+pub fn login_key(username: &str) -> String {
+    broadnet_store::admin_username_key(username)
+}
+
+/// Fixed-window counters, the slowdown's next free slot per username, and the
+/// (username, address) pairs that logged in successfully.
+#[derive(Default)]
+struct LimiterState {
+    counts: HashMap<String, (DateTime<Utc>, u32)>,
+    next_slot: HashMap<String, DateTime<Utc>>,
+    good: HashMap<String, DateTime<Utc>>,
+}
+
+/// Entries kept before expired ones are swept; bounds memory under a spray of
+/// usernames or (IPv6) addresses.
+const LIMITER_SWEEP_AT: usize = 100_000;
+
 /// Counts login attempts in fixed windows, in memory. Each node counts its own; with
 /// several nodes behind a balancer the limit per node still stops brute force.
+///
+/// Three rules, all keyed on [`login_key`]:
+/// - per client IP: `per_ip` attempts per window (hard);
+/// - per (username, client IP): `per_username` failures per window (hard), so an
+///   attacker's address is locked out of that account without locking anyone else;
+/// - per username, from every address: after `slowdown_after` unsuccessful attempts
+///   each further attempt needs a free slot, 1, 2, 4… up to `max_delay` seconds
+///   after the previous one; a refused attempt is told to retry in a few seconds.
+///   Addresses the user logged in from before skip the slowdown.
 pub struct LoginLimiter {
     limits: LoginLimits,
-    state: Mutex<HashMap<String, (DateTime<Utc>, u32)>>,
+    state: Mutex<LimiterState>,
+}
+
+fn ip_key(ip: &str) -> String {
+    format!("ip:{ip}")
+}
+
+fn user_key(user: &str) -> String {
+    format!("user:{user}")
+}
+
+fn pair_key(user: &str, ip: &str) -> String {
+    format!("pair:{user}\u{0}{ip}")
+}
+
+fn ceil_secs(d: Duration) -> u64 {
+    let ms = d.num_milliseconds().max(1);
+    ((ms + 999) / 1000) as u64
 }
 
 impl LoginLimiter {
     pub fn new(limits: LoginLimits) -> Self {
-        LoginLimiter { limits, state: Mutex::new(HashMap::new()) }
+        LoginLimiter { limits, state: Mutex::new(LimiterState::default()) }
     }
 
-    fn seconds_blocked(&self, key: &str, limit: u32, now: DateTime<Utc>) -> Option<u64> {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        match state.get(key) {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LimiterState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn count(&self, st: &LimiterState, key: &str, now: DateTime<Utc>) -> u32 {
+        match st.counts.get(key) {
+            Some((start, n)) if now < *start + self.limits.window => *n,
+            _ => 0,
+        }
+    }
+
+    fn seconds_blocked(&self, st: &LimiterState, key: &str, limit: u32, now: DateTime<Utc>) -> Option<u64> {
+        match st.counts.get(key) {
             Some((start, n)) if *n >= limit && now < *start + self.limits.window => {
-                Some((*start + self.limits.window - now).num_seconds().max(1) as u64)
+                Some(ceil_secs(*start + self.limits.window - now))
             }
             _ => None,
         }
     }
 
-    fn bump(&self, key: String, now: DateTime<Utc>) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.len() > 100_000 {
-            let window = self.limits.window;
-            state.retain(|_, (start, _)| now < *start + window);
+    fn bump(&self, st: &mut LimiterState, key: String, now: DateTime<Utc>) {
+        let window = self.limits.window;
+        if st.counts.len() > LIMITER_SWEEP_AT {
+            st.counts.retain(|_, (start, _)| now < *start + window);
         }
-        let entry = state.entry(key).or_insert((now, 0));
-        if now >= entry.0 + self.limits.window {
+        let entry = st.counts.entry(key).or_insert((now, 0));
+        if now >= entry.0 + window {
             *entry = (now, 0);
         }
         entry.1 += 1;
     }
 
-    /// Called before checking a password: counts the attempt against the IP and says
-    /// how long to wait if either limit is reached.
-    pub fn check(&self, ip: &str, username: &str, now: DateTime<Utc>) -> Result<(), u64> {
-        let ip_key = format!("ip:{ip}");
-        let user_key = format!("user:{}", username.to_ascii_lowercase());
-        if let Some(s) = self.seconds_blocked(&ip_key, self.limits.per_ip, now) {
+    /// The slowdown's delay after `n` unsuccessful attempts.
+    fn delay(&self, n: u32) -> Duration {
+        let doublings = n.saturating_sub(self.limits.slowdown_after).min(16);
+        Duration::seconds(1i64 << doublings).min(self.limits.max_delay)
+    }
+
+    /// Called before checking a password, with the username already passed through
+    /// [`login_key`]: counts the attempt and says how many seconds to wait if a
+    /// limit applies.
+    pub fn check(&self, ip: &str, user: &str, now: DateTime<Utc>) -> Result<(), u64> {
+        let mut st = self.lock();
+        let (ip_k, user_k, pair_k) = (ip_key(ip), user_key(user), pair_key(user, ip));
+        if let Some(s) = self.seconds_blocked(&st, &ip_k, self.limits.per_ip, now) {
             return Err(s);
         }
-        if let Some(s) = self.seconds_blocked(&user_key, self.limits.per_username, now) {
+        if let Some(s) = self.seconds_blocked(&st, &pair_k, self.limits.per_username, now) {
             return Err(s);
         }
-        self.bump(ip_key, now);
+        let known = st.good.get(&pair_k).is_some_and(|at| now < *at + self.limits.remember_success);
+        let n = self.count(&st, &user_k, now);
+        if !known && n >= self.limits.slowdown_after {
+            if let Some(slot) = st.next_slot.get(&user_k)
+                && now < *slot
+            {
+                return Err(ceil_secs(*slot - now));
+            }
+            if st.next_slot.len() > LIMITER_SWEEP_AT {
+                st.next_slot.retain(|_, slot| now < *slot);
+            }
+            // Taken now, not when the password turns out wrong, so a burst of
+            // parallel attempts gets one slot, not one each.
+            st.next_slot.insert(user_k.clone(), now + self.delay(n));
+        }
+        self.bump(&mut st, ip_k, now);
+        // Unsuccessful until it succeeds: parallel attempts count at once.
+        self.bump(&mut st, user_k, now);
         Ok(())
     }
 
-    pub fn failed(&self, username: &str, now: DateTime<Utc>) {
-        self.bump(format!("user:{}", username.to_ascii_lowercase()), now);
+    pub fn failed(&self, ip: &str, user: &str, now: DateTime<Utc>) {
+        let mut st = self.lock();
+        self.bump(&mut st, pair_key(user, ip), now);
     }
 
-    pub fn succeeded(&self, username: &str) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.remove(&format!("user:{}", username.to_ascii_lowercase()));
+    pub fn succeeded(&self, ip: &str, user: &str, now: DateTime<Utc>) {
+        let mut st = self.lock();
+        let pair_k = pair_key(user, ip);
+        st.counts.remove(&pair_k);
+        if let Some((_, n)) = st.counts.get_mut(&user_key(user)) {
+            *n = n.saturating_sub(1);
+        }
+        if st.good.len() > LIMITER_SWEEP_AT {
+            let keep = self.limits.remember_success;
+            st.good.retain(|_, at| now < *at + keep);
+        }
+        st.good.insert(pair_k, now);
     }
 }
 
@@ -260,20 +431,98 @@ mod tests {
         assert_eq!(key.verify("garbage", t0()), Err(TokenError::Malformed));
     }
 
+    fn limits() -> LoginLimits {
+        LoginLimits { per_username: 3, per_ip: 5, slowdown_after: 6, ..LoginLimits::default() }
+    }
+
     #[test]
-    fn limiter_blocks_per_username_and_per_ip() {
-        let l = LoginLimiter::new(LoginLimits { window: Duration::minutes(15), per_username: 3, per_ip: 5 });
+    fn limiter_locks_a_username_per_address_and_limits_each_address() {
+        let l = LoginLimiter::new(limits());
         let now = t0();
         for _ in 0..3 {
             assert!(l.check("1.1.1.1", "bob", now).is_ok());
-            l.failed("bob", now);
+            l.failed("1.1.1.1", "bob", now);
         }
-        let wait = l.check("2.2.2.2", "BOB", now).unwrap_err();
-        assert_eq!(wait, 900);
+        assert_eq!(l.check("1.1.1.1", "bob", now), Err(900), "this address is locked out of bob");
+        assert!(l.check("2.2.2.2", "bob", now).is_ok(), "bob from elsewhere is not");
         assert!(l.check("1.1.1.1", "carol", now).is_ok());
         assert!(l.check("1.1.1.1", "dave", now).is_ok());
         assert!(l.check("1.1.1.1", "erin", now).is_err(), "sixth attempt from one IP");
-        assert!(l.check("3.3.3.3", "bob", now + Duration::minutes(16)).is_ok());
+        assert!(l.check("1.1.1.1", "bob", now + Duration::minutes(16)).is_ok());
+    }
+
+    #[test]
+    fn padded_and_case_variants_share_one_key() {
+        for v in [" root", "root ", "\troot", "ROOT", "Root\n", "\u{a0}root"] {
+            assert_eq!(login_key(v), "root", "{v:?}");
+        }
+        let l = LoginLimiter::new(limits());
+        for v in [" root", "root ", "\troot"] {
+            assert!(l.check("1.1.1.1", &login_key(v), t0()).is_ok());
+            l.failed("1.1.1.1", &login_key(v), t0());
+        }
+        assert!(l.check("1.1.1.1", &login_key("ROOT"), t0()).is_err());
+    }
+
+    #[test]
+    fn many_addresses_slow_a_username_down_but_never_lock_its_owner_out() {
+        let l = LoginLimiter::new(limits());
+        let now = t0();
+        // The owner logs in from home once.
+        assert!(l.check("10.0.0.1", "root", now).is_ok());
+        l.succeeded("10.0.0.1", "root", now);
+        // Six addresses, one wrong guess each: no address reaches its own limit.
+        for i in 0..6 {
+            let ip = format!("203.0.113.{i}");
+            assert!(l.check(&ip, "root", now).is_ok());
+            l.failed(&ip, "root", now);
+        }
+        // Now each attempt needs a slot: the first takes it, the next waits a second.
+        assert!(l.check("203.0.113.50", "root", now).is_ok());
+        l.failed("203.0.113.50", "root", now);
+        assert_eq!(l.check("203.0.113.51", "root", now), Err(1));
+        let later = now + Duration::seconds(1);
+        assert!(l.check("203.0.113.52", "root", later).is_ok());
+        l.failed("203.0.113.52", "root", later);
+        // The delay grows (2 s now), but stays short.
+        assert_eq!(l.check("203.0.113.53", "root", later), Err(2));
+        for i in 0..40 {
+            let t = later + Duration::seconds(10 * i);
+            if l.check("203.0.113.54", "root", t).is_ok() {
+                l.failed("203.0.113.54", "root", t);
+            }
+        }
+        let t = later + Duration::seconds(400);
+        if let Err(s) = l.check("203.0.113.99", "root", t + Duration::milliseconds(1)) {
+            assert!(s <= 8, "a few seconds at most, not {s}");
+        }
+        // The owner's own address skips the slowdown, with the right password at once.
+        assert!(l.check("10.0.0.1", "root", t).is_ok());
+        l.succeeded("10.0.0.1", "root", t);
+        // From a new address the owner waits at most a few seconds, then gets a slot.
+        let t = t + Duration::milliseconds(1);
+        let wait = l.check("198.51.100.1", "root", t).err().unwrap_or(0);
+        assert!(wait <= 8, "{wait}");
+        assert!(l.check("198.51.100.1", "root", t + Duration::seconds(wait as i64)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn password_work_runs_off_the_runtime_and_refuses_past_its_queue() {
+        let w = Arc::new(PasswordWork::new(1, 2));
+        let h = w.hash("correct horse").await.unwrap();
+        assert!(w.verify("correct horse", &h).await.unwrap());
+        assert!(!w.verify("wrong horse", &h).await.unwrap());
+        // Two may wait; a third is told to come back, at once.
+        let slow = |w: Arc<PasswordWork>, h: String| tokio::spawn(async move { w.verify("x", &h).await });
+        let a = slow(w.clone(), h.clone());
+        let b = slow(w.clone(), h.clone());
+        while w.waiting.load(Ordering::Acquire) < 2 {
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(w.verify("x", &h).await, Err(AppError::Busy(_))));
+        assert!(!a.await.unwrap().unwrap());
+        assert!(!b.await.unwrap().unwrap());
+        assert_eq!(w.waiting.load(Ordering::Acquire), 0);
     }
 
     #[test]

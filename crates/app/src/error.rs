@@ -1,5 +1,5 @@
 //! What a use case can answer besides success, in terms the web layer maps to
-//! HTTP statuses (422, 409, 404, 401, 403, 429).
+//! HTTP statuses (422, 409, 404, 401, 403, 429, 503).
 
 use broadnet_store::StoreError;
 use std::collections::BTreeMap;
@@ -23,6 +23,9 @@ pub enum AppError {
     Forbidden(&'static str),
     #[error("too many login attempts; try again in {retry_after_secs} seconds")]
     RateLimited { retry_after_secs: u64 },
+    /// The server is too busy for this now (a bounded queue is full); retry shortly.
+    #[error("{0}")]
+    Busy(&'static str),
     /// A provider (M-Pesa, Airtel, a router) refused or could not be reached.
     #[error("{0}")]
     Upstream(String),

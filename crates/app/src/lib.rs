@@ -36,6 +36,8 @@ pub struct App {
     pub tokens: TokenKey,
     pub secrets: SecretBox,
     pub limiter: Arc<LoginLimiter>,
+    /// Where argon2 runs: off the async workers, a bounded number at a time.
+    pub passwords: Arc<auth::PasswordWork>,
     /// Reaches routers to end or change sessions (the RADIUS CoA client); absent in
     /// tools that have no network side.
     pub nas: Option<Arc<dyn sessions::NasControl>>,
@@ -103,6 +105,7 @@ impl App {
             tokens,
             secrets,
             limiter: Arc::new(LoginLimiter::new(LoginLimits::default())),
+            passwords: Arc::new(auth::PasswordWork::for_this_machine()),
             nas: None,
             freeradius_db: None,
             gateway: Arc::new(gateway::Gateway::new(gateway::GatewayEnv {
@@ -161,10 +164,15 @@ impl App {
         self.clock.now()
     }
 
+    /// Logs an admin in. The username is normalised once ([`auth::login_key`]), and
+    /// that one key is what the limiter checks and counts and what the store looks
+    /// up, so padding or changing case can neither dodge the limit nor reach
+    /// another account.
     pub async fn login(&self, username: &str, password: &str, ip: &str) -> AppResult<LoginOutcome> {
         let now = self.now();
-        self.limiter.check(ip, username, now).map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
-        let found = match self.store.get_admin_by_username(username.trim()).await {
+        let key = auth::login_key(username);
+        self.limiter.check(ip, &key, now).map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
+        let found = match self.store.get_admin_by_username(&key).await {
             Ok(a) => Some(a),
             Err(StoreError::NotFound) => None,
             Err(e) => return Err(e.into()),
@@ -172,18 +180,18 @@ impl App {
         // Verify against a fixed hash when the user is unknown, so timing does not
         // reveal which usernames exist.
         let hash = found.as_ref().map(|a| a.password_hash.as_str()).unwrap_or(DUMMY_HASH);
-        let ok = auth::verify_password(password, hash);
+        let ok = self.passwords.verify(password, hash).await?;
         match found {
             Some(admin) if ok && admin.active => {
-                self.limiter.succeeded(username.trim());
+                self.limiter.succeeded(ip, &key, now);
                 self.store.record_login(admin.id, now).await?;
                 let (token, claims) = self.tokens.issue(admin.id, &admin.username, admin.session_epoch, now);
-                tracing::info!(admin = %admin.username, ip, "admin logged in");
+                tracing::info!(admin = ?admin.username, ip, "admin logged in");
                 Ok(LoginOutcome { token, expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(now), admin })
             }
             _ => {
-                self.limiter.failed(username.trim(), now);
-                tracing::warn!(username, ip, "failed admin login");
+                self.limiter.failed(ip, &key, now);
+                tracing::warn!(username = ?username, ip, "failed admin login");
                 Err(AppError::Unauthorized("wrong username or password"))
             }
         }

@@ -306,7 +306,7 @@ impl App {
         for s in sessions {
             match nas.disconnect(&s).await {
                 Ok(r) => {
-                    tracing::info!(user = %c.username, session = s.id, detail = %r.detail, "expired: disconnect sent")
+                    tracing::info!(user = %c.username, session = s.id, detail = ?r.detail, "expired: disconnect sent")
                 }
                 Err(e) => unreachable.push(format!("session {}: {e}", s.id)),
             }
@@ -327,7 +327,7 @@ impl App {
         let rate = pkg.rate_limit().mikrotik();
         for s in sessions {
             match nas.change_rate_limit(&s, &rate).await {
-                Ok(r) => tracing::info!(user = %c.username, session = s.id, detail = %r.detail, "renewed: CoA sent"),
+                Ok(r) => tracing::info!(user = %c.username, session = s.id, detail = ?r.detail, "renewed: CoA sent"),
                 Err(e) => tracing::warn!(user = %c.username, error = %e, "renewed: router unreachable for CoA"),
             }
         }

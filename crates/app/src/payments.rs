@@ -503,7 +503,7 @@ impl App {
         let n = parse_c2b(&body).map_err(|e| AppError::field("body", e))?;
         let ack = json!({"ResultCode": 0, "ResultDesc": "Success"});
         if self.store.find_payment_by_receipt(&n.trans_id).await.is_ok() {
-            tracing::info!(receipt = %n.trans_id, "duplicate C2B confirmation ignored");
+            tracing::info!(receipt = ?n.trans_id, "duplicate C2B confirmation ignored");
             return Ok(ack);
         }
         // A confirmation recorded before a crash, not yet applied: apply it now.

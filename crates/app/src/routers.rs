@@ -30,6 +30,10 @@ pub struct RouterEnv {
     pub acct_port: u16,
     /// Where the billing server is reached (walled garden, firewall).
     pub public_url: String,
+    /// Whether a router's `api_host` may be a loopback address (ROUTER_ALLOW_LOOPBACK,
+    /// or development mode): for a RouterOS simulator on this machine, never for a
+    /// real router, where it would turn the health check into a local port probe.
+    pub allow_loopback: bool,
 }
 
 pub const BRIDGE: &str = "billing-bridge";
@@ -122,6 +126,82 @@ fn parse_ports(v: &Value) -> Result<Vec<String>, String> {
     Ok(items)
 }
 
+/// Where the billing server reaches a router's API: an IP address or a DNS host name,
+/// nothing else (no scheme, port, path or white space). Loopback, link-local (cloud
+/// metadata at 169.254.169.254), unspecified and multicast addresses are refused,
+/// loopback unless `allow_loopback`, and so are digits-only names like `2130706433`,
+/// which resolvers may read as an IPv4 address.
+pub fn parse_api_host(input: &str, allow_loopback: bool) -> Result<String, broadnet_domain::ParseError> {
+    use broadnet_domain::ParseError;
+    use std::net::IpAddr;
+    let s = input.trim();
+    if s.is_empty() || s.len() > 253 {
+        return Err(ParseError::new("must be an IP address or a host name of at most 253 characters"));
+    }
+    let ip = s.parse::<IpAddr>().ok().or_else(|| {
+        s.strip_prefix('[')
+            .and_then(|v| v.strip_suffix(']'))
+            .and_then(|v| v.parse::<std::net::Ipv6Addr>().ok())
+            .map(IpAddr::V6)
+    });
+    if let Some(ip) = ip {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        let link_local = match ip {
+            IpAddr::V4(v4) => v4.is_link_local(),
+            IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+        };
+        if ip.is_loopback() && !allow_loopback {
+            return Err(ParseError::new("must not be a loopback address (set ROUTER_ALLOW_LOOPBACK for a simulator)"));
+        }
+        if link_local || ip.is_unspecified() || ip.is_multicast() {
+            return Err(ParseError::new(
+                "must be the router's address, not a link-local, unspecified or multicast one",
+            ));
+        }
+        return Ok(ip.to_string());
+    }
+    let name = s.strip_suffix('.').unwrap_or(s);
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if !name.split('.').all(label_ok) {
+        return Err(ParseError::new(
+            "must be an IP address or a host name (letters, digits, dots and hyphens; no scheme, port or path)",
+        ));
+    }
+    // `2130706433`, `0x7f.1`, `127.1`: inet_aton reads these as IPv4 addresses.
+    let last = name.rsplit('.').next().unwrap_or(name);
+    if last.chars().all(|c| c.is_ascii_digit()) || last.starts_with("0x") || last.starts_with("0X") {
+        return Err(ParseError::new("must be a dotted IP address or a host name whose last label is not a number"));
+    }
+    let lower = name.to_ascii_lowercase();
+    if (lower == "localhost" || lower.ends_with(".localhost")) && !allow_loopback {
+        return Err(ParseError::new("must not be a loopback address (set ROUTER_ALLOW_LOOPBACK for a simulator)"));
+    }
+    Ok(lower)
+}
+
+/// What a router reports about itself (identity, version, board), kept as plain
+/// text: at most `max` characters and no control characters, so it cannot break a
+/// log line, a page or a script it is shown in.
+fn reported_text(value: Option<&String>, max: usize) -> Result<Option<String>, String> {
+    let Some(v) = value.map(|v| v.trim()).filter(|v| !v.is_empty()) else { return Ok(None) };
+    if v.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    if v.chars().any(|c| c.is_control()) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(Some(v.to_string()))
+}
+
 /// The router as the API shows it.
 fn view(r: &Router) -> Value {
     let mut v = json!(r);
@@ -193,12 +273,13 @@ impl App {
     /// Edits the record, including how to reach the router's API (a port-forward, say).
     pub async fn update_router(&self, s: &Session, id: i64, body: Value) -> AppResult<Value> {
         s.require_write()?;
+        let allow_loopback = self.router_env().allow_loopback;
         let mut f = Fields::new(body)?;
         let mut p = RouterPatch {
             name: f.text("name", 128).value(),
             service_types: f.parsed("service_types", parse_services).value(),
             anti_sharing: f.boolean("anti_sharing").value(),
-            api_host: f.text("api_host", 255).patch(),
+            api_host: f.parsed("api_host", |v: &str| parse_api_host(v, allow_loopback)).patch(),
             api_port: f.int("api_port", 1, 65535).patch().map(|o| o.map(|v| v as i32)),
             api_tls: f.boolean("api_tls").value(),
             api_tls_insecure: f.boolean("api_tls_insecure").value(),
@@ -275,13 +356,15 @@ impl App {
             return say("invalid provisioning token: click Generate Command again");
         };
         let now = self.now();
-        let used = match self.store.use_provision_token(&jti, now).await {
+        let used = match self.store.use_provision_token(&jti, now, caller.as_deref()).await {
             Ok(Ok(id)) if id == router_id => id,
             Ok(Ok(_)) | Ok(Err(TokenRefusal::Unknown)) => {
                 return say("invalid provisioning token: click Generate Command again");
             }
             Ok(Err(TokenRefusal::Expired)) => return say("token expired: click Generate Command again"),
-            Ok(Err(TokenRefusal::Used)) => {
+            Ok(Err(
+                TokenRefusal::Used | TokenRefusal::NotFetched | TokenRefusal::CalledBack | TokenRefusal::WrongAddress,
+            )) => {
                 return say("token already used: click Generate Command again");
             }
             Err(e) => {
@@ -326,19 +409,43 @@ impl App {
         let Some((router_id, jti)) = self.verify_provision(token) else {
             return Err(AppError::NotFound("provisioning token"));
         };
-        // The script was served (the token used) within the hour.
-        match self.store.check_provision_token(&jti, self.now()).await? {
-            Err(TokenRefusal::Used) => {}
-            _ => return Err(AppError::NotFound("provisioning token")),
+        // Checked before the token is spent, so a router that reports something odd
+        // can be fixed and call back again.
+        let mut errors = crate::FieldErrors::new();
+        let mut reported = |k: &str, max: usize| match reported_text(form.get(k), max) {
+            Ok(v) => v,
+            Err(e) => {
+                errors.insert(k.to_string(), vec![e]);
+                None
+            }
+        };
+        let (identity, version, board) = (reported("identity", 128), reported("version", 32), reported("board", 64));
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        let ip: Option<String> = from.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string());
+        // Once, from the address that fetched the script (the token was used within
+        // its hour by that address): a replay, or anyone else holding the token, is
+        // refused without changing anything.
+        match self.store.callback_provision_token(&jti, self.now(), from).await? {
+            Ok(id) if id == router_id => {}
+            Ok(_) | Err(TokenRefusal::Unknown | TokenRefusal::Expired | TokenRefusal::NotFetched) => {
+                return Err(AppError::NotFound("provisioning token"));
+            }
+            Err(TokenRefusal::Used | TokenRefusal::CalledBack) => {
+                return Err(AppError::InUse("this provisioning token has already been called back".into()));
+            }
+            Err(TokenRefusal::WrongAddress) => {
+                tracing::warn!(router = router_id, from = ?from, "provisioning callback from another address than the script's; refused");
+                return Err(AppError::Forbidden("call back from the router that fetched the script"));
+            }
         }
         let r = self.store.get_router(router_id).await.map_err(AppError::from_store("router"))?;
-        let clip = |k: &str| form.get(k).map(|v| v.chars().take(128).collect::<String>()).filter(|v| !v.is_empty());
-        let ip: Option<String> = from.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string());
         let patch = RouterPatch {
             state: Some(if r.state == "unprovisioned" { "provisioned".into() } else { r.state.clone() }),
-            identity: Some(clip("identity")),
-            ros_version: Some(clip("version")),
-            board: Some(clip("board")),
+            identity: Some(identity),
+            ros_version: Some(version),
+            board: Some(board),
             nas_ip: r.nas_ip.is_none().then(|| ip.clone()),
             api_host: Some(r.api_host.clone().or(ip)),
             ..Default::default()
@@ -679,7 +786,7 @@ impl App {
                         cpu_load: Some(res.cpu_load as i32),
                         free_memory: Some(res.free_memory as i64),
                         total_memory: Some(res.total_memory as i64),
-                        ros_version: Some(res.version),
+                        ros_version: reported_text(Some(&res.version), 32).ok().flatten(),
                         active_pppoe: Some(ppp as i32),
                         active_hotspot: Some(hs as i32),
                         error: None,
@@ -690,7 +797,7 @@ impl App {
             Err(e) => RouterHealth { online: false, at: now, error: Some(e), ..Default::default() },
         };
         if !health.online && r.online {
-            tracing::warn!(router = %r.name, error = ?health.error, "router went offline");
+            tracing::warn!(router = ?r.name, error = ?health.error, "router went offline");
         }
         self.store.record_router_health(r.id, health.clone()).await?;
         Ok(health)
@@ -850,4 +957,31 @@ $(if error)<p class="error">$(error)</p>$(endif)
 </body></html>
 "#
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_host_refuses_loopback_unless_allowed() {
+        for host in ["127.0.0.1", "::1", "[::1]", "::ffff:127.0.0.1", "localhost", "a.localhost", "127.1"] {
+            assert!(parse_api_host(host, false).is_err(), "{host}");
+        }
+        assert_eq!(parse_api_host("127.0.0.1", true).ok().as_deref(), Some("127.0.0.1"));
+        assert_eq!(parse_api_host("[2001:db8::1]", false).ok().as_deref(), Some("2001:db8::1"));
+        for host in ["169.254.169.254", "fe80::1", "::ffff:169.254.169.254", "0.0.0.0", "::", "224.0.0.1"] {
+            assert!(parse_api_host(host, true).is_err(), "{host}");
+        }
+    }
+
+    #[test]
+    fn reported_text_is_plain_and_short() {
+        let v = |s: &str| s.to_string();
+        assert_eq!(reported_text(Some(&v(" MikroTik ")), 10), Ok(Some(v("MikroTik"))));
+        assert_eq!(reported_text(Some(&v("")), 10), Ok(None));
+        assert!(reported_text(Some(&v("a\u{1b}[31m")), 10).is_err());
+        assert!(reported_text(Some(&v("a\nb")), 10).is_err());
+        assert!(reported_text(Some(&v("x".repeat(11).as_str())), 10).is_err());
+    }
 }

@@ -159,10 +159,10 @@ impl App {
                 };
                 match r {
                     Ok(r) if r.ok => {
-                        tracing::info!(%user, session = session.id, detail = %r.detail, "router applied the change")
+                        tracing::info!(%user, session = session.id, detail = ?r.detail, "router applied the change")
                     }
                     Ok(r) => {
-                        tracing::warn!(%user, session = session.id, detail = %r.detail, "router refused the change")
+                        tracing::warn!(%user, session = session.id, detail = ?r.detail, "router refused the change")
                     }
                     Err(e) => {
                         tracing::warn!(%user, session = session.id, error = %e, "router unreachable for the change")

@@ -1,5 +1,6 @@
 //! `broadnet bench customers`: seeds customers and times the customer list API
-//! with a search filter, through the real router and storage.
+//! with a search filter, through the real router and storage; `bench callbacks`,
+//! `bench radius`, and `bench login-flood` (RADIUS latency during a login flood).
 
 use crate::config::Config;
 use crate::server::{build_app, ensure_first_admin, state};
@@ -379,4 +380,266 @@ pub async fn callbacks(cfg: &Config, count: usize, concurrency: usize) -> anyhow
 fn store_backend_name(s: &SqlStore) -> &'static str {
     use broadnet_store::Store;
     s.backend_name()
+}
+
+/// What `bench login-flood` measured.
+pub struct FloodReport {
+    pub backend: &'static str,
+    pub logins: usize,
+    pub concurrency: usize,
+    /// HTTP status of each login attempt, counted.
+    pub login_statuses: std::collections::BTreeMap<u16, usize>,
+    pub flood_elapsed: Duration,
+    /// RADIUS Access-Request round trips with no flood, then during it.
+    pub idle: Latencies,
+    pub flood: Latencies,
+    /// Requests with no answer within 5 s (a NAS would have retried or failed over).
+    pub radius_lost: usize,
+    pub health_max: Duration,
+}
+
+#[derive(Default)]
+pub struct Latencies {
+    pub n: usize,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+}
+
+fn latencies(mut v: Vec<Duration>) -> Latencies {
+    v.sort();
+    Latencies {
+        n: v.len(),
+        p50: percentile(&v, 0.50),
+        p99: percentile(&v, 0.99),
+        max: v.last().copied().unwrap_or_default(),
+    }
+}
+
+/// One PAP Access-Request for the probe user, timed until its answer.
+async fn radius_probe(sock: &tokio::net::UdpSocket, id: u8) -> anyhow::Result<Option<Duration>> {
+    use broadnet_radius::dict::attr;
+    use broadnet_radius::{Avp, Code, crypto, encode_request};
+    let ra: [u8; 16] = rand::random();
+    let hidden = crypto::hide_password(b"flood-probe-pw", b"testing123", &ra).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let attrs = [
+        Avp::text(attr::USER_NAME, "floodprobe"),
+        Avp::new(attr::USER_PASSWORD, hidden),
+        Avp::ipv4(attr::NAS_IP_ADDRESS, std::net::Ipv4Addr::LOCALHOST),
+    ];
+    let req = encode_request(Code::AccessRequest, id, &attrs, b"testing123", true, ra)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let t = Instant::now();
+    sock.send(&req).await?;
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5).saturating_sub(t.elapsed()), sock.recv(&mut buf)).await {
+            Err(_) => return Ok(None),
+            Ok(r) => {
+                let n = r?;
+                if n > 1 && buf[1] == id {
+                    return Ok(Some(t.elapsed()));
+                }
+            }
+        }
+    }
+}
+
+/// RADIUS Access-Requests, one every 20 ms, until `stop`: (round trips, unanswered).
+async fn radius_prober(
+    target: std::net::SocketAddr,
+    stop: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<(Vec<Duration>, usize)> {
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+    sock.connect(target).await?;
+    let (mut times, mut lost, mut id) = (Vec::new(), 0, 0u8);
+    while !stop.is_cancelled() {
+        id = id.wrapping_add(1);
+        match radius_probe(&sock, id).await? {
+            Some(t) => times.push(t),
+            None => lost += 1,
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok((times, lost))
+}
+
+/// Starts the HTTP API and the RADIUS server as `serve` does, then measures RADIUS
+/// Access-Request latency idle and while `logins` wrong admin logins arrive,
+/// `concurrency` at a time, each from its own forwarded address and for its own
+/// username (so every one reaches the password check instead of the rate limiter).
+/// The load generators run on a runtime of their own, so that only the server's
+/// runtime is measured.
+pub async fn login_flood(cfg: &Config, logins: usize, concurrency: usize) -> anyhow::Result<FloodReport> {
+    use broadnet_store::{Actor, NewPackage, NewRouter};
+    let store = SqlStore::open(cfg.database_url.expose()).await?;
+    let dyn_store: DynStore = Arc::new(store.clone());
+    let now = chrono::Utc::now();
+    let actor = Actor::system("bench", now);
+    if dyn_store.radius_clients().await?.iter().all(|c| c.nas_ip != "127.0.0.1") {
+        dyn_store
+            .create_router(
+                &actor,
+                NewRouter {
+                    name: "bench".into(),
+                    nas_ip: Some("127.0.0.1".into()),
+                    radius_secret: "testing123".into(),
+                    service_types: broadnet_domain::ServiceType::Both,
+                    require_message_authenticator: true,
+                },
+            )
+            .await?;
+    }
+    if dyn_store.get_customer_by_username("floodprobe").await.is_err() {
+        let pkg = dyn_store
+            .create_package(
+                &actor,
+                NewPackage {
+                    name: format!("Flood probe {:08x}", rand::random::<u32>()),
+                    description: None,
+                    service_type: broadnet_domain::ServiceType::Both,
+                    price: broadnet_domain::Money::parse_major("1000").map_err(|e| anyhow::anyhow!("{e}"))?,
+                    download_bps: 10_000_000,
+                    upload_bps: 10_000_000,
+                    burst: None,
+                    duration_minutes: 43200,
+                    data_limit_mb: None,
+                    shared_users: 1_000_000,
+                    framed_pool: None,
+                    active: true,
+                },
+            )
+            .await?;
+        dyn_store
+            .insert_customers_bulk(vec![NewCustomer {
+                full_name: "Flood Probe".into(),
+                username: Username::parse("floodprobe").map_err(|e| anyhow::anyhow!("{e}"))?,
+                password: "flood-probe-pw".into(),
+                phone: Phone::parse("0799000001").map_err(|e| anyhow::anyhow!("{e}"))?,
+                email: None,
+                customer_type: CustomerType::Pppoe,
+                package_id: Some(pkg.id),
+                router_id: None,
+                status: CustomerStatus::Active,
+                expires_at: Some(now + chrono::Duration::days(30)),
+                mac_address: None,
+                static_ip: None,
+                location: None,
+                notes: None,
+                created_at: now,
+            }])
+            .await?;
+    }
+    let app = build_app(cfg, dyn_store.clone(), Arc::new(SystemClock));
+    ensure_first_admin(cfg, &app).await?;
+
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut rcfg = crate::server::radius_config(cfg)?;
+    rcfg.auth_addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    rcfg.acct_addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let radius = broadnet_radius_server::Server::new(dyn_store.clone(), rcfg);
+    let bound = radius.bind().await?;
+    let radius_addr = bound.auth.local_addr()?;
+    let radius_task = tokio::spawn(radius.clone().run(bound, shutdown.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let http_task = tokio::spawn(crate::server::serve_http(
+        listener,
+        state(cfg, app),
+        axum::Router::new(),
+        cfg.http,
+        shutdown.clone(),
+    ));
+
+    // The load runs on its own threads; its results come back through a channel.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
+        let result = match rt {
+            Ok(rt) => rt.block_on(flood_load(base, radius_addr, logins, concurrency)),
+            Err(e) => Err(e.into()),
+        };
+        let _ = tx.send(result);
+    });
+    let load = rx.await.map_err(|_| anyhow::anyhow!("the load thread died"))??;
+    shutdown.cancel();
+    let _ = radius_task.await;
+    let _ = http_task.await;
+    let report = FloodReport { backend: store_backend_name(&store), logins, concurrency, ..load };
+    store.close().await;
+    Ok(report)
+}
+
+async fn flood_load(
+    base: String,
+    radius_addr: std::net::SocketAddr,
+    logins: usize,
+    concurrency: usize,
+) -> anyhow::Result<FloodReport> {
+    // Idle: two seconds of probes with nothing else going on.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let idle = tokio::spawn(radius_prober(radius_addr, stop.clone()));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.cancel();
+    let (idle_times, idle_lost) = idle.await??;
+
+    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let prober = tokio::spawn(radius_prober(radius_addr, stop.clone()));
+    let health = {
+        let (http, url, stop) = (http.clone(), format!("{base}/health"), stop.clone());
+        tokio::spawn(async move {
+            let mut worst = Duration::ZERO;
+            while !stop.is_cancelled() {
+                let t = Instant::now();
+                let _ = http.get(&url).send().await;
+                worst = worst.max(t.elapsed());
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            worst
+        })
+    };
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (http, url, next) = (http.clone(), format!("{base}/api/auth/login"), next.clone());
+        workers.push(tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= logins {
+                    return statuses;
+                }
+                let ip = format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255);
+                let body = serde_json::json!({"username": format!("flood{n}"), "password": "wrong password"});
+                let status = match http.post(&url).header("x-real-ip", ip).json(&body).send().await {
+                    Ok(r) => r.status().as_u16(),
+                    Err(_) => 0,
+                };
+                statuses.push(status);
+            }
+        }));
+    }
+    let mut login_statuses = std::collections::BTreeMap::new();
+    for w in workers {
+        for s in w.await? {
+            *login_statuses.entry(s).or_insert(0) += 1;
+        }
+    }
+    let flood_elapsed = started.elapsed();
+    stop.cancel();
+    let (times, lost) = prober.await??;
+    let health_max = health.await?;
+    Ok(FloodReport {
+        backend: "",
+        logins,
+        concurrency,
+        login_statuses,
+        flood_elapsed,
+        idle: latencies(idle_times),
+        flood: latencies(times),
+        radius_lost: lost + idle_lost,
+        health_max,
+    })
 }

@@ -81,6 +81,9 @@ pub struct Config {
     pub radius_db_url: Secret,
     pub provision_base_url: Option<String>,
     pub provision_secret: Secret,
+    /// ROUTER_ALLOW_LOOPBACK: a router's API address may be 127.0.0.1 (a RouterOS
+    /// simulator); by default only outside production.
+    pub router_allow_loopback: bool,
     pub bridge_gateway: String,
     pub dhcp_range: (IpAddr, IpAddr),
     /// APP_URL: where providers and browsers reach this server (default http://127.0.0.1:APP_PORT).
@@ -512,6 +515,11 @@ impl Config {
             r.url("PROVISION_BASE_URL")
         };
         let provision_secret = r.secret("PROVISION_SECRET", 32, "signs router provisioning tokens");
+        let router_allow_loopback = if r.get("ROUTER_ALLOW_LOOPBACK").is_some() {
+            r.flag("ROUTER_ALLOW_LOOPBACK")
+        } else {
+            app_env != AppEnv::Production
+        };
         let bridge_gateway = r.get("BRIDGE_GATEWAY").unwrap_or_else(|| "10.10.10.1/24".into());
         match bridge_gateway.split_once('/') {
             Some((ip, prefix))
@@ -697,6 +705,7 @@ impl Config {
             radius_db_url: Secret(radius_db_url),
             provision_base_url,
             provision_secret,
+            router_allow_loopback,
             bridge_gateway,
             dhcp_range,
             app_url,
@@ -743,6 +752,7 @@ impl Config {
             ("RADIUS_ENABLED".into(), self.radius_enabled.to_string()),
             ("PROVISION_BASE_URL".into(), o(&self.provision_base_url)),
             ("PROVISION_SECRET".into(), s(&self.provision_secret)),
+            ("ROUTER_ALLOW_LOOPBACK".into(), self.router_allow_loopback.to_string()),
             ("BRIDGE_GATEWAY".into(), self.bridge_gateway.clone()),
             ("DHCP_RANGE".into(), format!("{} - {}", self.dhcp_range.0, self.dhcp_range.1)),
             ("APP_URL".into(), self.app_url.clone()),

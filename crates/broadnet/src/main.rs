@@ -96,6 +96,14 @@ enum BenchCmd {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
     },
+    /// Wrong admin logins over HTTP, `concurrency` at a time, while timing RADIUS
+    /// Access-Requests to the same server: RADIUS p50/p99 idle and under the flood.
+    LoginFlood {
+        #[arg(long, default_value_t = 400)]
+        logins: usize,
+        #[arg(long, default_value_t = 200)]
+        concurrency: usize,
+    },
     /// Seed RADIUS users the way ../bench/freeradius does (userNNNNN / passNNNNN,
     /// 10M/10M, router 127.0.0.1 with secret testing123) and serve RADIUS until
     /// Ctrl-C, for the `radload` generator.
@@ -272,6 +280,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 r.p99.as_secs_f64() * 1000.0,
                 r.max.as_secs_f64() * 1000.0
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCmd::LoginFlood { logins, concurrency }) => {
+            let (cfg, _) = load(&env_file, true)?;
+            init_logging(false);
+            let r = broadnet::bench::login_flood(&cfg, logins, concurrency).await?;
+            let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+            println!(
+                "{} wrong logins on {}, {} at a time, in {:.1} s; statuses {:?}",
+                r.logins,
+                r.backend,
+                r.concurrency,
+                r.flood_elapsed.as_secs_f64(),
+                r.login_statuses
+            );
+            for (when, l) in [("idle", &r.idle), ("during the flood", &r.flood)] {
+                println!(
+                    "RADIUS Access-Request {when}: {} answered, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                    l.n,
+                    ms(l.p50),
+                    ms(l.p99),
+                    ms(l.max)
+                );
+            }
+            println!("RADIUS unanswered within 5 s: {}; slowest /health {:.0} ms", r.radius_lost, ms(r.health_max));
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCmd::Customers { count, runs }) => {

@@ -57,6 +57,7 @@ pub fn build_app(cfg: &Config, store: DynStore, clock: Arc<dyn Clock>) -> App {
         auth_port: cfg.radius_auth_port,
         acct_port: cfg.radius_acct_port,
         public_url: cfg.app_url.clone(),
+        allow_loopback: cfg.router_allow_loopback,
     })
 }
 

@@ -401,11 +401,13 @@ async fn login_is_rate_limited_per_username_and_per_ip() {
     for _ in 0..5 {
         assert_eq!(attempt("root", "guess", "203.0.113.1").await.status(), StatusCode::UNAUTHORIZED);
     }
-    // From another address, the username is still locked, even with the right password.
-    let r = attempt("root", ADMIN_PW, "203.0.113.2").await;
+    // That address is locked out of the account, even with the right password…
+    let r = attempt("root", ADMIN_PW, "203.0.113.1").await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry: u64 = r.headers().get(header::RETRY_AFTER).unwrap().to_str().unwrap().parse().unwrap();
     assert!(retry > 0 && retry <= 15 * 60, "{retry}");
+    // …but the account is not: its owner, elsewhere, still gets in.
+    assert_eq!(attempt("root", ADMIN_PW, "203.0.113.2").await.status(), StatusCode::OK);
 
     // One address spraying many usernames is stopped too.
     let mut limited = false;
@@ -424,6 +426,144 @@ async fn login_is_rate_limited_per_username_and_per_ip() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     assert_eq!(attempt("ops", "long enough pw", "203.0.113.3").await.status(), StatusCode::OK);
+    api.finish().await;
+}
+
+async fn login_from(api: &Api, user: &str, pw: &str, ip: &str) -> Resp {
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/auth/login")
+        .header("x-real-ip", ip)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(json!({"username": user, "password": pw}).to_string()))
+        .unwrap();
+    api.raw(req).await
+}
+
+#[tokio::test]
+async fn padded_and_case_variants_of_a_username_are_one_account_and_one_counter() {
+    let api = Api::start().await;
+    let variants = [" root", "root ", "\troot", "ROOT", "root"];
+    for v in variants {
+        let r = login_from(&api, v, "guess", "203.0.113.1").await;
+        assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    // Five failures, whatever the spelling: no variant gets through from that address.
+    for v in variants {
+        let r = login_from(&api, v, ADMIN_PW, "203.0.113.1").await;
+        assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    }
+    // Each variant is the same account, from an address in good standing.
+    for (i, v) in variants.iter().enumerate() {
+        let r = login_from(&api, v, ADMIN_PW, &format!("198.51.100.{}", 20 + i)).await;
+        assert_eq!(r.status, StatusCode::OK, "{v:?}: {}", r.body);
+        assert_eq!(r.body["admin"]["username"], "root");
+    }
+    // And no second account can be made of a variant.
+    for v in ["ROOT", " Root "] {
+        let r = api
+            .call("POST", "/api/admins", Some(json!({"username": v, "password": "long enough pw", "role": "admin"})))
+            .await;
+        assert_error(&r, StatusCode::CONFLICT, "conflict");
+    }
+    api.finish().await;
+}
+
+#[tokio::test]
+async fn an_attack_from_many_addresses_slows_a_username_down_without_locking_out_its_owner() {
+    let api = Api::start().await;
+    // Twelve addresses, one wrong guess each: none reaches its own limit, but the
+    // username is now slowed down.
+    for i in 0..12 {
+        let r = login_from(&api, "root", "guess", &format!("203.0.113.{}", 100 + i)).await;
+        assert!(r.status == StatusCode::UNAUTHORIZED || r.status == StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    }
+    let r = login_from(&api, "root", "guess", "203.0.113.200").await;
+    assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    let retry: u64 = r.headers.get(header::RETRY_AFTER).unwrap().to_str().unwrap().parse().unwrap();
+    assert!((1..=8).contains(&retry), "a short wait, not a lock: {retry}");
+    // The owner, from the address they logged in from before, is not slowed down.
+    let r = login_from(&api, "root", ADMIN_PW, "198.51.100.7").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    api.finish().await;
+}
+
+#[tokio::test]
+async fn a_routers_api_host_is_an_address_or_a_host_name() {
+    let api = Api::start().await;
+    let r = api.call("POST", "/api/routers", Some(json!({"name": "Kitengela"}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_i64().unwrap();
+    for bad in [
+        "a b",
+        "x\r\ny",
+        "nul\u{0}",
+        "http://10.0.0.1/",
+        "10.0.0.1:8728",
+        "169.254.169.254",
+        "0.0.0.0",
+        "2130706433",
+        "0x7f000001",
+        "router_1.isp",
+        "-bad.isp.co.ke",
+    ] {
+        let r = api.call("PATCH", &format!("/api/routers/{id}"), Some(json!({"api_host": bad}))).await;
+        assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert!(r.body["error"]["fields"]["api_host"].is_array(), "{bad:?}: {}", r.body);
+    }
+    for (good, stored) in
+        [("10.20.0.1", "10.20.0.1"), (" Core-1.ISP.co.ke ", "core-1.isp.co.ke"), ("2001:db8::1", "2001:db8::1")]
+    {
+        let r = api.call("PATCH", &format!("/api/routers/{id}"), Some(json!({"api_host": good}))).await;
+        assert_eq!(r.status, StatusCode::OK, "{good:?}: {}", r.body);
+        assert_eq!(r.body["api_host"], stored);
+    }
+    let r = api.call("PATCH", &format!("/api/routers/{id}"), Some(json!({"api_host": null}))).await;
+    assert_eq!((r.status, &r.body["api_host"]), (StatusCode::OK, &Value::Null), "{}", r.body);
+    api.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_superadmins_demoting_each_other_at_once_leave_one() {
+    let api = Api::start().await;
+    let r = api
+        .call(
+            "POST",
+            "/api/admins",
+            Some(json!({"username": "boss2", "password": "long enough pw", "role": "superadmin"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let boss2 = r.body["id"].as_i64().unwrap();
+    let root = api.call("GET", "/api/auth/me", None).await.body["admin"]["id"].as_i64().unwrap();
+    let boss2_token = api.login("boss2", "long enough pw").await;
+    for round in 0..10 {
+        let (uri_boss2, uri_root) = (format!("/api/admins/{boss2}"), format!("/api/admins/{root}"));
+        let (a, b) = tokio::join!(
+            api.call_as(Some(&api.token), "PATCH", &uri_boss2, Some(json!({"role": "admin"}))),
+            api.call_as(Some(&boss2_token), "PATCH", &uri_root, Some(json!({"role": "admin"}))),
+        );
+        let ok = [&a, &b].iter().filter(|r| r.status == StatusCode::OK).count();
+        assert_eq!(ok, 1, "round {round}: exactly one demotion wins: {} / {}", a.body, b.body);
+        let loser = if a.status == StatusCode::OK { &b } else { &a };
+        assert!(loser.status == StatusCode::CONFLICT || loser.status == StatusCode::FORBIDDEN, "{}", loser.body);
+        let supers = api
+            .app
+            .store
+            .list_admins()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.role == Role::Superadmin && a.active)
+            .count();
+        assert_eq!(supers, 1, "round {round}");
+        // Put both back for the next round, through the store (the demoted one lost the right).
+        let actor = Actor::system("test", api.app.now());
+        for id in [root, boss2] {
+            let patch = broadnet_store::AdminPatch { role: Some(Role::Superadmin), ..Default::default() };
+            api.app.store.update_admin(&actor, id, patch).await.unwrap();
+        }
+    }
     api.finish().await;
 }
 

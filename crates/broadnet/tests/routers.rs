@@ -302,3 +302,67 @@ async fn a_pppoe_client_logs_in_through_our_radius_and_is_cut_off_when_suspended
     sim.shutdown();
     env.finish().await;
 }
+
+#[tokio::test]
+async fn the_provisioning_callback_is_taken_once_and_only_from_the_router_that_fetched_the_script() {
+    let env = start(&[]).await;
+    let (_, r) = env.call("POST", "/api/routers", Some(json!({"name": "Ruaka", "nas_ip": "192.0.2.10"}))).await;
+    let id = r["id"].as_i64().unwrap();
+    let (_, cmd) = env.call("POST", &format!("/api/routers/{id}/provision-command"), None).await;
+    let command = cmd["command"].as_str().unwrap();
+    let token = command.split("/provision/").nth(1).unwrap().split(".rsc").next().unwrap().to_string();
+    let callback = format!("{}/provision/{token}/callback", env.base);
+    let post = |from: &'static str, body: &'static str| {
+        let (http, url) = (env.http.clone(), callback.clone());
+        async move {
+            let r = http
+                .post(url)
+                .header("x-real-ip", from)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    // Before the script is fetched, nothing is accepted.
+    assert_eq!(post("192.0.2.10", "identity=Ruaka").await.0, 404);
+    let script = env
+        .http
+        .get(format!("{}/provision/{token}.rsc", env.base))
+        .header("x-real-ip", "192.0.2.10")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(script.contains("/user add name=broadnet-api"), "{script}");
+
+    // Someone else holding the token is refused.
+    let (st, body) = post("192.0.2.66", "identity=Evil&version=1&board=x").await;
+    assert_eq!(st, 403, "{body}");
+    // What the router reports is checked before the token is spent.
+    let (st, body) = post("192.0.2.10", "identity=Ruaka%0A%1B%5B31mforged&version=7.16&board=hAP").await;
+    assert_eq!(st, 422, "{body}");
+    assert!(body.contains("identity"), "{body}");
+    let long = Box::leak(format!("identity=Ruaka&version=7.16&board={}", "b".repeat(65)).into_boxed_str());
+    assert_eq!(post("192.0.2.10", long).await.0, 422);
+
+    // The router itself, once.
+    let (st, body) = post("192.0.2.10", "identity=%3Cb%3ERuaka%3C%2Fb%3E&version=7.16.2&board=hAP+ax2").await;
+    assert_eq!(st, 200, "{body}");
+    let (_, r) = env.call("GET", &format!("/api/routers/{id}"), None).await;
+    assert_eq!((r["state"].as_str(), r["identity"].as_str()), (Some("provisioned"), Some("<b>Ruaka</b>")), "{r}");
+    assert_eq!(r["board"], "hAP ax2");
+
+    // Replays change nothing, from anywhere.
+    for from in ["192.0.2.10", "192.0.2.66"] {
+        let (st, body) = post(from, "identity=Replayed&version=6.0&board=x").await;
+        assert!(st == 409 || st == 403, "{st} {body}");
+    }
+    let (_, r) = env.call("GET", &format!("/api/routers/{id}"), None).await;
+    assert_eq!((r["identity"].as_str(), r["ros_version"].as_str()), (Some("<b>Ruaka</b>"), Some("7.16.2")), "{r}");
+    env.finish().await;
+}

@@ -6,6 +6,8 @@ use sea_orm_migration::prelude::*;
 mod m0001_initial;
 mod m0002_freeradius;
 mod m0003_routers;
+mod m0004_admin_usernames;
+mod m0004_provision_callbacks;
 mod m0005_retention;
 mod schema;
 
@@ -18,6 +20,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_initial::Migration),
             Box::new(m0002_freeradius::Migration),
             Box::new(m0003_routers::Migration),
+            Box::new(m0004_admin_usernames::Migration),
+            Box::new(m0004_provision_callbacks::Migration),
             Box::new(m0005_retention::Migration),
         ]
     }

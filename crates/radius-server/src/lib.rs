@@ -163,6 +163,83 @@ async fn post_auth_writer(
     }
 }
 
+/// A string from the network (a User-Name, a router name an admin typed) as it may
+/// appear in a text log line: control characters (newlines, ANSI escapes) are
+/// written escaped, so a hotspot user cannot forge or recolour log lines.
+pub struct Printable<'a>(pub &'a str);
+
+impl std::fmt::Display for Printable<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        for c in self.0.chars() {
+            if c.is_control()
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}')
+            {
+                write!(f, "{}", c.escape_unicode())?;
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+const UNKNOWN_LOG_INTERVAL: Duration = Duration::from_secs(60);
+const UNKNOWN_LOG_SOURCES: usize = 1024;
+
+/// Rate limit for the "unknown address" warning: each source is logged at most once
+/// per interval, with how many packets were dropped unlogged since. Source addresses
+/// of UDP are trivially spoofed, so the map is bounded: once full (after forgetting
+/// quiet sources) every further new source shares one overflow entry.
+struct UnknownSources {
+    interval: Duration,
+    max: usize,
+    /// Last logged at, and packets dropped since without a log line. `None` is the
+    /// overflow entry.
+    seen: Mutex<HashMap<Option<IpAddr>, (Instant, u64)>>,
+}
+
+impl UnknownSources {
+    fn new(interval: Duration, max: usize) -> Self {
+        UnknownSources { interval, max, seen: Mutex::new(HashMap::new()) }
+    }
+
+    /// A packet from `ip` was dropped at `now`: `Some(suppressed)` if it should be
+    /// logged (with the count of packets not logged since the last line), else `None`.
+    fn note(&self, ip: IpAddr, now: Instant) -> Option<u64> {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut key = Some(ip);
+        if !seen.contains_key(&key) && seen.len() >= self.max {
+            let interval = self.interval;
+            seen.retain(|k, (at, _)| k.is_none() || now.saturating_duration_since(*at) < interval);
+            if seen.len() >= self.max {
+                key = None;
+            }
+        }
+        match seen.get_mut(&key) {
+            Some((at, suppressed)) if now.saturating_duration_since(*at) < self.interval => {
+                *suppressed += 1;
+                None
+            }
+            Some((at, suppressed)) => {
+                let n = *suppressed;
+                *at = now;
+                *suppressed = 0;
+                Some(n)
+            }
+            None => {
+                seen.insert(key, (now, 0));
+                Some(0)
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.seen.lock().map(|s| s.len()).unwrap_or_default()
+    }
+}
+
 const DEDUP_TTL: Duration = Duration::from_secs(30);
 const DEDUP_MAX: usize = 100_000;
 
@@ -178,6 +255,7 @@ pub struct Server {
     pub stats: Arc<Stats>,
     clients: tokio::sync::RwLock<Clients>,
     dedup: Mutex<HashMap<DedupKey, Cached>>,
+    unknown_sources: UnknownSources,
 }
 
 pub struct Bound {
@@ -199,6 +277,7 @@ impl Server {
             stats: Arc::new(Stats::default()),
             clients: tokio::sync::RwLock::new(Clients { by_ip: HashMap::new(), loaded_at: None }),
             dedup: Mutex::new(HashMap::new()),
+            unknown_sources: UnknownSources::new(UNKNOWN_LOG_INTERVAL, UNKNOWN_LOG_SOURCES),
         })
     }
 
@@ -284,7 +363,7 @@ impl Server {
                 for mut cl in list {
                     if cl.secret.is_empty() {
                         if self.cfg.default_secret.is_empty() {
-                            tracing::warn!(router = %cl.name, "router has no RADIUS secret and RADIUS_SHARED_SECRET is not set: ignored");
+                            tracing::warn!(router = %Printable(&cl.name), "router has no RADIUS secret and RADIUS_SHARED_SECRET is not set: ignored");
                             continue;
                         }
                         cl.secret = self.cfg.default_secret.clone();
@@ -314,7 +393,14 @@ impl Server {
         };
         let Some(client) = self.client(src.ip()).await else {
             Stats::bump(&self.stats.dropped_unknown_client);
-            tracing::warn!(%src, "dropped RADIUS packet from an unknown address (add the router, with this NAS address)");
+            if let Some(suppressed) = self.unknown_sources.note(src.ip(), Instant::now()) {
+                tracing::warn!(
+                    %src,
+                    suppressed,
+                    "dropped RADIUS packet from an unknown address (add the router, with this NAS address); \
+                     further packets from it are counted, not logged, for a minute"
+                );
+            }
             return None;
         };
         let expected = if auth_port {
@@ -330,7 +416,7 @@ impl Server {
             Ok(ma) => ma,
             Err(e) => {
                 Stats::bump(&self.stats.dropped_bad_authenticator);
-                tracing::warn!(%src, router = %client.name, error = %e, "dropped RADIUS packet");
+                tracing::warn!(%src, router = %Printable(&client.name), error = %e, "dropped RADIUS packet");
                 return None;
             }
         };
@@ -339,7 +425,7 @@ impl Server {
             // Accept can be built; Proxy-State is how the attack carries its collision.
             if client.require_message_authenticator || req.has(attr::PROXY_STATE) {
                 Stats::bump(&self.stats.dropped_no_message_authenticator);
-                tracing::warn!(%src, router = %client.name, "dropped Access-Request without Message-Authenticator (BlastRADIUS protection; turn off per router only for old firmware)");
+                tracing::warn!(%src, router = %Printable(&client.name), "dropped Access-Request without Message-Authenticator (BlastRADIUS protection; turn off per router only for old firmware)");
                 return None;
             }
         }
@@ -424,12 +510,12 @@ impl Server {
         let (code, attrs, reply, reason) = match decision {
             Decision::Accept { attrs, method } => {
                 Stats::bump(&self.stats.accepts);
-                tracing::info!(user = %username, router = %client.name, method = method.name(), "Access-Accept");
+                tracing::info!(user = %Printable(&username), router = %Printable(&client.name), method = method.name(), "Access-Accept");
                 (Code::AccessAccept, attrs, "Access-Accept", format!("accepted ({})", method.name()))
             }
             Decision::Reject { reason, message, mut attrs } => {
                 Stats::bump(&self.stats.rejects);
-                tracing::info!(user = %username, router = %client.name, %reason, "Access-Reject");
+                tracing::info!(user = %Printable(&username), router = %Printable(&client.name), reason = %Printable(&reason), "Access-Reject");
                 if let Some(m) = message {
                     attrs.push(Avp::text(attr::REPLY_MESSAGE, &m));
                 }
@@ -470,7 +556,7 @@ impl Server {
             Some(dict::acct_status::ACCOUNTING_ON) | Some(dict::acct_status::ACCOUNTING_OFF) => {
                 let cause = if status == Some(dict::acct_status::ACCOUNTING_ON) { "NAS-Reboot" } else { "NAS-Request" };
                 self.store.close_nas_sessions(&nas_ip, at, cause).await.map(|n| {
-                    tracing::info!(router = %client.name, closed = n, "Accounting-On/Off: closed the router's open sessions");
+                    tracing::info!(router = %Printable(&client.name), closed = n, "Accounting-On/Off: closed the router's open sessions");
                 })
             }
             Some(s @ (dict::acct_status::START | dict::acct_status::STOP | dict::acct_status::INTERIM_UPDATE)) => {
@@ -481,7 +567,7 @@ impl Server {
                 };
                 let Some(session_id) = req.text(attr::ACCT_SESSION_ID).filter(|s| !s.is_empty()) else {
                     Stats::bump(&self.stats.dropped_malformed);
-                    tracing::warn!(router = %client.name, "accounting without Acct-Session-Id dropped");
+                    tracing::warn!(router = %Printable(&client.name), "accounting without Acct-Session-Id dropped");
                     return None;
                 };
                 let username = req.text(attr::USER_NAME).unwrap_or_default();
@@ -525,7 +611,7 @@ impl Server {
         if let Err(e) = result {
             // Never acknowledge what was not stored: the NAS will retransmit.
             Stats::bump(&self.stats.errors);
-            tracing::error!(error = %e, router = %client.name, "accounting not stored; not acknowledged");
+            tracing::error!(error = %e, router = %Printable(&client.name), "accounting not stored; not acknowledged");
             return None;
         }
         encode_response(Code::AccountingResponse, req, &[], client.secret.as_bytes(), false).ok()
@@ -642,5 +728,53 @@ pub async fn close_stale_sessions_job(store: DynStore, interim_secs: u32, shutdo
             Ok(n) => tracing::info!(closed = n, "closed sessions with no accounting update"),
             Err(e) => tracing::error!(error = %e, "closing stale sessions failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_escapes_what_could_forge_a_log_line() {
+        let forged = "hacker\n\u{1b}[32m INFO admin logged in admin=\"admin\"\r\t\0";
+        let out = Printable(forged).to_string();
+        assert!(!out.chars().any(|c| c.is_control()), "{out:?}");
+        assert!(out.starts_with("hacker\\u{a}\\u{1b}[32m INFO"), "{out}");
+        assert_eq!(Printable("alice@isp 07").to_string(), "alice@isp 07");
+        assert_eq!(Printable("Jos\u{e9}").to_string(), "Jos\u{e9}");
+    }
+
+    #[test]
+    fn unknown_sources_are_logged_once_per_interval_with_a_count() {
+        let u = UnknownSources::new(Duration::from_secs(60), 3);
+        let t0 = Instant::now();
+        let a = IpAddr::from([192, 0, 2, 1]);
+        let b = IpAddr::from([192, 0, 2, 2]);
+        assert_eq!(u.note(a, t0), Some(0));
+        for i in 1..=9_999u64 {
+            assert_eq!(u.note(a, t0 + Duration::from_millis(i)), None);
+        }
+        assert_eq!(u.note(b, t0), Some(0), "another source is logged on its own");
+        assert_eq!(u.note(a, t0 + Duration::from_secs(60)), Some(9_999));
+        assert_eq!(u.note(a, t0 + Duration::from_secs(61)), None);
+    }
+
+    #[test]
+    fn unknown_sources_memory_is_bounded() {
+        let u = UnknownSources::new(Duration::from_secs(60), 3);
+        let t0 = Instant::now();
+        let mut logged = 0;
+        for i in 0..10_000u32 {
+            if u.note(IpAddr::from(i.to_be_bytes()), t0).is_some() {
+                logged += 1;
+            }
+        }
+        // Three sources and the overflow entry: four lines, not ten thousand.
+        assert_eq!(logged, 4);
+        assert!(u.len() <= 4);
+        // After the interval quiet sources are forgotten and new ones get their own line.
+        assert_eq!(u.note(IpAddr::from([10, 0, 0, 1]), t0 + Duration::from_secs(61)), Some(0));
+        assert!(u.len() <= 4);
     }
 }

@@ -7,11 +7,11 @@ use crate::entities::{
 use crate::{SqlStore, audit, corrupt, db_err, from_db, to_db};
 use async_trait::async_trait;
 use broadnet_domain::Role;
-use broadnet_store::{Actor, Admin, AdminPatch, AdminRepo, NewAdmin, StoreError, StoreResult};
+use broadnet_store::{Actor, Admin, AdminPatch, AdminRepo, NewAdmin, StoreError, StoreResult, admin_username_key};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 fn to_record(m: admin::Model) -> StoreResult<Admin> {
@@ -31,6 +31,34 @@ fn to_record(m: admin::Model) -> StoreResult<Admin> {
     })
 }
 
+/// Refuses a change that would take away the last active superadmin, inside the
+/// transaction that makes it. On PostgreSQL and MySQL every active superadmin row
+/// is locked (`FOR UPDATE`) before counting, so of two superadmins demoting each
+/// other at once the second waits, then counts again and is refused. On SQLite the
+/// store has a single writer connection, so write transactions never interleave.
+/// Returns the target row as read under the lock.
+async fn lock_superadmins(txn: &DatabaseTransaction, id: i64) -> StoreResult<(admin::Model, usize)> {
+    let supers = Entity::find()
+        .filter(Column::Role.eq(Role::Superadmin.as_str()))
+        .filter(Column::Active.eq(true))
+        .order_by_asc(Column::Id)
+        .lock_exclusive()
+        .all(txn)
+        .await
+        .map_err(db_err)?;
+    // Locking too, so MySQL reads the latest version, not its snapshot.
+    let current =
+        Entity::find_by_id(id).lock_exclusive().one(txn).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
+    let others = supers.iter().filter(|a| a.id != id).count();
+    Ok((current, others))
+}
+
+fn is_active_superadmin(m: &admin::Model) -> bool {
+    m.active && m.role == Role::Superadmin.as_str()
+}
+
+const LAST_SUPERADMIN: &str = "this is the last active superadmin";
+
 fn json(a: &Admin) -> Option<serde_json::Value> {
     serde_json::to_value(a).ok()
 }
@@ -40,6 +68,7 @@ impl AdminRepo for SqlStore {
     async fn create_admin(&self, actor: &Actor, n: NewAdmin) -> StoreResult<Admin> {
         let txn = self.write.begin().await.map_err(db_err)?;
         let m = ActiveModel {
+            username_key: Set(admin_username_key(&n.username)),
             username: Set(n.username),
             password_hash: Set(n.password_hash),
             full_name: Set(n.full_name),
@@ -65,13 +94,22 @@ impl AdminRepo for SqlStore {
     }
 
     async fn get_admin_by_username(&self, username: &str) -> StoreResult<Admin> {
-        let m = Entity::find().filter(Column::Username.eq(username)).one(&self.read).await.map_err(db_err)?;
+        let m = Entity::find()
+            .filter(Column::UsernameKey.eq(admin_username_key(username)))
+            .one(&self.read)
+            .await
+            .map_err(db_err)?;
         to_record(m.ok_or(StoreError::NotFound)?)
     }
 
     async fn update_admin(&self, actor: &Actor, id: i64, p: AdminPatch) -> StoreResult<Admin> {
         let txn = self.write.begin().await.map_err(db_err)?;
-        let current = Entity::find_by_id(id).one(&txn).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
+        let (current, other_supers) = lock_superadmins(&txn, id).await?;
+        let stays_super = p.active.unwrap_or(current.active)
+            && p.role.map_or(current.role == Role::Superadmin.as_str(), |r| r == Role::Superadmin);
+        if is_active_superadmin(&current) && !stays_super && other_supers == 0 {
+            return Err(StoreError::InUse(LAST_SUPERADMIN.into()));
+        }
         let before = to_record(current.clone())?;
         let password_changed = p.password_hash.is_some();
         let mut am = current.into_active_model();
@@ -107,7 +145,10 @@ impl AdminRepo for SqlStore {
 
     async fn delete_admin(&self, actor: &Actor, id: i64) -> StoreResult<()> {
         let txn = self.write.begin().await.map_err(db_err)?;
-        let current = Entity::find_by_id(id).one(&txn).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
+        let (current, other_supers) = lock_superadmins(&txn, id).await?;
+        if is_active_superadmin(&current) && other_supers == 0 {
+            return Err(StoreError::InUse(LAST_SUPERADMIN.into()));
+        }
         let before = to_record(current)?;
         Entity::delete_by_id(id).exec(&txn).await.map_err(db_err)?;
         audit(&txn, actor, "admin.delete", "admin", Some(id.to_string()), json(&before), None).await?;

@@ -193,6 +193,8 @@ pub mod admin {
         #[sea_orm(primary_key)]
         pub id: i64,
         pub username: String,
+        /// `broadnet_store::admin_username_key(username)`, unique.
+        pub username_key: String,
         pub password_hash: String,
         pub full_name: Option<String>,
         pub email: Option<String>,
@@ -390,6 +392,9 @@ pub mod provision_token {
         pub expires_at: DateTime,
         pub used_at: Option<DateTime>,
         pub created_at: DateTime,
+        /// The address the script was served to; only it may call back.
+        pub fetched_ip: Option<String>,
+        pub called_back_at: Option<DateTime>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -90,16 +90,18 @@ impl RouterRepo for SqlStore {
         &self,
         jti: &str,
         now: DateTime<Utc>,
+        fetched_by: Option<&str>,
     ) -> StoreResult<Result<i64, broadnet_store::TokenRefusal>> {
-        crate::routers::use_token(&self.write, jti, now, true).await
+        crate::routers::use_token(&self.write, jti, now, fetched_by).await
     }
 
-    async fn check_provision_token(
+    async fn callback_provision_token(
         &self,
         jti: &str,
         now: DateTime<Utc>,
+        from: &str,
     ) -> StoreResult<Result<i64, broadnet_store::TokenRefusal>> {
-        crate::routers::use_token(&self.read, jti, now, false).await
+        crate::routers::callback_token(&self.write, jti, now, from).await
     }
 
     async fn radius_clients(&self) -> StoreResult<Vec<RadiusClient>> {

@@ -186,15 +186,17 @@ pub(crate) async fn create_token<C: ConnectionTrait>(
     Ok(())
 }
 
+async fn find_token<C: ConnectionTrait>(conn: &C, jti: &str) -> StoreResult<Option<provision_token::Model>> {
+    provision_token::Entity::find().filter(provision_token::Column::Jti.eq(jti)).one(conn).await.map_err(db_err)
+}
+
 pub(crate) async fn use_token<C: ConnectionTrait>(
     conn: &C,
     jti: &str,
     now: DateTime<Utc>,
-    consume: bool,
+    fetched_by: Option<&str>,
 ) -> StoreResult<Result<i64, TokenRefusal>> {
-    let Some(t) =
-        provision_token::Entity::find().filter(provision_token::Column::Jti.eq(jti)).one(conn).await.map_err(db_err)?
-    else {
+    let Some(t) = find_token(conn, jti).await? else {
         return Ok(Err(TokenRefusal::Unknown));
     };
     // Expiry first: a used token is also worthless after its hour.
@@ -204,18 +206,52 @@ pub(crate) async fn use_token<C: ConnectionTrait>(
     if t.used_at.is_some() {
         return Ok(Err(TokenRefusal::Used));
     }
-    if consume {
-        // Guarded: of two uses at once, one wins.
-        let res = provision_token::Entity::update_many()
-            .col_expr(provision_token::Column::UsedAt, Expr::value(to_db(now)))
-            .filter(provision_token::Column::Id.eq(t.id))
-            .filter(provision_token::Column::UsedAt.is_null())
-            .exec(conn)
-            .await
-            .map_err(db_err)?;
-        if res.rows_affected == 0 {
-            return Ok(Err(TokenRefusal::Used));
-        }
+    // Guarded: of two uses at once, one wins.
+    let res = provision_token::Entity::update_many()
+        .col_expr(provision_token::Column::UsedAt, Expr::value(to_db(now)))
+        .col_expr(provision_token::Column::FetchedIp, Expr::value(fetched_by.map(str::to_string)))
+        .filter(provision_token::Column::Id.eq(t.id))
+        .filter(provision_token::Column::UsedAt.is_null())
+        .exec(conn)
+        .await
+        .map_err(db_err)?;
+    if res.rows_affected == 0 {
+        return Ok(Err(TokenRefusal::Used));
     }
     Ok(Ok(t.router_id))
+}
+
+pub(crate) async fn callback_token<C: ConnectionTrait>(
+    conn: &C,
+    jti: &str,
+    now: DateTime<Utc>,
+    from: &str,
+) -> StoreResult<Result<i64, TokenRefusal>> {
+    // One conditional UPDATE decides: whichever of two callbacks runs it first wins.
+    let res = provision_token::Entity::update_many()
+        .col_expr(provision_token::Column::CalledBackAt, Expr::value(to_db(now)))
+        .filter(provision_token::Column::Jti.eq(jti))
+        .filter(provision_token::Column::UsedAt.is_not_null())
+        .filter(provision_token::Column::CalledBackAt.is_null())
+        .filter(provision_token::Column::ExpiresAt.gte(to_db(now)))
+        .filter(provision_token::Column::FetchedIp.eq(from))
+        .exec(conn)
+        .await
+        .map_err(db_err)?;
+    // Read afterwards, for the router on success and the reason on refusal.
+    let Some(t) = find_token(conn, jti).await? else {
+        return Ok(Err(TokenRefusal::Unknown));
+    };
+    if res.rows_affected == 1 {
+        return Ok(Ok(t.router_id));
+    }
+    Ok(Err(if from_db(t.expires_at) < now {
+        TokenRefusal::Expired
+    } else if t.used_at.is_none() {
+        TokenRefusal::NotFetched
+    } else if t.called_back_at.is_some() {
+        TokenRefusal::CalledBack
+    } else {
+        TokenRefusal::WrongAddress
+    }))
 }

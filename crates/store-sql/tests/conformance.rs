@@ -77,7 +77,17 @@ async fn migrations_are_idempotent_and_report_nothing_pending() {
     let db = TestDb::new().await;
     let store = SqlStore::connect(&db.url).await.unwrap();
     let first = store.migrate().await.unwrap();
-    assert_eq!(first, ["m0001_initial", "m0002_freeradius", "m0003_routers", "m0005_retention"]);
+    assert_eq!(
+        first,
+        [
+            "m0001_initial",
+            "m0002_freeradius",
+            "m0003_routers",
+            "m0004_admin_usernames",
+            "m0004_provision_callbacks",
+            "m0005_retention"
+        ]
+    );
     let again = store.migrate().await.unwrap();
     assert!(again.is_empty());
     store.ping().await.unwrap();
@@ -295,10 +305,19 @@ async fn admins_tokens_and_settings() {
             .await
             .unwrap();
         assert_eq!(s.count_admins().await.unwrap(), 1);
-        assert!(matches!(
-            s.create_admin(&actor(), NewAdmin { username: "boss".into(), password_hash: "h".into(), full_name: None, email: None, role: Role::Viewer }).await,
-            Err(StoreError::Conflict(f)) if f == "username"
-        ));
+        for dup in ["boss", "BOSS", " Boss"] {
+            assert!(matches!(
+                s.create_admin(&actor(), NewAdmin { username: dup.into(), password_hash: "h".into(), full_name: None, email: None, role: Role::Viewer }).await,
+                Err(StoreError::Conflict(f)) if f == "username"
+            ), "{dup:?}");
+        }
+        assert_eq!(s.get_admin_by_username(" BOSS\t").await.unwrap().id, a.id);
+        // The last active superadmin cannot be demoted, disabled or deleted.
+        for patch in [AdminPatch { role: Some(Role::Admin), ..Default::default() }, AdminPatch { active: Some(false), ..Default::default() }] {
+            assert!(matches!(s.update_admin(&actor(), a.id, patch).await, Err(StoreError::InUse(_))));
+        }
+        assert!(matches!(s.delete_admin(&actor(), a.id).await, Err(StoreError::InUse(_))));
+        s.create_admin(&actor(), NewAdmin { username: "boss2".into(), password_hash: "h".into(), full_name: None, email: None, role: Role::Superadmin }).await.unwrap();
         let u = s.update_admin(&actor(), a.id, AdminPatch { role: Some(Role::Admin), end_sessions: true, ..Default::default() }).await.unwrap();
         assert_eq!(u.role, Role::Admin);
         assert_eq!((u.session_epoch, u.tokens_valid_after), (a.session_epoch + 1, Some(t0())));
@@ -327,6 +346,145 @@ async fn admins_tokens_and_settings() {
 
         s.delete_admin(&actor(), a.id).await.unwrap();
         assert!(matches!(s.get_admin(a.id).await, Err(StoreError::NotFound)));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_superadmins_demoting_each_other_at_once_leave_one() {
+    with_store(|s| async move {
+        let new = |name: &str| NewAdmin {
+            username: name.into(),
+            password_hash: "h".into(),
+            full_name: None,
+            email: None,
+            role: Role::Superadmin,
+        };
+        let mut a = s.create_admin(&actor(), new("alpha")).await.unwrap().id;
+        let b = s.create_admin(&actor(), new("beta")).await.unwrap().id;
+        let demote = AdminPatch { role: Some(Role::Admin), ..Default::default() };
+        let disable = AdminPatch { active: Some(false), ..Default::default() };
+        let restore = AdminPatch { role: Some(Role::Superadmin), active: Some(true), ..Default::default() };
+        for round in 0..30 {
+            // Demote/demote, disable/demote, delete/demote: each pair raced on its own tasks.
+            let (s1, s2) = (s.clone(), s.clone());
+            let first = if round % 3 == 1 { disable.clone() } else { demote.clone() };
+            let (second, delete) = (demote.clone(), round % 3 == 2);
+            let t1 = tokio::spawn(async move {
+                if delete {
+                    s1.delete_admin(&actor(), a).await
+                } else {
+                    s1.update_admin(&actor(), a, first).await.map(|_| ())
+                }
+            });
+            let t2 = tokio::spawn(async move { s2.update_admin(&actor(), b, second).await.map(|_| ()) });
+            let (r1, r2) = (t1.await.unwrap(), t2.await.unwrap());
+            let ok = [&r1, &r2].iter().filter(|r| r.is_ok()).count();
+            assert_eq!(ok, 1, "round {round}: {r1:?} {r2:?}");
+            assert!([&r1, &r2].iter().any(|r| matches!(r, Err(StoreError::InUse(_)))), "round {round}");
+            let supers =
+                s.list_admins().await.unwrap().into_iter().filter(|x| x.role == Role::Superadmin && x.active).count();
+            assert_eq!(supers, 1, "round {round}");
+            if delete && r1.is_ok() {
+                a = s.create_admin(&actor(), new(&format!("alpha{round}"))).await.unwrap().id;
+            }
+            for id in [a, b] {
+                s.update_admin(&actor(), id, restore.clone()).await.unwrap();
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn admin_usernames_that_differ_only_in_case_stop_the_migration_by_name() {
+    use sea_orm::{ConnectionTrait, Database};
+    use sea_orm_migration::MigratorTrait;
+    let db = TestDb::new().await;
+    let url = if db.url.starts_with("sqlite") { format!("{}?mode=rwc", db.url) } else { db.url.clone() };
+    let conn = Database::connect(&url).await.unwrap();
+    broadnet_store_sql::Migrator::up(&conn, Some(3)).await.unwrap();
+    // MySQL's default collation already refuses case variants; a leading space it does not.
+    let mut rows = vec![("root", "superadmin"), (" root", "admin"), ("viewer", "viewer")];
+    if db.backend != broadnet_testkit::Backend::MySql {
+        rows.extend([("Ops", "admin"), ("OPS", "admin")]);
+    }
+    for (name, role) in rows {
+        conn.execute_unprepared(&format!(
+            "INSERT INTO admins (username, password_hash, role, active, session_epoch, created_at, updated_at) \
+             VALUES ('{name}', 'h', '{role}', true, 0, '2026-11-01 08:00:00', '2026-11-01 08:00:00')"
+        ))
+        .await
+        .unwrap();
+    }
+    let err = broadnet_store_sql::Migrator::up(&conn, None).await.unwrap_err().to_string();
+    assert!(err.contains("\"root\"") && err.contains("\" root\"") && !err.contains("viewer"), "{err}");
+    if db.backend != broadnet_testkit::Backend::MySql {
+        assert!(err.contains("\"OPS\" = \"Ops\""), "{err}");
+        conn.execute_unprepared("DELETE FROM admins WHERE username = 'OPS'").await.unwrap();
+    }
+    // Renamed as the message says, the migration goes through and logins find both.
+    conn.execute_unprepared("UPDATE admins SET username = 'root2' WHERE username = ' root'").await.unwrap();
+    broadnet_store_sql::Migrator::up(&conn, None).await.unwrap();
+    let _ = conn.close().await;
+    let store = SqlStore::open(&db.url).await.unwrap();
+    assert_eq!(store.get_admin_by_username("Root2").await.unwrap().username, "root2");
+    assert_eq!(store.get_admin_by_username(" ROOT").await.unwrap().username, "root");
+    store.close().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_provisioning_token_is_called_back_once_from_the_address_that_fetched_it() {
+    with_store(|s| async move {
+        let r = s
+            .create_router(
+                &actor(),
+                NewRouter {
+                    name: "r1".into(),
+                    nas_ip: None,
+                    radius_secret: "x".into(),
+                    service_types: ServiceType::Both,
+                    require_message_authenticator: true,
+                },
+            )
+            .await
+            .unwrap();
+        s.create_provision_token(r, "jti-1", t0() + Duration::hours(1), t0()).await.unwrap();
+        assert_eq!(
+            s.callback_provision_token("jti-1", t0(), "192.0.2.1").await.unwrap(),
+            Err(TokenRefusal::NotFetched)
+        );
+        assert_eq!(s.use_provision_token("jti-1", t0(), Some("192.0.2.1")).await.unwrap(), Ok(r));
+        assert_eq!(s.use_provision_token("jti-1", t0(), Some("192.0.2.1")).await.unwrap(), Err(TokenRefusal::Used));
+        assert_eq!(
+            s.callback_provision_token("jti-1", t0(), "192.0.2.9").await.unwrap(),
+            Err(TokenRefusal::WrongAddress)
+        );
+        // Of several at once, one wins.
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(
+                async move { s.callback_provision_token("jti-1", t0(), "192.0.2.1").await.unwrap() },
+            ));
+        }
+        let mut wins = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(id) => {
+                    assert_eq!(id, r);
+                    wins += 1;
+                }
+                Err(e) => assert_eq!(e, TokenRefusal::CalledBack),
+            }
+        }
+        assert_eq!(wins, 1);
+        assert_eq!(s.callback_provision_token("nope", t0(), "192.0.2.1").await.unwrap(), Err(TokenRefusal::Unknown));
+        s.create_provision_token(r, "jti-2", t0() + Duration::hours(1), t0()).await.unwrap();
+        s.use_provision_token("jti-2", t0(), Some("192.0.2.1")).await.unwrap().unwrap();
+        let late = t0() + Duration::minutes(61);
+        assert_eq!(s.callback_provision_token("jti-2", late, "192.0.2.1").await.unwrap(), Err(TokenRefusal::Expired));
     })
     .await;
 }

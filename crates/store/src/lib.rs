@@ -84,11 +84,23 @@ pub trait RouterRepo: Send + Sync {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
-    /// Marks the token used (once) and returns its router; a second use, an expired or
-    /// an unknown token is refused.
-    async fn use_provision_token(&self, jti: &str, now: DateTime<Utc>) -> StoreResult<Result<i64, TokenRefusal>>;
-    /// Whether the token could still be used (for serving the script), without using it.
-    async fn check_provision_token(&self, jti: &str, now: DateTime<Utc>) -> StoreResult<Result<i64, TokenRefusal>>;
+    /// Marks the token used (once), remembering the address the script is served to,
+    /// and returns its router; a second use, an expired or an unknown token is refused.
+    async fn use_provision_token(
+        &self,
+        jti: &str,
+        now: DateTime<Utc>,
+        fetched_by: Option<&str>,
+    ) -> StoreResult<Result<i64, TokenRefusal>>;
+    /// Accepts the router's call back for a used token: once (atomically, of two at
+    /// once one wins), within the token's hour, and only from the address that
+    /// fetched the script. Returns the token's router.
+    async fn callback_provision_token(
+        &self,
+        jti: &str,
+        now: DateTime<Utc>,
+        from: &str,
+    ) -> StoreResult<Result<i64, TokenRefusal>>;
 }
 
 /// Sessions (FreeRADIUS's `radacct` shape) and the authentication log (`radpostauth`).
@@ -196,12 +208,25 @@ pub trait OutboxRepo: Send + Sync {
     async fn list_outbox(&self, query: &OutboxQuery) -> StoreResult<Page<OutboxItem>>;
 }
 
+/// The form of an admin username that must be unique and that logins look up:
+/// surrounding white space dropped, ASCII letters lowercased (admin usernames are
+/// ASCII; SQL `LOWER` and Rust agree on ASCII on every backend).
+pub fn admin_username_key(username: &str) -> String {
+    username.trim().to_ascii_lowercase()
+}
+
 #[async_trait]
 pub trait AdminRepo: Send + Sync {
+    /// `Conflict("username")` also for a case variant of an existing username.
     async fn create_admin(&self, actor: &Actor, new: NewAdmin) -> StoreResult<Admin>;
     async fn get_admin(&self, id: i64) -> StoreResult<Admin>;
+    /// By [`admin_username_key`]: `" ROOT"` finds `root`.
     async fn get_admin_by_username(&self, username: &str) -> StoreResult<Admin>;
+    /// Refused with `InUse` when it would leave no active superadmin; the check and
+    /// the change are one atomic step, so two superadmins demoting each other at
+    /// once cannot both succeed.
     async fn update_admin(&self, actor: &Actor, id: i64, patch: AdminPatch) -> StoreResult<Admin>;
+    /// Refused with `InUse` for the last active superadmin, atomically as above.
     async fn delete_admin(&self, actor: &Actor, id: i64) -> StoreResult<()>;
     async fn list_admins(&self) -> StoreResult<Vec<Admin>>;
     async fn count_admins(&self) -> StoreResult<u64>;

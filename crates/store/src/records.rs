@@ -600,6 +600,12 @@ pub enum TokenRefusal {
     Unknown,
     Expired,
     Used,
+    /// A callback before the script was fetched.
+    NotFetched,
+    /// A second callback: only the first is accepted.
+    CalledBack,
+    /// A callback from another address than the one the script was served to.
+    WrongAddress,
 }
 
 /// One user's usage in one month (UTC), from sessions folded by retention.

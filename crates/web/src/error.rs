@@ -75,6 +75,11 @@ impl IntoResponse for WebError {
                 }
                 r
             }
+            AppError::Busy(_) => {
+                let mut r = body(StatusCode::SERVICE_UNAVAILABLE, "busy", &msg, None);
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                r
+            }
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 body(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log", None)
