@@ -296,6 +296,17 @@ impl App {
         f.finish()?;
         if let Some(pw) = password {
             p.api_password_enc = Some(pw.map(|pw| self.secrets.encrypt(&pw)));
+        } else {
+            // The stored password goes only where it was given for: pointing the router
+            // at another address (or turning TLS off) forgets it, or anyone allowed to
+            // edit a router could have it sent to a server of their choosing. A new port
+            // on the same address stays with the router that owns that address.
+            let current = self.store.get_router(id).await.map_err(AppError::from_store("router"))?;
+            let moved = p.api_host.as_ref().is_some_and(|h| *h != current.api_host)
+                || p.api_tls.is_some_and(|tls| !tls && current.api_tls);
+            if moved && current.api_password_enc.is_some() {
+                p.api_password_enc = Some(None);
+            }
         }
         let r = self.store.update_router(&s.actor(self.now()), id, p).await.map_err(AppError::from_store("router"))?;
         Ok(view(&r))

@@ -1224,3 +1224,31 @@ async fn expiry_dates_past_2100_are_refused() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     api.finish().await;
 }
+
+#[tokio::test]
+async fn moving_a_router_to_another_address_forgets_its_api_password() {
+    let api = Api::start().await;
+    let r = api.call("POST", "/api/routers", Some(json!({"name": "Ruiru"}))).await;
+    let id = r.body["id"].as_i64().unwrap();
+    let path = format!("/api/routers/{id}");
+    let r = api.call("PATCH", &path, Some(json!({"api_host": "10.20.0.1", "api_password": "RouterPw-2026"}))).await;
+    assert_eq!((r.status, &r.body["api_password_set"]), (StatusCode::OK, &json!(true)), "{}", r.body);
+    // Renaming keeps it; pointing the router elsewhere (an attacker's listener, say) does not.
+    let r = api.call("PATCH", &path, Some(json!({"name": "Ruiru 2", "api_host": "10.20.0.1"}))).await;
+    assert_eq!(r.body["api_password_set"], true, "{}", r.body);
+    let r = api.call("PATCH", &path, Some(json!({"api_port": 18728}))).await;
+    assert_eq!(r.body["api_password_set"], true, "a new port on the same address keeps it: {}", r.body);
+    let set_pw = json!({"api_password": "RouterPw-2026"});
+    assert_eq!(api.call("PATCH", &path, Some(set_pw.clone())).await.body["api_password_set"], true);
+    let r = api.call("PATCH", &path, Some(json!({"api_host": "203.0.113.66"}))).await;
+    assert_eq!((r.status, &r.body["api_password_set"]), (StatusCode::OK, &json!(false)), "{}", r.body);
+    assert_eq!(api.call("PATCH", &path, Some(set_pw.clone())).await.body["api_password_set"], true);
+    let r = api.call("PATCH", &path, Some(json!({"api_tls": true}))).await;
+    assert_eq!(r.body["api_password_set"], true, "{}", r.body);
+    let r = api.call("PATCH", &path, Some(json!({"api_tls": false}))).await;
+    assert_eq!(r.body["api_password_set"], false, "TLS turned off: {}", r.body);
+    // Moved with a password given in the same request: that password is kept.
+    let r = api.call("PATCH", &path, Some(json!({"api_host": "10.20.0.9", "api_password": "NewPw-2026"}))).await;
+    assert_eq!(r.body["api_password_set"], true, "{}", r.body);
+    api.finish().await;
+}

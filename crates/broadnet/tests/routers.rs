@@ -328,16 +328,18 @@ async fn the_provisioning_callback_is_taken_once_and_only_from_the_router_that_f
     };
     // Before the script is fetched, nothing is accepted.
     assert_eq!(post("192.0.2.10", "identity=Ruaka").await.0, 404);
-    let script = env
+    // A HEAD (a link preview, a checker) neither shows nor spends the token.
+    let head = env.http.head(format!("{}/provision/{token}.rsc", env.base)).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    let resp = env
         .http
         .get(format!("{}/provision/{token}.rsc", env.base))
         .header("x-real-ip", "192.0.2.10")
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
         .unwrap();
+    assert_eq!(resp.headers()["cache-control"], "no-store", "the script carries a router password");
+    let script = resp.text().await.unwrap();
     assert!(script.contains("/user add name=broadnet-api"), "{script}");
 
     // Someone else holding the token is refused.

@@ -17,10 +17,24 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `GET /provision/<token>.rsc`: always a script (refusals are scripts that say why).
-async fn script(State(st): State<AppState>, ClientIp(ip): ClientIp, Path(file): Path<String>) -> impl IntoResponse {
+/// The script carries a password for a full-rights RouterOS user: never cached, and a
+/// `HEAD` (a link preview, a checker) does not use up the single-use token.
+async fn script(
+    State(st): State<AppState>,
+    method: axum::http::Method,
+    ClientIp(ip): ClientIp,
+    Path(file): Path<String>,
+) -> impl IntoResponse {
+    let headers = [
+        (axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+        (axum::http::header::CACHE_CONTROL, "no-store"),
+    ];
+    if method == axum::http::Method::HEAD {
+        return (headers, String::new());
+    }
     let token = file.strip_suffix(".rsc").unwrap_or(&file);
     let body = st.app.provision_script(token, Some(ip)).await;
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], body)
+    (headers, body)
 }
 
 async fn callback(
