@@ -52,7 +52,7 @@ impl App {
         let pw = f.required("password", p);
         let r = f.parsed("role", Role::parse);
         let role = f.required("role", r);
-        let full_name = f.text("full_name", 128).value();
+        let full_name = f.line("full_name", 128).value();
         let email = f.text("email", 255).value();
         f.finish()?;
         let (Some(username), Some(pw), Some(role)) = (username, pw, role) else {
@@ -71,7 +71,7 @@ impl App {
         let role = f.not_null("role", r);
         let a = f.boolean("active");
         let active = f.not_null("active", a);
-        let full_name = f.text("full_name", 128).patch();
+        let full_name = f.line("full_name", 128).patch();
         let email = f.text("email", 255).patch();
         f.finish()?;
         // The store refuses (atomically) a change that leaves no active superadmin.

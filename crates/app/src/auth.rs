@@ -282,8 +282,16 @@ pub struct LoginLimiter {
     state: Mutex<LimiterState>,
 }
 
+/// An IPv6 client usually holds a whole /64: it is one client to the limiter.
 fn ip_key(ip: &str) -> String {
-    format!("ip:{ip}")
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(std::net::IpAddr::V6(v6)) => format!("ip:{}", v6.to_canonical()),
+        _ => format!("ip:{ip}"),
+    }
 }
 
 fn user_key(user: &str) -> String {
@@ -375,6 +383,21 @@ impl LoginLimiter {
         Ok(())
     }
 
+    /// An attempt that [`LoginLimiter::check`] let through but whose password was never
+    /// checked (the server was too busy): it does not count against anyone, or a flood
+    /// would use up the real admin's own attempts while they retry.
+    pub fn not_checked(&self, ip: &str, user: &str, now: DateTime<Utc>) {
+        let mut st = self.lock();
+        let window = self.limits.window;
+        for key in [ip_key(ip), user_key(user)] {
+            if let Some((start, n)) = st.counts.get_mut(&key)
+                && now < *start + window
+            {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+
     pub fn failed(&self, ip: &str, user: &str, now: DateTime<Utc>) {
         let mut st = self.lock();
         self.bump(&mut st, pair_key(user, ip), now);
@@ -399,6 +422,27 @@ impl LoginLimiter {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn busy_answers_do_not_count_and_an_ipv6_client_is_its_64() {
+        let l = LoginLimiter::new(LoginLimits::default());
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        // Retrying through a flood (503 Busy each time) uses up nothing.
+        for _ in 0..100 {
+            assert!(l.check("198.51.100.5", "root", now).is_ok());
+            l.not_checked("198.51.100.5", "root", now);
+        }
+        assert!(l.check("198.51.100.5", "root", now).is_ok());
+        // Addresses inside one /64 share the per-address limit.
+        let mut limited = false;
+        for i in 0..40 {
+            limited |= l.check(&format!("2001:db8:5:6::{i:x}"), &format!("u{i}"), now).is_err();
+        }
+        assert!(limited, "rotating addresses inside a /64 is one client");
+        assert_eq!(ip_key("2001:db8:5:6::1"), ip_key("2001:db8:5:6:ffff::9"));
+        assert_ne!(ip_key("2001:db8:5:6::1"), ip_key("2001:db8:5:7::1"));
+        assert_eq!(ip_key("::ffff:10.0.0.1"), "ip:10.0.0.1");
+    }
 
     fn t0() -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000, 0).unwrap()

@@ -39,12 +39,17 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, ParseError> {
     Ok(t)
 }
 
+/// One address: a list (`a@x.ke, b@y.ke`), a display name or a control character
+/// would turn one welcome email into mail to others, or break its headers.
 fn parse_email(s: &str) -> Result<String, ParseError> {
+    let one = s.len() <= 254
+        && s.matches('@').count() == 1
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control() || ",;<>()[]\\\"".contains(c));
     match s.split_once('@') {
-        Some((local, domain)) if !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace) => {
+        Some((local, domain)) if one && !local.is_empty() && domain.contains('.') && !domain.starts_with('.') => {
             Ok(s.to_string())
         }
-        _ => Err(ParseError::new("must be an email address")),
+        _ => Err(ParseError::new("must be one email address, such as jane@example.com")),
     }
 }
 
@@ -79,7 +84,7 @@ struct Parsed {
 
 fn read(f: &mut Fields) -> Parsed {
     Parsed {
-        full_name: f.text("full_name", 128),
+        full_name: f.line("full_name", 128),
         username: f.parsed("username", Username::parse),
         password: f.parsed("password", parse_password),
         phone: f.parsed("phone", Phone::parse),
@@ -91,7 +96,7 @@ fn read(f: &mut Fields) -> Parsed {
         expires_at: f.parsed("expires_at", parse_time),
         mac_address: f.parsed("mac_address", parse_mac),
         static_ip: f.parsed("static_ip", parse_ip),
-        location: f.text("location", 255),
+        location: f.line("location", 255),
         notes: f.text("notes", 4000),
     }
 }

@@ -81,15 +81,33 @@ impl Fields {
                         return Slot::Absent;
                     }
                 };
+                // Windows line ends are line ends; any other control character (NUL, a
+                // bare CR, escape sequences) would reach SMS, PDFs, email headers, logs
+                // and router scripts, where it means something else.
+                let s = s.replace("\r\n", "\n");
                 if s.is_empty() {
                     Slot::Null
                 } else if s.chars().count() > max_len {
                     self.error(name, format!("must be at most {max_len} characters"));
                     Slot::Absent
+                } else if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+                    self.error(name, "must not contain control characters");
+                    Slot::Absent
                 } else {
                     Slot::Value(s)
                 }
             }
+        }
+    }
+
+    /// Like [`Fields::text`], on one line: names, places, labels.
+    pub fn line(&mut self, name: &'static str, max_len: usize) -> Slot<String> {
+        match self.text(name, max_len) {
+            Slot::Value(s) if s.contains(['\n', '\t']) => {
+                self.error(name, "must be on one line");
+                Slot::Absent
+            }
+            other => other,
         }
     }
 

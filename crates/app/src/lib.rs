@@ -180,7 +180,13 @@ impl App {
         // Verify against a fixed hash when the user is unknown, so timing does not
         // reveal which usernames exist.
         let hash = found.as_ref().map(|a| a.password_hash.as_str()).unwrap_or(DUMMY_HASH);
-        let ok = self.passwords.verify(password, hash).await?;
+        let ok = match self.passwords.verify(password, hash).await {
+            Ok(ok) => ok,
+            Err(e) => {
+                self.limiter.not_checked(ip, &key, now);
+                return Err(e);
+            }
+        };
         match found {
             Some(admin) if ok && admin.active => {
                 self.limiter.succeeded(ip, &key, now);

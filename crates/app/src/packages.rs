@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 /// Reads a whole package (create and replace both take every field).
 pub fn parse_package(body: Value) -> AppResult<NewPackage> {
     let mut f = Fields::new(body)?;
-    let name = f.text("name", 128);
+    let name = f.line("name", 128);
     let name = f.required("name", name);
     let description = f.text("description", 2000).value();
     let st = f.parsed("service_type", ServiceType::parse);

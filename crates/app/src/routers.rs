@@ -218,7 +218,7 @@ impl App {
     pub async fn create_router(&self, s: &Session, body: Value) -> AppResult<Value> {
         s.require_write()?;
         let mut f = Fields::new(body)?;
-        let name = f.text("name", 128);
+        let name = f.line("name", 128);
         let name = f.required("name", name);
         let services = f.parsed("service_types", parse_services).value().unwrap_or(ServiceType::Both);
         let ports = f.raw("ethernet_ports").value().map(|v| parse_ports(&v));
@@ -276,7 +276,7 @@ impl App {
         let allow_loopback = self.router_env().allow_loopback;
         let mut f = Fields::new(body)?;
         let mut p = RouterPatch {
-            name: f.text("name", 128).value(),
+            name: f.line("name", 128).value(),
             service_types: f.parsed("service_types", parse_services).value(),
             anti_sharing: f.boolean("anti_sharing").value(),
             api_host: f.parsed("api_host", |v: &str| parse_api_host(v, allow_loopback)).patch(),

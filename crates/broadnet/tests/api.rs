@@ -1252,3 +1252,42 @@ async fn moving_a_router_to_another_address_forgets_its_api_password() {
     assert_eq!(r.body["api_password_set"], true, "{}", r.body);
     api.finish().await;
 }
+
+#[tokio::test]
+async fn control_characters_and_address_lists_are_refused_where_they_would_travel() {
+    let api = Api::start().await;
+    for (field, value) in [
+        ("full_name", "Jane\u{0}Wanjiku"),
+        ("full_name", "Jane\r\nBcc: all@isp.example"),
+        ("full_name", "Jane \u{1b}[31mRed"),
+        ("location", "Kasarani\nStage 2"),
+        ("notes", "paid \u{0} cash"),
+        ("email", "jane@example.com, boss@example.com"),
+        ("email", "Jane <jane@example.com>"),
+        ("email", "jane@example.com\r\nBcc: x@y.z"),
+        ("email", "a@b@example.com"),
+    ] {
+        let mut c = customer("ctrl1", "0712000333");
+        c[field] = json!(value);
+        let r = api.call("POST", "/api/customers", Some(c)).await;
+        assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert!(r.body["error"]["fields"][field].is_array(), "{field} {value:?}: {}", r.body);
+    }
+    // Notes may span lines; Windows line ends are kept as plain ones.
+    let mut c = customer("ctrl1", "0712000333");
+    c["notes"] = json!("line one\r\nline two\tend");
+    c["email"] = json!("jane.w+wifi@example.co.ke");
+    let r = api.call("POST", "/api/customers", Some(c)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["notes"], "line one\nline two\tend");
+    let r = api
+        .call(
+            "POST",
+            "/api/packages",
+            Some(json!({"name": "Home\n10M", "price": "1500", "download_rate": "10M",
+        "upload_rate": "5M", "duration": "30d"})),
+        )
+        .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    api.finish().await;
+}
