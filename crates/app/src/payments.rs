@@ -438,15 +438,9 @@ enum C2bCheck {
 
 impl App {
     async fn c2b_check(&self, n: &C2bNotice) -> AppResult<C2bCheck> {
-        // Typed by hand on a phone: trimmed, any case.
-        let typed = n.account.trim();
-        let mut found = Err(StoreError::NotFound);
-        for candidate in [typed.to_string(), typed.to_lowercase(), typed.to_uppercase()] {
-            found = self.store.get_customer_by_username(&candidate).await;
-            if !matches!(found, Err(StoreError::NotFound)) {
-                break;
-            }
-        }
+        // Typed by hand on a phone: trimmed, any case (usernames are unique regardless
+        // of case, so this names one customer).
+        let found = self.store.get_customer_by_username(n.account.trim()).await;
         let customer = match found {
             Ok(c) => c,
             Err(StoreError::NotFound) => {

@@ -1291,3 +1291,23 @@ async fn control_characters_and_address_lists_are_refused_where_they_would_trave
     assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     api.finish().await;
 }
+
+#[tokio::test]
+async fn customer_usernames_are_unique_regardless_of_case() {
+    let api = Api::start().await;
+    let r = api.call("POST", "/api/customers", Some(customer("payone", "0712000444"))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    // A paybill account typed in capitals must name one customer, never another's.
+    for variant in ["PAYONE", "PayOne"] {
+        let r = api.call("POST", "/api/customers", Some(customer(variant, "0712000445"))).await;
+        assert_error(&r, StatusCode::CONFLICT, "conflict");
+        assert!(r.body["error"]["fields"]["username"].is_array(), "{}", r.body);
+    }
+    let r = api.call("POST", "/api/customers", Some(customer("paytwo", "0712000446"))).await;
+    let two = r.body["id"].as_i64().unwrap();
+    let r = api.call("PATCH", &format!("/api/customers/{two}"), Some(json!({"username": "PAYONE"}))).await;
+    assert_error(&r, StatusCode::CONFLICT, "conflict");
+    let found = broadnet_store::CustomerRepo::get_customer_by_username(&api.store, " PayOne ").await.unwrap();
+    assert_eq!(found.username.as_str(), "payone");
+    api.finish().await;
+}

@@ -9,6 +9,7 @@ mod m0003_routers;
 mod m0004_admin_usernames;
 mod m0004_provision_callbacks;
 mod m0005_retention;
+mod m0006_customer_usernames;
 mod schema;
 
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_admin_usernames::Migration),
             Box::new(m0004_provision_callbacks::Migration),
             Box::new(m0005_retention::Migration),
+            Box::new(m0006_customer_usernames::Migration),
         ]
     }
 }

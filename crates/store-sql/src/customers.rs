@@ -54,6 +54,7 @@ fn new_model(n: NewCustomer) -> ActiveModel {
     ActiveModel {
         search_text: Set(search),
         full_name: Set(n.full_name),
+        username_key: Set(n.username.as_str().to_ascii_lowercase()),
         username: Set(n.username.into()),
         password: Set(n.password),
         phone: Set(n.phone.into()),
@@ -147,7 +148,8 @@ impl CustomerRepo for SqlStore {
     }
 
     async fn get_customer_by_username(&self, username: &str) -> StoreResult<Customer> {
-        let m = Entity::find().filter(Column::Username.eq(username)).one(&self.read).await.map_err(db_err)?;
+        let key = username.trim().to_ascii_lowercase();
+        let m = Entity::find().filter(Column::UsernameKey.eq(key)).one(&self.read).await.map_err(db_err)?;
         to_record(m.ok_or(StoreError::NotFound)?)
     }
 
@@ -160,6 +162,7 @@ impl CustomerRepo for SqlStore {
             am.full_name = Set(v)
         }
         if let Some(v) = p.username {
+            am.username_key = Set(v.as_str().to_ascii_lowercase());
             am.username = Set(v.into())
         }
         if let Some(v) = p.password {

@@ -24,6 +24,8 @@ pub mod customer {
         pub location: Option<String>,
         pub notes: Option<String>,
         pub search_text: String,
+        /// The username in lowercase, unique: usernames are unique regardless of case.
+        pub username_key: String,
         pub created_at: DateTime,
         pub updated_at: DateTime,
     }

@@ -85,7 +85,8 @@ async fn migrations_are_idempotent_and_report_nothing_pending() {
             "m0003_routers",
             "m0004_admin_usernames",
             "m0004_provision_callbacks",
-            "m0005_retention"
+            "m0005_retention",
+            "m0006_customer_usernames"
         ]
     );
     let again = store.migrate().await.unwrap();

@@ -46,6 +46,7 @@ impl Actor {
 pub trait CustomerRepo: Send + Sync {
     async fn create_customer(&self, actor: &Actor, new: NewCustomer) -> StoreResult<Customer>;
     async fn get_customer(&self, id: i64) -> StoreResult<Customer>;
+    /// Usernames are unique regardless of case: `PAYONE` finds `payone`.
     async fn get_customer_by_username(&self, username: &str) -> StoreResult<Customer>;
     async fn update_customer(&self, actor: &Actor, id: i64, patch: CustomerPatch) -> StoreResult<Customer>;
     async fn delete_customer(&self, actor: &Actor, id: i64) -> StoreResult<()>;
