@@ -30,6 +30,9 @@ const fn d(key: &'static str, kind: Kind, label: &'static str) -> Def {
 
 const ENVS: &[&str] = &["sandbox", "production", "simulator"];
 
+/// Settings that decide where payments go: changed by a superadmin only.
+pub const MONEY_CATEGORIES: &[&str] = &["payments", "mpesa", "airtel"];
+
 /// Every category and key the dashboard can change.
 pub const REGISTRY: &[(&str, &[Def])] = &[
     (
@@ -202,6 +205,12 @@ impl App {
 
     pub async fn write_settings(&self, s: &Session, category_name: &str, body: Value) -> AppResult<Value> {
         s.require_write()?;
+        // Where customers' money goes (the paybill, the keys, the callback URL) is the
+        // superadmin's decision: an admin account, phished or rogue, must not be able
+        // to send collections elsewhere.
+        if MONEY_CATEGORIES.contains(&category_name) {
+            s.require_superadmin()?;
+        }
         let defs = category(category_name).ok_or(AppError::NotFound("settings category"))?;
         let mut f = Fields::new(body)?;
         let mut values = Vec::new();

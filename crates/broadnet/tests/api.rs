@@ -349,6 +349,20 @@ async fn viewers_read_and_only_superadmins_manage_admins() {
     assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
     let r = api.call_as(Some(&admin), "POST", "/api/customers", Some(customer("admincust", "0712000010"))).await;
     assert_eq!(r.status, StatusCode::CREATED);
+    // Where the money goes is a superadmin's call: an admin may change the ISP's name,
+    // not the paybill, the keys or the provider, and may not see the callback secret.
+    let r = api.call_as(Some(&admin), "PUT", "/api/settings/general", Some(json!({"isp_name": "Kilimo"}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for (category, body) in [
+        ("mpesa", json!({"shortcode": "999999"})),
+        ("airtel", json!({"client_id": "x"})),
+        ("payments", json!({"active_provider": "airtel"})),
+    ] {
+        let r = api.call_as(Some(&admin), "PUT", &format!("/api/settings/{category}"), Some(body)).await;
+        assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    }
+    let r = api.call_as(Some(&admin), "GET", "/api/payments/callback-urls", None).await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
     for t in [&viewer, &admin] {
         let r = api.call_as(Some(t), "GET", "/api/admins", None).await;
         assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
