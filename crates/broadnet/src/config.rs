@@ -514,6 +514,13 @@ impl Config {
         } else {
             r.url("PROVISION_BASE_URL")
         };
+        if production && provision_base_url.as_deref().is_some_and(|u| u.starts_with("http://")) {
+            r.problems.push(Problem {
+                var: "PROVISION_BASE_URL",
+                message: "is http://: the provisioning script carries the password of a full-rights RouterOS user, so anyone on the path can read it; serve it over https://".into(),
+                fatal: false,
+            });
+        }
         let provision_secret = r.secret("PROVISION_SECRET", 32, "signs router provisioning tokens");
         let router_allow_loopback = if r.get("ROUTER_ALLOW_LOOPBACK").is_some() {
             r.flag("ROUTER_ALLOW_LOOPBACK")
@@ -983,6 +990,20 @@ mod tests {
         assert!(!cfg.plain_callbacks);
         assert!(cfg.gateway_env().plain_callbacks_off);
         assert!(problems.iter().any(|p| p.var == "ENCRYPTION_KEY" && !p.fatal), "{problems:?}");
+    }
+
+    #[test]
+    fn production_warns_about_a_provisioning_script_in_clear() {
+        let (_, problems) = Config::from_vars(&vars(&[
+            ("APP_ENV", "production"),
+            ("PROVISION_BASE_URL", "http://billing.isp.co.ke/provision"),
+        ]));
+        assert!(problems.iter().any(|p| p.var == "PROVISION_BASE_URL" && !p.fatal), "{problems:?}");
+        let (_, problems) = Config::from_vars(&vars(&[
+            ("APP_ENV", "production"),
+            ("PROVISION_BASE_URL", "https://billing.isp.co.ke/provision"),
+        ]));
+        assert!(!problems.iter().any(|p| p.var == "PROVISION_BASE_URL"), "{problems:?}");
     }
 
     #[test]
