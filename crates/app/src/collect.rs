@@ -20,6 +20,12 @@ pub const GIVE_UP_AFTER_MINUTES: i64 = 60;
 /// The result code of a payment we stopped waiting for (see the store's NO_ANSWER).
 pub const NO_ANSWER: &str = "no-answer";
 
+/// What we answer Airtel's callback: `{"status": "received"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct AirtelAck {
+    pub status: &'static str,
+}
+
 fn provider_error(e: &ProviderError) -> (String, String) {
     match e {
         ProviderError::Refused { code, message, .. } => (code.clone(), message.clone()),
@@ -212,13 +218,13 @@ impl App {
     /// Airtel's callback (reference §5): `transaction.id` must be one we started. With
     /// callback authentication on, the hash must verify; without it, success is
     /// confirmed with a transaction enquiry before anything is credited.
-    pub async fn airtel_callback(&self, raw: &[u8], path: CallbackPath) -> AppResult<Value> {
+    pub async fn airtel_callback(&self, raw: &[u8], path: CallbackPath) -> AppResult<AirtelAck> {
         let body: Value = serde_json::from_slice(raw).map_err(|e| AppError::field("body", format!("not JSON: {e}")))?;
         let tx = body.get("transaction").ok_or_else(|| AppError::field("transaction", "missing"))?;
         let text = |k: &str| tx.get(k).and_then(crate::payments::text_of).filter(|s| !s.is_empty());
         let id = text("id").ok_or_else(|| AppError::field("transaction.id", "missing"))?;
         let status = text("status_code").unwrap_or_default().to_uppercase();
-        let ack = json!({"status": "received"});
+        let ack = AirtelAck { status: "received" };
         if let Some(key) = self.gateway.env.airtel.callback_key.as_deref().filter(|k| !k.is_empty()) {
             let signed = body.get("hash").is_some();
             if !signed || !broadnet_providers::airtel::Airtel::verify_callback_hash(key, raw) {

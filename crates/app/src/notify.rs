@@ -501,7 +501,11 @@ impl App {
     }
 
     /// The outbox, for the dashboard: what was sent, what failed and why.
-    pub async fn list_notifications(&self, s: &crate::Session, params: &BTreeMap<String, String>) -> AppResult<Value> {
+    pub async fn list_notifications(
+        &self,
+        s: &crate::Session,
+        params: &BTreeMap<String, String>,
+    ) -> AppResult<broadnet_store::Page<OutboxItem>> {
         let mut q = OutboxQuery { page: 1, per_page: 50, ..Default::default() };
         let mut errors = crate::FieldErrors::new();
         for (k, v) in params {
@@ -528,7 +532,7 @@ impl App {
                 redact_login(&mut item.payload);
             }
         }
-        Ok(json!(page))
+        Ok(page)
     }
 }
 

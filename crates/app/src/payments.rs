@@ -111,13 +111,13 @@ impl App {
     }
 
     /// The STK callback at its secret path.
-    pub async fn mpesa_stk_callback_at(&self, token: &str, body: Value) -> AppResult<Value> {
+    pub async fn mpesa_stk_callback_at(&self, token: &str, body: Value) -> AppResult<DarajaAck> {
         self.check_callback_token(token)?;
         self.mpesa_stk_callback(body, CallbackPath::Secret).await
     }
 
     /// The seed's plain path: see [`App::plain_callbacks_allowed`].
-    pub async fn mpesa_stk_callback_plain(&self, body: Value) -> AppResult<Value> {
+    pub async fn mpesa_stk_callback_plain(&self, body: Value) -> AppResult<DarajaAck> {
         if !self.plain_callbacks_allowed() {
             return Err(AppError::NotFound("page"));
         }
@@ -133,7 +133,7 @@ impl App {
     /// never completes one unless it arrived at the secret path carrying the receipt,
     /// amount and phone of the payment we started. Everything else is confirmed with
     /// the STK query first.
-    pub async fn mpesa_stk_callback(&self, body: Value, path: CallbackPath) -> AppResult<Value> {
+    async fn mpesa_stk_callback(&self, body: Value, path: CallbackPath) -> AppResult<DarajaAck> {
         let r = parse_stk_callback(&body).map_err(|e| AppError::field("Body.stkCallback", e))?;
         let mut found = self.store.find_payment_by_checkout(&r.checkout_request_id).await;
         if matches!(found, Err(StoreError::NotFound)) {
@@ -684,8 +684,18 @@ pub(crate) fn c2b_key(trans_id: &str) -> String {
     format!("C2B-{trans_id}")
 }
 
-fn accepted() -> Value {
-    json!({"ResultCode": 0, "ResultDesc": "Accepted"})
+/// What Daraja expects back from a callback (`{"ResultCode": 0, "ResultDesc": "Accepted"}`):
+/// received, whatever we made of it, so it does not send it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct DarajaAck {
+    #[serde(rename = "ResultCode")]
+    pub result_code: u8,
+    #[serde(rename = "ResultDesc")]
+    pub result_desc: &'static str,
+}
+
+fn accepted() -> DarajaAck {
+    DarajaAck { result_code: 0, result_desc: "Accepted" }
 }
 
 #[cfg(test)]

@@ -138,18 +138,13 @@ pub async fn customers(cfg: &Config, count: u64, runs: usize) -> anyhow::Result<
     Ok(report)
 }
 
-/// Seeds the FreeRADIUS benchmark's population and serves RADIUS until a signal.
-pub async fn radius(cfg: &Config, users: u32, auth_port: u16, acct_port: u16) -> anyhow::Result<()> {
-    use broadnet_store::{Actor, NewPackage, NewRouter};
-    let store = SqlStore::open(cfg.database_url.expose()).await?;
-    let dyn_store: DynStore = Arc::new(store.clone());
-    let now = chrono::Utc::now();
-    let actor = Actor::system("bench", now);
-    if dyn_store.radius_clients().await?.iter().all(|c| c.nas_ip != "127.0.0.1") {
-        dyn_store
+/// The router the RADIUS benchmarks send from (127.0.0.1, secret `testing123`), once.
+async fn bench_router(store: &DynStore, actor: &broadnet_store::Actor) -> anyhow::Result<()> {
+    if store.radius_clients().await?.iter().all(|c| c.nas_ip != "127.0.0.1") {
+        store
             .create_router(
-                &actor,
-                NewRouter {
+                actor,
+                broadnet_store::NewRouter {
                     name: "bench".into(),
                     nas_ip: Some("127.0.0.1".into()),
                     radius_secret: "testing123".into(),
@@ -159,6 +154,17 @@ pub async fn radius(cfg: &Config, users: u32, auth_port: u16, acct_port: u16) ->
             )
             .await?;
     }
+    Ok(())
+}
+
+/// Seeds the FreeRADIUS benchmark's population and serves RADIUS until a signal.
+pub async fn radius(cfg: &Config, users: u32, auth_port: u16, acct_port: u16) -> anyhow::Result<()> {
+    use broadnet_store::{Actor, NewPackage};
+    let store = SqlStore::open(cfg.database_url.expose()).await?;
+    let dyn_store: DynStore = Arc::new(store.clone());
+    let now = chrono::Utc::now();
+    let actor = Actor::system("bench", now);
+    bench_router(&dyn_store, &actor).await?;
     let existing = dyn_store.list_customers(&CustomerQuery { per_page: 1, ..Default::default() }).await?.total;
     if existing == 0 {
         let pkg = dyn_store
@@ -471,25 +477,12 @@ async fn radius_prober(
 /// The load generators run on a runtime of their own, so that only the server's
 /// runtime is measured.
 pub async fn login_flood(cfg: &Config, logins: usize, concurrency: usize) -> anyhow::Result<FloodReport> {
-    use broadnet_store::{Actor, NewPackage, NewRouter};
+    use broadnet_store::{Actor, NewPackage};
     let store = SqlStore::open(cfg.database_url.expose()).await?;
     let dyn_store: DynStore = Arc::new(store.clone());
     let now = chrono::Utc::now();
     let actor = Actor::system("bench", now);
-    if dyn_store.radius_clients().await?.iter().all(|c| c.nas_ip != "127.0.0.1") {
-        dyn_store
-            .create_router(
-                &actor,
-                NewRouter {
-                    name: "bench".into(),
-                    nas_ip: Some("127.0.0.1".into()),
-                    radius_secret: "testing123".into(),
-                    service_types: broadnet_domain::ServiceType::Both,
-                    require_message_authenticator: true,
-                },
-            )
-            .await?;
-    }
+    bench_router(&dyn_store, &actor).await?;
     if dyn_store.get_customer_by_username("floodprobe").await.is_err() {
         let pkg = dyn_store
             .create_package(

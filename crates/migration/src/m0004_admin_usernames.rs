@@ -6,7 +6,6 @@
 use crate::schema::*;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, FromQueryResult, Statement};
-use std::collections::BTreeMap;
 
 pub struct Migration;
 
@@ -29,15 +28,7 @@ struct Row {
 
 /// Usernames that would share a key, grouped; empty when none clash.
 fn clashes(rows: &[Row]) -> Vec<Vec<String>> {
-    let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for r in rows {
-        by_key.entry(key(&r.username)).or_default().push(r.username.clone());
-    }
-    let mut groups: Vec<Vec<String>> = by_key.into_values().filter(|names| names.len() > 1).collect();
-    for names in &mut groups {
-        names.sort();
-    }
-    groups
+    crate::schema::clashes(rows.iter().map(|r| r.username.as_str()), key)
 }
 
 #[async_trait::async_trait]

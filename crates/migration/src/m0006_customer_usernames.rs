@@ -6,7 +6,6 @@
 use crate::schema::*;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, FromQueryResult, Statement};
-use std::collections::BTreeMap;
 
 pub struct Migration;
 
@@ -23,15 +22,7 @@ struct Row {
 
 /// Usernames that differ only in case, grouped; empty when none clash.
 fn clashes(rows: &[Row]) -> Vec<Vec<String>> {
-    let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for r in rows {
-        by_key.entry(r.username.to_ascii_lowercase()).or_default().push(r.username.clone());
-    }
-    let mut groups: Vec<Vec<String>> = by_key.into_values().filter(|names| names.len() > 1).collect();
-    for names in &mut groups {
-        names.sort();
-    }
-    groups
+    crate::schema::clashes(rows.iter().map(|r| r.username.as_str()), |u| u.to_ascii_lowercase())
 }
 
 #[async_trait::async_trait]

@@ -94,3 +94,18 @@ pub fn unique(table: &str, cols: &[&str]) -> IndexCreateStatement {
     i.name(format!("ux_{table}_{}", cols.join("_"))).unique();
     i.take()
 }
+
+/// Names that share a key (e.g. differ only in case), grouped and sorted; empty when
+/// none clash. For migrations that add a unique normalised column: the operator is
+/// told which rows to rename before anything changes.
+pub fn clashes<'a>(names: impl IntoIterator<Item = &'a str>, key: impl Fn(&str) -> String) -> Vec<Vec<String>> {
+    let mut by_key: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    for name in names {
+        by_key.entry(key(name)).or_default().push(name.to_string());
+    }
+    let mut groups: Vec<Vec<String>> = by_key.into_values().filter(|names| names.len() > 1).collect();
+    for names in &mut groups {
+        names.sort();
+    }
+    groups
+}

@@ -7,55 +7,44 @@ use async_trait::async_trait;
 use broadnet_store::{MonthlyUsage, RetentionRepo, StoreResult};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
 use std::collections::BTreeMap;
+
+/// Deletes at most `limit` rows matching `cond`, oldest first: ids are read first, so
+/// the statement is the same on every backend (MySQL refuses `LIMIT` in a subquery).
+async fn delete_oldest<E: EntityTrait>(
+    store: &SqlStore,
+    id: E::Column,
+    cond: Condition,
+    limit: u64,
+) -> StoreResult<u64> {
+    let ids: Vec<i64> = E::find()
+        .select_only()
+        .column(id)
+        .filter(cond.clone())
+        .order_by_asc(id)
+        .limit(limit)
+        .into_tuple()
+        .all(&store.read)
+        .await
+        .map_err(db_err)?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let done = E::delete_many().filter(cond.add(id.is_in(ids))).exec(&store.write).await.map_err(db_err)?;
+    Ok(done.rows_affected)
+}
 
 #[async_trait]
 impl RetentionRepo for SqlStore {
     async fn purge_audit_action(&self, action: &str, before: DateTime<Utc>, limit: u64) -> StoreResult<u64> {
-        let ids: Vec<i64> = audit::Entity::find()
-            .select_only()
-            .column(audit::Column::Id)
-            .filter(audit::Column::Action.eq(action))
-            .filter(audit::Column::At.lt(to_db(before)))
-            .order_by_asc(audit::Column::Id)
-            .limit(limit)
-            .into_tuple()
-            .all(&self.read)
-            .await
-            .map_err(db_err)?;
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        let done = audit::Entity::delete_many()
-            .filter(audit::Column::Id.is_in(ids))
-            .filter(audit::Column::Action.eq(action))
-            .exec(&self.write)
-            .await
-            .map_err(db_err)?;
-        Ok(done.rows_affected)
+        let cond = Condition::all().add(audit::Column::Action.eq(action)).add(audit::Column::At.lt(to_db(before)));
+        delete_oldest::<audit::Entity>(self, audit::Column::Id, cond, limit).await
     }
 
     async fn purge_post_auth(&self, before: DateTime<Utc>, limit: u64) -> StoreResult<u64> {
-        let ids: Vec<i64> = radpostauth::Entity::find()
-            .select_only()
-            .column(radpostauth::Column::Id)
-            .filter(radpostauth::Column::Authdate.lt(to_db(before)))
-            .order_by_asc(radpostauth::Column::Id)
-            .limit(limit)
-            .into_tuple()
-            .all(&self.read)
-            .await
-            .map_err(db_err)?;
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        let done = radpostauth::Entity::delete_many()
-            .filter(radpostauth::Column::Id.is_in(ids))
-            .exec(&self.write)
-            .await
-            .map_err(db_err)?;
-        Ok(done.rows_affected)
+        let cond = Condition::all().add(radpostauth::Column::Authdate.lt(to_db(before)));
+        delete_oldest::<radpostauth::Entity>(self, radpostauth::Column::Id, cond, limit).await
     }
 
     async fn fold_old_sessions(&self, before: DateTime<Utc>, limit: u64) -> StoreResult<u64> {

@@ -6,6 +6,8 @@ use crate::{AppState, WebError};
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use broadnet_app::collect::AirtelAck;
+use broadnet_app::payments::{CallbackPath, DarajaAck};
 use serde_json::Value;
 
 /// A provider callback is a few hundred bytes; anything near this is not one.
@@ -36,7 +38,7 @@ async fn mpesa_callback(
     State(st): State<AppState>,
     ClientIp(ip): ClientIp,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, WebError> {
+) -> Result<Json<DarajaAck>, WebError> {
     tracing::info!(%ip, "M-Pesa callback (plain path)");
     Ok(Json(st.app.mpesa_stk_callback_plain(body).await?))
 }
@@ -46,7 +48,7 @@ async fn mpesa_callback_at(
     ClientIp(ip): ClientIp,
     Path(token): Path<String>,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, WebError> {
+) -> Result<Json<DarajaAck>, WebError> {
     tracing::info!(%ip, "M-Pesa callback");
     Ok(Json(st.app.mpesa_stk_callback_at(&token, body).await?))
 }
@@ -55,12 +57,12 @@ async fn airtel_callback(
     State(st): State<AppState>,
     ClientIp(ip): ClientIp,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, WebError> {
+) -> Result<Json<AirtelAck>, WebError> {
     tracing::info!(%ip, "Airtel callback (plain path)");
     if !st.app.plain_callbacks_allowed() {
         return Err(broadnet_app::AppError::NotFound("page").into());
     }
-    Ok(Json(st.app.airtel_callback(&body, broadnet_app::payments::CallbackPath::Plain).await?))
+    Ok(Json(st.app.airtel_callback(&body, CallbackPath::Plain).await?))
 }
 
 async fn airtel_callback_at(
@@ -68,10 +70,10 @@ async fn airtel_callback_at(
     ClientIp(ip): ClientIp,
     Path(token): Path<String>,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, WebError> {
+) -> Result<Json<AirtelAck>, WebError> {
     tracing::info!(%ip, "Airtel callback");
     st.app.check_callback_path(&token)?;
-    Ok(Json(st.app.airtel_callback(&body, broadnet_app::payments::CallbackPath::Secret).await?))
+    Ok(Json(st.app.airtel_callback(&body, CallbackPath::Secret).await?))
 }
 
 async fn c2b_validate(
@@ -133,7 +135,11 @@ async fn invoice_pdf(
         .into_response())
 }
 
-async fn notifications(State(st): State<AppState>, Auth(s): Auth, p: super::Params) -> Result<Json<Value>, WebError> {
+async fn notifications(
+    State(st): State<AppState>,
+    Auth(s): Auth,
+    p: super::Params,
+) -> Result<Json<broadnet_store::Page<broadnet_store::OutboxItem>>, WebError> {
     let params: std::collections::BTreeMap<String, String> = p.0.into_iter().collect();
     Ok(Json(st.app.list_notifications(&s, &params).await?))
 }
