@@ -62,13 +62,9 @@ impl App {
             Err(StoreError::NotFound) => return Err(AppError::field("package_id", "no such package")),
             Err(e) => return Err(e.into()),
         };
+        // Another amount is allowed (rule 6): k × the price renews k periods, and
+        // anything left over is kept as credit.
         let amount = amount.unwrap_or(package.price);
-        if amount != package.price {
-            return Err(AppError::field(
-                "amount",
-                format!("the {} package costs {}; a payment renews one package period", package.name, package.price),
-            ));
-        }
         if amount.minor() < 100 || amount.minor() % 100 != 0 {
             return Err(AppError::field("amount", "mobile money takes whole amounts of at least 1"));
         }
@@ -289,7 +285,7 @@ impl App {
     ) -> AppResult<()> {
         let completion = Completion {
             payment_id: payment.id,
-            provider_receipt: receipt,
+            provider_receipt: receipt.clone(),
             amount: payment.amount,
             phone: None,
             result_desc: desc,
@@ -298,7 +294,7 @@ impl App {
         };
         match self.store.complete_payment(completion).await {
             Ok(CompleteOutcome::Completed { invoice_number, expires_at, .. }) => {
-                tracing::info!(payment = payment.id, invoice = %invoice_number, %expires_at, %provider, "payment completed, customer renewed");
+                tracing::info!(payment = payment.id, invoice = %invoice_number, ?expires_at, %provider, "payment completed, customer renewed");
                 self.wake_outbox();
             }
             Ok(CompleteOutcome::AlreadyCompleted { .. }) => {
@@ -307,8 +303,11 @@ impl App {
             Ok(CompleteOutcome::Refused { reason, .. }) => {
                 self.flag_callback(provider, &reason, evidence, CallbackPath::Secret).await?;
                 if close_on_refusal {
-                    let desc = format!("paid, but not applied: {reason}; see the audit log");
+                    // The provider says the money moved: it waits in the unmatched
+                    // queue for an admin (rule 6), never only in a log.
+                    let desc = format!("paid, but not applied: {reason}; see unmatched payments");
                     self.store.close_payment(payment.id, PaymentStatus::Failed, "refused", &desc, self.now()).await?;
+                    self.queue_refused_success(payment, &receipt, payment.amount, &reason).await?;
                 }
             }
             Err(StoreError::Conflict(_)) => {

@@ -80,6 +80,7 @@ struct Parsed {
     static_ip: Slot<String>,
     location: Slot<String>,
     notes: Slot<String>,
+    reason: Slot<String>,
 }
 
 fn read(f: &mut Fields) -> Parsed {
@@ -98,6 +99,7 @@ fn read(f: &mut Fields) -> Parsed {
         static_ip: f.parsed("static_ip", parse_ip),
         location: f.line("location", 255),
         notes: f.text("notes", 4000),
+        reason: f.line("reason", 200),
     }
 }
 
@@ -163,6 +165,11 @@ impl App {
             return Err(AppError::Internal("customer fields missing after validation".into()));
         };
         let now = self.now();
+        // No access comes with the account (rule: no free access before payment): an
+        // expiry given at creation is an explicit activation, audited with its reason.
+        let expires_at = p.expires_at.value();
+        let grant = expires_at.filter(|e| *e > now);
+        let reason = p.reason.value();
         let new = NewCustomer {
             full_name,
             username,
@@ -172,15 +179,27 @@ impl App {
             customer_type,
             package_id,
             router_id,
-            status: p.status.value().unwrap_or(CustomerStatus::Active),
-            expires_at: p.expires_at.value(),
+            status: broadnet_domain::billing::initial_status(p.status.value()),
+            expires_at: expires_at.filter(|e| *e <= now),
             mac_address: p.mac_address.value(),
             static_ip: p.static_ip.value(),
             location: p.location.value(),
             notes: p.notes.value(),
             created_at: now,
         };
-        let created = self.store.create_customer(&s.actor(now), new).await.map_err(AppError::from_store("customer"))?;
+        let mut created =
+            self.store.create_customer(&s.actor(now), new).await.map_err(AppError::from_store("customer"))?;
+        if let Some(until) = grant
+            && created.status == CustomerStatus::AwaitingPayment
+        {
+            let reason =
+                reason.unwrap_or_else(|| format!("expiry given by {} when creating the account", s.admin.username));
+            created = self
+                .store
+                .activate_customer(&s.actor(now), created.id, until, &reason)
+                .await
+                .map_err(AppError::from_store("customer"))?;
+        }
         // The welcome SMS/email with their login; a failure to queue it is logged, the
         // customer exists either way.
         if let Err(e) = self.welcome(&created).await {
@@ -216,6 +235,18 @@ impl App {
         let check_pkg = if patch.package_id.is_some() || patch.customer_type.is_some() { package_id } else { None };
         let router_id = patch.router_id.flatten();
         self.check_refs(&mut f, check_pkg, router_id, Some(ctype)).await?;
+        // Setting "active" resumes a suspended customer who has time left; it never
+        // gives time. Access without payment is `activate`, with a reason.
+        let expires = patch.expires_at.unwrap_or(current.expires_at);
+        if patch.status == Some(CustomerStatus::Active)
+            && current.status != CustomerStatus::Active
+            && !broadnet_domain::billing::has_access(CustomerStatus::Active, expires, self.now())
+        {
+            f.error(
+                "status",
+                "a customer without paid time becomes active by paying, or by Activate with a reason and an expiry",
+            );
+        }
         f.finish()?;
         let updated = self
             .store

@@ -3,6 +3,7 @@
 
 pub mod admins;
 pub mod auth;
+pub mod billing;
 pub mod collect;
 pub mod crypto;
 pub mod customers;

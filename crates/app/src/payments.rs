@@ -187,7 +187,7 @@ impl App {
         };
         match self.store.complete_payment(completion).await {
             Ok(CompleteOutcome::Completed { invoice_number, expires_at, .. }) => {
-                tracing::info!(payment = payment.id, invoice = %invoice_number, %expires_at, "M-Pesa payment completed, customer renewed");
+                tracing::info!(payment = payment.id, invoice = %invoice_number, ?expires_at, "M-Pesa payment completed, customer renewed");
                 self.wake_outbox();
             }
             Ok(CompleteOutcome::AlreadyCompleted { .. }) => {
@@ -415,6 +415,10 @@ pub struct C2bNotice {
     pub trans_id: String,
     pub amount: Money,
     pub account: String,
+    /// As Daraja sends it (v2 masks the middle digits: `2547 ***** 126`).
+    pub phone: Option<String>,
+    /// First, middle and last name, as far as given.
+    pub payer_name: Option<String>,
 }
 
 pub fn parse_c2b(body: &Value) -> Result<C2bNotice, String> {
@@ -427,7 +431,17 @@ pub fn parse_c2b(body: &Value) -> Result<C2bNotice, String> {
     }
     let amount = body.get("TransAmount").and_then(money).ok_or("no valid TransAmount")?;
     let account = body.get("BillRefNumber").and_then(text_of).unwrap_or_default();
-    Ok(C2bNotice { trans_id, amount, account })
+    let clean = |s: String| -> Option<String> {
+        let s: String = s.chars().filter(|c| !c.is_control()).take(64).collect::<String>().trim().to_string();
+        Some(s).filter(|s| !s.is_empty())
+    };
+    let phone = body.get("MSISDN").and_then(text_of).and_then(clean);
+    let name = ["FirstName", "MiddleName", "LastName"]
+        .iter()
+        .filter_map(|k| body.get(*k).and_then(text_of))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(C2bNotice { trans_id, amount, account, phone, payer_name: clean(name) })
 }
 
 /// Why a C2B payment cannot be applied automatically, with Daraja's reject code.
@@ -467,12 +481,8 @@ impl App {
             });
         };
         let package = self.store.get_package(pid).await.map_err(AppError::from_store("package"))?;
-        if n.amount != package.price {
-            return Ok(C2bCheck::Refuse {
-                code: "C2B00013",
-                reason: format!("paid {} but the {} package costs {}", n.amount, package.name, package.price),
-            });
-        }
+        // Any amount is accepted for a customer we know: whole periods renew and the
+        // rest is kept as credit (rule 6).
         Ok(C2bCheck::Ok { customer: Box::new(customer), package: Box::new(package) })
     }
 
@@ -509,13 +519,22 @@ impl App {
         let (customer, package) = match self.c2b_check(&n).await? {
             C2bCheck::Ok { customer, package } => (customer, package),
             C2bCheck::Refuse { reason, .. } => {
-                self.flag_callback(
-                    "mpesa-c2b",
-                    &format!("{reason}; received {} ({}), not applied", n.amount, n.trans_id),
-                    &body,
-                    CallbackPath::Secret,
-                )
-                .await?;
+                // The money has moved: it waits in the unmatched queue for an admin
+                // (or for the payer to claim it by its code), never only in a log.
+                if self.store.find_unmatched_by_receipt(&n.trans_id).await.is_err() {
+                    self.queue_unmatched(broadnet_store::NewUnmatched {
+                        provider: broadnet_domain::PaymentProvider::Mpesa,
+                        receipt: n.trans_id.clone(),
+                        amount: n.amount,
+                        phone: n.phone.clone(),
+                        payer_name: n.payer_name.clone(),
+                        account_reference: Some(n.account.trim().to_string()).filter(|a| !a.is_empty()),
+                        reason,
+                        payment_id: None,
+                        at: self.now(),
+                    })
+                    .await?;
+                }
                 return Ok(ack);
             }
         };
@@ -631,15 +650,13 @@ impl App {
             Err(StoreError::NotFound) => return Err(AppError::field("package_id", "no such package")),
             Err(e) => return Err(e.into()),
         };
-        if amount != package.price {
-            return Err(AppError::field("amount", format!("the {} package costs {}", package.name, package.price)));
-        }
+        // Any amount is kept (rule 6): whole periods renew, the rest is credit.
         let now = self.now();
         let payment = self
             .store
             .create_payment(broadnet_store::NewPayment {
                 customer_id,
-                package_id,
+                package_id: package.id,
                 provider: broadnet_domain::PaymentProvider::Cash,
                 amount,
                 currency: "KES".into(),
@@ -662,10 +679,12 @@ impl App {
             provider_confirmed: false,
         };
         match self.store.complete_payment(completion).await {
-            Ok(CompleteOutcome::Completed { payment, invoice_number, expires_at }) => {
+            Ok(CompleteOutcome::Completed { payment, invoice_number, expires_at, renewal }) => {
                 tracing::info!(admin = %s.admin.username, user = %customer.username, invoice = %invoice_number, "cash payment recorded");
                 self.wake_outbox();
-                Ok(json!({"payment": payment, "invoice_number": invoice_number, "expires_at": expires_at}))
+                let applied = crate::billing::AppliedView::new(&renewal, expires_at);
+                Ok(json!({"payment": payment, "invoice_number": invoice_number, "expires_at": expires_at,
+                    "applied": applied}))
             }
             Ok(other) => Err(AppError::Internal(format!("cash payment not completed: {other:?}"))),
             Err(StoreError::Conflict(_)) => {

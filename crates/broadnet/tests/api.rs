@@ -130,7 +130,9 @@ async fn package_and_customer_lifecycle() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let id = r.body["id"].as_i64().unwrap();
     assert_eq!(r.body["phone"], "254712345678");
-    assert_eq!(r.body["status"], "active");
+    // No access comes with the account: it waits for the first payment.
+    assert_eq!(r.body["status"], "awaiting_payment");
+    assert_eq!(r.body["balance"], 0);
 
     let r = api
         .call("PATCH", &format!("/api/customers/{id}"), Some(json!({"status": "suspended", "notes": "unpaid"})))
@@ -872,8 +874,9 @@ async fn paybill_payments_renew_by_account_and_the_rest_waits_for_an_admin() {
     // Validation refuses what could not be applied.
     let r = api.call_as(None, "POST", &validate, Some(notice("X", "1500", "nobody"))).await;
     assert_eq!(r.body["ResultCode"], "C2B00012", "{}", r.body);
+    // Any amount for a known customer: whole periods renew, the rest is credit.
     let r = api.call_as(None, "POST", &validate, Some(notice("X", "100", "wanjiku7"))).await;
-    assert_eq!(r.body["ResultCode"], "C2B00013", "{}", r.body);
+    assert_eq!(r.body["ResultCode"], "0", "{}", r.body);
     let r = api.call_as(None, "POST", &validate, Some(notice("X", "1500", " WANJIKU7 "))).await;
     assert_eq!(r.body["ResultCode"], "0", "{}", r.body);
 
@@ -887,15 +890,21 @@ async fn paybill_payments_renew_by_account_and_the_rest_waits_for_an_admin() {
     let p = api.app.store.find_payment_by_receipt("RKL51ZDR4F").await.unwrap();
     assert_eq!((p.status, p.customer_id), (PaymentStatus::Completed, Some(cid)));
 
-    // The wrong amount, or an unknown account: money recorded for an admin, access unchanged.
+    // Less than the price: kept as credit, access unchanged. An unknown account: the
+    // money waits in the unmatched queue for an admin.
     for (trans, amount, account) in [("RKL0000002", "1000.00", "wanjiku7"), ("RKL0000003", "1500.00", "nobody")] {
         let r = api.call_as(None, "POST", &confirm, Some(notice(trans, amount, account))).await;
         assert_eq!(r.body["ResultCode"], 0);
     }
     let c = api.call("GET", &format!("/api/customers/{cid}"), None).await;
     assert_eq!(c.body["expires_at"], "2026-12-25T09:00:00Z");
-    let flagged = api.call("GET", "/api/audit-log?entity_type=payment", None).await.body.to_string();
-    assert!(flagged.contains("RKL0000002") && flagged.contains("RKL0000003"), "{flagged}");
+    assert_eq!(c.body["balance"], 100000, "{}", c.body);
+    let queue = api.call("GET", "/api/payments/unmatched", None).await;
+    assert_eq!(queue.body["total"], 1, "{}", queue.body);
+    assert_eq!(queue.body["items"][0]["receipt"], "RKL0000003");
+    assert_eq!(queue.body["items"][0]["account_reference"], "nobody");
+    assert_eq!(queue.body["items"][0]["payer_name"], "JANE");
+    assert_eq!(queue.body["items"][0]["phone"], "2547 ***** 126");
     let r = api.call_as(None, "POST", &confirm, Some(json!({"TransID": "RKL4"}))).await;
     assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     api.finish().await;
@@ -909,9 +918,6 @@ async fn cash_at_the_counter_renews_and_payments_are_listed() {
     c["package_id"] = json!(pkg);
     let cid = api.call("POST", "/api/customers", Some(c)).await.body["id"].as_i64().unwrap();
 
-    let r = api.call("POST", &format!("/api/customers/{cid}/payments"), Some(json!({"amount": "1000"}))).await;
-    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    assert!(r.body["error"]["fields"]["amount"][0].as_str().unwrap().contains("1500"), "{}", r.body);
     let r = api
         .call(
             "POST",
@@ -1323,5 +1329,183 @@ async fn customer_usernames_are_unique_regardless_of_case() {
     assert_error(&r, StatusCode::CONFLICT, "conflict");
     let found = broadnet_store::CustomerRepo::get_customer_by_username(&api.store, " PayOne ").await.unwrap();
     assert_eq!(found.username.as_str(), "payone");
+    api.finish().await;
+}
+
+#[tokio::test]
+async fn a_new_customer_has_no_access_until_paid_or_explicitly_activated_with_a_reason() {
+    let api = Api::start().await;
+    let pkg = api.package().await;
+    let mut body = customer("newbie1", "0712000901");
+    body["package_id"] = json!(pkg);
+    // Asking for "active" at creation gives no access either.
+    body["status"] = json!("active");
+    let r = api.call("POST", "/api/customers", Some(body)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!((r.body["status"].as_str(), r.body["expires_at"].as_str()), (Some("awaiting_payment"), None));
+    let cid = r.body["id"].as_i64().unwrap();
+
+    // "active" by editing is refused: it would be free access without a trace.
+    let r = api.call("PATCH", &format!("/api/customers/{cid}"), Some(json!({"status": "active"}))).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert!(r.body["error"]["fields"]["status"].is_array(), "{}", r.body);
+
+    // Activation needs a reason and an end; a viewer cannot do it.
+    let path = format!("/api/customers/{cid}/activate");
+    let r = api.call("POST", &path, Some(json!({}))).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let fields = &r.body["error"]["fields"];
+    assert!(fields["reason"].is_array() && fields["expires_at"].is_array(), "{}", r.body);
+    let r = api.call("POST", &path, Some(json!({"reason": "trial", "days": 7, "colour": "red"}))).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    api.call(
+        "POST",
+        "/api/admins",
+        Some(json!({"username": "viewer9", "password": "long enough pw", "role": "viewer"})),
+    )
+    .await;
+    let viewer = api.login("viewer9", "long enough pw").await;
+    let r = api.call_as(Some(&viewer), "POST", &path, Some(json!({"reason": "trial", "days": 7}))).await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    let c = api.call("GET", &format!("/api/customers/{cid}"), None).await;
+    assert_eq!(c.body["status"], "awaiting_payment", "nothing changed: {}", c.body);
+
+    let r = api.call("POST", &path, Some(json!({"reason": "free trial week", "days": 7}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        (r.body["status"].as_str(), r.body["expires_at"].as_str()),
+        (Some("active"), Some("2026-12-02T09:00:00Z"))
+    );
+    let log = api.call("GET", &format!("/api/audit-log?entity_type=customer&entity_id={cid}"), None).await;
+    let entry = log.body["items"].as_array().unwrap().iter().find(|e| e["action"] == "customer.activate").cloned();
+    let entry = entry.unwrap_or_else(|| panic!("no customer.activate entry: {}", log.body));
+    assert_eq!(entry["after"]["reason"], "free trial week", "{entry}");
+    assert_eq!(entry["admin_username"], "root");
+
+    // An expiry given when creating is that same explicit, audited activation.
+    let mut body = customer("newbie2", "0712000902");
+    body["package_id"] = json!(pkg);
+    body["expires_at"] = json!("2026-12-31T00:00:00Z");
+    body["reason"] = json!("complimentary: the chief's office");
+    let r = api.call("POST", "/api/customers", Some(body)).await;
+    assert_eq!(
+        (r.body["status"].as_str(), r.body["expires_at"].as_str()),
+        (Some("active"), Some("2026-12-31T00:00:00Z"))
+    );
+    let id2 = r.body["id"].as_i64().unwrap();
+    let log = api.call("GET", &format!("/api/audit-log?entity_type=customer&entity_id={id2}"), None).await;
+    assert!(log.body.to_string().contains("complimentary: the chief's office"), "{}", log.body);
+    api.finish().await;
+}
+
+#[tokio::test]
+async fn any_amount_paid_is_kept_whole_periods_renew_and_credit_pays_the_rest() {
+    let api = Api::start().await;
+    let pkg = api.package().await; // KES 1,500, 30 days
+    let mut c = customer("credit1", "0712000911");
+    c["package_id"] = json!(pkg);
+    let cid = api.call("POST", "/api/customers", Some(c)).await.body["id"].as_i64().unwrap();
+    let pay = |amount: &str, reference: &str| {
+        let (amount, reference) = (amount.to_string(), reference.to_string());
+        let api = &api;
+        async move {
+            let r = api
+                .call(
+                    "POST",
+                    &format!("/api/customers/{cid}/payments"),
+                    Some(json!({"amount": amount, "reference": reference})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+            r.body
+        }
+    };
+
+    // Less than the price: held as credit, the customer is told what is missing.
+    let r = pay("1000", "R-1").await;
+    assert_eq!(r["applied"]["periods"], 0, "{r}");
+    assert_eq!((r["applied"]["balance"].as_i64(), r["applied"]["shortfall"].as_i64()), (Some(100000), Some(50000)));
+    let c = api.call("GET", &format!("/api/customers/{cid}"), None).await.body;
+    assert_eq!(
+        (c["status"].as_str(), c["balance"].as_i64(), c["expires_at"].as_str()),
+        (Some("awaiting_payment"), Some(100000), None)
+    );
+    let held = api.app.store.list_outbox(&Default::default()).await.unwrap();
+    let completed = held.items.iter().find(|o| o.kind == "payment.completed").expect("queued");
+    assert_eq!(completed.payload["shortfall_minor"], 50000, "{:?}", completed.payload);
+
+    // 3,500 more with the 1,000 credit: three periods (4,500 = 3 × 1,500), no credit left.
+    let r = pay("3500", "R-2").await;
+    assert_eq!(r["applied"]["periods"], 3, "{r}");
+    assert_eq!(r["expires_at"], "2027-02-23T09:00:00Z", "90 days from now: {r}");
+    let c = api.call("GET", &format!("/api/customers/{cid}"), None).await.body;
+    assert_eq!((c["status"].as_str(), c["balance"].as_i64()), (Some("active"), Some(0)));
+
+    // More than a period: the rest stays as credit, time runs on from the expiry.
+    let r = pay("2000", "R-3").await;
+    assert_eq!((r["applied"]["periods"].as_i64(), r["applied"]["balance"].as_i64()), (Some(1), Some(50000)));
+    assert_eq!(r["expires_at"], "2027-03-25T09:00:00Z");
+    // The invoice says what was paid and what it bought.
+    let inv = api.app.store.get_invoice(r["invoice_number"].as_str().unwrap()).await.unwrap();
+    assert_eq!(
+        (inv.periods, inv.applied.minor(), inv.balance_after.minor(), inv.amount.minor()),
+        (1, 150000, 50000, 200000)
+    );
+    api.finish().await;
+}
+
+#[tokio::test]
+async fn unmatched_payments_wait_for_an_admin_and_are_assigned_exactly_once() {
+    let api = Api::start().await;
+    let pkg = api.package().await; // KES 1,500, 30 days
+    let mut c = customer("owner1", "0712000921");
+    c["package_id"] = json!(pkg);
+    let cid = api.call("POST", "/api/customers", Some(c)).await.body["id"].as_i64().unwrap();
+    let urls = api.call("GET", "/api/payments/callback-urls", None).await;
+    let confirm = urls.body["c2b_confirmation"].as_str().unwrap().replace("http://127.0.0.1:3000", "");
+    let notice = json!({"TransactionType": "Pay Bill", "TransID": "RKX0000042", "TransTime": "20261125090000",
+        "TransAmount": "3000.00", "BusinessShortCode": "600966", "BillRefNumber": "0wner1 typo", "MSISDN": "2547 ***** 921",
+        "FirstName": "PETER", "MiddleName": "K", "LastName": "OTIENO"});
+    // Safaricom retries: queued once.
+    for _ in 0..3 {
+        let r = api.call_as(None, "POST", &confirm, Some(notice.clone())).await;
+        assert_eq!(r.body["ResultCode"], 0, "{}", r.body);
+    }
+    let queue = api.call("GET", "/api/payments/unmatched", None).await.body;
+    assert_eq!(queue["total"], 1, "{queue}");
+    let entry = &queue["items"][0];
+    assert_eq!((entry["payer_name"].as_str(), entry["amount"].as_i64()), (Some("PETER K OTIENO"), Some(300000)));
+    let uid = entry["id"].as_i64().unwrap();
+
+    // Bad answers change nothing.
+    let path = format!("/api/payments/unmatched/{uid}/assign");
+    let r = api.call("POST", &path, Some(json!({}))).await;
+    assert!(r.body["error"]["fields"]["customer_id"].is_array(), "{}", r.body);
+    let r = api.call("POST", &path, Some(json!({"customer_id": 999999}))).await;
+    assert!(r.body["error"]["fields"]["customer_id"].is_array(), "{}", r.body);
+
+    // Two admins click at once: one assignment, one renewal, one clear refusal.
+    let body = json!({"customer_id": cid, "note": "called in: typed the account wrong"});
+    let (a, b) = tokio::join!(api.call("POST", &path, Some(body.clone())), api.call("POST", &path, Some(body.clone())));
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT], "{} / {}", a.body, b.body);
+    let won = if a.status == StatusCode::OK { a.body } else { b.body };
+    assert_eq!(won["applied"]["periods"], 2, "3,000 = 2 × 1,500: {won}");
+    assert_eq!(won["payment"]["provider_receipt"], "RKX0000042");
+    let c = api.call("GET", &format!("/api/customers/{cid}"), None).await.body;
+    assert_eq!((c["status"].as_str(), c["expires_at"].as_str()), (Some("active"), Some("2027-01-24T09:00:00Z")));
+    let done = api.call("GET", &format!("/api/payments/unmatched/{uid}"), None).await.body;
+    assert_eq!((done["status"].as_str(), done["customer_id"].as_i64()), (Some("assigned"), Some(cid)));
+    assert_eq!(done["resolved_by"], "root");
+    let r = api.call("POST", &path, Some(body)).await;
+    assert_error(&r, StatusCode::CONFLICT, "in_use");
+    // The same confirmation arriving again now is a duplicate of an applied receipt.
+    api.call_as(None, "POST", &confirm, Some(notice)).await;
+    assert_eq!(api.call("GET", "/api/payments/unmatched?status=all", None).await.body["total"], 1);
+    let open = api.call("GET", "/api/payments/unmatched", None).await.body;
+    assert_eq!(open["total"], 0, "{open}");
+    let log = api.call("GET", "/api/audit-log?action=unmatched.assign", None).await.body;
+    assert_eq!(log["total"], 1, "{log}");
     api.finish().await;
 }

@@ -1,15 +1,13 @@
 //! Closed sets of values (roles, statuses, service types) with their one text form,
 //! shared by the API, the database and RADIUS.
 
-use crate::ParseError;
-use serde::{Deserialize, Serialize};
-
+/// A closed set of values with one text form each (`as_str`, `parse`, serde, Display).
+#[macro_export]
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "lowercase")]
-        pub enum $name { $($variant),+ }
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
+        pub enum $name { $(#[serde(rename = $text)] $variant),+ }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -18,10 +16,10 @@ macro_rules! text_enum {
                 match self { $($name::$variant => $text),+ }
             }
 
-            pub fn parse(s: &str) -> Result<Self, ParseError> {
+            pub fn parse(s: &str) -> Result<Self, $crate::ParseError> {
                 match s.trim().to_ascii_lowercase().as_str() {
                     $($text => Ok($name::$variant),)+
-                    _ => Err(ParseError(format!(
+                    _ => Err($crate::ParseError(format!(
                         "must be one of: {}",
                         [$($text),+].join(", ")
                     ))),
@@ -55,8 +53,10 @@ text_enum!(
 
 text_enum!(
     /// A customer's account state. Only `active` customers with an unexpired
-    /// `expires_at` get online.
+    /// `expires_at` get online. A new customer waits for their first payment (or an
+    /// admin's explicit, audited activation) before they get any access.
     CustomerStatus {
+        AwaitingPayment => "awaiting_payment",
         Active => "active",
         Expired => "expired",
         Suspended => "suspended",

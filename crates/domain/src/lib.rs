@@ -2,6 +2,7 @@
 //! usernames, amounts, rates, durations) parsed once into types that cannot be wrong.
 //! No I/O and no clock reads: time is always passed in.
 
+pub mod billing;
 pub mod clock;
 pub mod kinds;
 pub mod money;

@@ -14,6 +14,13 @@ pub struct Money(i64);
 const MAX_MINOR: i64 = 100_000_000 * 100;
 
 impl Money {
+    pub const ZERO: Money = Money(0);
+
+    /// Clamped into `0..=100,000,000` major units: for sums that the rules keep in range.
+    pub fn clamped(minor: i64) -> Self {
+        Money(minor.clamp(0, MAX_MINOR))
+    }
+
     pub fn from_minor(minor: i64) -> Result<Self, ParseError> {
         if !(0..=MAX_MINOR).contains(&minor) {
             return Err(ParseError::new("must be between 0 and 100,000,000"));

@@ -10,6 +10,7 @@ mod m0004_admin_usernames;
 mod m0004_provision_callbacks;
 mod m0005_retention;
 mod m0006_customer_usernames;
+mod m0007_billing;
 mod schema;
 
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_provision_callbacks::Migration),
             Box::new(m0005_retention::Migration),
             Box::new(m0006_customer_usernames::Migration),
+            Box::new(m0007_billing::Migration),
         ]
     }
 }

@@ -202,6 +202,12 @@ pub fn decide(inp: &Input<'_>) -> Decision {
             };
             return reject("account expired", Some(msg));
         }
+        CustomerStatus::AwaitingPayment => {
+            return reject(
+                "awaiting first payment",
+                Some(format!("Your account is ready: pay to get online. {}", inp.policy.how_to_pay)),
+            );
+        }
         other => return reject(format!("account {other}"), Some("Your account is not active.".into())),
     }
     if let Some(exp) = c.expires_at

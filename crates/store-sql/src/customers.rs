@@ -3,7 +3,7 @@
 use crate::entities::customer::{self, ActiveModel, Column, Entity};
 use crate::{SqlStore, audit, corrupt, db_err, from_db, to_db};
 use async_trait::async_trait;
-use broadnet_domain::{CustomerStatus, CustomerType, Phone, Username};
+use broadnet_domain::{CustomerStatus, CustomerType, Money, Phone, Username};
 use broadnet_store::{
     Actor, Customer, CustomerPatch, CustomerQuery, CustomerRepo, CustomerSort, NewCustomer, Page, StoreError,
     StoreResult,
@@ -27,6 +27,7 @@ pub(crate) fn to_record(m: customer::Model) -> StoreResult<Customer> {
         package_id: m.package_id,
         router_id: m.router_id,
         expires_at: m.expires_at.map(from_db),
+        balance: Money::from_minor(m.balance_minor).map_err(|_| corrupt("balance", &m.balance_minor.to_string()))?,
         mac_address: m.mac_address,
         static_ip: m.static_ip,
         location: m.location,
@@ -68,6 +69,7 @@ fn new_model(n: NewCustomer) -> ActiveModel {
         static_ip: Set(n.static_ip),
         location: Set(n.location),
         notes: Set(n.notes),
+        balance_minor: Set(0),
         created_at: Set(to_db(n.created_at)),
         updated_at: Set(to_db(n.created_at)),
         ..Default::default()
@@ -287,5 +289,31 @@ impl CustomerRepo for SqlStore {
         }
         txn.commit().await.map_err(db_err)?;
         Ok(n)
+    }
+
+    async fn activate_customer(
+        &self,
+        actor: &Actor,
+        id: i64,
+        until: chrono::DateTime<chrono::Utc>,
+        reason: &str,
+    ) -> StoreResult<Customer> {
+        let txn = self.write.begin().await.map_err(db_err)?;
+        let current = Entity::find_by_id(id).one(&txn).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
+        let before = to_record(current.clone())?;
+        let mut am = current.into_active_model();
+        am.status = Set(CustomerStatus::Active.as_str().to_string());
+        am.expires_at = Set(Some(to_db(until)));
+        am.updated_at = Set(to_db(actor.at));
+        let after = to_record(am.update(&txn).await.map_err(db_err)?)?;
+        let detail = |c: &Customer| serde_json::json!({"status": c.status, "expires_at": c.expires_at});
+        let mut a = detail(&after);
+        if let serde_json::Value::Object(o) = &mut a {
+            o.insert("reason".into(), serde_json::Value::String(reason.to_string()));
+        }
+        audit(&txn, actor, "customer.activate", "customer", Some(id.to_string()), Some(detail(&before)), Some(a))
+            .await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(after)
     }
 }

@@ -23,6 +23,7 @@ pub mod customer {
         pub static_ip: Option<String>,
         pub location: Option<String>,
         pub notes: Option<String>,
+        pub balance_minor: i64,
         pub search_text: String,
         /// The username in lowercase, unique: usernames are unique regardless of case.
         pub username_key: String,
@@ -331,6 +332,9 @@ pub mod invoice {
         pub period_end: Option<DateTime>,
         pub issued_at: DateTime,
         pub pdf: Option<Vec<u8>>,
+        pub periods: i64,
+        pub applied_minor: Option<i64>,
+        pub balance_after_minor: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -420,6 +424,37 @@ pub mod usage_monthly {
         pub session_time: i64,
         pub input_octets: i64,
         pub output_octets: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod unmatched {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "unmatched_payments")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub provider: String,
+        pub receipt: String,
+        pub amount_minor: i64,
+        pub currency: String,
+        pub phone: Option<String>,
+        pub payer_name: Option<String>,
+        pub account_reference: Option<String>,
+        pub reason: String,
+        pub status: String,
+        pub payment_id: Option<i64>,
+        pub customer_id: Option<i64>,
+        pub resolved_by: Option<String>,
+        pub resolved_at: Option<DateTime>,
+        pub note: Option<String>,
+        pub created_at: DateTime,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,16 +1,72 @@
 //! Job leases (one node runs each job) and the expiry sweep.
 
-use crate::entities::customer;
-use crate::{SqlStore, audit, db_err, to_db};
+use crate::entities::{customer, package};
+use crate::{SqlStore, audit, corrupt, db_err, to_db};
 use async_trait::async_trait;
-use broadnet_domain::CustomerStatus;
+use broadnet_domain::{CustomerStatus, Money, billing};
 use broadnet_store::{Actor, Customer, JobRepo, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
-    Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
+
+impl SqlStore {
+    /// At expiry, credit that covers the customer's package pays the next period(s)
+    /// (rule 6), audited, with a `customer.renewed` outbox entry. False when the
+    /// credit does not cover it.
+    async fn renew_from_credit(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &Actor,
+        c: &Customer,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let Some(pid) = c.package_id else { return Ok(false) };
+        let Some(pkg) = package::Entity::find_by_id(pid).one(txn).await.map_err(db_err)? else { return Ok(false) };
+        let price = Money::from_minor(pkg.price_minor).map_err(|_| corrupt("price", &pkg.price_minor.to_string()))?;
+        let Some(r) = billing::renew_from_credit(c.balance, price, pkg.duration_minutes, c.expires_at, now) else {
+            return Ok(false);
+        };
+        let Some(until) = r.until else { return Ok(false) };
+        customer::Entity::update_many()
+            .col_expr(customer::Column::ExpiresAt, Expr::value(to_db(until)))
+            .col_expr(customer::Column::BalanceMinor, Expr::value(r.balance_after.minor()))
+            .col_expr(customer::Column::UpdatedAt, Expr::value(to_db(now)))
+            .filter(customer::Column::Id.eq(c.id))
+            .exec(txn)
+            .await
+            .map_err(db_err)?;
+        let detail = |expires: Option<DateTime<Utc>>, balance: Money| serde_json::json!({"expires_at": expires, "balance": balance.minor()});
+        let mut after = detail(Some(until), r.balance_after);
+        if let serde_json::Value::Object(o) = &mut after {
+            o.insert("periods".into(), r.periods.into());
+            o.insert("applied_minor".into(), r.applied.minor().into());
+        }
+        audit(
+            txn,
+            actor,
+            "customer.renew_from_credit",
+            "customer",
+            Some(c.id.to_string()),
+            Some(detail(c.expires_at, c.balance)),
+            Some(after),
+        )
+        .await?;
+        crate::outbox::new_row(&broadnet_store::NewOutbox {
+            kind: "customer.renewed".into(),
+            payload: serde_json::json!({"customer_id": c.id, "expires_at": until, "periods": r.periods,
+                "applied_minor": r.applied.minor(), "balance_minor": r.balance_after.minor()}),
+            dedupe_key: Some(format!("customer.renewed:{}:{}", c.id, until.timestamp())),
+            at: now,
+        })
+        .insert(txn)
+        .await
+        .map_err(db_err)?;
+        Ok(true)
+    }
+}
 
 #[async_trait]
 impl JobRepo for SqlStore {
@@ -56,6 +112,9 @@ impl JobRepo for SqlStore {
         let mut out = Vec::with_capacity(due.len());
         for m in due {
             let before = crate::customers::to_record(m.clone())?;
+            if self.renew_from_credit(&txn, &actor, &before, now).await? {
+                continue;
+            }
             let mut am = m.into_active_model();
             am.status = Set(CustomerStatus::Expired.as_str().to_string());
             am.updated_at = Set(to_db(now));

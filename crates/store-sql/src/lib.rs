@@ -13,6 +13,7 @@ mod radius;
 mod retention;
 mod routers;
 mod settings;
+mod unmatched;
 
 use async_trait::async_trait;
 use broadnet_store::{Actor, Store, StoreError, StoreResult};

@@ -3,6 +3,7 @@
 use crate::entities::{counter, customer, invoice, package, payment, setting};
 use crate::{SqlStore, corrupt, db_err, from_db, to_db};
 use async_trait::async_trait;
+use broadnet_domain::billing::{self, Renewal};
 use broadnet_domain::{CustomerStatus, Money, PaymentProvider, PaymentStatus, Phone};
 use broadnet_store::{
     CompleteOutcome, Completion, Invoice, NewPayment, Page, Payment, PaymentQuery, PaymentRepo, StoreError, StoreResult,
@@ -14,7 +15,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
-fn to_record(m: payment::Model) -> StoreResult<Payment> {
+pub(crate) fn to_record(m: payment::Model) -> StoreResult<Payment> {
     Ok(Payment {
         id: m.id,
         customer_id: m.customer_id,
@@ -52,6 +53,11 @@ fn invoice_record(m: invoice::Model) -> StoreResult<Invoice> {
         period_start: m.period_start.map(from_db),
         period_end: m.period_end.map(from_db),
         issued_at: from_db(m.issued_at),
+        periods: u32::try_from(m.periods).unwrap_or(0),
+        applied: Money::from_minor(m.applied_minor.unwrap_or(m.amount_minor))
+            .map_err(|_| corrupt("applied", &m.amount_minor.to_string()))?,
+        balance_after: Money::from_minor(m.balance_after_minor)
+            .map_err(|_| corrupt("balance", &m.balance_after_minor.to_string()))?,
     })
 }
 
@@ -141,14 +147,20 @@ fn rand_jitter() -> u8 {
         as u8
 }
 
-/// The invoice number and the new expiry of a completed payment.
-type Renewal = (String, DateTime<Utc>);
+/// What completing a payment did.
+#[derive(Debug, Clone)]
+pub(crate) struct Renewed {
+    pub invoice_number: String,
+    /// The customer's expiry afterwards.
+    pub expires_at: Option<DateTime<Utc>>,
+    pub renewal: Renewal,
+}
 
 /// One completion waiting for the SQLite group-commit writer.
 pub(crate) struct CompletionJob {
     c: Completion,
     current: Payment,
-    reply: tokio::sync::oneshot::Sender<StoreResult<Option<Renewal>>>,
+    reply: tokio::sync::oneshot::Sender<StoreResult<Option<Renewed>>>,
 }
 
 /// SQLite has one writer and each commit is an fsync (synchronous=FULL): completions
@@ -182,7 +194,7 @@ pub(crate) fn spawn_completion_writer(write: sea_orm::DatabaseConnection) -> tok
     tx
 }
 
-async fn in_savepoint(txn: &DatabaseTransaction, c: &Completion, current: &Payment) -> StoreResult<Option<Renewal>> {
+async fn in_savepoint(txn: &DatabaseTransaction, c: &Completion, current: &Payment) -> StoreResult<Option<Renewed>> {
     let sp = txn.begin().await.map_err(db_err)?;
     match complete_in(&sp, c, current).await {
         Ok(r) => {
@@ -198,7 +210,11 @@ async fn in_savepoint(txn: &DatabaseTransaction, c: &Completion, current: &Payme
 
 /// The work of completing a payment, inside the caller's transaction. `None` when
 /// another transaction completed (or closed) it first.
-async fn complete_in(txn: &DatabaseTransaction, c: &Completion, current: &Payment) -> StoreResult<Option<Renewal>> {
+pub(crate) async fn complete_in(
+    txn: &DatabaseTransaction,
+    c: &Completion,
+    current: &Payment,
+) -> StoreResult<Option<Renewed>> {
     let at = to_db(c.at);
     // The guard: only one transaction can move the payment out of pending.
     let won = payment::Entity::update_many()
@@ -226,31 +242,28 @@ async fn complete_in(txn: &DatabaseTransaction, c: &Completion, current: &Paymen
     }
     let cust = q.one(txn).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
     let pkg = package::Entity::find_by_id(package_id).one(txn).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
-    let now = c.at;
-    let from = cust.expires_at.map(from_db).filter(|e| *e > now).unwrap_or(now);
-    // Never past 2100 (see the customers' LAST_YEAR): databases compare later dates
-    // wrongly, which would make a paid customer look expired.
-    let last = chrono::NaiveDate::from_ymd_opt(2100, 12, 31)
-        .and_then(|d| d.and_hms_opt(23, 59, 59))
-        .map(|d| d.and_utc())
-        .unwrap_or(from);
-    let until =
-        Ord::min(from.checked_add_signed(chrono::Duration::minutes(pkg.duration_minutes)).unwrap_or(last), last);
-    // Paying ends an expiry, not an admin's suspension or disabling: those customers
-    // are credited (their time runs from the later date) but stay as the admin left them.
-    let status =
-        if cust.status == CustomerStatus::Expired.as_str() { CustomerStatus::Active.as_str() } else { &cust.status };
+    let balance =
+        Money::from_minor(cust.balance_minor).map_err(|_| corrupt("balance", &cust.balance_minor.to_string()))?;
+    let price = Money::from_minor(pkg.price_minor).map_err(|_| corrupt("price", &pkg.price_minor.to_string()))?;
+    let current_status = CustomerStatus::parse(&cust.status).map_err(|_| corrupt("status", &cust.status))?;
+    // Rule 6: the whole amount counts, with any credit already on the account; whole
+    // periods renew, the rest stays as credit.
+    let renewal =
+        billing::apply_payment(balance, c.amount, price, pkg.duration_minutes, cust.expires_at.map(from_db), c.at);
+    let status = billing::status_after_payment(current_status, renewal.periods);
+    let until = renewal.until.or(cust.expires_at.map(from_db));
     // Plain statements, not ActiveModel round trips: this runs once per payment on
     // the one SQLite writer.
-    customer::Entity::update_many()
-        .col_expr(customer::Column::ExpiresAt, Expr::value(to_db(until)))
-        .col_expr(customer::Column::Status, Expr::value(status))
-        .col_expr(customer::Column::PackageId, Expr::value(package_id))
-        .col_expr(customer::Column::UpdatedAt, Expr::value(at))
-        .filter(customer::Column::Id.eq(customer_id))
-        .exec(txn)
-        .await
-        .map_err(db_err)?;
+    let mut update = customer::Entity::update_many()
+        .col_expr(customer::Column::Status, Expr::value(status.as_str()))
+        .col_expr(customer::Column::BalanceMinor, Expr::value(renewal.balance_after.minor()))
+        .col_expr(customer::Column::UpdatedAt, Expr::value(at));
+    if let Some(until) = renewal.until {
+        update = update
+            .col_expr(customer::Column::ExpiresAt, Expr::value(to_db(until)))
+            .col_expr(customer::Column::PackageId, Expr::value(package_id));
+    }
+    update.filter(customer::Column::Id.eq(customer_id)).exec(txn).await.map_err(db_err)?;
 
     let seq = next_counter(txn, "invoice").await?;
     let prefix = setting::Entity::find()
@@ -277,10 +290,13 @@ async fn complete_in(txn: &DatabaseTransaction, c: &Completion, current: &Paymen
         package_name: Set(Some(pkg.name.clone())),
         amount_minor: Set(current.amount.minor()),
         currency: Set(current.currency.clone()),
-        period_start: Set(Some(to_db(from))),
-        period_end: Set(Some(to_db(until))),
+        period_start: Set(renewal.until.map(|_| to_db(renewal.from))),
+        period_end: Set(renewal.until.map(to_db)),
         issued_at: Set(at),
         pdf: Set(None),
+        periods: Set(i64::from(renewal.periods)),
+        applied_minor: Set(Some(renewal.applied.minor())),
+        balance_after_minor: Set(renewal.balance_after.minor()),
         ..Default::default()
     })
     .exec(txn)
@@ -290,7 +306,8 @@ async fn complete_in(txn: &DatabaseTransaction, c: &Completion, current: &Paymen
     let payload = serde_json::json!({
         "payment_id": c.payment_id, "customer_id": customer_id, "invoice": number,
         "receipt": c.provider_receipt, "amount_minor": current.amount.minor(),
-        "currency": current.currency, "expires_at": until,
+        "currency": current.currency, "expires_at": until, "periods": renewal.periods,
+        "balance_minor": renewal.balance_after.minor(), "shortfall_minor": renewal.shortfall.minor(),
     });
     crate::entities::outbox::Entity::insert(crate::outbox::new_row(&broadnet_store::NewOutbox {
         kind: "payment.completed".into(),
@@ -301,7 +318,7 @@ async fn complete_in(txn: &DatabaseTransaction, c: &Completion, current: &Paymen
     .exec(txn)
     .await
     .map_err(db_err)?;
-    Ok(Some((number, until)))
+    Ok(Some(Renewed { invoice_number: number, expires_at: until, renewal }))
 }
 
 impl SqlStore {
@@ -330,7 +347,9 @@ impl SqlStore {
         };
         let payment = self.get_payment(c.payment_id).await?;
         Ok(match done {
-            Some((invoice_number, expires_at)) => CompleteOutcome::Completed { payment, invoice_number, expires_at },
+            Some(Renewed { invoice_number, expires_at, renewal }) => {
+                CompleteOutcome::Completed { payment, invoice_number, expires_at, renewal }
+            }
             None => settled(payment, &c.provider_receipt),
         })
     }

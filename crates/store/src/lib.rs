@@ -53,6 +53,15 @@ pub trait CustomerRepo: Send + Sync {
     async fn list_customers(&self, query: &CustomerQuery) -> StoreResult<Page<Customer>>;
     /// Bulk insert for seeding and imports; no audit entry per row.
     async fn insert_customers_bulk(&self, rows: Vec<NewCustomer>) -> StoreResult<u64>;
+    /// Access without payment (a free trial, a complimentary account): the customer
+    /// becomes active until `until`, audited as `customer.activate` with the reason.
+    async fn activate_customer(
+        &self,
+        actor: &Actor,
+        id: i64,
+        until: DateTime<Utc>,
+        reason: &str,
+    ) -> StoreResult<Customer>;
 }
 
 #[async_trait]
@@ -277,6 +286,24 @@ pub trait RetentionRepo: Send + Sync {
     async fn monthly_usage(&self, username: &str) -> StoreResult<Vec<MonthlyUsage>>;
 }
 
+/// The unmatched payments queue (rule 6).
+#[async_trait]
+pub trait UnmatchedRepo: Send + Sync {
+    /// Queues money that could not be applied. The same receipt twice (a repeated
+    /// callback) is queued once: the existing entry is returned.
+    async fn record_unmatched(&self, new: NewUnmatched) -> StoreResult<UnmatchedPayment>;
+    async fn get_unmatched(&self, id: i64) -> StoreResult<UnmatchedPayment>;
+    async fn find_unmatched_by_receipt(&self, receipt: &str) -> StoreResult<UnmatchedPayment>;
+    /// Newest first.
+    async fn list_unmatched(&self, query: &UnmatchedQuery) -> StoreResult<Page<UnmatchedPayment>>;
+    /// Assigns an open entry to a customer, exactly once even when two admins do it
+    /// at the same moment. In one transaction: the entry is marked assigned, a
+    /// completed payment with its receipt is made for the customer, the money is
+    /// applied like any payment (renewal, credit, invoice, outbox), and the
+    /// assignment is audited.
+    async fn assign_unmatched(&self, actor: &Actor, assignment: Assignment) -> StoreResult<AssignOutcome>;
+}
+
 #[async_trait]
 pub trait Store:
     CustomerRepo
@@ -290,6 +317,7 @@ pub trait Store:
     + SettingsRepo
     + AuditRepo
     + RetentionRepo
+    + UnmatchedRepo
 {
     /// A cheap round trip, for `/health`.
     async fn ping(&self) -> StoreResult<()>;

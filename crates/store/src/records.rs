@@ -37,6 +37,9 @@ pub struct Customer {
     pub router_id: Option<i64>,
     pub status: CustomerStatus,
     pub expires_at: Option<DateTime<Utc>>,
+    /// Credit kept on the account: what payments left over after buying whole
+    /// package periods (minor units). It pays the next period by itself.
+    pub balance: Money,
     pub mac_address: Option<String>,
     pub static_ip: Option<String>,
     pub location: Option<String>,
@@ -437,8 +440,15 @@ pub struct Completion {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CompleteOutcome {
-    /// This call completed it: the customer was renewed and the invoice numbered.
-    Completed { payment: Payment, invoice_number: String, expires_at: DateTime<Utc> },
+    /// This call completed it: the money was applied (whole periods renewed, the rest
+    /// kept as credit) and the invoice numbered. `expires_at` is the customer's expiry
+    /// afterwards (unchanged, perhaps none, when the amount bought no period).
+    Completed {
+        payment: Payment,
+        invoice_number: String,
+        expires_at: Option<DateTime<Utc>>,
+        renewal: broadnet_domain::billing::Renewal,
+    },
     /// An earlier call did (a duplicate callback): nothing changed.
     AlreadyCompleted { payment: Payment },
     /// The callback does not match the payment (amount, phone) or the payment is
@@ -470,6 +480,12 @@ pub struct Invoice {
     pub period_start: Option<DateTime<Utc>>,
     pub period_end: Option<DateTime<Utc>>,
     pub issued_at: DateTime<Utc>,
+    /// Package periods the payment (with earlier credit) bought; 0 for an underpayment.
+    pub periods: u32,
+    /// What those periods took, of the amount paid plus earlier credit.
+    pub applied: Money,
+    /// The customer's credit after this payment.
+    pub balance_after: Money,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -620,4 +636,76 @@ pub struct MonthlyUsage {
     pub session_time: i64,
     pub input_octets: i64,
     pub output_octets: i64,
+}
+
+broadnet_domain::text_enum!(
+    /// An unmatched payment's life: open until an admin assigns it to a customer
+    /// (or the payer claims it by its code), exactly once.
+    UnmatchedStatus { Open => "open", Assigned => "assigned", Claimed => "claimed" }
+);
+
+/// Money that arrived but fits no customer or package automatically: a paybill
+/// account that names nobody, a suspended customer, a provider-confirmed success for
+/// a payment we had closed. Kept for a person to resolve (rule 6), never only logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUnmatched {
+    pub provider: broadnet_domain::PaymentProvider,
+    /// The provider's unique reference (M-Pesa TransID or receipt): recorded once.
+    pub receipt: String,
+    pub amount: Money,
+    /// As the provider gave it (C2B v2 masks the middle digits).
+    pub phone: Option<String>,
+    pub payer_name: Option<String>,
+    pub account_reference: Option<String>,
+    /// Why it could not be applied.
+    pub reason: String,
+    /// The payment it came for, when there was one (a late success).
+    pub payment_id: Option<i64>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnmatchedPayment {
+    pub id: i64,
+    pub provider: broadnet_domain::PaymentProvider,
+    pub receipt: String,
+    pub amount: Money,
+    pub currency: String,
+    pub phone: Option<String>,
+    pub payer_name: Option<String>,
+    pub account_reference: Option<String>,
+    pub reason: String,
+    pub status: UnmatchedStatus,
+    /// The payment it came for (late success) or, once assigned, the payment made of it.
+    pub payment_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub resolved_by: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub note: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UnmatchedQuery {
+    pub status: Option<UnmatchedStatus>,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+/// An admin's decision: this money is that customer's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub unmatched_id: i64,
+    pub customer_id: i64,
+    /// The package the money renews; the customer's own when `None`.
+    pub package_id: Option<i64>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssignOutcome {
+    /// This call assigned it: a completed payment was made of it, applied like any other.
+    Assigned { unmatched: UnmatchedPayment, outcome: CompleteOutcome },
+    /// Someone assigned (or claimed) it first; nothing changed.
+    AlreadyResolved { unmatched: UnmatchedPayment },
 }

@@ -3,6 +3,7 @@
 mod admins;
 mod audit;
 mod auth;
+mod billing;
 mod customers;
 mod packages;
 mod payments;
@@ -17,6 +18,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(auth::router())
         .merge(customers::router())
+        .merge(billing::router())
         .merge(packages::router())
         .merge(settings::router())
         .merge(admins::router())

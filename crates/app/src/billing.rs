@@ -1,0 +1,309 @@
+//! Billing use cases beyond collecting a payment: activating a customer without
+//! payment (audited, with a reason and an expiry), and the unmatched payments queue
+//! that keeps money which fits no customer until an admin assigns it (rule 6).
+
+use crate::{App, AppError, AppResult, FieldErrors, Session};
+use broadnet_domain::Money;
+use broadnet_domain::billing::{LAST_YEAR, Renewal};
+use broadnet_store::{
+    AssignOutcome, Assignment, CompleteOutcome, Customer, NewUnmatched, Page, Payment, StoreError, UnmatchedPayment,
+    UnmatchedQuery, UnmatchedStatus,
+};
+use chrono::{DateTime, Datelike, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+/// An admin gives a customer access without a payment: a free trial, a
+/// complimentary account. Either an end date or a number of days.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateRequest {
+    /// Why: shown in the audit log ("free trial", "staff account").
+    pub reason: Option<String>,
+    /// RFC 3339, e.g. `2026-12-31T23:59:59Z`.
+    pub expires_at: Option<String>,
+    pub days: Option<u32>,
+}
+
+/// The validated form of [`ActivateRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activation {
+    pub reason: String,
+    pub until: DateTime<Utc>,
+}
+
+impl ActivateRequest {
+    /// Per-field messages, all at once, as every form gets them.
+    pub fn validate(&self, now: DateTime<Utc>) -> AppResult<Activation> {
+        let mut errors = FieldErrors::new();
+        let mut error = |f: &str, m: &str| errors.entry(f.to_string()).or_default().push(m.to_string());
+        let reason = self.reason.as_deref().map(str::trim).unwrap_or_default();
+        if reason.is_empty() {
+            error("reason", "say why this customer gets access without paying (free trial, staff account, …)");
+        } else if reason.chars().count() > 200 || reason.chars().any(char::is_control) {
+            error("reason", "must be one line of at most 200 characters");
+        }
+        let until = match (&self.expires_at, self.days) {
+            (Some(_), Some(_)) => {
+                error("days", "give either days or expires_at, not both");
+                None
+            }
+            (Some(t), None) => match DateTime::parse_from_rfc3339(t.trim()) {
+                Ok(t) if t.year() <= LAST_YEAR && t.with_timezone(&Utc) > now => Some(t.with_timezone(&Utc)),
+                Ok(_) => {
+                    error("expires_at", &format!("must be in the future and before the year {}", LAST_YEAR + 1));
+                    None
+                }
+                Err(_) => {
+                    error("expires_at", "must be a date-time such as 2026-12-31T23:59:59Z");
+                    None
+                }
+            },
+            (None, Some(d)) if (1..=3660).contains(&d) => Some(now + Duration::days(i64::from(d))),
+            (None, Some(_)) => {
+                error("days", "must be 1 to 3660");
+                None
+            }
+            (None, None) => {
+                error("expires_at", "give an end date (expires_at) or a number of days");
+                None
+            }
+        };
+        match until {
+            Some(until) if errors.is_empty() => Ok(Activation { reason: reason.to_string(), until }),
+            _ => Err(AppError::Validation(errors)),
+        }
+    }
+}
+
+/// Filters for the unmatched payments list.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnmatchedListRequest {
+    /// open (the default), assigned, claimed or all.
+    pub status: Option<String>,
+    pub page: Option<String>,
+    pub per_page: Option<String>,
+}
+
+/// An admin's answer to "whose money is this?".
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    pub customer_id: Option<i64>,
+    /// The package the money renews; the customer's own when absent.
+    pub package_id: Option<i64>,
+    pub note: Option<String>,
+}
+
+/// What assigning did.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssignResult {
+    pub unmatched: UnmatchedPayment,
+    pub payment: Payment,
+    pub invoice_number: String,
+    pub applied: AppliedView,
+}
+
+/// What a payment bought, for the API and the pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AppliedView {
+    pub periods: u32,
+    /// Minor units, like every amount in the API.
+    pub applied: Money,
+    pub balance: Money,
+    pub shortfall: Money,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl AppliedView {
+    pub fn new(r: &Renewal, expires_at: Option<DateTime<Utc>>) -> Self {
+        AppliedView {
+            periods: r.periods,
+            applied: r.applied,
+            balance: r.balance_after,
+            shortfall: r.shortfall,
+            expires_at,
+        }
+    }
+}
+
+impl App {
+    /// Access without payment: an explicit, audited action with a reason and an expiry.
+    pub async fn activate_customer(&self, s: &Session, id: i64, req: &ActivateRequest) -> AppResult<Customer> {
+        s.require_write()?;
+        let now = self.now();
+        let a = req.validate(now)?;
+        let before = self.store.get_customer(id).await.map_err(AppError::from_store("customer"))?;
+        if before.package_id.is_none() {
+            return Err(AppError::field("package_id", "give the customer a package first: it sets their speed"));
+        }
+        let after = self
+            .store
+            .activate_customer(&s.actor(now), id, a.until, &a.reason)
+            .await
+            .map_err(AppError::from_store("customer"))?;
+        tracing::info!(admin = %s.admin.username, user = %after.username, until = %a.until, reason = %a.reason, "customer activated without payment");
+        Ok(after)
+    }
+
+    pub async fn list_unmatched(&self, req: &UnmatchedListRequest) -> AppResult<Page<UnmatchedPayment>> {
+        let mut errors = FieldErrors::new();
+        let status = match req.status.as_deref().map(str::trim) {
+            None | Some("") | Some("open") => Some(UnmatchedStatus::Open),
+            Some("all") => None,
+            Some(other) => match UnmatchedStatus::parse(other) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    errors.entry("status".into()).or_default().push(format!("{}, all", e.0));
+                    None
+                }
+            },
+        };
+        let mut number = |name: &str, v: &Option<String>, read: fn(&str) -> Result<u64, String>| match v {
+            Some(v) => read(v.trim()).unwrap_or_else(|m| {
+                errors.entry(name.to_string()).or_default().push(m);
+                0
+            }),
+            None => 0,
+        };
+        let page = number("page", &req.page, crate::fields::page_number);
+        let per_page = number("per_page", &req.per_page, crate::fields::per_page_number);
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        Ok(self.store.list_unmatched(&UnmatchedQuery { status, page, per_page }).await?)
+    }
+
+    pub async fn get_unmatched(&self, id: i64) -> AppResult<UnmatchedPayment> {
+        self.store.get_unmatched(id).await.map_err(AppError::from_store("unmatched payment"))
+    }
+
+    /// Assigns queued money to a customer: exactly once, even when two admins click
+    /// at the same moment (the second is told who did it).
+    pub async fn assign_unmatched(&self, s: &Session, id: i64, req: &AssignRequest) -> AppResult<AssignResult> {
+        s.require_write()?;
+        let Some(customer_id) = req.customer_id else {
+            return Err(AppError::field("customer_id", "choose the customer this money belongs to"));
+        };
+        let note = req.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        if note.is_some_and(|n| n.chars().count() > 500 || n.chars().any(|c| c.is_control() && c != '\n')) {
+            return Err(AppError::field("note", "must be at most 500 characters, without control characters"));
+        }
+        let customer = match self.store.get_customer(customer_id).await {
+            Ok(c) => c,
+            Err(StoreError::NotFound) => return Err(AppError::field("customer_id", "no such customer")),
+            Err(e) => return Err(e.into()),
+        };
+        let package_id = req.package_id.or(customer.package_id);
+        match package_id {
+            None => return Err(AppError::field("package_id", "the customer has no package; choose one")),
+            Some(pid) => match self.store.get_package(pid).await {
+                Ok(p) if !p.service_type.serves(customer.customer_type) => {
+                    return Err(AppError::field(
+                        "package_id",
+                        format!(
+                            "package {} is for {} customers, not {}",
+                            p.name, p.service_type, customer.customer_type
+                        ),
+                    ));
+                }
+                Ok(_) => {}
+                Err(StoreError::NotFound) => return Err(AppError::field("package_id", "no such package")),
+                Err(e) => return Err(e.into()),
+            },
+        }
+        let assignment = Assignment { unmatched_id: id, customer_id, package_id, note: note.map(str::to_string) };
+        let outcome = self
+            .store
+            .assign_unmatched(&s.actor(self.now()), assignment)
+            .await
+            .map_err(AppError::from_store("unmatched payment"))?;
+        match outcome {
+            AssignOutcome::Assigned {
+                unmatched,
+                outcome: CompleteOutcome::Completed { payment, invoice_number, expires_at, renewal },
+            } => {
+                tracing::info!(admin = %s.admin.username, user = %customer.username, receipt = %unmatched.receipt, invoice = %invoice_number, "unmatched payment assigned");
+                self.wake_outbox();
+                Ok(AssignResult { unmatched, payment, invoice_number, applied: AppliedView::new(&renewal, expires_at) })
+            }
+            AssignOutcome::Assigned { outcome, .. } => {
+                Err(AppError::Internal(format!("assigned payment not completed: {outcome:?}")))
+            }
+            AssignOutcome::AlreadyResolved { unmatched } => Err(AppError::InUse(format!(
+                "this payment was already {} by {}",
+                unmatched.status,
+                unmatched.resolved_by.as_deref().unwrap_or("someone else")
+            ))),
+        }
+    }
+
+    /// Queues money that arrived but cannot be applied, once per receipt.
+    pub(crate) async fn queue_unmatched(&self, new: NewUnmatched) -> AppResult<UnmatchedPayment> {
+        let receipt = new.receipt.clone();
+        let queued = self.store.record_unmatched(new).await?;
+        tracing::warn!(%receipt, reason = %queued.reason, amount = %queued.amount, "payment queued as unmatched for an admin");
+        Ok(queued)
+    }
+
+    /// A provider-confirmed success that could not be applied to its payment (the
+    /// payment was closed, the customer deleted): the money waits in the queue.
+    pub(crate) async fn queue_refused_success(
+        &self,
+        payment: &Payment,
+        receipt: &str,
+        amount: Money,
+        reason: &str,
+    ) -> AppResult<()> {
+        if self.store.find_payment_by_receipt(receipt).await.is_ok() {
+            return Ok(()); // the receipt was applied after all (to this or another payment)
+        }
+        self.queue_unmatched(NewUnmatched {
+            provider: payment.provider,
+            receipt: receipt.to_string(),
+            amount,
+            phone: payment.phone.as_ref().map(|p| p.as_str().to_string()),
+            payer_name: None,
+            account_reference: payment.account_reference.clone(),
+            reason: format!("payment {}: {reason}", payment.id),
+            payment_id: Some(payment.id),
+            at: self.now(),
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn activation_needs_a_reason_and_one_end() {
+        let r = ActivateRequest { reason: Some(" free trial ".into()), days: Some(7), expires_at: None };
+        assert_eq!(
+            r.validate(now()).unwrap(),
+            Activation { reason: "free trial".into(), until: now() + Duration::days(7) }
+        );
+        let AppError::Validation(e) = ActivateRequest::default().validate(now()).unwrap_err() else { panic!() };
+        assert!(e.contains_key("reason") && e.contains_key("expires_at"), "{e:?}");
+        let both = ActivateRequest {
+            reason: Some("x".into()),
+            days: Some(1),
+            expires_at: Some("2027-01-01T00:00:00Z".into()),
+        };
+        assert!(both.validate(now()).is_err());
+        let past =
+            ActivateRequest { reason: Some("x".into()), days: None, expires_at: Some("2026-01-01T00:00:00Z".into()) };
+        let AppError::Validation(e) = past.validate(now()).unwrap_err() else { panic!() };
+        assert!(e.contains_key("expires_at"));
+        let line = ActivateRequest { reason: Some("a\nb".into()), days: Some(1), expires_at: None };
+        assert!(line.validate(now()).is_err());
+    }
+}
