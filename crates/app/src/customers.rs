@@ -187,8 +187,13 @@ impl App {
             notes: p.notes.value(),
             created_at: now,
         };
-        let mut created =
-            self.store.create_customer(&s.actor(now), new).await.map_err(AppError::from_store("customer"))?;
+        // The welcome SMS/email with their login is queued in the same transaction.
+        let mut created = self
+            .store
+            .create_customer_with(&s.actor(now), new, &|c| vec![crate::notify::welcome_entry(c, now)])
+            .await
+            .map_err(AppError::from_store("customer"))?;
+        self.wake_outbox();
         if let Some(until) = grant
             && created.status == CustomerStatus::AwaitingPayment
         {
@@ -199,11 +204,6 @@ impl App {
                 .activate_customer(&s.actor(now), created.id, until, &reason)
                 .await
                 .map_err(AppError::from_store("customer"))?;
-        }
-        // The welcome SMS/email with their login; a failure to queue it is logged, the
-        // customer exists either way.
-        if let Err(e) = self.welcome(&created).await {
-            tracing::error!(user = %created.username, error = %e, "could not queue the welcome message");
         }
         Ok(created)
     }
@@ -253,7 +253,8 @@ impl App {
             .update_customer(&s.actor(self.now()), id, patch)
             .await
             .map_err(AppError::from_store("customer"))?;
-        self.after_customer_change(&current, &updated).await;
+        // Disconnects and rate changes were queued with the change (customer.sessions).
+        self.wake_outbox();
         Ok(updated)
     }
 

@@ -6,6 +6,26 @@ use broadnet_domain::PaymentProvider;
 use broadnet_store::StoreError;
 
 /// Thousands separators for people: 1500.00 → "1,500.00".
+/// How a payment was applied, for the invoice, when it was not simply one period
+/// for exactly the price: several periods, earlier credit used, or money kept.
+fn applied_note(inv: &broadnet_store::Invoice) -> Option<String> {
+    let kes = |m: broadnet_domain::Money| format!("{} {}", inv.currency, grouped(m));
+    let credit_before = (inv.applied.minor() + inv.balance_after.minor()).saturating_sub(inv.amount.minor());
+    if inv.periods == 1 && inv.balance_after.minor() == 0 && credit_before == 0 {
+        return None;
+    }
+    let used = match credit_before {
+        0 => String::new(),
+        c => format!(", with {} earlier credit", kes(broadnet_domain::Money::clamped(c))),
+    };
+    let bought = match inv.periods {
+        0 => "No period renewed: the amount is less than the package price".to_string(),
+        1 => format!("1 period ({}{used})", kes(inv.applied)),
+        n => format!("{n} periods ({}{used})", kes(inv.applied)),
+    };
+    Some(format!("{bought}. Credit carried forward: {}.", kes(inv.balance_after)))
+}
+
 pub fn grouped(amount: broadnet_domain::Money) -> String {
     let text = amount.to_string();
     let (whole, cents) = text.split_once('.').unwrap_or((&text, "00"));
@@ -54,6 +74,7 @@ impl App {
             package_name: invoice.package_name.clone().unwrap_or_else(|| "Internet".into()),
             period,
             amount: format!("{} {}", invoice.currency, grouped(invoice.amount)),
+            applied: applied_note(&invoice),
             payment_method: match payment.provider {
                 PaymentProvider::Mpesa => "M-Pesa",
                 PaymentProvider::Airtel => "Airtel Money",

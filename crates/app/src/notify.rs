@@ -8,6 +8,7 @@
 //! crash or a retry never sends a message twice and a failing channel is retried alone.
 
 use crate::{App, AppError, AppResult};
+use broadnet_domain::Money;
 use broadnet_store::{Customer, NewOutbox, OutboxItem, OutboxQuery, OutboxResult, StoreError};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde_json::{Value, json};
@@ -34,6 +35,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("expired", "{app_name}: your {package} expired on {expires}. {how_to_pay}"),
     ("payment_failed", "{app_name}: your payment of {amount} did not go through ({reason}). Please try again."),
     ("how_to_pay", "Pay {price} with M-Pesa paybill {paybill}, account {username}."),
+    (
+        "payment_held",
+        "{app_name}: we received {amount}, receipt {receipt}. Your credit is now {balance}; {shortfall} more renews your {package}. {how_to_pay}",
+    ),
+    (
+        "renewed_from_credit",
+        "{app_name}: your credit paid for your {package}, now active until {expires}. Credit left: {balance}.",
+    ),
 ];
 
 fn subject(template: &str, vars: &BTreeMap<&str, String>) -> String {
@@ -46,7 +55,19 @@ fn subject(template: &str, vars: &BTreeMap<&str, String>) -> String {
         "reminder" => format!("{app}: your internet expires on {}", vars.get("expires").cloned().unwrap_or_default()),
         "expired" => format!("{app}: your internet has expired"),
         "payment_failed" => format!("{app}: payment not completed"),
+        "payment_held" => format!("{app}: payment received and kept as credit"),
+        "renewed_from_credit" => format!("{app}: renewed from your credit"),
         _ => app,
+    }
+}
+
+/// The welcome message for a new customer, queued with the account (rule 2).
+pub(crate) fn welcome_entry(c: &Customer, at: DateTime<Utc>) -> NewOutbox {
+    NewOutbox {
+        kind: "customer.welcome".into(),
+        payload: json!({"customer_id": c.id}),
+        dedupe_key: Some(format!("welcome:{}", c.id)),
+        at,
     }
 }
 
@@ -253,7 +274,19 @@ impl App {
                 vars.insert("amount", format!("{} {}", payment.currency, payment.amount));
                 vars.insert("receipt", payment.provider_receipt.clone().unwrap_or_default());
                 vars.insert("invoice", p.get("invoice").and_then(Value::as_str).unwrap_or_default().to_string());
-                self.fan_out(&c, "payment_received", &vars, &key, Some(payment_id)).await.map_err(Delivery::retry)?;
+                let minor = |k: &str| p.get(k).and_then(Value::as_i64).and_then(|m| Money::from_minor(m).ok());
+                vars.insert(
+                    "balance",
+                    format!("{} {}", payment.currency, minor("balance_minor").unwrap_or(Money::ZERO)),
+                );
+                let shortfall = minor("shortfall_minor").filter(|m| m.minor() > 0);
+                if let Some(s) = shortfall {
+                    vars.insert("shortfall", format!("{} {s}", payment.currency));
+                }
+                // Paid less than the package: kept as credit, and the customer is told
+                // how much more renews it.
+                let template = if shortfall.is_some() { "payment_held" } else { "payment_received" };
+                self.fan_out(&c, template, &vars, &key, Some(payment_id)).await.map_err(Delivery::retry)?;
                 self.refresh_sessions(&c).await;
                 Ok(())
             }
@@ -290,10 +323,58 @@ impl App {
                 };
                 self.fan_out(&c, template, &vars, &key, None).await.map_err(Delivery::retry)
             }
+            "customer.sessions" => self.deliver_session_action(p).await,
+            "customer.renewed" => {
+                let Some(c) = self.customer_of(p).await.map_err(Delivery::retry)? else { return Ok(()) };
+                let mut vars = self.customer_vars(&c).await.map_err(Delivery::retry)?;
+                let balance = p.get("balance_minor").and_then(Value::as_i64).and_then(|m| Money::from_minor(m).ok());
+                vars.insert("balance", format!("KES {}", balance.unwrap_or(Money::ZERO)));
+                self.fan_out(&c, "renewed_from_credit", &vars, &key, None).await.map_err(Delivery::retry)?;
+                self.refresh_sessions(&c).await;
+                Ok(())
+            }
             "sms" => self.deliver_sms(p).await,
             "email" => self.deliver_email(p).await,
             other => Err(Delivery::bad(&format!("unknown outbox entry kind {other:?}"))),
         }
+    }
+
+    /// After an admin's change: ends the live sessions of a customer who lost access,
+    /// or sends the new package's rate limit to them (CoA). The customer is read
+    /// again, so a later change decides; a router that cannot be reached is retried.
+    async fn deliver_session_action(&self, p: &Value) -> Result<(), Delivery> {
+        let Some(nas) = self.nas.clone() else { return Ok(()) };
+        let Some(username) = p.get("username").and_then(Value::as_str) else {
+            return Err(Delivery::bad("no username"));
+        };
+        let customer = self.customer_of(p).await.map_err(Delivery::retry)?;
+        let rate = match customer.as_ref() {
+            Some(c) if broadnet_domain::billing::has_access(c.status, c.expires_at, self.now()) => match c.package_id {
+                Some(pid) => match self.store.get_package(pid).await {
+                    Ok(pkg) => Some(pkg.rate_limit().mikrotik()),
+                    Err(StoreError::NotFound) => None,
+                    Err(e) => return Err(Delivery::retry(e)),
+                },
+                None => None,
+            },
+            _ => None,
+        };
+        let sessions = self.open_sessions_of(username).await.map_err(Delivery::retry)?;
+        let mut unreachable = Vec::new();
+        for s in sessions {
+            let r = match &rate {
+                Some(rate) => nas.change_rate_limit(&s, rate).await,
+                // No access, or no package to browse on: the session ends.
+                None => nas.disconnect(&s).await,
+            };
+            match r {
+                Ok(r) => {
+                    tracing::info!(user = %username, session = s.id, ok = r.ok, detail = ?r.detail, "router told of the change")
+                }
+                Err(e) => unreachable.push(format!("session {}: {e}", s.id)),
+            }
+        }
+        if unreachable.is_empty() { Ok(()) } else { Err(Delivery::Retry(unreachable.join("; "))) }
     }
 
     async fn disconnect_expired(&self, c: &Customer) -> Result<(), Delivery> {
@@ -484,20 +565,6 @@ impl App {
             self.wake_outbox();
         }
         Ok(queued)
-    }
-
-    /// Welcome message with the customer's credentials.
-    pub(crate) async fn welcome(&self, c: &Customer) -> AppResult<()> {
-        self.store
-            .enqueue(NewOutbox {
-                kind: "customer.welcome".into(),
-                payload: json!({"customer_id": c.id}),
-                dedupe_key: Some(format!("welcome:{}", c.id)),
-                at: self.now(),
-            })
-            .await?;
-        self.wake_outbox();
-        Ok(())
     }
 
     /// The outbox, for the dashboard: what was sent, what failed and why.

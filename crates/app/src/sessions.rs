@@ -3,8 +3,7 @@
 
 use crate::{App, AppError, AppResult, Session};
 use async_trait::async_trait;
-use broadnet_domain::CustomerStatus;
-use broadnet_store::{Customer, PostAuthQuery, RadSession, SessionQuery, StoreError};
+use broadnet_store::{PostAuthQuery, RadSession, SessionQuery};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -115,61 +114,6 @@ impl App {
         }
         tracing::info!(admin = %s.admin.username, user = %c.username, sessions = results.len(), "customer disconnect requested");
         Ok(json!({"customer_id": c.id, "sessions": results}))
-    }
-
-    /// After a customer changes: one who may no longer connect is disconnected; one
-    /// whose package changed gets the new rate limit on their live sessions. Runs in
-    /// the background (routers can be slow); results go to the log.
-    pub(crate) async fn after_customer_change(&self, before: &Customer, after: &Customer) {
-        let Some(nas) = self.nas.clone() else { return };
-        let lost_access = before.status == CustomerStatus::Active && after.status != CustomerStatus::Active;
-        let new_package = after.status == CustomerStatus::Active && before.package_id != after.package_id;
-        if !lost_access && !new_package {
-            return;
-        }
-        let sessions = match self.open_sessions_of(before.username.as_str()).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot list sessions to act on a customer change");
-                return;
-            }
-        };
-        if sessions.is_empty() {
-            return;
-        }
-        let rate = match (new_package, after.package_id) {
-            (true, Some(pid)) => match self.store.get_package(pid).await {
-                Ok(p) => Some(p.rate_limit().mikrotik()),
-                Err(StoreError::NotFound) => None,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot read the new package");
-                    None
-                }
-            },
-            _ => None,
-        };
-        let user = after.username.to_string();
-        tokio::spawn(async move {
-            for session in sessions {
-                let r = match (&rate, lost_access) {
-                    (_, true) => nas.disconnect(&session).await,
-                    (Some(rate), false) => nas.change_rate_limit(&session, rate).await,
-                    // Removed package: they may not keep browsing on the old one.
-                    (None, false) => nas.disconnect(&session).await,
-                };
-                match r {
-                    Ok(r) if r.ok => {
-                        tracing::info!(%user, session = session.id, detail = ?r.detail, "router applied the change")
-                    }
-                    Ok(r) => {
-                        tracing::warn!(%user, session = session.id, detail = ?r.detail, "router refused the change")
-                    }
-                    Err(e) => {
-                        tracing::warn!(%user, session = session.id, error = %e, "router unreachable for the change")
-                    }
-                }
-            }
-        });
     }
 }
 

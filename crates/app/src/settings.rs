@@ -103,6 +103,8 @@ pub const REGISTRY: &[(&str, &[Def])] = &[
             d("expired", Kind::Text, "Subscription expired"),
             d("payment_failed", Kind::Text, "Payment not completed"),
             d("how_to_pay", Kind::Text, "How to pay, used as {how_to_pay} in the others"),
+            d("payment_held", Kind::Text, "Paid less than the package: kept as credit"),
+            d("renewed_from_credit", Kind::Text, "Renewed from credit at expiry"),
         ],
     ),
 ];

@@ -78,6 +78,8 @@ impl Rad {
             ("User", "clientPass", CustomerType::Pppoe, now + Duration::days(10), None),
             ("oldtimer", "oldpw", CustomerType::Pppoe, now - Duration::days(2), None),
             ("hot1", "hotpw", CustomerType::Hotspot, now + Duration::hours(3), Some("AA:BB:CC:DD:EE:FF")),
+            // Created, never paid: no access, whatever date it carries.
+            ("newbie", "newpw", CustomerType::Pppoe, now + Duration::days(10), None),
         ];
         for (i, (user, pw, ctype, expires, mac)) in customers.into_iter().enumerate() {
             store
@@ -92,7 +94,7 @@ impl Rad {
                         customer_type: ctype,
                         package_id: Some(pkg.id),
                         router_id: None,
-                        status: CustomerStatus::Active,
+                        status: if user == "newbie" { CustomerStatus::AwaitingPayment } else { CustomerStatus::Active },
                         expires_at: Some(expires),
                         mac_address: mac.map(str::to_string),
                         static_ip: None,
@@ -249,6 +251,15 @@ async fn rejects_tell_the_customer_what_to_do() {
         .await;
     assert!(!ok && out.contains("Received Access-Reject"), "{out}");
     assert!(out.contains("Your subscription expired on") && out.contains("paybill 174379"), "{out}");
+    // A new account waits for its first payment, and is told how to pay.
+    let (ok, out) = r
+        .radclient(
+            "auth",
+            SECRET,
+            &format!("User-Name = \"newbie\", User-Password = \"newpw\", {PPP}, Message-Authenticator = 0x00"),
+        )
+        .await;
+    assert!(!ok && out.contains("pay to get online") && out.contains("paybill 174379"), "{out}");
 
     // A wrong password never reveals the account's state.
     let (_, out) = r
@@ -564,6 +575,8 @@ async fn disconnect_and_coa_reach_the_router() {
     let (st, out) =
         call("PATCH", format!("/api/customers/{}", alice.id), Some(json!({"package_id": pkg["id"]})), t()).await;
     assert_eq!(st, 200, "{out}");
+    // The CoA goes out through the outbox, committed with the change.
+    assert!(app.run_outbox().await.unwrap() >= 1);
     let p = tokio::time::timeout(std::time::Duration::from_secs(3), received.recv()).await.unwrap().unwrap();
     assert_eq!(p.code, Code::CoaRequest);
     assert_eq!(p.vsa(broadnet_radius::dict::VENDOR_MIKROTIK, 8), Some(&b"10M/20M"[..]));
@@ -572,6 +585,7 @@ async fn disconnect_and_coa_reach_the_router() {
     let (st, out) =
         call("PATCH", format!("/api/customers/{}", alice.id), Some(json!({"status": "suspended"})), t()).await;
     assert_eq!(st, 200, "{out}");
+    assert!(app.run_outbox().await.unwrap() >= 1);
     let p = tokio::time::timeout(std::time::Duration::from_secs(3), received.recv()).await.unwrap().unwrap();
     assert_eq!(p.code, Code::DisconnectRequest);
 

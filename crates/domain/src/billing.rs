@@ -111,6 +111,31 @@ pub fn has_access(status: CustomerStatus, expires_at: Option<DateTime<Utc>>, now
     status == CustomerStatus::Active && expires_at.is_some_and(|e| e > now)
 }
 
+/// What a customer's live sessions need after an admin's change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionAction {
+    /// Access ended (suspended, disabled, expired): end every live session.
+    Disconnect,
+    /// A new package for an active customer: send its rate limit (CoA).
+    ApplyPackage,
+}
+
+/// The routers must act when a change ends access or moves an active customer to
+/// another package; a removed package ends the sessions too (they may not keep
+/// browsing on the old one).
+pub fn session_action(
+    before: (CustomerStatus, Option<i64>),
+    after: (CustomerStatus, Option<i64>),
+) -> Option<SessionAction> {
+    let lost_access = before.0 == CustomerStatus::Active && after.0 != CustomerStatus::Active;
+    let new_package = after.0 == CustomerStatus::Active && before.1 != after.1;
+    match (lost_access, new_package, after.1) {
+        (true, _, _) | (false, true, None) => Some(SessionAction::Disconnect),
+        (false, true, Some(_)) => Some(SessionAction::ApplyPackage),
+        _ => None,
+    }
+}
+
 fn extend(from: DateTime<Utc>, periods: i64, duration_minutes: i64) -> DateTime<Utc> {
     let last = last_moment();
     if from >= last {
@@ -219,6 +244,17 @@ mod tests {
         assert_eq!(initial_status(None), AwaitingPayment);
         assert_eq!(initial_status(Some(Active)), AwaitingPayment, "creating an account never grants access");
         assert_eq!(initial_status(Some(Suspended)), Suspended);
+    }
+
+    #[test]
+    fn routers_act_when_access_ends_or_the_package_changes() {
+        use CustomerStatus::*;
+        assert_eq!(session_action((Active, Some(1)), (Suspended, Some(1))), Some(SessionAction::Disconnect));
+        assert_eq!(session_action((Active, Some(1)), (Active, Some(2))), Some(SessionAction::ApplyPackage));
+        assert_eq!(session_action((Active, Some(1)), (Active, None)), Some(SessionAction::Disconnect));
+        assert_eq!(session_action((Active, Some(1)), (Active, Some(1))), None);
+        assert_eq!(session_action((Suspended, Some(1)), (Suspended, Some(2))), None);
+        assert_eq!(session_action((AwaitingPayment, None), (AwaitingPayment, Some(2))), None);
     }
 
     #[test]

@@ -32,6 +32,10 @@ pub struct InvoiceDoc {
     pub period: String,
     /// For example "KES 1,500.00".
     pub amount: String,
+    /// How the payment was applied when it was not exactly one period, e.g. "3
+    /// periods of KES 1,500.00 (KES 4,500.00, with KES 1,000.00 earlier credit).
+    /// Credit carried forward: KES 0.00."; shown under the period.
+    pub applied: Option<String>,
     /// "M-Pesa", "Airtel Money", "Cash".
     pub payment_method: String,
     /// Provider receipt, e.g. "NLJ7RT61SV".
@@ -141,8 +145,11 @@ fn table(out: &mut Layout, doc: &InvoiceDoc) {
     let desc_width = CONTENT_WIDTH - AMOUNT_WIDTH - 2.0 * CELL_PAD;
     let amount_width = AMOUNT_WIDTH - 2.0 * CELL_PAD;
     let name_lines = wrap(&doc.package_name, Font::HelveticaBold, 10.0, desc_width);
-    let period_lines =
+    let mut period_lines =
         if doc.period.is_empty() { Vec::new() } else { wrap(&doc.period, Font::Helvetica, 9.0, desc_width) };
+    if let Some(applied) = doc.applied.as_deref().filter(|a| !a.is_empty()) {
+        period_lines.extend(wrap(applied, Font::Helvetica, 9.0, desc_width));
+    }
     let amount_lines = wrap(&doc.amount, Font::Helvetica, 10.0, amount_width);
 
     // Header band, kept together with the first row.

@@ -5,8 +5,8 @@ use crate::{SqlStore, audit, corrupt, db_err, from_db, to_db};
 use async_trait::async_trait;
 use broadnet_domain::{CustomerStatus, CustomerType, Money, Phone, Username};
 use broadnet_store::{
-    Actor, Customer, CustomerPatch, CustomerQuery, CustomerRepo, CustomerSort, NewCustomer, Page, StoreError,
-    StoreResult,
+    Actor, Customer, CustomerPatch, CustomerQuery, CustomerRepo, CustomerSort, NewCustomer, NewOutbox, Page,
+    StoreError, StoreResult,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{
@@ -134,12 +134,19 @@ fn search_condition(backend: DbBackend, raw: &str) -> Condition {
 
 #[async_trait]
 impl CustomerRepo for SqlStore {
-    async fn create_customer(&self, actor: &Actor, new: NewCustomer) -> StoreResult<Customer> {
-        let _at = actor.at;
+    async fn create_customer_with(
+        &self,
+        actor: &Actor,
+        new: NewCustomer,
+        effects: &(dyn for<'c> Fn(&'c Customer) -> Vec<NewOutbox> + Sync),
+    ) -> StoreResult<Customer> {
         let txn = self.write.begin().await.map_err(db_err)?;
         let model = new_model(new).insert(&txn).await.map_err(db_err)?;
         let created = to_record(model)?;
         audit(&txn, actor, "customer.create", "customer", Some(created.id.to_string()), None, json(&created)).await?;
+        for item in effects(&created) {
+            crate::outbox::new_row(&item).insert(&txn).await.map_err(db_err)?;
+        }
         txn.commit().await.map_err(db_err)?;
         Ok(created)
     }
@@ -221,6 +228,26 @@ impl CustomerRepo for SqlStore {
             }
         }
         audit(&txn, actor, "customer.update", "customer", Some(id.to_string()), b, a).await?;
+        // Rule 2: what the routers must do about live sessions is committed with the change.
+        let action = broadnet_domain::billing::session_action(
+            (before.status, before.package_id),
+            (after.status, after.package_id),
+        );
+        if let Some(action) = action {
+            let action = match action {
+                broadnet_domain::billing::SessionAction::Disconnect => "disconnect",
+                broadnet_domain::billing::SessionAction::ApplyPackage => "apply_package",
+            };
+            let item = NewOutbox {
+                kind: "customer.sessions".into(),
+                // Sessions are under the username they logged in with, which this
+                // change may have replaced.
+                payload: serde_json::json!({"customer_id": id, "username": before.username, "action": action}),
+                dedupe_key: None,
+                at: actor.at,
+            };
+            crate::outbox::new_row(&item).insert(&txn).await.map_err(db_err)?;
+        }
         txn.commit().await.map_err(db_err)?;
         Ok(after)
     }

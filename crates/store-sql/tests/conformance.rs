@@ -952,3 +952,133 @@ async fn retention_folds_old_sessions_into_monthly_usage_and_purges_logs() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn credit_is_kept_and_pays_the_next_period_at_expiry() {
+    use broadnet_domain::PaymentProvider;
+    with_store(|s| async move {
+        let pkg = s.create_package(&actor(), package("Monthly")).await.unwrap(); // KES 1,500, 30 days
+        let now = t0();
+        let mut c = customer("saver", "Saver One", "0712000601");
+        c.package_id = Some(pkg.id);
+        c.status = CustomerStatus::AwaitingPayment;
+        c.expires_at = None;
+        let cust = s.create_customer(&actor(), c).await.unwrap();
+        let pay = |minor: i64, receipt: &str| {
+            let (s, receipt) = (s.clone(), receipt.to_string());
+            async move {
+                let p = s
+                    .create_payment(NewPayment {
+                        customer_id: cust.id,
+                        package_id: pkg.id,
+                        provider: PaymentProvider::Cash,
+                        amount: Money::from_minor(minor).unwrap(),
+                        currency: "KES".into(),
+                        phone: None,
+                        checkout_request_id: None,
+                        merchant_request_id: None,
+                        account_reference: None,
+                        initiated_by_admin_id: None,
+                        created_at: now,
+                    })
+                    .await
+                    .unwrap();
+                let c = Completion {
+                    payment_id: p.id,
+                    provider_receipt: receipt,
+                    amount: p.amount,
+                    phone: None,
+                    result_desc: "cash".into(),
+                    at: now,
+                    provider_confirmed: false,
+                };
+                match s.complete_payment(c).await.unwrap() {
+                    CompleteOutcome::Completed { renewal, .. } => renewal,
+                    other => panic!("{other:?}"),
+                }
+            }
+        };
+        // 4,000 buys two periods of 1,500 and leaves 1,000 of credit.
+        let r = pay(400_000, "C-1").await;
+        assert_eq!((r.periods, r.balance_after.minor()), (2, 100_000));
+        let c = s.get_customer(cust.id).await.unwrap();
+        assert_eq!((c.status, c.balance.minor()), (CustomerStatus::Active, 100_000));
+        assert_eq!(c.expires_at, Some(now + Duration::days(60)));
+        let inv = s.list_payments(&PaymentQuery::default()).await.unwrap().items[0].id;
+        let inv = s.get_invoice_for_payment(inv).await.unwrap();
+        assert_eq!((inv.periods, inv.applied.minor(), inv.balance_after.minor()), (2, 300_000, 100_000));
+
+        // The package gets cheaper: at expiry the credit pays the next period itself.
+        let mut cheaper = package("Monthly");
+        cheaper.price = Money::from_minor(100_000).unwrap();
+        s.update_package(&actor(), pkg.id, cheaper).await.unwrap();
+        let at = now + Duration::days(60);
+        let expired = s.expire_customers(at, 100).await.unwrap();
+        assert!(expired.is_empty(), "renewed from credit, not expired: {expired:?}");
+        let c = s.get_customer(cust.id).await.unwrap();
+        assert_eq!(
+            (c.status, c.balance.minor(), c.expires_at),
+            (CustomerStatus::Active, 0, Some(at + Duration::days(30)))
+        );
+        let outbox = s.list_outbox(&OutboxQuery::default()).await.unwrap();
+        assert!(outbox.items.iter().any(|o| o.kind == "customer.renewed"), "{:?}", outbox.items);
+        // With no credit left, the next expiry is an expiry.
+        let expired = s.expire_customers(at + Duration::days(30), 100).await.unwrap();
+        assert_eq!(expired.len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unmatched_payment_is_queued_once_and_assigned_once() {
+    use broadnet_domain::PaymentProvider;
+    with_store(|s| async move {
+        let pkg = s.create_package(&actor(), package("Monthly")).await.unwrap();
+        let mut c = customer("claimer", "Claimer One", "0712000611");
+        c.package_id = Some(pkg.id);
+        c.status = CustomerStatus::AwaitingPayment;
+        c.expires_at = None;
+        let cust = s.create_customer(&actor(), c).await.unwrap();
+        let new = NewUnmatched {
+            provider: PaymentProvider::Mpesa,
+            receipt: "RKU0000001".into(),
+            amount: Money::from_minor(150_000).unwrap(),
+            phone: Some("2547 ***** 611".into()),
+            payer_name: Some("CLAIMER".into()),
+            account_reference: Some("claimr".into()),
+            reason: "no customer with account \"claimr\"".into(),
+            payment_id: None,
+            at: t0(),
+        };
+        let a = s.record_unmatched(new.clone()).await.unwrap();
+        let b = s.record_unmatched(new).await.unwrap();
+        assert_eq!(a.id, b.id, "the same receipt is queued once");
+        assert_eq!(s.list_unmatched(&UnmatchedQuery::default()).await.unwrap().total, 1);
+
+        // Eight assignments at once: one applies the money.
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let s = s.clone();
+            let assignment = Assignment { unmatched_id: a.id, customer_id: cust.id, package_id: None, note: None };
+            tasks.push(tokio::spawn(async move { s.assign_unmatched(&actor(), assignment).await.unwrap() }));
+        }
+        let mut assigned = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                AssignOutcome::Assigned { outcome: CompleteOutcome::Completed { renewal, .. }, unmatched } => {
+                    assigned += 1;
+                    assert_eq!((renewal.periods, unmatched.status), (1, UnmatchedStatus::Assigned));
+                }
+                AssignOutcome::AlreadyResolved { unmatched } => assert_eq!(unmatched.status, UnmatchedStatus::Assigned),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(assigned, 1);
+        let c = s.get_customer(cust.id).await.unwrap();
+        assert_eq!((c.status, c.expires_at), (CustomerStatus::Active, Some(t0() + Duration::days(30))));
+        let p = s.find_payment_by_receipt("RKU0000001").await.unwrap();
+        assert_eq!(p.customer_id, Some(cust.id));
+        assert_eq!(s.list_payments(&PaymentQuery::default()).await.unwrap().total, 1, "one payment made of it");
+    })
+    .await;
+}

@@ -44,10 +44,23 @@ impl Actor {
 
 #[async_trait]
 pub trait CustomerRepo: Send + Sync {
-    async fn create_customer(&self, actor: &Actor, new: NewCustomer) -> StoreResult<Customer>;
+    async fn create_customer(&self, actor: &Actor, new: NewCustomer) -> StoreResult<Customer> {
+        self.create_customer_with(actor, new, &|_| Vec::new()).await
+    }
+    /// Creates the customer and, in the same transaction, the outbox entries that
+    /// `effects` makes for it (the welcome message), so none is lost in a crash.
+    async fn create_customer_with(
+        &self,
+        actor: &Actor,
+        new: NewCustomer,
+        effects: &(dyn for<'c> Fn(&'c Customer) -> Vec<NewOutbox> + Sync),
+    ) -> StoreResult<Customer>;
     async fn get_customer(&self, id: i64) -> StoreResult<Customer>;
     /// Usernames are unique regardless of case: `PAYONE` finds `payone`.
     async fn get_customer_by_username(&self, username: &str) -> StoreResult<Customer>;
+    /// When the change ends access or gives an active customer another package
+    /// (`billing::session_action`), a `customer.sessions` outbox entry is written in
+    /// the same transaction: the routers disconnect or re-rate the live sessions.
     async fn update_customer(&self, actor: &Actor, id: i64, patch: CustomerPatch) -> StoreResult<Customer>;
     async fn delete_customer(&self, actor: &Actor, id: i64) -> StoreResult<()>;
     async fn list_customers(&self, query: &CustomerQuery) -> StoreResult<Page<Customer>>;

@@ -21,6 +21,7 @@ pub fn sample() -> InvoiceDoc {
         package_name: "Home Fibre 10 Mbps (Unlimited)".into(),
         period: "25 Nov 2026 14:30 – 25 Dec 2026 14:30".into(),
         amount: "KES 1,500.00".into(),
+        applied: None,
         payment_method: "M-Pesa".into(),
         receipt: "NLJ7RT61SV".into(),
         status: "PAID".into(),
