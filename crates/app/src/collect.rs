@@ -17,8 +17,8 @@ pub const RECONCILE_AFTER_SECS: i64 = 120;
 /// A payment with no final answer after this long is closed as expired ("no-answer");
 /// a success that still arrives later completes it.
 pub const GIVE_UP_AFTER_MINUTES: i64 = 60;
-/// The result code of a payment we stopped waiting for (see the store's NO_ANSWER).
-pub const NO_ANSWER: &str = "no-answer";
+/// The result code of a payment we stopped waiting for.
+pub use broadnet_domain::billing::NO_ANSWER;
 
 /// What we answer Airtel's callback: `{"status": "received"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -537,9 +537,7 @@ impl App {
         let days = reminder_days(self.setting("notifications", "reminder_days").await?.as_deref());
         let now = self.now();
         let mut queued = 0;
-        for (i, d) in days.iter().enumerate() {
-            let lower = days.get(i + 1).copied().unwrap_or(0);
-            let (after, until) = (now + Duration::days(lower), now + Duration::days(*d));
+        for (d, after, until) in broadnet_domain::billing::reminder_windows(&days, now) {
             let mut after_id = 0;
             loop {
                 let batch = self.store.customers_expiring(after, until, after_id, 500).await?;
@@ -615,21 +613,7 @@ fn redact_login(payload: &mut Value) {
     }
 }
 
-/// "3,1" → [3, 1]; sorted, largest first, duplicates and nonsense dropped.
-pub fn reminder_days(setting: Option<&str>) -> Vec<i64> {
-    let mut days: Vec<i64> = setting
-        .unwrap_or("3,1")
-        .split([',', ' '])
-        .filter_map(|d| d.trim().parse().ok())
-        .filter(|d| (1..=60).contains(d))
-        .collect();
-    if days.is_empty() && setting.is_some_and(|s| !s.trim().is_empty()) {
-        days = vec![3, 1];
-    }
-    days.sort_unstable_by(|a, b| b.cmp(a));
-    days.dedup();
-    days
-}
+pub use broadnet_domain::billing::reminder_days;
 
 /// How one delivery went wrong.
 #[derive(Debug)]

@@ -279,6 +279,8 @@ async fn a_pppoe_client_logs_in_through_our_radius_and_is_cut_off_when_suspended
     // Suspended: the router is told to disconnect them, and does.
     let (st, _) = env.call("PATCH", &format!("/api/customers/{}", c["id"]), Some(json!({"status": "suspended"}))).await;
     assert_eq!(st, 200);
+    // The disconnect was queued in the outbox with the change; deliver it.
+    assert!(env.app.run_outbox().await.unwrap() >= 1);
     for _ in 0..60 {
         if sim.entries("/ppp/active").is_empty() {
             break;

@@ -1,7 +1,7 @@
 //! The billing rules, as plain functions over values: what a payment buys, what stays
 //! as credit, and when a customer has access. The store persists what these decide.
 
-use crate::{CustomerStatus, Money};
+use crate::{CustomerStatus, Money, PaymentStatus, Phone};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 /// The latest expiry we ever set: databases compare later dates wrongly, which would
@@ -136,6 +136,95 @@ pub fn session_action(
     }
 }
 
+/// The result code we give a payment we stopped waiting for; the money may still
+/// have moved, so a late success with a receipt completes it.
+pub const NO_ANSWER: &str = "no-answer";
+
+/// Result codes we give a payment ourselves when we refuse it; the provider's word
+/// never reopens those.
+pub const OUR_REFUSALS: [&str; 2] = ["refused", "duplicate"];
+
+/// Whether a success may still complete a payment: pending, or expired for want of
+/// an answer; and, when the provider's own status answer confirms the money moved,
+/// also failed, cancelled or expired by a callback or a timeout, but never one we
+/// refused ourselves.
+pub fn open_for_completion(status: PaymentStatus, result_code: Option<&str>, provider_confirmed: bool) -> bool {
+    status == PaymentStatus::Pending
+        || (status == PaymentStatus::Expired && result_code == Some(NO_ANSWER))
+        || (provider_confirmed
+            && matches!(status, PaymentStatus::Failed | PaymentStatus::Cancelled | PaymentStatus::Expired)
+            && !result_code.is_some_and(|c| OUR_REFUSALS.contains(&c)))
+}
+
+/// What a success must agree with (rule 3): the payment is open, the amount is the
+/// one we asked for, and the phone (when the provider names one) is the one the
+/// prompt went to. The reason for refusing, or `None` to apply it.
+pub fn completion_mismatch(
+    open: bool,
+    status: PaymentStatus,
+    asked: Money,
+    paid: Money,
+    asked_phone: Option<&Phone>,
+    paid_phone: Option<&Phone>,
+) -> Option<String> {
+    if !open {
+        return Some(format!("payment is {status}, not pending"));
+    }
+    if paid != asked {
+        return Some(format!("amount {paid} does not match the {asked} requested"));
+    }
+    match (paid_phone, asked_phone) {
+        (Some(paid), Some(asked)) if paid != asked => {
+            Some(format!("paid from {} but requested from {}", paid.as_str(), asked.as_str()))
+        }
+        _ => None,
+    }
+}
+
+/// The invoice number for the `seq`th invoice: the ISP's prefix (letters, digits,
+/// `-`, `_`, `/`; at most 16; `INV-` when none) and six digits. The number goes into
+/// file names and HTTP headers, so a prefix stored with quotes or line breaks is
+/// cleaned.
+pub fn invoice_number(prefix: Option<&str>, seq: i64) -> String {
+    let prefix = prefix
+        .map(|v| {
+            v.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/')).take(16).collect::<String>()
+        })
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "INV-".into());
+    format!("{prefix}{seq:06}")
+}
+
+/// Reminder days from the setting ("3,1" → [3, 1]): largest first, duplicates and
+/// nonsense dropped; the default 3 and 1 when unset or unreadable, none when empty.
+pub fn reminder_days(setting: Option<&str>) -> Vec<i64> {
+    let mut days: Vec<i64> = setting
+        .unwrap_or("3,1")
+        .split([',', ' '])
+        .filter_map(|d| d.trim().parse().ok())
+        .filter(|d| (1..=60).contains(d))
+        .collect();
+    if days.is_empty() && setting.is_some_and(|s| !s.trim().is_empty()) {
+        days = vec![3, 1];
+    }
+    days.sort_unstable_by(|a, b| b.cmp(a));
+    days.dedup();
+    days
+}
+
+/// For each reminder day, the window of expiries it covers: `(day, after, until]`,
+/// so a customer expiring in 2.5 days gets the 3-day reminder and, later, the 1-day
+/// one, each once.
+pub fn reminder_windows(days: &[i64], now: DateTime<Utc>) -> Vec<(i64, DateTime<Utc>, DateTime<Utc>)> {
+    days.iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let lower = days.get(i + 1).copied().unwrap_or(0);
+            (*d, now + Duration::days(lower), now + Duration::days(*d))
+        })
+        .collect()
+}
+
 fn extend(from: DateTime<Utc>, periods: i64, duration_minutes: i64) -> DateTime<Utc> {
     let last = last_moment();
     if from >= last {
@@ -255,6 +344,40 @@ mod tests {
         assert_eq!(session_action((Active, Some(1)), (Active, Some(1))), None);
         assert_eq!(session_action((Suspended, Some(1)), (Suspended, Some(2))), None);
         assert_eq!(session_action((AwaitingPayment, None), (AwaitingPayment, Some(2))), None);
+    }
+
+    #[test]
+    fn a_success_must_match_the_open_payment() {
+        use PaymentStatus::*;
+        let phone = Phone::parse("0712345678").unwrap();
+        let other = Phone::parse("0712000000").unwrap();
+        assert_eq!(completion_mismatch(true, Pending, kes(10), kes(10), Some(&phone), Some(&phone)), None);
+        assert_eq!(completion_mismatch(true, Pending, kes(10), kes(10), Some(&phone), None), None);
+        assert!(completion_mismatch(true, Pending, kes(10), kes(1), None, None).unwrap().contains("does not match"));
+        assert!(
+            completion_mismatch(true, Pending, kes(10), kes(10), Some(&phone), Some(&other))
+                .unwrap()
+                .contains("paid from")
+        );
+        assert!(completion_mismatch(false, Failed, kes(10), kes(10), None, None).unwrap().contains("failed"));
+        assert!(open_for_completion(Pending, None, false));
+        assert!(open_for_completion(Expired, Some(NO_ANSWER), false));
+        assert!(!open_for_completion(Cancelled, Some("1032"), false));
+        assert!(open_for_completion(Cancelled, Some("1032"), true), "the provider's own answer reopens it");
+        assert!(!open_for_completion(Failed, Some("refused"), true), "never what we refused");
+        assert!(!open_for_completion(Completed, None, true));
+    }
+
+    #[test]
+    fn invoice_numbers_and_reminder_days() {
+        assert_eq!(invoice_number(None, 7), "INV-000007");
+        assert_eq!(invoice_number(Some("KN/\"\r\n2026-"), 123), "KN/2026-000123");
+        assert_eq!(invoice_number(Some("\"\""), 1), "INV-000001");
+        assert_eq!(reminder_days(None), [3, 1]);
+        assert_eq!(reminder_days(Some("1, 7,3,3")), [7, 3, 1]);
+        assert_eq!(reminder_days(Some("")), Vec::<i64>::new());
+        let w = reminder_windows(&[3, 1], at(1));
+        assert_eq!(w, [(3, at(2), at(4)), (1, at(1), at(2))]);
     }
 
     #[test]

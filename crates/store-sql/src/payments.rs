@@ -100,14 +100,10 @@ fn settled(payment: Payment, receipt: &str) -> CompleteOutcome {
     CompleteOutcome::Refused { payment, reason }
 }
 
-/// The result code we give a payment we stopped waiting for; the money may still
-/// have moved, so a late success with a receipt completes it.
-pub const NO_ANSWER: &str = "no-answer";
+pub use billing::NO_ANSWER;
+use billing::OUR_REFUSALS;
 
-/// Result codes we give a payment ourselves when we refuse it; the provider's word
-/// never reopens those.
-const OUR_REFUSALS: [&str; 2] = ["refused", "duplicate"];
-
+/// The SQL form of `billing::open_for_completion`, for the guard update.
 fn open_for_completion(provider_confirmed: bool) -> sea_orm::Condition {
     let open = sea_orm::Condition::any().add(payment::Column::Status.eq(PaymentStatus::Pending.as_str())).add(
         sea_orm::Condition::all()
@@ -130,15 +126,6 @@ fn open_for_completion(provider_confirmed: bool) -> sea_orm::Condition {
                     .add(payment::Column::ResultCode.is_not_in(OUR_REFUSALS)),
             ),
     )
-}
-
-fn reopenable(p: &Payment, provider_confirmed: bool) -> bool {
-    let code = p.result_code.as_deref();
-    p.status == PaymentStatus::Pending
-        || (p.status == PaymentStatus::Expired && code == Some(NO_ANSWER))
-        || (provider_confirmed
-            && matches!(p.status, PaymentStatus::Failed | PaymentStatus::Cancelled | PaymentStatus::Expired)
-            && !code.is_some_and(|c| OUR_REFUSALS.contains(&c)))
 }
 
 fn rand_jitter() -> u8 {
@@ -272,15 +259,8 @@ pub(crate) async fn complete_in(
         .one(txn)
         .await
         .map_err(db_err)?
-        .map(|s| s.value)
-        // A prefix stored before prefixes were checked may hold quotes or line
-        // breaks; the number goes into file names and HTTP headers, so keep it clean.
-        .map(|v| {
-            v.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/')).take(16).collect::<String>()
-        })
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "INV-".into());
-    let number = format!("{prefix}{seq:06}");
+        .map(|s| s.value);
+    let number = billing::invoice_number(prefix.as_deref(), seq);
     invoice::Entity::insert(invoice::ActiveModel {
         seq: Set(seq),
         number: Set(number.clone()),
@@ -479,17 +459,15 @@ impl PaymentRepo for SqlStore {
             return Ok(CompleteOutcome::Refused { payment, reason });
         }
         // Rule 3: a callback must match the payment we started.
-        let mismatch = if !reopenable(&current, c.provider_confirmed) {
-            Some(format!("payment is {}, not pending", current.status))
-        } else if c.amount != current.amount {
-            Some(format!("amount {} does not match the {} requested", c.amount, current.amount))
-        } else if let (Some(paid), Some(asked)) = (&c.phone, &current.phone)
-            && paid != asked
-        {
-            Some(format!("paid from {} but requested from {}", paid.as_str(), asked.as_str()))
-        } else {
-            None
-        };
+        let open = billing::open_for_completion(current.status, current.result_code.as_deref(), c.provider_confirmed);
+        let mismatch = billing::completion_mismatch(
+            open,
+            current.status,
+            current.amount,
+            c.amount,
+            current.phone.as_ref(),
+            c.phone.as_ref(),
+        );
         if let Some(reason) = mismatch {
             let payment = self.note_refusal(c.payment_id, &reason, c.at).await?;
             return Ok(CompleteOutcome::Refused { payment, reason });

@@ -86,7 +86,8 @@ async fn migrations_are_idempotent_and_report_nothing_pending() {
             "m0004_admin_usernames",
             "m0004_provision_callbacks",
             "m0005_retention",
-            "m0006_customer_usernames"
+            "m0006_customer_usernames",
+            "m0007_billing"
         ]
     );
     let again = store.migrate().await.unwrap();
