@@ -219,17 +219,15 @@ impl App {
             .await
             .map_err(AppError::from_store("unmatched payment"))?;
         match outcome {
-            AssignOutcome::Assigned {
-                unmatched,
-                outcome: CompleteOutcome::Completed { payment, invoice_number, expires_at, renewal },
-            } => {
-                tracing::info!(admin = %s.admin.username, user = %customer.username, receipt = %unmatched.receipt, invoice = %invoice_number, "unmatched payment assigned");
-                self.wake_outbox();
-                Ok(AssignResult { unmatched, payment, invoice_number, applied: AppliedView::new(&renewal, expires_at) })
-            }
-            AssignOutcome::Assigned { outcome, .. } => {
-                Err(AppError::Internal(format!("assigned payment not completed: {outcome:?}")))
-            }
+            AssignOutcome::Assigned { unmatched, outcome } => match *outcome {
+                CompleteOutcome::Completed { payment, invoice_number, expires_at, renewal } => {
+                    tracing::info!(admin = %s.admin.username, user = %customer.username, receipt = %unmatched.receipt, invoice = %invoice_number, "unmatched payment assigned");
+                    self.wake_outbox();
+                    let applied = AppliedView::new(&renewal, expires_at);
+                    Ok(AssignResult { unmatched: *unmatched, payment, invoice_number, applied })
+                }
+                other => Err(AppError::Internal(format!("assigned payment not completed: {other:?}"))),
+            },
             AssignOutcome::AlreadyResolved { unmatched } => Err(AppError::InUse(format!(
                 "this payment was already {} by {}",
                 unmatched.status,

@@ -234,16 +234,18 @@ impl UnmatchedRepo for SqlStore {
                 let id = unmatched.payment_id.ok_or(StoreError::NotFound)?;
                 let payment = self.get_payment(id).await?;
                 Ok(AssignOutcome::Assigned {
-                    unmatched,
-                    outcome: CompleteOutcome::Completed {
+                    unmatched: Box::new(unmatched),
+                    outcome: Box::new(CompleteOutcome::Completed {
                         payment,
                         invoice_number: r.invoice_number,
                         expires_at: r.expires_at,
                         renewal: r.renewal,
-                    },
+                    }),
                 })
             }
-            None => Ok(AssignOutcome::AlreadyResolved { unmatched: self.get_unmatched(a.unmatched_id).await? }),
+            None => {
+                Ok(AssignOutcome::AlreadyResolved { unmatched: Box::new(self.get_unmatched(a.unmatched_id).await?) })
+            }
         }
     }
 }

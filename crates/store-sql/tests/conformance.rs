@@ -1066,12 +1066,12 @@ async fn an_unmatched_payment_is_queued_once_and_assigned_once() {
         let mut assigned = 0;
         for t in tasks {
             match t.await.unwrap() {
-                AssignOutcome::Assigned { outcome: CompleteOutcome::Completed { renewal, .. }, unmatched } => {
+                AssignOutcome::Assigned { outcome, unmatched } => {
                     assigned += 1;
+                    let CompleteOutcome::Completed { renewal, .. } = *outcome else { panic!("{outcome:?}") };
                     assert_eq!((renewal.periods, unmatched.status), (1, UnmatchedStatus::Assigned));
                 }
                 AssignOutcome::AlreadyResolved { unmatched } => assert_eq!(unmatched.status, UnmatchedStatus::Assigned),
-                other => panic!("{other:?}"),
             }
         }
         assert_eq!(assigned, 1);

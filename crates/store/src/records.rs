@@ -705,7 +705,7 @@ pub struct Assignment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AssignOutcome {
     /// This call assigned it: a completed payment was made of it, applied like any other.
-    Assigned { unmatched: UnmatchedPayment, outcome: CompleteOutcome },
+    Assigned { unmatched: Box<UnmatchedPayment>, outcome: Box<CompleteOutcome> },
     /// Someone assigned (or claimed) it first; nothing changed.
-    AlreadyResolved { unmatched: UnmatchedPayment },
+    AlreadyResolved { unmatched: Box<UnmatchedPayment> },
 }
