@@ -201,7 +201,7 @@ impl App {
     pub(crate) async fn payment_failed(&self, payment: &Payment) -> AppResult<()> {
         self.store
             .enqueue(NewOutbox {
-                kind: "payment.failed".into(),
+                kind: broadnet_store::OutboxKind::PaymentFailed,
                 payload: json!({"payment_id": payment.id}),
                 dedupe_key: Some(format!("payment.failed:{}", payment.id)),
                 at: self.now(),

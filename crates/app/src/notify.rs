@@ -9,7 +9,9 @@
 
 use crate::{App, AppError, AppResult};
 use broadnet_domain::Money;
-use broadnet_store::{Customer, NewOutbox, OutboxItem, OutboxQuery, OutboxResult, StoreError};
+use broadnet_store::{
+    Customer, NewOutbox, OutboxItem, OutboxKind, OutboxQuery, OutboxResult, OutboxStatus, StoreError,
+};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -64,7 +66,7 @@ fn subject(template: &str, vars: &BTreeMap<&str, String>) -> String {
 /// The welcome message for a new customer, queued with the account (rule 2).
 pub(crate) fn welcome_entry(c: &Customer, at: DateTime<Utc>) -> NewOutbox {
     NewOutbox {
-        kind: "customer.welcome".into(),
+        kind: OutboxKind::CustomerWelcome,
         payload: json!({"customer_id": c.id}),
         dedupe_key: Some(format!("welcome:{}", c.id)),
         at,
@@ -231,7 +233,7 @@ impl App {
         let now = self.now();
         if self.sms_settings().await?.enabled {
             let item = NewOutbox {
-                kind: "sms".into(),
+                kind: OutboxKind::Sms,
                 payload: json!({"to": format!("+{}", c.phone.as_str()), "message": text, "customer_id": c.id,
                     "template": template, "secrets": secrets}),
                 dedupe_key: Some(format!("{key}:sms")),
@@ -241,7 +243,7 @@ impl App {
         }
         if let (true, Some(to)) = (self.email_settings().await?.enabled, c.email.clone().filter(|e| e.contains('@'))) {
             let item = NewOutbox {
-                kind: "email".into(),
+                kind: OutboxKind::Email,
                 payload: json!({"to": to, "subject": subject(template, vars), "text": text, "customer_id": c.id,
                     "template": template, "invoice_payment_id": invoice_payment_id, "secrets": secrets}),
                 dedupe_key: Some(format!("{key}:email")),
@@ -265,8 +267,8 @@ impl App {
     async fn deliver(&self, item: &OutboxItem) -> Result<(), Delivery> {
         let key = item.dedupe_key.clone().unwrap_or_else(|| format!("outbox:{}", item.id));
         let p = &item.payload;
-        match item.kind.as_str() {
-            "payment.completed" => {
+        match item.kind {
+            OutboxKind::PaymentCompleted => {
                 let payment_id = p.get("payment_id").and_then(Value::as_i64).ok_or(Delivery::bad("no payment_id"))?;
                 let payment = self.store.get_payment(payment_id).await.map_err(Delivery::retry)?;
                 let Some(c) = self.customer_of(p).await.map_err(Delivery::retry)? else { return Ok(()) };
@@ -290,7 +292,7 @@ impl App {
                 self.refresh_sessions(&c).await;
                 Ok(())
             }
-            "payment.failed" => {
+            OutboxKind::PaymentFailed => {
                 let payment_id = p.get("payment_id").and_then(Value::as_i64).ok_or(Delivery::bad("no payment_id"))?;
                 let payment = self.store.get_payment(payment_id).await.map_err(Delivery::retry)?;
                 let Some(cid) = payment.customer_id else { return Ok(()) };
@@ -302,15 +304,15 @@ impl App {
                 vars.insert("reason", payment.result_desc.clone().unwrap_or_else(|| payment.status.to_string()));
                 self.fan_out(&c, "payment_failed", &vars, &key, None).await.map_err(Delivery::retry)
             }
-            "customer.welcome" | "customer.reminder" | "customer.expired" => {
+            OutboxKind::CustomerWelcome | OutboxKind::CustomerReminder | OutboxKind::CustomerExpired => {
                 let Some(c) = self.customer_of(p).await.map_err(Delivery::retry)? else { return Ok(()) };
                 let vars = self.customer_vars(&c).await.map_err(Delivery::retry)?;
-                let template = match item.kind.as_str() {
+                let template = match item.kind {
                     // The password is not rendered here: what the outbox stores is
                     // readable in the dashboard, so `{password}` stays a placeholder
                     // until the moment of sending (see `fill_secrets`).
-                    "customer.welcome" => "welcome",
-                    "customer.reminder" => "reminder",
+                    OutboxKind::CustomerWelcome => "welcome",
+                    OutboxKind::CustomerReminder => "reminder",
                     _ => {
                         // Expired: the router ends live sessions first (rule 4), retried
                         // while a router cannot be reached.
@@ -323,8 +325,8 @@ impl App {
                 };
                 self.fan_out(&c, template, &vars, &key, None).await.map_err(Delivery::retry)
             }
-            "customer.sessions" => self.deliver_session_action(p).await,
-            "customer.renewed" => {
+            OutboxKind::CustomerSessions => self.deliver_session_action(p).await,
+            OutboxKind::CustomerRenewed => {
                 let Some(c) = self.customer_of(p).await.map_err(Delivery::retry)? else { return Ok(()) };
                 let mut vars = self.customer_vars(&c).await.map_err(Delivery::retry)?;
                 let balance = p.get("balance_minor").and_then(Value::as_i64).and_then(|m| Money::from_minor(m).ok());
@@ -333,9 +335,8 @@ impl App {
                 self.refresh_sessions(&c).await;
                 Ok(())
             }
-            "sms" => self.deliver_sms(p).await,
-            "email" => self.deliver_email(p).await,
-            other => Err(Delivery::bad(&format!("unknown outbox entry kind {other:?}"))),
+            OutboxKind::Sms => self.deliver_sms(p).await,
+            OutboxKind::Email => self.deliver_email(p).await,
         }
     }
 
@@ -544,7 +545,7 @@ impl App {
                 for c in &batch {
                     let Some(exp) = c.expires_at else { continue };
                     let item = NewOutbox {
-                        kind: "customer.reminder".into(),
+                        kind: OutboxKind::CustomerReminder,
                         payload: json!({"customer_id": c.id, "days": d, "expires_at": exp}),
                         dedupe_key: Some(format!("reminder:{}:{}:{d}", c.id, exp.timestamp())),
                         at: now,
@@ -575,13 +576,14 @@ impl App {
         let mut errors = crate::FieldErrors::new();
         for (k, v) in params {
             match k.as_str() {
-                "kind" => q.kind = Some(v.clone()),
-                "status" if ["pending", "sending", "delivered", "failed"].contains(&v.as_str()) => {
-                    q.status = Some(v.clone())
-                }
-                "status" => {
-                    errors.entry(k.clone()).or_default().push("must be pending, sending, delivered or failed".into())
-                }
+                "kind" => match OutboxKind::parse(v) {
+                    Ok(kind) => q.kind = Some(kind),
+                    Err(e) => errors.entry(k.clone()).or_default().push(e.0),
+                },
+                "status" => match OutboxStatus::parse(v) {
+                    Ok(status) => q.status = Some(status),
+                    Err(e) => errors.entry(k.clone()).or_default().push(e.0),
+                },
                 _ => {
                     crate::fields::page_param(&mut errors, k, v, (&mut q.page, &mut q.per_page));
                 }

@@ -1431,7 +1431,7 @@ async fn any_amount_paid_is_kept_whole_periods_renew_and_credit_pays_the_rest() 
         (Some("awaiting_payment"), Some(100000), None)
     );
     let held = api.app.store.list_outbox(&Default::default()).await.unwrap();
-    let completed = held.items.iter().find(|o| o.kind == "payment.completed").expect("queued");
+    let completed = held.items.iter().find(|o| o.kind == broadnet_store::OutboxKind::PaymentCompleted).expect("queued");
     assert_eq!(completed.payload["shortfall_minor"], 50000, "{:?}", completed.payload);
 
     // 3,500 more with the 1,000 credit: three periods (4,500 = 3 × 1,500), no credit left.

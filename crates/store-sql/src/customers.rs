@@ -239,7 +239,7 @@ impl CustomerRepo for SqlStore {
                 broadnet_domain::billing::SessionAction::ApplyPackage => "apply_package",
             };
             let item = NewOutbox {
-                kind: "customer.sessions".into(),
+                kind: broadnet_store::OutboxKind::CustomerSessions,
                 // Sessions are under the username they logged in with, which this
                 // change may have replaced.
                 payload: serde_json::json!({"customer_id": id, "username": before.username, "action": action}),

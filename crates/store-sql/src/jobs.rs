@@ -55,7 +55,7 @@ impl SqlStore {
         )
         .await?;
         crate::outbox::new_row(&broadnet_store::NewOutbox {
-            kind: "customer.renewed".into(),
+            kind: broadnet_store::OutboxKind::CustomerRenewed,
             payload: serde_json::json!({"customer_id": c.id, "expires_at": until, "periods": r.periods,
                 "applied_minor": r.applied.minor(), "balance_minor": r.balance_after.minor()}),
             dedupe_key: Some(format!("customer.renewed:{}:{}", c.id, until.timestamp())),
@@ -133,7 +133,7 @@ impl JobRepo for SqlStore {
             // Rule 2: disconnecting live sessions and telling the customer go out through
             // the outbox, committed with the change.
             crate::outbox::new_row(&broadnet_store::NewOutbox {
-                kind: "customer.expired".into(),
+                kind: broadnet_store::OutboxKind::CustomerExpired,
                 payload: serde_json::json!({"customer_id": after.id, "expires_at": before.expires_at}),
                 dedupe_key: Some(format!(
                     "customer.expired:{}:{}",

@@ -3,7 +3,10 @@
 use crate::entities::outbox;
 use crate::{SqlStore, corrupt, db_err, from_db, to_db};
 use async_trait::async_trait;
-use broadnet_store::{NewOutbox, OutboxItem, OutboxQuery, OutboxRepo, OutboxResult, Page, StoreError, StoreResult};
+use broadnet_store::{
+    NewOutbox, OutboxItem, OutboxKind, OutboxQuery, OutboxRepo, OutboxResult, OutboxStatus, Page, StoreError,
+    StoreResult,
+};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -13,9 +16,9 @@ use sea_orm::{
 pub(crate) fn to_record(m: outbox::Model) -> StoreResult<OutboxItem> {
     Ok(OutboxItem {
         id: m.id,
-        kind: m.kind,
+        kind: OutboxKind::parse(&m.kind).map_err(|_| corrupt("outbox kind", &m.kind))?,
         payload: serde_json::from_str(&m.payload).map_err(|_| corrupt("outbox payload", &m.payload))?,
-        status: m.status,
+        status: OutboxStatus::parse(&m.status).map_err(|_| corrupt("outbox status", &m.status))?,
         attempts: m.attempts,
         next_attempt_at: from_db(m.next_attempt_at),
         last_error: m.last_error,
@@ -28,9 +31,9 @@ pub(crate) fn to_record(m: outbox::Model) -> StoreResult<OutboxItem> {
 pub(crate) fn new_row(item: &NewOutbox) -> outbox::ActiveModel {
     let at = to_db(item.at);
     outbox::ActiveModel {
-        kind: Set(item.kind.clone()),
+        kind: Set(item.kind.as_str().to_string()),
         payload: Set(item.payload.to_string()),
-        status: Set("pending".into()),
+        status: Set(OutboxStatus::Pending.as_str().to_string()),
         attempts: Set(0),
         next_attempt_at: Set(at),
         last_error: Set(None),
@@ -63,7 +66,7 @@ impl OutboxRepo for SqlStore {
         limit: u64,
     ) -> StoreResult<Vec<OutboxItem>> {
         let due = outbox::Entity::find()
-            .filter(outbox::Column::Status.is_in(["pending", "sending"]))
+            .filter(outbox::Column::Status.is_in([OutboxStatus::Pending.as_str(), OutboxStatus::Sending.as_str()]))
             .filter(outbox::Column::NextAttemptAt.lte(to_db(now)))
             .order_by_asc(outbox::Column::NextAttemptAt)
             .order_by_asc(outbox::Column::Id)
@@ -75,7 +78,7 @@ impl OutboxRepo for SqlStore {
         for m in due {
             // Guarded on what we read, so two nodes never both take a row.
             let res = outbox::Entity::update_many()
-                .col_expr(outbox::Column::Status, Expr::value("sending"))
+                .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Sending.as_str()))
                 .col_expr(outbox::Column::NextAttemptAt, Expr::value(to_db(claim_until)))
                 .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
                 .filter(outbox::Column::Id.eq(m.id))
@@ -86,7 +89,7 @@ impl OutboxRepo for SqlStore {
                 .map_err(db_err)?;
             if res.rows_affected == 1 {
                 let mut item = to_record(m)?;
-                item.status = "sending".into();
+                item.status = OutboxStatus::Sending;
                 item.attempts += 1;
                 item.next_attempt_at = claim_until;
                 claimed.push(item);
@@ -99,15 +102,15 @@ impl OutboxRepo for SqlStore {
         let mut q = outbox::Entity::update_many().filter(outbox::Column::Id.eq(id));
         q = match result {
             OutboxResult::Delivered => q
-                .col_expr(outbox::Column::Status, Expr::value("delivered"))
+                .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Delivered.as_str()))
                 .col_expr(outbox::Column::DeliveredAt, Expr::value(to_db(now)))
                 .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None)),
             OutboxResult::Retry { at, error } => q
-                .col_expr(outbox::Column::Status, Expr::value("pending"))
+                .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Pending.as_str()))
                 .col_expr(outbox::Column::NextAttemptAt, Expr::value(to_db(at)))
                 .col_expr(outbox::Column::LastError, Expr::value(clip(&error))),
             OutboxResult::Failed { error } => q
-                .col_expr(outbox::Column::Status, Expr::value("failed"))
+                .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Failed.as_str()))
                 .col_expr(outbox::Column::LastError, Expr::value(clip(&error))),
         };
         q.exec(&self.write).await.map_err(db_err)?;
@@ -116,9 +119,9 @@ impl OutboxRepo for SqlStore {
 
     async fn release_outbox_claims(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let res = outbox::Entity::update_many()
-            .col_expr(outbox::Column::Status, Expr::value("pending"))
+            .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Pending.as_str()))
             .col_expr(outbox::Column::NextAttemptAt, Expr::value(to_db(now)))
-            .filter(outbox::Column::Status.eq("sending"))
+            .filter(outbox::Column::Status.eq(OutboxStatus::Sending.as_str()))
             .exec(&self.write)
             .await
             .map_err(db_err)?;
@@ -128,10 +131,10 @@ impl OutboxRepo for SqlStore {
     async fn list_outbox(&self, q: &OutboxQuery) -> StoreResult<Page<OutboxItem>> {
         let mut cond = Condition::all();
         if let Some(k) = &q.kind {
-            cond = cond.add(outbox::Column::Kind.eq(k.clone()));
+            cond = cond.add(outbox::Column::Kind.eq(k.as_str()));
         }
         if let Some(s) = &q.status {
-            cond = cond.add(outbox::Column::Status.eq(s.clone()));
+            cond = cond.add(outbox::Column::Status.eq(s.as_str()));
         }
         let find = outbox::Entity::find().filter(cond);
         let (page, per_page) = crate::page_of(q.page, q.per_page);

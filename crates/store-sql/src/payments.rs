@@ -290,7 +290,7 @@ pub(crate) async fn complete_in(
         "balance_minor": renewal.balance_after.minor(), "shortfall_minor": renewal.shortfall.minor(),
     });
     crate::entities::outbox::Entity::insert(crate::outbox::new_row(&broadnet_store::NewOutbox {
-        kind: "payment.completed".into(),
+        kind: broadnet_store::OutboxKind::PaymentCompleted,
         payload,
         dedupe_key: Some(format!("payment.completed:{}", c.payment_id)),
         at: c.at,

@@ -825,7 +825,7 @@ async fn the_outbox_delivers_each_entry_once_and_retries() {
     with_store(|s| async move {
         let t = t0();
         let item = |key: Option<&str>| NewOutbox {
-            kind: "sms".into(),
+            kind: OutboxKind::Sms,
             payload: serde_json::json!({"to": "254712000001", "message": "hi"}),
             dedupe_key: key.map(str::to_string),
             at: t,
@@ -838,7 +838,7 @@ async fn the_outbox_delivers_each_entry_once_and_retries() {
         let lease = t + Duration::minutes(5);
         let claimed = s.claim_outbox(t, lease, 10).await.unwrap();
         assert_eq!(claimed.len(), 3);
-        assert!(claimed.iter().all(|c| c.status == "sending" && c.attempts == 1));
+        assert!(claimed.iter().all(|c| c.status == OutboxStatus::Sending && c.attempts == 1));
         assert!(s.claim_outbox(t, lease, 10).await.unwrap().is_empty(), "claimed rows are not taken twice");
         s.finish_outbox(claimed[0].id, OutboxResult::Delivered, t).await.unwrap();
         s.finish_outbox(
@@ -861,9 +861,10 @@ async fn the_outbox_delivers_each_entry_once_and_retries() {
         assert_eq!(taken.iter().map(|c| (c.id, c.attempts)).collect::<Vec<_>>(), [(claimed[1].id, 4)]);
         let all = s.list_outbox(&OutboxQuery::default()).await.unwrap();
         assert_eq!(all.total, 3);
-        let by = |st: &str| all.items.iter().filter(|i| i.status == st).count();
+        let by = |st: &str| all.items.iter().filter(|i| i.status.as_str() == st).count();
         assert_eq!((by("delivered"), by("failed"), by("sending")), (1, 1, 1));
-        let failed = s.list_outbox(&OutboxQuery { status: Some("failed".into()), ..Default::default() }).await.unwrap();
+        let failed =
+            s.list_outbox(&OutboxQuery { status: Some(OutboxStatus::Failed), ..Default::default() }).await.unwrap();
         assert_eq!(failed.items[0].last_error.as_deref(), Some("invalid phone"));
         assert_eq!(failed.items[0].payload["to"], "254712000001");
 
@@ -1022,7 +1023,7 @@ async fn credit_is_kept_and_pays_the_next_period_at_expiry() {
             (CustomerStatus::Active, 0, Some(at + Duration::days(30)))
         );
         let outbox = s.list_outbox(&OutboxQuery::default()).await.unwrap();
-        assert!(outbox.items.iter().any(|o| o.kind == "customer.renewed"), "{:?}", outbox.items);
+        assert!(outbox.items.iter().any(|o| o.kind == OutboxKind::CustomerRenewed), "{:?}", outbox.items);
         // With no credit left, the next expiry is an expiry.
         let expired = s.expire_customers(at + Duration::days(30), 100).await.unwrap();
         assert_eq!(expired.len(), 1);

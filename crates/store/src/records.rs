@@ -488,10 +488,32 @@ pub struct Invoice {
     pub balance_after: Money,
 }
 
+broadnet_domain::text_enum!(
+    /// What an outbox entry asks for. Events (`payment.completed`, `customer.*`) are
+    /// turned into messages and router actions when delivered; `sms` and `email` are
+    /// one message each.
+    OutboxKind {
+        PaymentCompleted => "payment.completed",
+        PaymentFailed => "payment.failed",
+        CustomerWelcome => "customer.welcome",
+        CustomerReminder => "customer.reminder",
+        CustomerExpired => "customer.expired",
+        CustomerRenewed => "customer.renewed",
+        CustomerSessions => "customer.sessions",
+        Sms => "sms",
+        Email => "email",
+    }
+);
+
+broadnet_domain::text_enum!(
+    /// An outbox entry's delivery: pending (due at `next_attempt_at`), sending (claimed
+    /// by the delivery job), delivered, or failed for good.
+    OutboxStatus { Pending => "pending", Sending => "sending", Delivered => "delivered", Failed => "failed" }
+);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOutbox {
-    /// `payment.completed`, `sms`, `email`, `disconnect`, `coa`, ...
-    pub kind: String,
+    pub kind: OutboxKind,
     pub payload: serde_json::Value,
     /// Entries with the same key are added once (a reminder per customer and expiry, say).
     pub dedupe_key: Option<String>,
@@ -501,10 +523,9 @@ pub struct NewOutbox {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OutboxItem {
     pub id: i64,
-    pub kind: String,
+    pub kind: OutboxKind,
     pub payload: serde_json::Value,
-    /// pending, sending, delivered, failed
-    pub status: String,
+    pub status: OutboxStatus,
     pub attempts: i32,
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
@@ -529,8 +550,8 @@ pub enum OutboxResult {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OutboxQuery {
-    pub kind: Option<String>,
-    pub status: Option<String>,
+    pub kind: Option<OutboxKind>,
+    pub status: Option<OutboxStatus>,
     pub page: u64,
     pub per_page: u64,
 }
