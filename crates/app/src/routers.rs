@@ -3,6 +3,7 @@
 
 use crate::fields::Fields;
 use crate::{App, AppError, AppResult, Session};
+use broadnet_domain::RouterState;
 use broadnet_domain::ServiceType;
 use broadnet_routeros::{Client, ConnectOptions, RosError};
 use broadnet_store::{NewRouter, Router, RouterHealth, RouterPatch, TokenRefusal};
@@ -453,7 +454,7 @@ impl App {
         }
         let r = self.store.get_router(router_id).await.map_err(AppError::from_store("router"))?;
         let patch = RouterPatch {
-            state: Some(if r.state == "unprovisioned" { "provisioned".into() } else { r.state.clone() }),
+            state: Some(if r.state == RouterState::Unprovisioned { RouterState::Provisioned } else { r.state }),
             identity: Some(identity),
             ros_version: Some(version),
             board: Some(board),
@@ -493,7 +494,7 @@ impl App {
     pub async fn configure_router(&self, s: &Session, id: i64) -> AppResult<Value> {
         s.require_write()?;
         let r = self.store.get_router(id).await.map_err(AppError::from_store("router"))?;
-        if r.state == "unprovisioned" {
+        if r.state == RouterState::Unprovisioned {
             return Err(AppError::field("router", "provision the router first (step 2)"));
         }
         self.config_log.start(id)?;
@@ -510,7 +511,7 @@ impl App {
         };
         let _ = self
             .store
-            .update_router(&actor, id, RouterPatch { state: Some("configuring".into()), ..Default::default() })
+            .update_router(&actor, id, RouterPatch { state: Some(RouterState::Configuring), ..Default::default() })
             .await;
         emit("connect", "started", "connecting to the RouterOS API".into());
         let client = match self.connect_router(&r).await {
@@ -545,9 +546,9 @@ impl App {
     }
 
     async fn finish_configuration(&self, actor: &broadnet_store::Actor, id: i64, ok: bool) {
-        let state = if ok { "configured" } else { "partial" };
+        let state = if ok { RouterState::Configured } else { RouterState::Partial };
         if let Err(e) =
-            self.store.update_router(actor, id, RouterPatch { state: Some(state.into()), ..Default::default() }).await
+            self.store.update_router(actor, id, RouterPatch { state: Some(state), ..Default::default() }).await
         {
             tracing::error!(router = id, error = %e, "cannot record the configuration result");
         }
@@ -821,7 +822,7 @@ impl App {
         // fit well inside the job's lease.
         let mut set = tokio::task::JoinSet::new();
         let mut n = 0;
-        for r in routers.into_iter().filter(|r| r.state != "unprovisioned" && r.api_password_enc.is_some()) {
+        for r in routers.into_iter().filter(|r| r.state != RouterState::Unprovisioned && r.api_password_enc.is_some()) {
             if set.len() >= 16 {
                 set.join_next().await;
             }

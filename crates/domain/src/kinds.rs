@@ -80,6 +80,18 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// Where a router is in the wizard: added, then provisioned (it called back with
+    /// its identity), then configured by us over its API (or partly, when a step failed).
+    RouterState {
+        Unprovisioned => "unprovisioned",
+        Provisioned => "provisioned",
+        Configuring => "configuring",
+        Configured => "configured",
+        Partial => "partial",
+    }
+);
+
 impl Role {
     pub fn can_write(self) -> bool {
         !matches!(self, Role::Viewer)

@@ -35,7 +35,7 @@ impl RouterRepo for SqlStore {
             require_message_authenticator: Set(new.require_message_authenticator),
             api_tls: Set(false),
             api_tls_insecure: Set(false),
-            state: Set("unprovisioned".into()),
+            state: Set(broadnet_domain::RouterState::Unprovisioned.as_str().to_string()),
             online: Set(false),
             created_at: Set(now),
             updated_at: Set(now),

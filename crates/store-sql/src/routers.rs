@@ -27,7 +27,7 @@ pub(crate) fn to_record(m: router::Model) -> StoreResult<Router> {
         api_tls_insecure: m.api_tls_insecure,
         api_username: m.api_username,
         api_password_enc: m.api_password_enc,
-        state: m.state,
+        state: broadnet_domain::RouterState::parse(&m.state).map_err(|_| crate::corrupt("router state", &m.state))?,
         identity: m.identity,
         ros_version: m.ros_version,
         board: m.board,
@@ -108,7 +108,7 @@ pub(crate) async fn update(s: &SqlStore, actor: &Actor, id: i64, p: RouterPatch)
         am.api_password_enc = Set(v);
     }
     if let Some(v) = p.state {
-        am.state = Set(v);
+        am.state = Set(v.as_str().to_string());
     }
     if let Some(v) = p.identity {
         am.identity = Set(v);

@@ -578,8 +578,7 @@ pub struct Router {
     /// Encrypted by the app (never shown).
     #[serde(skip)]
     pub api_password_enc: Option<String>,
-    /// unprovisioned, provisioned, configuring, configured, partial
-    pub state: String,
+    pub state: broadnet_domain::RouterState,
     pub identity: Option<String>,
     pub ros_version: Option<String>,
     pub board: Option<String>,
@@ -610,7 +609,7 @@ pub struct RouterPatch {
     pub api_tls_insecure: Option<bool>,
     pub api_username: Option<Option<String>>,
     pub api_password_enc: Option<Option<String>>,
-    pub state: Option<String>,
+    pub state: Option<broadnet_domain::RouterState>,
     pub identity: Option<Option<String>>,
     pub ros_version: Option<Option<String>>,
     pub board: Option<Option<String>>,
