@@ -65,7 +65,7 @@ pub fn build_app(cfg: &Config, store: DynStore, clock: Arc<dyn Clock>) -> App {
 /// provider's environment is `simulator`: the whole payment flow with no accounts.
 pub fn simulators(cfg: &Config, callback_base: &str) -> axum::Router {
     use broadnet_app::gateway::{SIM_AIRTEL, SIM_MPESA, SIM_SMS};
-    use broadnet_providers::sim;
+    use broadnet_sim as sim;
     let mut r = axum::Router::new();
     for name in cfg.simulators() {
         r = match name {
