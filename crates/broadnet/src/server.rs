@@ -460,7 +460,7 @@ pub fn radius_config(cfg: &Config) -> anyhow::Result<broadnet_radius_server::Con
     Ok(broadnet_radius_server::Config {
         auth_addr: SocketAddr::new(host, cfg.radius_auth_port),
         acct_addr: SocketAddr::new(host, cfg.radius_acct_port),
-        policy: broadnet_radius_server::decide::Policy { how_to_pay, ..Default::default() },
+        policy: broadnet_radius_server::authorization::Policy { how_to_pay, ..Default::default() },
         client_refresh: std::time::Duration::from_secs(30),
         default_secret: cfg.radius_shared_secret.expose().to_string(),
     })
