@@ -65,7 +65,7 @@ pub fn build_app(cfg: &Config, store: DynStore, clock: Arc<dyn Clock>) -> App {
 /// provider's environment is `simulator`: the whole payment flow with no accounts.
 pub fn simulators(cfg: &Config, callback_base: &str) -> axum::Router {
     use broadnet_app::gateway::{SIM_AIRTEL, SIM_MPESA, SIM_SMS};
-    use broadnet_providers::sim;
+    use broadnet_sim as sim;
     let mut r = axum::Router::new();
     for name in cfg.simulators() {
         r = match name {
@@ -460,7 +460,7 @@ pub fn radius_config(cfg: &Config) -> anyhow::Result<broadnet_radius_server::Con
     Ok(broadnet_radius_server::Config {
         auth_addr: SocketAddr::new(host, cfg.radius_auth_port),
         acct_addr: SocketAddr::new(host, cfg.radius_acct_port),
-        policy: broadnet_radius_server::decide::Policy { how_to_pay, ..Default::default() },
+        policy: broadnet_radius_server::authorization::Policy { how_to_pay, ..Default::default() },
         client_refresh: std::time::Duration::from_secs(30),
         default_secret: cfg.radius_shared_secret.expose().to_string(),
     })

@@ -1,7 +1,7 @@
 //! `broadnet simulate mpesa|airtel|sms`: a provider simulator as its own server.
 
 use broadnet_app::gateway::{SIM_AIRTEL, SIM_MPESA, SIM_SMS};
-use broadnet_providers::sim;
+use broadnet_sim as sim;
 use std::net::SocketAddr;
 
 pub async fn run(provider: &str, listen: SocketAddr, callback_url: Option<String>) -> anyhow::Result<()> {
@@ -36,7 +36,7 @@ pub async fn run(provider: &str, listen: SocketAddr, callback_url: Option<String
             url
         }
         "mikrotik" => {
-            use broadnet_routeros::sim::{RouterSim, SimConfig};
+            use broadnet_sim::routeros::{RouterSim, SimConfig};
             let s = RouterSim::new(SimConfig {
                 identity: "BroadNet-Sim".into(),
                 users: vec![("admin".into(), String::new(), "full".into())],

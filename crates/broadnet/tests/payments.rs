@@ -8,7 +8,7 @@
 use broadnet::config::{Config, Vars};
 use broadnet::server;
 use broadnet_domain::CustomerStatus;
-use broadnet_providers::sim::{airtel as asim, mpesa as msim, sms as ssim};
+use broadnet_sim::{airtel as asim, mpesa as msim, sms as ssim};
 use broadnet_store::{AcctEvent, AcctKind, PaymentRepo, RadiusRepo};
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};

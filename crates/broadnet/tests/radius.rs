@@ -7,7 +7,7 @@
 use broadnet_domain::{CustomerStatus, CustomerType, Money, Phone, ServiceType, Username};
 use broadnet_radius::dict::attr;
 use broadnet_radius::{Avp, Code, Packet, crypto, encode_request, verify_response};
-use broadnet_radius_server::{Config, Server, Stats, decide::Policy};
+use broadnet_radius_server::{Config, Server, Stats, authorization::Policy};
 use broadnet_store::{Actor, DynStore, NewCustomer, NewPackage, NewRouter, PostAuthQuery, SessionQuery};
 use broadnet_store_sql::SqlStore;
 use broadnet_testkit::TestDb;

@@ -10,7 +10,7 @@ mod common;
 
 use broadnet::config::{Config, Vars};
 use broadnet::server;
-use broadnet_routeros::sim::{RouterSim, SimConfig};
+use broadnet_sim::routeros::{RouterSim, SimConfig};
 use chrono::Duration;
 use serde_json::{Value, json};
 
@@ -264,10 +264,10 @@ async fn a_pppoe_client_logs_in_through_our_radius_and_is_cut_off_when_suspended
         .await;
     assert_eq!(st, 201, "{c}");
     // The wrong password is refused with a reason; the right one is in.
-    let refused = sim.pppoe_login("otieno", "nope", "AA:BB:CC:00:00:01", broadnet_routeros::sim::Auth::Chap).await;
+    let refused = sim.pppoe_login("otieno", "nope", "AA:BB:CC:00:00:01", broadnet_sim::routeros::Auth::Chap).await;
     assert!(refused.is_err(), "{refused:?}");
     let session =
-        sim.pppoe_login("otieno", "pw123456", "AA:BB:CC:00:00:01", broadnet_routeros::sim::Auth::Chap).await.unwrap();
+        sim.pppoe_login("otieno", "pw123456", "AA:BB:CC:00:00:01", broadnet_sim::routeros::Auth::Chap).await.unwrap();
     let active = sim.entries("/ppp/active");
     assert_eq!(active.len(), 1);
     assert_eq!(active[0]["limit"], "5M/10M", "{active:?}");
@@ -299,7 +299,7 @@ async fn a_pppoe_client_logs_in_through_our_radius_and_is_cut_off_when_suspended
     let (_, sessions) = env.call("GET", "/api/sessions?open=true&username=otieno", None).await;
     assert_eq!(sessions["total"], 0, "the router's Accounting-Stop closed it: {sessions}");
     // And they cannot come back.
-    let again = sim.pppoe_login("otieno", "pw123456", "AA:BB:CC:00:00:01", broadnet_routeros::sim::Auth::Pap).await;
+    let again = sim.pppoe_login("otieno", "pw123456", "AA:BB:CC:00:00:01", broadnet_sim::routeros::Auth::Pap).await;
     assert!(again.is_err(), "{again:?}");
     sim.shutdown();
     env.finish().await;

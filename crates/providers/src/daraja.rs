@@ -266,7 +266,7 @@ fn eat() -> FixedOffset {
 }
 
 /// The current time in Africa/Nairobi.
-pub(crate) fn eat_now() -> DateTime<FixedOffset> {
+pub fn eat_now() -> DateTime<FixedOffset> {
     Utc::now().with_timezone(&eat())
 }
 

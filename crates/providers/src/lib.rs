@@ -3,16 +3,15 @@
 //! - [`daraja`]: Safaricom M-Pesa Daraja (STK push, STK query, C2B URL registration, callback decoding).
 //! - [`airtel`]: Airtel Money Collection API (USSD push, enquiry, callback decoding and `hash` check).
 //! - [`sms`]: Africa's Talking SMS (send, delivery reports, GSM-7/UCS-2 segment counting).
-//! - [`sim`]: in-process simulators of all three services (axum servers), used by tests and by
-//!   `broadnet simulate` to demo without provider accounts.
+//!
+//! Clients only: the simulators of these services live in `broadnet_sim`, which builds on this crate.
 //!
 //! The reference documents in `shared/reference/` are the source of truth for every wire detail.
 
 pub mod airtel;
 pub mod daraja;
-mod lenient;
+pub mod lenient;
 pub mod phone;
-pub mod sim;
 pub mod sms;
 mod token;
 

@@ -1,9 +1,10 @@
-//! Dynamic Authorization client (RFC 5176): Disconnect-Request and CoA-Request to
-//! a router's port 3799, with timeout and retransmission of the identical packet.
+//! Dynamic Authorization client (RFC 5176): Disconnect-Request and CoA-Request to a router's port
+//! 3799, with timeout and retransmission of the identical packet; [`Nas`] aims them at a session.
 
 use broadnet_radius::dict::{self, attr};
 use broadnet_radius::{Avp, Code, Packet, encode_request, verify_response};
-use std::net::SocketAddr;
+use broadnet_store::DynStore;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::net::UdpSocket;
 
@@ -88,5 +89,75 @@ impl CoaClient {
             }
         }
         Ok(Outcome::Timeout)
+    }
+}
+
+/// Sessions acted on through their router's Dynamic Authorization port.
+pub struct Nas {
+    store: DynStore,
+    client: CoaClient,
+    coa_port: u16,
+    default_secret: String,
+}
+
+impl Nas {
+    pub fn new(store: DynStore, client: CoaClient, coa_port: u16, default_secret: String) -> Nas {
+        Nas { store, client, coa_port, default_secret }
+    }
+
+    async fn target(&self, session: &broadnet_store::RadSession) -> Result<(SocketAddr, String), String> {
+        let clients = self.store.radius_clients().await.map_err(|e| e.to_string())?;
+        let client = clients
+            .iter()
+            .find(|c| Some(c.router_id) == session.router_id)
+            .or_else(|| clients.iter().find(|c| c.nas_ip == session.nas_ip))
+            .ok_or_else(|| format!("no router for NAS {}", session.nas_ip))?;
+        let ip: IpAddr = client.nas_ip.parse().map_err(|_| format!("router {} has no valid address", client.name))?;
+        let secret = if client.secret.is_empty() { self.default_secret.clone() } else { client.secret.clone() };
+        if secret.is_empty() {
+            return Err(format!("router {} has no RADIUS secret (set RADIUS_SHARED_SECRET)", client.name));
+        }
+        Ok((SocketAddr::new(ip, self.coa_port), secret))
+    }
+
+    fn identify(session: &broadnet_store::RadSession) -> Vec<Avp> {
+        let mut attrs =
+            vec![Avp::text(attr::USER_NAME, &session.username), Avp::text(attr::ACCT_SESSION_ID, &session.session_id)];
+        if let Some(ip) = session.framed_ip.as_deref().and_then(|s| s.parse::<std::net::Ipv4Addr>().ok()) {
+            attrs.push(Avp::ipv4(attr::FRAMED_IP_ADDRESS, ip));
+        }
+        attrs
+    }
+
+    async fn send(
+        &self,
+        session: &broadnet_store::RadSession,
+        code: Code,
+        extra: Vec<Avp>,
+    ) -> Result<broadnet_app::sessions::NasResult, String> {
+        let (target, secret) = self.target(session).await?;
+        let mut attrs = Nas::identify(session);
+        attrs.extend(extra);
+        let outcome = self.client.send(target, &secret, code, &attrs).await.map_err(|e| format!("{target}: {e}"))?;
+        Ok(broadnet_app::sessions::NasResult { ok: outcome == Outcome::Ack, detail: outcome.describe() })
+    }
+}
+
+#[async_trait::async_trait]
+impl broadnet_app::sessions::NasControl for Nas {
+    async fn disconnect(
+        &self,
+        session: &broadnet_store::RadSession,
+    ) -> Result<broadnet_app::sessions::NasResult, String> {
+        self.send(session, Code::DisconnectRequest, Vec::new()).await
+    }
+
+    async fn change_rate_limit(
+        &self,
+        session: &broadnet_store::RadSession,
+        rate_limit: &str,
+    ) -> Result<broadnet_app::sessions::NasResult, String> {
+        let rate = Avp::mikrotik_text(dict::mikrotik::RATE_LIMIT, rate_limit);
+        self.send(session, Code::CoaRequest, vec![rate]).await
     }
 }

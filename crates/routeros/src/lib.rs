@@ -4,14 +4,13 @@
 //! - [`Client`]: async, tagged, concurrent API client over TCP (8728) or TLS (8729), with typed helpers
 //!   for what the router wizard needs ([`Client::ensure`] makes re-running configuration safe).
 //! - [`Pool`] / [`Reconnecting`]: reconnect on the next call after a connection died.
-//! - [`sim::RouterSim`]: an in-process RouterOS simulator speaking the same protocol, for tests and
-//!   `broadnet simulate mikrotik`.
+//!
+//! Protocol and client only: the RouterOS simulator lives in `broadnet_sim::routeros`.
 
 mod client;
 pub mod codec;
 mod error;
 mod pool;
-pub mod sim;
 pub mod tls;
 
 pub use client::{

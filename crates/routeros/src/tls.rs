@@ -9,12 +9,13 @@ use std::sync::{Arc, OnceLock};
 
 use tokio_rustls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use tokio_rustls::rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use tokio_rustls::rustls::{self, ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use tokio_rustls::rustls::{self, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::RosError;
 
-fn provider() -> Arc<CryptoProvider> {
+/// The *ring* crypto provider of every RouterOS TLS connection (client here, server in the simulator).
+pub fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider())).clone()
 }
@@ -100,20 +101,4 @@ pub fn client_config(accept_invalid: bool) -> Result<Arc<ClientConfig>, RosError
     }
     let config = build_client_config(accept_invalid)?;
     Ok(cell.get_or_init(|| config).clone())
-}
-
-/// The simulator's built-in self-signed certificate (DER), valid for `localhost`, `127.0.0.1`, `::1` and
-/// `routeros-sim.invalid` until 2126. **Test only** — its private key is in this crate's source.
-pub const SIM_CERT_DER: &[u8] = include_bytes!("sim/sim-cert.der");
-const SIM_KEY_PKCS8_DER: &[u8] = include_bytes!("sim/sim-key.pk8.der");
-
-/// Server configuration for the simulator's API-SSL listener.
-pub(crate) fn sim_server_config() -> Result<Arc<ServerConfig>, rustls::Error> {
-    let cert = CertificateDer::from(SIM_CERT_DER.to_vec());
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(SIM_KEY_PKCS8_DER.to_vec()));
-    let config = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)?;
-    Ok(Arc::new(config))
 }

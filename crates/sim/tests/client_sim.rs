@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use broadnet_routeros::sim::{ActiveKind, RouterSim, SimConfig};
 use broadnet_routeros::{Client, ConnectOptions, Ensured, Pool, Reconnecting, RosError};
+use broadnet_sim::routeros::{ActiveKind, RouterSim, SimConfig};
 
 fn config() -> SimConfig {
     SimConfig {
@@ -630,15 +630,15 @@ async fn handles_and_futures_are_send() {
     assert_eq!(pooled.await.unwrap().unwrap().board_name, "hEX");
 
     // the simulator's script and NAS futures can be spawned too
-    send_sync::<broadnet_routeros::sim::NasSession>();
-    send_sync::<broadnet_routeros::sim::ScriptError>();
+    send_sync::<broadnet_sim::routeros::NasSession>();
+    send_sync::<broadnet_sim::routeros::ScriptError>();
     let sim2 = sim.clone();
     let out = tokio::spawn(send_future(async move { sim2.run_script(":put [/system identity get name]").await }));
     assert_eq!(out.await.unwrap().unwrap(), "westlands-gw\n");
     let login = tokio::spawn(send_future(async move {
-        sim.pppoe_login("a", "b", "aa:bb:cc:dd:ee:ff", broadnet_routeros::sim::Auth::Pap)
+        sim.pppoe_login("a", "b", "aa:bb:cc:dd:ee:ff", broadnet_sim::routeros::Auth::Pap)
             .await
             .map(|s| s.user().to_owned())
     }));
-    assert_eq!(login.await.unwrap(), Err(broadnet_routeros::sim::LoginError::NoRadius));
+    assert_eq!(login.await.unwrap(), Err(broadnet_sim::routeros::LoginError::NoRadius));
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use broadnet_providers::ProviderError;
 use broadnet_providers::daraja::{C2bNotification, Daraja, DarajaConfig, StkCallback, StkPush, StkQuery};
-use broadnet_providers::sim::mpesa::{Behaviour, MpesaSim, Outcome};
+use broadnet_sim::mpesa::{Behaviour, MpesaSim, Outcome};
 use chrono::Utc;
 use common::{Catcher, any_port, eventually};
 use serde_json::{Value, json};

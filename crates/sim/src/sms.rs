@@ -20,8 +20,8 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{callback_client, lock, random_hex};
-use crate::sms::{segments, status_name};
+use crate::{callback_client, lock, random_hex};
+use broadnet_providers::sms::{segments, status_name};
 
 /// What the simulator charges per recipient per message part.
 const COST_PER_PART: f64 = 0.8;
@@ -92,7 +92,7 @@ impl SmsSim {
 
     /// Bind (port 0 = any) and serve in a tokio task; returns the base URL "http://127.0.0.1:PORT".
     pub async fn spawn(&self, addr: SocketAddr) -> std::io::Result<String> {
-        super::serve(self.router(), addr).await
+        crate::serve(self.router(), addr).await
     }
 
     /// Messages accepted so far, one per recipient.

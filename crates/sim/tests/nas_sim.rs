@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use broadnet_radius::dict::{VENDOR_MIKROTIK, acct_status, attr, mikrotik, nas_port_type, service_type};
 use broadnet_radius::{Avp, Code, Packet, crypto, encode_request, encode_response, verify_request, verify_response};
-use broadnet_routeros::sim::{ActiveKind, Auth, LoginError, RouterSim, SimConfig};
+use broadnet_sim::routeros::{ActiveKind, Auth, LoginError, RouterSim, SimConfig};
 use tokio::net::UdpSocket;
 
 const SECRET: &str = "s3cret-radius";

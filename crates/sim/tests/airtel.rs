@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use broadnet_providers::ProviderError;
 use broadnet_providers::airtel::{Airtel, AirtelCallback, AirtelConfig, AirtelStatus, UssdPush};
-use broadnet_providers::sim::airtel::{AirtelSim, Behaviour, Outcome};
+use broadnet_sim::airtel::{AirtelSim, Behaviour, Outcome};
 use common::{Catcher, any_port, eventually};
 use serde_json::{Value, json};
 

@@ -1,11 +1,16 @@
-//! Simulators of M-Pesa Daraja, Airtel Money and Africa's Talking SMS.
+//! Every simulator BroadNet ships, so tests and demos run without provider accounts or routers.
+//! They follow `reference/` exactly and are built on the protocol crates, never the other way round.
 //!
-//! Each one is an axum [`Router`](axum::Router) that speaks the provider's wire format as the reference files
-//! describe it (and refuses what the provider refuses), plus in-process control methods and a small HTTP
-//! control surface under `/simulator/…` so a demo can be driven from outside (e.g. with curl).
+//! - [`mpesa`], [`airtel`], [`sms`]: M-Pesa Daraja, Airtel Money and Africa's Talking SMS. Each one is an
+//!   axum [`Router`](axum::Router) that speaks the provider's wire format as the reference files describe it
+//!   (and refuses what the provider refuses), plus in-process control methods and a small HTTP control
+//!   surface under `/simulator/…` so a demo can be driven from outside (e.g. with curl).
+//! - [`routeros`]: a MikroTik router: RouterOS API (TCP/TLS), script interpreter, and a NAS that speaks
+//!   RADIUS to the built-in server and answers CoA/Disconnect.
 
 pub mod airtel;
 pub mod mpesa;
+pub mod routeros;
 pub mod sms;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -6,8 +6,8 @@ mod common;
 use std::time::Duration;
 
 use broadnet_providers::ProviderError;
-use broadnet_providers::sim::sms::SmsSim;
 use broadnet_providers::sms::{AfricasTalking, AtConfig, DeliveryReport};
+use broadnet_sim::sms::SmsSim;
 use common::{Catcher, any_port};
 use serde_json::Value;
 

@@ -23,10 +23,10 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{callback_client, lock, random_alnum, random_digits, random_letter, thousands};
-use crate::airtel::{Airtel, RESPONSE_IN_PROCESS, RESULT_OK};
-use crate::daraja::eat_now;
-use crate::lenient;
+use crate::{callback_client, lock, random_alnum, random_digits, random_letter, thousands};
+use broadnet_providers::airtel::{Airtel, RESPONSE_IN_PROCESS, RESULT_OK};
+use broadnet_providers::daraja::eat_now;
+use broadnet_providers::lenient;
 
 const COUNTRY: &str = "KE";
 const CURRENCY: &str = "KES";
@@ -54,7 +54,7 @@ impl Outcome {
 }
 
 /// How the simulator answers the next pushes.
-pub type Behaviour = super::Behaviour<Outcome>;
+pub type Behaviour = crate::Behaviour<Outcome>;
 
 impl Default for Behaviour {
     fn default() -> Self {
@@ -150,7 +150,7 @@ impl AirtelSim {
 
     /// Bind (port 0 = any) and serve in a tokio task; returns the base URL "http://127.0.0.1:PORT".
     pub async fn spawn(&self, addr: SocketAddr) -> std::io::Result<String> {
-        super::serve(self.router(), addr).await
+        crate::serve(self.router(), addr).await
     }
 
     pub fn set_behaviour(&self, b: Behaviour) {

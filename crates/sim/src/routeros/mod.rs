@@ -24,6 +24,7 @@ mod interp;
 mod model;
 mod nas;
 mod script;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -37,13 +38,14 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::codec::{Decoder, Reply, ReplyKind, Request};
-use crate::{legacy_login_response, menu_path};
 use broadnet_radius::Code;
+use broadnet_routeros::codec::{Decoder, Reply, ReplyKind, Request};
+use broadnet_routeros::{legacy_login_response, menu_path};
 use model::Model;
 pub use model::{Attrs, SimTrap};
 pub use nas::{Auth, HotspotSession, LoginError, NasSession, PppSession};
 pub use script::{ScriptError, ScriptErrorKind};
+pub use tls::SIM_CERT_DER;
 
 /// What the simulated router is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,10 +281,10 @@ impl RouterSim {
     }
 
     /// Listen for API-SSL connections on `addr` with the built-in self-signed certificate
-    /// ([`crate::tls::SIM_CERT_DER`]); clients need `accept_invalid` (or to trust that certificate).
+    /// ([`tls::SIM_CERT_DER`]); clients need `accept_invalid` (or to trust that certificate).
     pub async fn spawn_tls(&self, addr: impl ToSocketAddrs) -> io::Result<SocketAddr> {
         nas::sync_incoming(self);
-        let config = crate::tls::sim_server_config().map_err(io::Error::other)?;
+        let config = tls::server_config().map_err(io::Error::other)?;
         let acceptor = tokio_rustls::TlsAcceptor::from(config);
         let listener = TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;

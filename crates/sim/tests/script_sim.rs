@@ -10,8 +10,8 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
-use broadnet_routeros::sim::{RouterSim, ScriptErrorKind, SimConfig};
 use broadnet_routeros::{Client, ConnectOptions};
+use broadnet_sim::routeros::{RouterSim, ScriptErrorKind, SimConfig};
 
 fn config() -> SimConfig {
     SimConfig {

@@ -24,11 +24,11 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{
+use crate::{
     callback_client, is_http_url, lock, random_alnum, random_digits, random_hex, random_letter, random_upper_alnum,
 };
-use crate::daraja::{C2bNotification, Daraja, eat_now};
-use crate::{lenient, phone};
+use broadnet_providers::daraja::{self, C2bNotification, Daraja, eat_now};
+use broadnet_providers::{lenient, phone};
 
 /// Token lifetime the simulator grants (§2).
 const TOKEN_TTL: Duration = Duration::from_secs(3599);
@@ -79,7 +79,7 @@ impl Outcome {
 }
 
 /// How the simulator answers the next pushes.
-pub type Behaviour = super::Behaviour<Outcome>;
+pub type Behaviour = crate::Behaviour<Outcome>;
 
 impl Default for Behaviour {
     fn default() -> Self {
@@ -204,7 +204,7 @@ impl MpesaSim {
 
     /// Bind (port 0 = any) and serve in a tokio task; returns the base URL "http://127.0.0.1:PORT".
     pub async fn spawn(&self, addr: SocketAddr) -> std::io::Result<String> {
-        super::serve(self.router(), addr).await
+        crate::serve(self.router(), addr).await
     }
 
     pub fn set_behaviour(&self, b: Behaviour) {
@@ -578,7 +578,7 @@ async fn oauth(State(sim): State<MpesaSim>, headers: HeaderMap, uri: Uri) -> Res
 }
 
 async fn stk_push(State(sim): State<MpesaSim>, headers: HeaderMap, body: Bytes) -> Result<Response, Refusal> {
-    sim.check_bearer(&headers, crate::daraja::INVALID_TOKEN_STK)?;
+    sim.check_bearer(&headers, daraja::INVALID_TOKEN_STK)?;
     let map = json_object(&headers, &body)?;
     // Field formats (400.002.02) first, then merchant/credentials (500.001.1001).
     if text(&map, "BusinessShortCode").filter(|s| is_shortcode(s)).is_none() {
@@ -611,13 +611,13 @@ async fn stk_push(State(sim): State<MpesaSim>, headers: HeaderMap, body: Bytes) 
     let reference_ok = map
         .get("AccountReference")
         .and_then(lenient::scalar_text)
-        .is_some_and(|r| !r.trim().is_empty() && r.chars().count() <= crate::daraja::MAX_ACCOUNT_REFERENCE);
+        .is_some_and(|r| !r.trim().is_empty() && r.chars().count() <= daraja::MAX_ACCOUNT_REFERENCE);
     if !reference_ok {
         return Err(bad_request("AccountReference"));
     }
     let desc_ok = match map.get("TransactionDesc") {
         None | Some(Value::Null) => true,
-        Some(v) => lenient::scalar_text(v).is_some_and(|d| d.chars().count() <= crate::daraja::MAX_TRANSACTION_DESC),
+        Some(v) => lenient::scalar_text(v).is_some_and(|d| d.chars().count() <= daraja::MAX_TRANSACTION_DESC),
     };
     if !desc_ok {
         return Err(bad_request("TransactionDesc"));
@@ -672,7 +672,7 @@ async fn stk_push(State(sim): State<MpesaSim>, headers: HeaderMap, body: Bytes) 
 }
 
 async fn stk_query(State(sim): State<MpesaSim>, headers: HeaderMap, body: Bytes) -> Result<Response, Refusal> {
-    sim.check_bearer(&headers, crate::daraja::INVALID_TOKEN_STK)?;
+    sim.check_bearer(&headers, daraja::INVALID_TOKEN_STK)?;
     let map = json_object(&headers, &body)?;
     check_credentials(&sim, &map)?;
     let Some(id) = text(&map, "CheckoutRequestID").filter(|s| !s.is_empty()) else {
@@ -703,7 +703,7 @@ fn c2b_url_ok(url: &str) -> bool {
 }
 
 async fn register_url(State(sim): State<MpesaSim>, headers: HeaderMap, body: Bytes) -> Result<Response, Refusal> {
-    sim.check_bearer(&headers, crate::daraja::INVALID_TOKEN_OTHER)?;
+    sim.check_bearer(&headers, daraja::INVALID_TOKEN_OTHER)?;
     let map = json_object(&headers, &body)?;
     let Some(short_code) = text(&map, "ShortCode").filter(|s| is_shortcode(s)) else {
         return Err(bad_request("ShortCode"));

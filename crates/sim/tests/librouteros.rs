@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use broadnet_routeros::sim::{RouterSim, SimConfig};
+use broadnet_sim::routeros::{RouterSim, SimConfig};
 
 const SCRIPT: &str = r#"
 import sys
