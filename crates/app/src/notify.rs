@@ -169,8 +169,10 @@ impl App {
             .ok_or_else(|| AppError::Internal(format!("no template {key}")))
     }
 
-    /// What a customer is told about paying: from the active provider's settings.
-    pub async fn how_to_pay(&self, customer: &Customer, price: Option<broadnet_domain::Money>) -> AppResult<String> {
+    /// What customers are told about paying, from the active provider's settings and
+    /// the `how_to_pay` template, with `{username}` and `{price}` left to fill: the one
+    /// text behind SMS, email and RADIUS replies alike.
+    pub async fn how_to_pay_template(&self) -> AppResult<String> {
         let provider = self.active_provider().await?;
         let paybill = match provider {
             broadnet_domain::PaymentProvider::Mpesa => {
@@ -179,19 +181,26 @@ impl App {
             }
             _ => None,
         };
-        let mut vars = BTreeMap::new();
-        vars.insert("username", customer.username.to_string());
-        vars.insert("price", price.map(|p| format!("KES {p}")).unwrap_or_default());
         match paybill.filter(|p| !p.is_empty()) {
             Some(p) => {
+                let mut vars = BTreeMap::new();
                 vars.insert("paybill", p);
                 Ok(render(&self.template("how_to_pay").await?, &vars))
             }
             None if provider == broadnet_domain::PaymentProvider::Airtel => {
-                Ok(format!("Pay {} with Airtel Money: ask us for a payment prompt.", vars["price"]))
+                Ok("Pay {price} with Airtel Money: ask us for a payment prompt.".into())
             }
             None => Ok(String::new()),
         }
+    }
+
+    /// [`App::how_to_pay_template`] filled in for one customer.
+    pub async fn how_to_pay(&self, customer: &Customer, price: Option<broadnet_domain::Money>) -> AppResult<String> {
+        let mut vars = BTreeMap::new();
+        vars.insert("username", customer.username.to_string());
+        vars.insert("price", price.map(|p| format!("KES {p}")).unwrap_or_default());
+        let text = render(&self.how_to_pay_template().await?, &vars);
+        Ok(text.split_whitespace().collect::<Vec<_>>().join(" "))
     }
 
     async fn customer_vars(&self, c: &Customer) -> AppResult<BTreeMap<&'static str, String>> {

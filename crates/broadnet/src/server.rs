@@ -373,7 +373,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let first = ensure_first_admin(&cfg, &app).await?;
     let st = state(&cfg, app);
     let radius = if cfg.radius_enabled {
-        let radius = broadnet_radius_server::Server::new(st.app.store.clone(), radius_config(&cfg)?);
+        // RADIUS tells customers how to pay in the words Settings give SMS, and decides
+        // on the app's clock.
+        let radius = broadnet_radius_server::Server::with_sources(
+            st.app.store.clone(),
+            radius_config(&cfg)?,
+            st.app.clock.clone(),
+            Some(Arc::new(st.app.clone())),
+        );
         let bound = radius.bind().await.with_context(|| {
             format!(
                 "listening for RADIUS on UDP {} and {} (is FreeRADIUS running on them? then set RADIUS_ENABLED=false)",

@@ -132,6 +132,13 @@ impl Rad {
     /// Runs radclient; returns (exit success, stdout + stderr).
     async fn radclient(&self, kind: &str, secret: &str, input: &str) -> (bool, String) {
         let port = if kind == "acct" { self.acct } else { self.auth };
+        radclient_at(port, kind, secret, input).await
+    }
+}
+
+/// Runs radclient against a port; returns (exit success, stdout + stderr).
+async fn radclient_at(port: u16, kind: &str, secret: &str, input: &str) -> (bool, String) {
+    {
         let (kind, secret, input) = (kind.to_string(), secret.to_string(), input.to_string());
         tokio::task::spawn_blocking(move || {
             let mut child = Command::new("radclient")
@@ -152,7 +159,9 @@ impl Rad {
         .await
         .unwrap()
     }
+}
 
+impl Rad {
     async fn raw(&self, port: u16, datagram: &[u8]) -> Option<Vec<u8>> {
         let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         sock.send_to(datagram, SocketAddr::from(([127, 0, 0, 1], port))).await.unwrap();
@@ -757,5 +766,56 @@ async fn hostile_datagrams_change_nothing_and_the_server_keeps_answering() {
     assert_eq!(r.store.list_sessions(&SessionQuery::default()).await.unwrap().total, 0);
     let alice = r.store.get_customer_by_username("alice").await.unwrap();
     assert_eq!(alice.status, CustomerStatus::Active);
+    r.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_how_to_pay_text_comes_from_settings_as_for_sms() {
+    let r = Rad::start(true).await;
+    let mut vars = broadnet::config::Vars::new();
+    vars.insert("DATABASE_URL".into(), r.db.url.clone());
+    vars.insert("JWT_SECRET".into(), "a-test-secret-that-is-long-enough-0123456789".into());
+    vars.insert("MPESA_SHORTCODE".into(), "600777".into());
+    let (cfg, _) = broadnet::config::Config::from_vars(&vars);
+    let app = broadnet::server::build_app(&cfg, r.store.clone(), Arc::new(broadnet_domain::SystemClock));
+    let template = "Send {price} to paybill {paybill}, account {username}.";
+    let setting = broadnet_store::Setting { key: "how_to_pay".into(), value: template.into(), secret: false };
+    r.store.put_settings(&actor(), "templates", vec![setting]).await.unwrap();
+    let server = Server::with_sources(
+        r.store.clone(),
+        Config {
+            auth_addr: "127.0.0.1:0".parse().unwrap(),
+            acct_addr: "127.0.0.1:0".parse().unwrap(),
+            policy: Policy::default(),
+            client_refresh: std::time::Duration::from_secs(30),
+            default_secret: String::new(),
+        },
+        Arc::new(broadnet_domain::SystemClock),
+        Some(Arc::new(app.clone())),
+    );
+    let bound = server.bind().await.unwrap();
+    let port = bound.auth.local_addr().unwrap().port();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(server.clone().run(bound, shutdown.clone()));
+    // The text is read when the server starts; wait for it rather than for a time.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !server.how_to_pay().contains("Send {price}") {
+        assert!(std::time::Instant::now() < deadline, "never read: {}", server.how_to_pay());
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let (ok, out) = radclient_at(
+        port,
+        "auth",
+        SECRET,
+        &format!("User-Name = \"newbie\", User-Password = \"newpw\", {PPP}, Message-Authenticator = 0x00"),
+    )
+    .await;
+    assert!(!ok && out.contains("Send KES 1500.00 to paybill 600777, account newbie."), "{out}");
+    // The SMS side reads the same text.
+    let newbie = r.store.get_customer_by_username("newbie").await.unwrap();
+    let sms = app.how_to_pay(&newbie, Some(Money::parse_major("1500").unwrap())).await.unwrap();
+    assert_eq!(sms, "Send KES 1500.00 to paybill 600777, account newbie.");
+    shutdown.cancel();
     r.finish().await;
 }

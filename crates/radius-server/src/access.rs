@@ -4,7 +4,6 @@
 use broadnet_radius::dict::attr;
 use broadnet_radius::{Avp, Code, Packet, encode_response};
 use broadnet_store::{DynStore, PostAuth, RadiusClient};
-use chrono::Utc;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -50,7 +49,7 @@ pub(crate) async fn post_auth_writer(
 
 impl Server {
     pub(crate) async fn authenticate(&self, req: &Packet, client: &RadiusClient, src: SocketAddr) -> Option<Vec<u8>> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let username = req.text(attr::USER_NAME).unwrap_or_default();
         let (customer, package, open_sessions) = if username.is_empty() {
             (None, None, 0)
@@ -78,6 +77,7 @@ impl Server {
             open_sessions,
             now,
             policy: &self.cfg.policy,
+            how_to_pay: &self.how_to_pay(),
             salts,
         };
         let decision = authorization::decide(&input);

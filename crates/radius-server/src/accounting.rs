@@ -46,7 +46,7 @@ impl Server {
         let at = req
             .int(attr::EVENT_TIMESTAMP)
             .and_then(|t| DateTime::<Utc>::from_timestamp(t as i64, 0))
-            .unwrap_or_else(Utc::now);
+            .unwrap_or_else(|| self.clock.now());
         let nas_ip = src.ip().to_string();
         let result = match status {
             Some(dict::acct_status::ACCOUNTING_ON) | Some(dict::acct_status::ACCOUNTING_OFF) => {

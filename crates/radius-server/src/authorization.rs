@@ -13,7 +13,8 @@ pub struct Policy {
     pub interim_interval_secs: u32,
     /// Idle-Timeout for hotspot sessions (0: none).
     pub hotspot_idle_timeout_secs: u32,
-    /// Told to customers who must pay, e.g. "Pay with M-Pesa paybill 123456, account jdoe".
+    /// Told to customers who must pay, until the app's Settings say otherwise (see
+    /// `HowToPaySource`); `{username}` and `{price}` are filled per customer.
     pub how_to_pay: String,
 }
 
@@ -81,6 +82,8 @@ pub struct Input<'a> {
     pub open_sessions: u64,
     pub now: DateTime<Utc>,
     pub policy: &'a Policy,
+    /// The "how to pay" template in force (from Settings), `{username}`/`{price}` unfilled.
+    pub how_to_pay: &'a str,
     /// Two distinct random salts for the MPPE keys.
     pub salts: [[u8; 2]; 2],
 }
@@ -171,6 +174,14 @@ fn normalise_mac(s: &str) -> String {
     s.chars().filter(|c| c.is_ascii_hexdigit()).collect::<String>().to_ascii_uppercase()
 }
 
+/// The "how to pay" text for this customer: the template with their username and
+/// their package's price.
+fn how_to_pay(inp: &Input<'_>, c: &Customer) -> String {
+    let price = inp.package.map(|p| format!("KES {}", p.price)).unwrap_or_default();
+    let text = inp.how_to_pay.replace("{username}", c.username.as_str()).replace("{price}", &price);
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// The whole decision.
 pub fn decide(inp: &Input<'_>) -> Decision {
     let Some(c) = inp.customer else {
@@ -193,19 +204,17 @@ pub fn decide(inp: &Input<'_>) -> Decision {
         }
         CustomerStatus::Expired => {
             let msg = match c.expires_at {
-                Some(t) => format!(
-                    "Your subscription expired on {}. {}",
-                    t.format("%Y-%m-%d %H:%M UTC"),
-                    inp.policy.how_to_pay
-                ),
-                None => format!("Your subscription has expired. {}", inp.policy.how_to_pay),
+                Some(t) => {
+                    format!("Your subscription expired on {}. {}", t.format("%Y-%m-%d %H:%M UTC"), how_to_pay(inp, c))
+                }
+                None => format!("Your subscription has expired. {}", how_to_pay(inp, c)),
             };
             return reject("account expired", Some(msg));
         }
         CustomerStatus::AwaitingPayment => {
             return reject(
                 "awaiting first payment",
-                Some(format!("Your account is ready: pay to get online. {}", inp.policy.how_to_pay)),
+                Some(format!("Your account is ready: pay to get online. {}", how_to_pay(inp, c))),
             );
         }
         other => return reject(format!("account {other}"), Some("Your account is not active.".into())),
@@ -213,12 +222,11 @@ pub fn decide(inp: &Input<'_>) -> Decision {
     if let Some(exp) = c.expires_at
         && exp <= inp.now
     {
-        let msg =
-            format!("Your subscription expired on {}. {}", exp.format("%Y-%m-%d %H:%M UTC"), inp.policy.how_to_pay);
+        let msg = format!("Your subscription expired on {}. {}", exp.format("%Y-%m-%d %H:%M UTC"), how_to_pay(inp, c));
         return reject("subscription expired", Some(msg));
     }
     let Some(p) = inp.package else {
-        return reject("no package", Some(format!("You have no active package. {}", inp.policy.how_to_pay)));
+        return reject("no package", Some(format!("You have no active package. {}", how_to_pay(inp, c))));
     };
     if !p.active {
         return reject(

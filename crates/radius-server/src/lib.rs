@@ -28,6 +28,7 @@ pub use transport::Bound;
 use access::{POST_AUTH_QUEUE, post_auth_writer};
 use accounting::{ACCT_QUEUE, AcctJob, accounting_writer};
 use authorization::Policy;
+use broadnet_domain::Clock;
 use broadnet_store::{DynStore, PostAuth};
 use clients::{Clients, UNKNOWN_LOG_INTERVAL, UNKNOWN_LOG_SOURCES, UnknownSources};
 use std::collections::HashMap;
@@ -69,9 +70,36 @@ impl std::fmt::Display for Printable<'_> {
     }
 }
 
+/// Where the "how to pay" text comes from: the app's Settings, the same text its SMS
+/// use. Read again every `client_refresh`, so decisions never wait on it.
+#[async_trait::async_trait]
+pub trait HowToPaySource: Send + Sync {
+    /// The text with `{username}` and `{price}` left for each customer; `None` when it
+    /// cannot be read now (the last one is kept).
+    async fn how_to_pay_template(&self) -> Option<String>;
+}
+
+#[async_trait::async_trait]
+impl HowToPaySource for broadnet_app::App {
+    async fn how_to_pay_template(&self) -> Option<String> {
+        match broadnet_app::App::how_to_pay_template(self).await {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the how-to-pay text; keeping the last one");
+                None
+            }
+        }
+    }
+}
+
 /// The server: shared by the socket tasks; each concern adds its methods in its own module.
 pub struct Server {
     store: DynStore,
+    /// Decisions read the time from here, never the wall clock directly.
+    clock: Arc<dyn Clock>,
+    /// The current "how to pay" template (see [`HowToPaySource`]).
+    how_to_pay: std::sync::RwLock<Arc<str>>,
+    how_to_pay_source: Option<Arc<dyn HowToPaySource>>,
     /// Decisions on their way to the log, written in batches by one task.
     post_auth: tokio::sync::mpsc::Sender<PostAuth>,
     post_auth_rx: Mutex<Option<tokio::sync::mpsc::Receiver<PostAuth>>>,
@@ -86,10 +114,23 @@ pub struct Server {
 }
 
 impl Server {
+    /// A server on the system clock whose "how to pay" text is the policy's.
     pub fn new(store: DynStore, cfg: Config) -> Arc<Server> {
+        Self::with_sources(store, cfg, Arc::new(broadnet_domain::SystemClock), None)
+    }
+
+    pub fn with_sources(
+        store: DynStore,
+        cfg: Config,
+        clock: Arc<dyn Clock>,
+        how_to_pay_source: Option<Arc<dyn HowToPaySource>>,
+    ) -> Arc<Server> {
         let (post_auth, rx) = tokio::sync::mpsc::channel(POST_AUTH_QUEUE);
         let (acct, acct_rx) = tokio::sync::mpsc::channel(ACCT_QUEUE);
         Arc::new(Server {
+            how_to_pay: std::sync::RwLock::new(Arc::from(cfg.policy.how_to_pay.as_str())),
+            how_to_pay_source,
+            clock,
             store,
             post_auth,
             post_auth_rx: Mutex::new(Some(rx)),
@@ -113,8 +154,33 @@ impl Server {
         let d = tokio::spawn(post_auth_writer(self.store.clone(), rx, self.stats.clone(), shutdown.clone()));
         let arx = self.acct_rx.lock().ok().and_then(|mut r| r.take());
         let e = tokio::spawn(accounting_writer(self.store.clone(), arx, shutdown.clone()));
+        let f = tokio::spawn(self.clone().refresh_how_to_pay(shutdown.clone()));
         let c = tokio::spawn(self.clone().housekeeping(shutdown));
-        let _ = tokio::join!(a, b, c, d, e);
+        let _ = tokio::join!(a, b, c, d, e, f);
+    }
+
+    /// Reads the "how to pay" text now and then every `client_refresh`.
+    async fn refresh_how_to_pay(self: Arc<Self>, shutdown: CancellationToken) {
+        let Some(source) = self.how_to_pay_source.clone() else { return };
+        let mut tick = tokio::time::interval(self.cfg.client_refresh.max(Duration::from_secs(1)));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            if let Some(t) = source.how_to_pay_template().await {
+                // No paybill configured yet: the configuration's own words.
+                let t = if t.trim().is_empty() { self.cfg.policy.how_to_pay.as_str() } else { t.as_str() };
+                if let Ok(mut current) = self.how_to_pay.write() {
+                    *current = Arc::from(t);
+                }
+            }
+        }
+    }
+
+    /// The "how to pay" template decisions use now.
+    pub fn how_to_pay(&self) -> Arc<str> {
+        self.how_to_pay.read().map(|t| t.clone()).unwrap_or_else(|_| Arc::from(self.cfg.policy.how_to_pay.as_str()))
     }
 }
 
