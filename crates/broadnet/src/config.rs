@@ -341,23 +341,10 @@ impl Reader<'_> {
     }
 }
 
-/// `7d`, `12h`, `30m`, `45s` or a number of seconds.
+/// `7d`, `12h`, `30m`, `45s` or a number of seconds; more than zero, at most a year.
 pub fn parse_lifetime(s: &str) -> Option<chrono::Duration> {
-    let s = s.trim();
-    let (num, unit) = match s.char_indices().last()? {
-        (i, c) if c.is_ascii_alphabetic() => (&s[..i], c.to_ascii_lowercase()),
-        _ => (s, 's'),
-    };
-    let n: i64 = num.trim().parse().ok().filter(|n| *n > 0)?;
-    let secs = match unit {
-        's' => n,
-        'm' => n * 60,
-        'h' => n * 3600,
-        'd' => n * 86_400,
-        'w' => n * 7 * 86_400,
-        _ => return None,
-    };
-    (secs <= 366 * 86_400).then(|| chrono::Duration::seconds(secs))
+    let d = broadnet_domain::duration::parse(s, broadnet_domain::duration::Bare::Seconds)?;
+    (!d.is_zero() && d.as_secs() <= 366 * 86_400).then(|| chrono::Duration::from_std(d).ok()).flatten()
 }
 
 fn db_url_from_group(r: &mut Reader, prefix: &'static [&'static str; 6]) -> Option<String> {

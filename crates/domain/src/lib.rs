@@ -4,6 +4,7 @@
 
 pub mod billing;
 pub mod clock;
+pub mod duration;
 pub mod kinds;
 pub mod money;
 pub mod phone;

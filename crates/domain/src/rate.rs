@@ -109,29 +109,21 @@ impl RateLimit {
 
 /// A package duration: `30d`, `12h`, `45m`, `1w` or a bare number of days. Stored in minutes.
 pub fn parse_duration_minutes(input: &str) -> Result<i64, ParseError> {
-    let s = input.trim().to_ascii_lowercase();
-    let bad = || ParseError::new("must be a duration such as 30d, 1w, 12h or 45m");
-    let (num, mult) = if let Some(n) = s.strip_suffix("min") {
-        (n, 1)
-    } else {
-        match s.char_indices().last() {
-            Some((i, 'm')) => (&s[..i], 1),
-            Some((i, 'h')) => (&s[..i], 60),
-            Some((i, 'd')) => (&s[..i], 60 * 24),
-            Some((i, 'w')) => (&s[..i], 60 * 24 * 7),
-            Some(_) => (s.as_str(), 60 * 24),
-            None => return Err(bad()),
-        }
-    };
-    let n: i64 = num.trim().parse().map_err(|_| bad())?;
-    if n <= 0 {
+    if input.trim().starts_with('-') {
         return Err(ParseError::new("must be greater than zero"));
     }
-    let minutes = n.checked_mul(mult).ok_or_else(bad)?;
-    if minutes > 60 * 24 * 3660 {
+    let d = crate::duration::parse(input, crate::duration::Bare::Days)
+        .ok_or_else(|| ParseError::new("must be a duration such as 30d, 1w, 12h or 45m"))?;
+    if d.is_zero() {
+        return Err(ParseError::new("must be greater than zero"));
+    }
+    if d.as_secs() > 60 * 60 * 24 * 3660 {
         return Err(ParseError::new("must be at most 10 years"));
     }
-    Ok(minutes)
+    if d.as_millis() % 60_000 != 0 {
+        return Err(ParseError::new("must be whole minutes"));
+    }
+    i64::try_from(d.as_secs() / 60).map_err(|_| ParseError::new("must be at most 10 years"))
 }
 
 /// The inverse of [`parse_duration_minutes`], in the largest exact unit.

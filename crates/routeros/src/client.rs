@@ -175,50 +175,7 @@ pub struct Resource {
 
 /// Parse a RouterOS duration such as `1w2d3h4m5s`, `5m`, `300ms`, `01:22:53` or `3d01:22:53`.
 pub fn parse_uptime(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    let (units, clock) = match text.rfind(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) if text.contains(':') => (&text[..=i], &text[i + 1..]),
-        None if text.contains(':') => ("", text),
-        _ => (text, ""),
-    };
-    let mut millis: u64 = 0;
-    let mut number = String::new();
-    let mut chars = units.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let n: u64 = number.parse().ok()?;
-        number.clear();
-        let unit_ms = match c {
-            'w' => 604_800_000,
-            'd' => 86_400_000,
-            'h' => 3_600_000,
-            'm' if chars.peek() == Some(&'s') => {
-                chars.next();
-                1
-            }
-            'm' => 60_000,
-            's' => 1_000,
-            _ => return None,
-        };
-        millis = millis.checked_add(n.checked_mul(unit_ms)?)?;
-    }
-    if !number.is_empty() {
-        millis = millis.checked_add(number.parse::<u64>().ok()?.checked_mul(1_000)?)?;
-    }
-    if !clock.is_empty() {
-        let mut secs: u64 = 0;
-        for part in clock.split(':') {
-            secs = secs.checked_mul(60)?.checked_add(part.parse().ok()?)?;
-        }
-        millis = millis.checked_add(secs.checked_mul(1_000)?)?;
-    }
-    Some(Duration::from_millis(millis))
+    broadnet_domain::duration::parse(text, broadnet_domain::duration::Bare::Seconds)
 }
 
 /// Response to the pre-6.43 login challenge: `"00" + hex(md5(0x00 ‖ password ‖ unhex(challenge)))`.

@@ -165,48 +165,7 @@ fn format_print(kind: Option<Kind>, rows: &[BTreeMap<String, String>]) -> String
 
 /// RouterOS durations: `300ms`, `3s`, `1m30s`, `1d`, a bare number is seconds.
 pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    if let Ok(secs) = text.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    if text.contains(':') {
-        let mut secs = 0u64;
-        for part in text.split(':') {
-            secs = secs * 60 + part.parse::<u64>().ok()?;
-        }
-        return Some(Duration::from_secs(secs));
-    }
-    let mut total = Duration::ZERO;
-    let mut number = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let n: u64 = number.parse().ok()?;
-        number.clear();
-        let unit = match (c, chars.peek()) {
-            ('m', Some('s')) => {
-                chars.next();
-                Duration::from_millis(1)
-            }
-            ('s', _) => Duration::from_secs(1),
-            ('m', _) => Duration::from_secs(60),
-            ('h', _) => Duration::from_secs(3600),
-            ('d', _) => Duration::from_secs(86_400),
-            ('w', _) => Duration::from_secs(604_800),
-            _ => return None,
-        };
-        total += unit * u32::try_from(n).ok()?;
-    }
-    if !number.is_empty() {
-        total += Duration::from_secs(number.parse().ok()?);
-    }
-    Some(total)
+    broadnet_domain::duration::parse(text, broadnet_domain::duration::Bare::Seconds)
 }
 
 /// Splits `http-header-field` on commas not escaped with `\`.
