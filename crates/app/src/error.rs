@@ -47,6 +47,7 @@ impl AppError {
             StoreError::Conflict(field) => AppError::Conflict { field },
             StoreError::InUse(m) => AppError::InUse(m),
             StoreError::Backend(m) => AppError::Internal(m),
+            StoreError::Database(e) => AppError::Internal(e.to_string()),
         }
     }
 }

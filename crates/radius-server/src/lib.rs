@@ -6,10 +6,10 @@
 //! an Access-Request without Message-Authenticator is dropped and counted.
 //! Retransmissions get the cached reply, never a second decision.
 //!
-//! - [`transport`]: sockets, receive loop, packet checks, duplicate/reply cache
-//! - [`clients`]: routers by source address and their secrets
-//! - [`access`] and [`authorization`]: an Access-Request, and the pure decision it asks for
-//! - [`accounting`]: Accounting-Request, the batching writer, stale sessions
+//! - `transport`: sockets, receive loop, packet checks, duplicate/reply cache
+//! - `clients`: routers by source address and their secrets
+//! - `access` and [`authorization`]: an Access-Request, and the pure decision it asks for
+//! - `accounting`: Accounting-Request, the batching writer, stale sessions
 //! - [`coa`]: Disconnect/CoA to a router, [`Nas`] for the use cases
 
 mod access;

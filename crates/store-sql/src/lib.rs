@@ -16,12 +16,14 @@ mod settings;
 mod unmatched;
 
 use async_trait::async_trait;
-use broadnet_store::{Actor, Store, StoreError, StoreResult};
+use broadnet_store::{Actor, DatabaseError, Store, StoreError, StoreResult};
 use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
 use sea_orm::{
-    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Set, SqlErr,
+    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr, Set,
+    SqlErr,
 };
 use sea_orm_migration::MigratorTrait;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use broadnet_migration::Migrator;
@@ -239,7 +241,10 @@ pub(crate) fn db_err(e: DbErr) -> StoreError {
         }
         _ => match e {
             DbErr::RecordNotFound(_) => StoreError::NotFound,
-            other => StoreError::Backend(other.to_string()),
+            other => {
+                let retryable = is_retryable(&other);
+                StoreError::Database(DatabaseError::new(other.to_string(), retryable, Some(Arc::new(other))))
+            }
         },
     }
 }
@@ -273,12 +278,54 @@ pub(crate) fn from_db(t: NaiveDateTime) -> DateTime<Utc> {
     DateTime::from_naive_utc_and_offset(t, Utc)
 }
 
-/// A deadlock victim or serialization failure: the transaction was rolled back and may
-/// simply be run again (MySQL/MariaDB 1213 and 1205 lock wait, PostgreSQL 40P01 and 40001).
-pub(crate) fn is_retryable(msg: &str) -> bool {
-    ["1213", "Deadlock found", "40P01", "40001", "could not serialize", "deadlock detected"]
-        .iter()
-        .any(|m| msg.contains(m))
+/// A deadlock victim, serialization failure or lock timeout: the transaction was rolled
+/// back and may simply be run again. Decided from the driver's error code, never its text.
+fn is_retryable(e: &DbErr) -> bool {
+    use sea_orm::sqlx::mysql::MySqlDatabaseError;
+    use sea_orm::sqlx::postgres::PgDatabaseError;
+    use sea_orm::sqlx::sqlite::SqliteError;
+    let (DbErr::Exec(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))
+    | DbErr::Conn(RuntimeErr::SqlxError(e))) = e
+    else {
+        return false;
+    };
+    let sea_orm::sqlx::Error::Database(e) = &**e else { return false };
+    let code = if let Some(pg) = e.try_downcast_ref::<PgDatabaseError>() {
+        DriverCode::Postgres(pg.code())
+    } else if let Some(my) = e.try_downcast_ref::<MySqlDatabaseError>() {
+        DriverCode::MySql(my.number())
+    } else if e.try_downcast_ref::<SqliteError>().is_some() {
+        match e.code().and_then(|c| c.parse().ok()) {
+            Some(c) => DriverCode::Sqlite(c),
+            None => return false,
+        }
+    } else {
+        return false;
+    };
+    retryable_code(code)
+}
+
+/// The error code of each driver, as far as retrying is concerned.
+#[derive(Debug, Clone, Copy)]
+enum DriverCode<'a> {
+    /// SQLSTATE.
+    Postgres(&'a str),
+    /// The server's error number.
+    MySql(u16),
+    /// The extended result code.
+    Sqlite(i32),
+}
+
+fn retryable_code(code: DriverCode<'_>) -> bool {
+    match code {
+        // serialization_failure, deadlock_detected
+        DriverCode::Postgres(state) => matches!(state, "40001" | "40P01"),
+        // ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT
+        DriverCode::MySql(number) => matches!(number, 1213 | 1205),
+        // SQLITE_BUSY and SQLITE_LOCKED, with their extended codes (BUSY_SNAPSHOT, ...)
+        DriverCode::Sqlite(code) => matches!(code & 0xff, 5 | 6),
+    }
 }
 
 /// Page numbers from 1 to `MAX_PAGE`; `per_page` 0 means the default, 50, and at most 500.
@@ -390,5 +437,94 @@ mod tests {
     fn sqlite_paths() {
         assert_eq!(sqlite_path("sqlite://./data/b.db?mode=rwc"), Some("./data/b.db"));
         assert_eq!(sqlite_path("sqlite::memory:"), None);
+    }
+
+    #[test]
+    fn retryable_codes_of_each_backend() {
+        assert!(retryable_code(DriverCode::Postgres("40001")));
+        assert!(retryable_code(DriverCode::Postgres("40P01")));
+        assert!(!retryable_code(DriverCode::Postgres("23505")), "unique violation");
+        assert!(!retryable_code(DriverCode::Postgres("42601")), "syntax error");
+        assert!(retryable_code(DriverCode::MySql(1213)));
+        assert!(retryable_code(DriverCode::MySql(1205)));
+        assert!(!retryable_code(DriverCode::MySql(1062)), "duplicate entry");
+        assert!(retryable_code(DriverCode::Sqlite(5)), "SQLITE_BUSY");
+        assert!(retryable_code(DriverCode::Sqlite(517)), "SQLITE_BUSY_SNAPSHOT");
+        assert!(retryable_code(DriverCode::Sqlite(6)), "SQLITE_LOCKED");
+        assert!(retryable_code(DriverCode::Sqlite(262)), "SQLITE_LOCKED_SHAREDCACHE");
+        assert!(!retryable_code(DriverCode::Sqlite(2067)), "SQLITE_CONSTRAINT_UNIQUE");
+        assert!(!retryable_code(DriverCode::Sqlite(1)), "SQLITE_ERROR");
+    }
+
+    #[test]
+    fn only_database_errors_can_be_retryable() {
+        assert!(!StoreError::Backend("deadlock detected (40P01)".into()).is_retryable(), "text decides nothing");
+        assert!(!StoreError::Conflict("username".into()).is_retryable());
+        assert!(StoreError::Database(DatabaseError::new("busy", true, None)).is_retryable());
+        assert!(!StoreError::Database(DatabaseError::new("syntax", false, None)).is_retryable());
+    }
+
+    #[tokio::test]
+    async fn a_driver_error_keeps_its_source_and_text() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        let e = db_err(db.execute_unprepared("SELEC 1").await.unwrap_err());
+        assert!(!e.is_retryable());
+        let StoreError::Database(inner) = &e else { panic!("{e:?}") };
+        let source = std::error::Error::source(inner).unwrap();
+        let driver = source.downcast_ref::<DbErr>().unwrap();
+        assert_eq!(inner.message(), driver.to_string());
+        assert_eq!(e.to_string(), format!("database error: {driver}"));
+        assert!(std::error::Error::source(&e).is_some());
+    }
+
+    #[tokio::test]
+    async fn sqlite_busy_is_retryable() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("busy.db").display());
+        let one = |timeout: Duration| {
+            ConnectOptions::new(url.clone())
+                .max_connections(1)
+                .map_sqlx_sqlite_opts(move |o| o.busy_timeout(timeout))
+                .clone()
+        };
+        let holder = Database::connect(one(Duration::from_secs(5))).await.unwrap();
+        holder.execute_unprepared("CREATE TABLE t (x INTEGER)").await.unwrap();
+        holder.execute_unprepared("BEGIN IMMEDIATE").await.unwrap();
+        holder.execute_unprepared("INSERT INTO t VALUES (1)").await.unwrap();
+        let other = Database::connect(one(Duration::ZERO)).await.unwrap();
+        let e = db_err(other.execute_unprepared("INSERT INTO t VALUES (2)").await.unwrap_err());
+        assert!(e.is_retryable(), "{e:?}");
+        holder.execute_unprepared("COMMIT").await.unwrap();
+        other.execute_unprepared("INSERT INTO t VALUES (2)").await.unwrap();
+    }
+
+    /// Runs on PostgreSQL and MySQL/MariaDB (`BROADNET_TEST_DB`); SQLite has no row locks.
+    #[tokio::test]
+    async fn a_deadlock_victim_is_retryable() {
+        use sea_orm::TransactionTrait;
+        if broadnet_testkit::backend() == broadnet_testkit::Backend::Sqlite {
+            return;
+        }
+        let tdb = broadnet_testkit::TestDb::new().await;
+        let a = Database::connect(&tdb.url).await.unwrap();
+        let b = Database::connect(&tdb.url).await.unwrap();
+        a.execute_unprepared("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)").await.unwrap();
+        a.execute_unprepared("INSERT INTO t VALUES (1, 0), (2, 0)").await.unwrap();
+        let ta = a.begin().await.unwrap();
+        let tb = b.begin().await.unwrap();
+        ta.execute_unprepared("UPDATE t SET v = 1 WHERE id = 1").await.unwrap();
+        tb.execute_unprepared("UPDATE t SET v = 1 WHERE id = 2").await.unwrap();
+        let (ra, rb) = tokio::join!(ta.execute_unprepared("UPDATE t SET v = 2 WHERE id = 2"), async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            tb.execute_unprepared("UPDATE t SET v = 2 WHERE id = 1").await
+        });
+        let victim = match (ra, rb) {
+            (Err(e), Ok(_)) | (Ok(_), Err(e)) => db_err(e),
+            other => panic!("expected one deadlock victim: {other:?}"),
+        };
+        assert!(victim.is_retryable(), "{victim:?}");
+        drop((ta, tb));
+        let _ = (a.close().await, b.close().await);
+        tdb.cleanup().await;
     }
 }

@@ -479,7 +479,7 @@ impl PaymentRepo for SqlStore {
         let mut attempt = 0;
         loop {
             match self.complete_txn(&c, &current).await {
-                Err(StoreError::Backend(msg)) if crate::is_retryable(&msg) && attempt < 5 => {
+                Err(e) if e.is_retryable() && attempt < 5 => {
                     attempt += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(5 * attempt + u64::from(rand_jitter()))).await;
                 }

@@ -313,7 +313,7 @@ impl RadiusRepo for SqlStore {
                 // Two nodes inserting the same new session at once (the loser's retry
                 // updates), or a deadlock victim: the batch was rolled back whole.
                 Err(StoreError::Conflict(_)) if attempt < 3 => {}
-                Err(StoreError::Backend(msg)) if crate::is_retryable(&msg) && attempt < 5 => {
+                Err(e) if e.is_retryable() && attempt < 5 => {
                     tokio::time::sleep(std::time::Duration::from_millis(5 * (attempt + 1))).await;
                 }
                 other => return other,

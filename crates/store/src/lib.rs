@@ -19,8 +19,61 @@ pub enum StoreError {
     Conflict(String),
     #[error("still in use: {0}")]
     InUse(String),
+    /// The database driver failed; see [`DatabaseError`].
+    #[error("database error: {0}")]
+    Database(#[source] DatabaseError),
+    /// The store failed for a reason of its own (data it cannot read, a writer that stopped).
     #[error("database error: {0}")]
     Backend(String),
+}
+
+impl StoreError {
+    /// True when the transaction was rolled back whole by the database (deadlock victim,
+    /// serialization failure, lock timeout, SQLite busy) and running it again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Database(e) if e.is_retryable())
+    }
+}
+
+/// A driver error, classified once where it is converted: its message (for logs), whether
+/// running the same transaction again may succeed, and the driver's error itself.
+#[derive(Debug, Clone)]
+pub struct DatabaseError {
+    message: String,
+    retryable: bool,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl DatabaseError {
+    /// `source` said `message`; `retryable` as the store decided from its error code.
+    pub fn new(
+        message: impl Into<String>,
+        retryable: bool,
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        DatabaseError { message: message.into(), retryable, source }
+    }
+
+    /// See [`StoreError::is_retryable`].
+    pub fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for DatabaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DatabaseError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
