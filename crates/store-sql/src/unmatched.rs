@@ -222,7 +222,7 @@ impl UnmatchedRepo for SqlStore {
         let mut attempt = 0;
         let done = loop {
             match self.assign_txn(actor, &a).await {
-                Err(StoreError::Backend(msg)) if crate::is_retryable(&msg) && attempt < 5 => {
+                Err(e) if e.is_retryable() && attempt < 5 => {
                     attempt += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(5 * attempt)).await;
                 }
