@@ -769,8 +769,12 @@ async fn unmatched_callbacks_are_stored_capped_and_rate_limited() {
     // Over the callback body limit: refused before it is read whole.
     let huge = json!({"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_X", "ResultCode": 0,
         "ResultDesc": "A".repeat(1_900_000)}}});
-    let resp = env.http.post(&plain).json(&huge).send().await.unwrap();
-    assert_eq!(resp.status(), 413);
+    // The server answers 413 as soon as the declared length is too much and closes; a
+    // busy client may still be writing the body and see the connection end instead.
+    match env.http.post(&plain).json(&huge).send().await {
+        Ok(resp) => assert_eq!(resp.status(), 413),
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e:?}"),
+    }
     // Under it but unmatched: recorded, trimmed, at most so many a minute.
     let big = json!({"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_Y", "ResultCode": 1032,
         "ResultDesc": "B".repeat(60_000)}}});
