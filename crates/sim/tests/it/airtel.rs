@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The Airtel Money client against the Airtel simulator, in process.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

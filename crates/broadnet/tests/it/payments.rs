@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-mod common;
+use crate::common;
 
 /// aiosmtpd on a free port; each message is saved as msgN.json (envelope, headers,
 /// text) plus its attachments as msgN-K.bin.

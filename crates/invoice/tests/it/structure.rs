@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Structural checks on the PDF bytes, without any external tool.
 
-mod common;
+use crate::common;
 
 use broadnet_invoice::{InvoiceDoc, render};
 use common::{long, sample};

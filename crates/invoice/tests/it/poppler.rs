@@ -2,7 +2,7 @@
 //! Renders invoices and reads them back with poppler-utils (`pdftotext`, `pdfinfo`).
 //! These tests fail, rather than skip, when poppler-utils is missing.
 
-mod common;
+use crate::common;
 
 use broadnet_invoice::render;
 use common::{long, pdftotext, poppler, sample, write_temp};

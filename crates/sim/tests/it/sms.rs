@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The Africa's Talking client against the SMS simulator, in process.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
