@@ -2,10 +2,40 @@
 //! (`sqlite` by default, `postgres`, `mysql`), so tests run in parallel.
 //! Server addresses default to the local servers and are overridable:
 //! `BROADNET_TEST_PG_URL`, `BROADNET_TEST_MYSQL_URL`.
+//!
+//! With the `app` feature, [`app`] serves the whole app on a real port for
+//! integration tests; [`eventually`] waits on a condition instead of sleeping.
 
 #![allow(clippy::expect_used)]
 
 use sea_orm::{ConnectionTrait, Database};
+use std::future::Future;
+use std::time::Duration;
+
+#[cfg(feature = "app")]
+pub mod app;
+
+/// How long [`eventually`] waits when a test has no better bound: generous, since the
+/// machine running the tests may be loaded; a passing test never waits for it.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Polls `check` until it returns `Some`, and returns that; panics naming `what` when
+/// `timeout` passes first. For what a test waits for (a callback delivered, a row
+/// written after the reply), instead of a fixed sleep.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not within {timeout:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -6,7 +6,6 @@
 
 mod api;
 mod cli;
-mod common;
 mod freeradius;
 mod payments;
 mod radius;

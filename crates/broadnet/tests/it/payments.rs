@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use crate::common;
+use broadnet_testkit::app::{Sims, TestApp};
 
 /// aiosmtpd on a free port; each message is saved as msgN.json (envelope, headers,
 /// text) plus its attachments as msgN-K.bin.
@@ -113,7 +113,7 @@ fn pdftotext(path: &std::path::Path) -> String {
 }
 
 struct Env {
-    srv: common::Server,
+    srv: TestApp,
     mpesa: msim::MpesaSim,
     airtel: asim::AirtelSim,
     sms: ssim::SmsSim,
@@ -121,51 +121,35 @@ struct Env {
 }
 
 impl std::ops::Deref for Env {
-    type Target = common::Server;
-    fn deref(&self) -> &common::Server {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
         &self.srv
     }
 }
 
 impl Env {
     async fn start() -> Env {
-        let mpesa = msim::MpesaSim::new(
-            "simulator-key",
-            "simulator-secret",
-            "174379",
-            broadnet_app::gateway::SIM_MPESA.passkey,
-        );
-        mpesa.set_behaviour(msim::Behaviour { delay: StdDuration::from_millis(150), ..Default::default() });
-        let mpesa_url = mpesa.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let airtel = asim::AirtelSim::new("simulator-client", "simulator-secret", None, None);
-        airtel.set_behaviour(asim::Behaviour { delay: StdDuration::from_millis(150), ..Default::default() });
-        let airtel_url = airtel.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let sms = ssim::SmsSim::new("simulator", "simulator-key");
-        let sms_url = sms.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let sims = Sims::spawn(StdDuration::from_millis(150)).await;
         let smtp = Smtp::start();
         let smtp_port = smtp.port.to_string();
-        let srv = common::Server::start(|_| {
-            [
-                ("APP_NAME", "Kilimo Net"),
-                ("MPESA_ENV", "simulator"),
-                ("MPESA_BASE_URL", mpesa_url.as_str()),
-                ("AIRTEL_ENV", "simulator"),
-                ("AIRTEL_BASE_URL", airtel_url.as_str()),
-                ("AT_ENV", "simulator"),
-                ("AT_BASE_URL", sms_url.as_str()),
-                ("SMS_ENABLED", "true"),
-                ("EMAIL_ENABLED", "true"),
-                ("EMAIL_HOST", "127.0.0.1"),
-                ("EMAIL_PORT", smtp_port.as_str()),
-                ("EMAIL_FROM", "Kilimo Net <billing@kilimo.example>"),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        let srv = TestApp::start_with(|_| {
+            let mut vars = sims.vars();
+            vars.extend(
+                [
+                    ("APP_NAME", "Kilimo Net"),
+                    ("EMAIL_ENABLED", "true"),
+                    ("EMAIL_HOST", "127.0.0.1"),
+                    ("EMAIL_PORT", smtp_port.as_str()),
+                    ("EMAIL_FROM", "Kilimo Net <billing@kilimo.example>"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+            );
+            vars
         })
         .await;
-        // Airtel's portal setting: the callback URL with our secret.
-        airtel.set_callback_url(Some(format!("{}/api/payments/cb/airtel/{}", srv.base, srv.app.callback_token())));
+        sims.connect(&srv);
+        let Sims { mpesa, airtel, sms, .. } = sims;
         Env { srv, mpesa, airtel, sms, smtp }
     }
 

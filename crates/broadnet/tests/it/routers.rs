@@ -6,20 +6,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::common;
-
 use broadnet::config::{Config, Vars};
 use broadnet::server;
 use broadnet_sim::routeros::{RouterSim, SimConfig};
+use broadnet_testkit::app::TestApp;
 use chrono::Duration;
 use serde_json::{Value, json};
 
-type Env = common::Server;
+type Env = TestApp;
 
 /// The server with the router wizard's settings.
 async fn start(extra: &[(&str, String)]) -> Env {
     let extra: Vec<(String, String)> = extra.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    common::Server::start(|base| {
+    TestApp::start_with(|base| {
         let mut vars = vec![
             ("PROVISION_BASE_URL".to_string(), format!("{base}/provision")),
             ("RADIUS_IP".to_string(), "127.0.0.1".to_string()),
@@ -30,7 +29,11 @@ async fn start(extra: &[(&str, String)]) -> Env {
     .await
 }
 
-impl common::Server {
+trait Configure {
+    async fn configure(&self, id: i64) -> Vec<Value>;
+}
+
+impl Configure for TestApp {
     /// Starts a configuration run and reads its whole event stream.
     async fn configure(&self, id: i64) -> Vec<Value> {
         let (st, r) = self.call("POST", &format!("/api/routers/{id}/configure"), None).await;
