@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use tower::ServiceExt;
 
-const ADMIN_PW: &str = "correct horse battery";
+use broadnet_testkit::app::{self, ADMIN_PW};
 
 struct Api {
     router: Router,
@@ -37,19 +37,11 @@ struct Resp {
 impl Api {
     async fn start() -> Api {
         let db = TestDb::new().await;
-        let mut vars = Vars::new();
-        vars.insert("DATABASE_URL".into(), db.url.clone());
-        vars.insert("JWT_SECRET".into(), "a-test-secret-that-is-long-enough-0123456789".into());
-        vars.insert("ADMIN_USERNAME".into(), "root".into());
-        vars.insert("ADMIN_PASSWORD".into(), ADMIN_PW.into());
-        let (cfg, problems): (Config, _) = Config::from_vars(&vars);
-        assert!(problems.iter().all(|p| !p.fatal), "{problems:?}");
-        let store = server::open_store(&cfg).await.unwrap();
-        let dyn_store: DynStore = Arc::new(store.clone());
-        let clock = Arc::new(FixedClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap()));
-        let app = server::build_app(&cfg, dyn_store, clock);
-        server::ensure_first_admin(&cfg, &app).await.unwrap().expect("first admin created");
-        let router = broadnet_web::router(server::state(&cfg, app.clone()));
+        let clock = Arc::new(FixedClock::new(app::start_time()));
+        let parts = app::build(&db, Vec::new(), clock).await;
+        parts.first_admin.as_ref().expect("first admin created");
+        let router = parts.router();
+        let app::Parts { store, app, .. } = parts;
         let mut api = Api { router, store, app, db: Some(db), token: String::new() };
         api.token = api.login("root", ADMIN_PW).await;
         api

@@ -8,7 +8,6 @@
 
 use axum::body::Body;
 use axum::http::{Request, header};
-use broadnet::config::{Config, Vars};
 use broadnet_store::{Actor, SessionQuery};
 use broadnet_testkit::{Backend, TestDb};
 use http_body_util::BodyExt;
@@ -54,17 +53,11 @@ async fn real_freeradius_uses_our_database_through_the_setup_script() {
         "FreeRADIUS is missing: ./scripts/test installs it (apt-get install freeradius)"
     );
     let db = TestDb::new().await;
-    let mut vars = Vars::new();
-    vars.insert("DATABASE_URL".into(), db.url.clone());
-    vars.insert("JWT_SECRET".into(), "a-test-secret-that-is-long-enough-0123456789".into());
-    vars.insert("ADMIN_USERNAME".into(), "root".into());
-    vars.insert("ADMIN_PASSWORD".into(), "correct horse battery".into());
-    let (cfg, _) = Config::from_vars(&vars);
-    let store = broadnet::server::open_store(&cfg).await.unwrap();
-    let dyn_store: broadnet_store::DynStore = Arc::new(store.clone());
-    let app = broadnet::server::build_app(&cfg, dyn_store.clone(), Arc::new(broadnet_domain::SystemClock));
-    broadnet::server::ensure_first_admin(&cfg, &app).await.unwrap();
-    let router = broadnet_web::router(broadnet::server::state(&cfg, app));
+    // The real clock: FreeRADIUS compares expiry with its own.
+    let parts = broadnet_testkit::app::build(&db, Vec::new(), Arc::new(broadnet_domain::SystemClock)).await;
+    let router = parts.router();
+    let broadnet_testkit::app::Parts { store, app, .. } = parts;
+    let dyn_store: broadnet_store::DynStore = app.store.clone();
     let call = |method: &'static str, uri: &'static str, body: Option<Value>, token: Option<String>| {
         let router = router.clone();
         async move {
