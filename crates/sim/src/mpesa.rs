@@ -219,6 +219,15 @@ impl MpesaSim {
         lock(&self.state).pushes.iter().map(|p| p.rec.clone()).collect()
     }
 
+    /// Whether the customer has answered the push (its `delay` has passed): from then
+    /// on the STK query reports its result. Tests wait on this instead of sleeping.
+    pub fn is_decided(&self, checkout_request_id: &str) -> bool {
+        lock(&self.state)
+            .pushes
+            .iter()
+            .any(|p| p.rec.checkout_request_id == checkout_request_id && Instant::now() >= p.decided_at)
+    }
+
     /// Number of `GET /oauth/v1/generate` calls received (valid or not).
     pub fn oauth_calls(&self) -> u64 {
         lock(&self.state).oauth_calls

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use broadnet_testkit::app::{Sims, TestApp};
+use broadnet_testkit::{WAIT, eventually};
 
 /// aiosmtpd on a free port; each message is saved as msgN.json (envelope, headers,
 /// text) plus its attachments as msgN-K.bin.
@@ -159,27 +160,19 @@ impl Env {
 
     /// A package and a customer expiring in 2 days; returns (customer id, package id).
     async fn customer(&self, username: &str, phone: &str, email: Option<&str>) -> (i64, i64) {
-        let (st, pkg) = self
-            .call(
-                "POST",
-                "/api/packages",
-                Some(json!({"name": format!("Home {username}"), "price": "1500", "download_rate": "10M",
-                    "upload_rate": "5M", "duration": "30d"})),
-            )
-            .await;
-        assert_eq!(st, 201, "{pkg}");
+        let pkg = self.srv.package(&format!("Home {username}")).create().await;
         let expires = self.app.now() + Duration::days(2);
-        let (st, c) = self
-            .call(
-                "POST",
-                "/api/customers",
-                Some(json!({"full_name": "Achieng O'Neill", "username": username, "password": "pw123456",
-                    "phone": phone, "email": email, "customer_type": "pppoe", "package_id": pkg["id"],
-                    "expires_at": expires})),
-            )
+        let c = self
+            .srv
+            .customer(username, phone)
+            .full_name("Achieng O'Neill")
+            .password("pw123456")
+            .email(email)
+            .package(pkg)
+            .expires_at(expires)
+            .create()
             .await;
-        assert_eq!(st, 201, "{c}");
-        (c["id"].as_i64().unwrap(), pkg["id"].as_i64().unwrap())
+        (c["id"].as_i64().unwrap(), pkg)
     }
 
     async fn payment(&self, id: i64) -> Value {
@@ -190,14 +183,18 @@ impl Env {
 
     /// Waits (real time) until the payment leaves pending.
     async fn settled(&self, id: i64) -> Value {
-        for _ in 0..100 {
+        eventually(&format!("payment {id} leaves pending"), WAIT, || async move {
             let p = self.payment(id).await;
-            if p["payment"]["status"] != "pending" {
-                return p;
-            }
-            tokio::time::sleep(StdDuration::from_millis(50)).await;
-        }
-        panic!("payment {id} still pending: {}", self.payment(id).await);
+            (p["payment"]["status"] != "pending").then_some(p)
+        })
+        .await
+    }
+
+    /// Waits (real time) until the simulated customer has answered the last push.
+    async fn decided(&self) {
+        let checkout = self.mpesa.pushes().last().unwrap().checkout_request_id.clone();
+        eventually("the customer answers the push", WAIT, || async { self.mpesa.is_decided(&checkout).then_some(()) })
+            .await;
     }
 
     async fn initiate(&self, customer: i64) -> Value {
@@ -341,12 +338,10 @@ async fn duplicate_and_missing_callbacks_renew_exactly_once() {
     });
     let pid = env.initiate(cid).await["payment"]["id"].as_i64().unwrap();
     env.settled(pid).await;
-    for _ in 0..50 {
-        if env.mpesa.pushes().last().unwrap().callbacks_delivered == 2 {
-            break;
-        }
-        tokio::time::sleep(StdDuration::from_millis(50)).await;
-    }
+    eventually("both callbacks delivered", WAIT, || async {
+        (env.mpesa.pushes().last().unwrap().callbacks_delivered == 2).then_some(())
+    })
+    .await;
     assert_eq!(env.mpesa.pushes().last().unwrap().callbacks_delivered, 2);
     assert_eq!(env.expires(cid).await, before + Duration::days(30));
     assert_eq!(env.count("invoices").await, 1);
@@ -359,7 +354,7 @@ async fn duplicate_and_missing_callbacks_renew_exactly_once() {
         ..Default::default()
     });
     let pid = env.initiate(cid).await["payment"]["id"].as_i64().unwrap();
-    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    env.decided().await;
     assert_eq!(env.app.run_reconciliation().await.unwrap(), 0, "too early to ask");
     assert_eq!(env.payment(pid).await["payment"]["status"], "pending");
     env.clock.advance(Duration::minutes(2) + Duration::seconds(1));
@@ -676,7 +671,7 @@ async fn forged_failures_close_nothing_and_unconfirmed_successes_complete_nothin
     assert!(env.sms.messages().iter().all(|m| !m.message.contains("did not go through")), "{:?}", env.sms.messages());
 
     // The customer pays; the genuine callback completes the payment.
-    tokio::time::sleep(StdDuration::from_secs(3)).await;
+    env.decided().await;
     let receipt = env.mpesa.pushes().last().unwrap().receipt.clone().unwrap();
     let genuine = stk_body(
         &checkout,
@@ -704,7 +699,7 @@ async fn forged_failures_close_nothing_and_unconfirmed_successes_complete_nothin
         .close_payment(pid, broadnet_domain::PaymentStatus::Cancelled, "1032", "forged", env.app.now())
         .await
         .unwrap();
-    tokio::time::sleep(StdDuration::from_millis(100)).await;
+    env.decided().await;
     let receipt = env.mpesa.pushes().last().unwrap().receipt.clone().unwrap();
     let genuine = stk_body(
         &checkout,
@@ -878,12 +873,8 @@ async fn hostile_requests_and_replays_change_nothing() {
     let (st, reg) = env.call("POST", "/api/payments/mpesa/register-c2b", None).await;
     assert_eq!(st, 200, "{reg}");
     let trans = env.mpesa.c2b_pay("254712345040", 1500, "baraka").await.unwrap();
-    for _ in 0..100 {
-        if env.count("payments").await == 2 {
-            break;
-        }
-        tokio::time::sleep(StdDuration::from_millis(50)).await;
-    }
+    eventually("the C2B payment is recorded", WAIT, || async { (env.count("payments").await == 2).then_some(()) })
+        .await;
     let before = (
         env.count("payments").await,
         env.count("invoices").await,

@@ -11,6 +11,7 @@ use broadnet_radius_server::{Config, Server, Stats, authorization::Policy};
 use broadnet_store::{Actor, DynStore, NewCustomer, NewPackage, NewRouter, PostAuthQuery, SessionQuery};
 use broadnet_store_sql::SqlStore;
 use broadnet_testkit::TestDb;
+use broadnet_testkit::{WAIT, eventually};
 use chrono::{Duration, Utc};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
@@ -239,9 +240,15 @@ async fn pap_chap_and_ms_chap_are_accepted_with_the_package_attributes() {
     let log =
         r.store.list_post_auth(&PostAuthQuery { username: Some("alice".into()), ..Default::default() }).await.unwrap();
     // The log is written just after the reply.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let log2 =
-        r.store.list_post_auth(&PostAuthQuery { username: Some("alice".into()), ..Default::default() }).await.unwrap();
+    let log2 = eventually("the fourth decision is logged", WAIT, || async {
+        let log2 = r
+            .store
+            .list_post_auth(&PostAuthQuery { username: Some("alice".into()), ..Default::default() })
+            .await
+            .unwrap();
+        (log2.total >= 4).then_some(log2)
+    })
+    .await;
     assert!(log2.total >= log.total && log2.total == 4, "{:?}", log2.items);
     assert_eq!(log2.items[0].reply, "Access-Reject");
     assert_eq!(log2.items[0].reason.as_deref(), Some("wrong password (PAP)"));
@@ -446,8 +453,13 @@ async fn a_retransmission_gets_the_cached_reply_not_a_second_decision() {
     assert_eq!(p.attrs[0].typ, attr::MESSAGE_AUTHENTICATOR, "Message-Authenticator first");
     assert_eq!(Stats::get(&r.server.stats.access_requests), 1);
     assert_eq!(Stats::get(&r.server.stats.duplicates), 1);
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let log = r.store.list_post_auth(&PostAuthQuery::default()).await.unwrap();
+    // The duplicate was answered from the cache (counted above), so once the one
+    // decision is logged there is nothing more to wait for.
+    let log = eventually("the decision is logged", WAIT, || async {
+        let log = r.store.list_post_auth(&PostAuthQuery::default()).await.unwrap();
+        (log.total >= 1).then_some(log)
+    })
+    .await;
     assert_eq!(log.total, 1, "one decision logged");
     r.finish().await;
 }

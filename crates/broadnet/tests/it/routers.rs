@@ -10,6 +10,7 @@ use broadnet::config::{Config, Vars};
 use broadnet::server;
 use broadnet_sim::routeros::{RouterSim, SimConfig};
 use broadnet_testkit::app::TestApp;
+use broadnet_testkit::{WAIT, eventually};
 use chrono::Duration;
 use serde_json::{Value, json};
 
@@ -198,7 +199,10 @@ async fn the_wizard_provisions_and_configures_a_router() {
     assert_eq!(list["items"][0]["online"], true, "{list}");
     assert_eq!(list["items"][0]["board"], "hEX", "{list}");
     sim.shutdown();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    eventually("the router's API port closes", WAIT, || async {
+        tokio::net::TcpStream::connect(api).await.is_err().then_some(())
+    })
+    .await;
     assert_eq!(env.app.run_router_monitor().await.unwrap(), 1);
     let (_, r) = env.call("GET", &format!("/api/routers/{id}"), None).await;
     assert_eq!(r["online"], false, "{r}");
@@ -284,21 +288,15 @@ async fn a_pppoe_client_logs_in_through_our_radius_and_is_cut_off_when_suspended
     assert_eq!(st, 200);
     // The disconnect was queued in the outbox with the change; deliver it.
     assert!(env.app.run_outbox().await.unwrap() >= 1);
-    for _ in 0..60 {
-        if sim.entries("/ppp/active").is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    eventually("the router drops the session", WAIT, || async { sim.entries("/ppp/active").is_empty().then_some(()) })
+        .await;
     assert!(sim.entries("/ppp/active").is_empty(), "still online: {:?}", sim.coa_log());
     assert!(sim.coa_log().iter().any(|(code, user)| *code == broadnet_radius::Code::DisconnectAck && user == "otieno"));
-    for _ in 0..60 {
+    eventually("the session is closed", WAIT, || async {
         let (_, sessions) = env.call("GET", "/api/sessions?open=true&username=otieno", None).await;
-        if sessions["total"] == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+        (sessions["total"] == 0).then_some(())
+    })
+    .await;
     let (_, sessions) = env.call("GET", "/api/sessions?open=true&username=otieno", None).await;
     assert_eq!(sessions["total"], 0, "the router's Accounting-Stop closed it: {sessions}");
     // And they cannot come back.
