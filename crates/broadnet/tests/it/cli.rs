@@ -4,10 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 fn broadnet(dir: &Path) -> Command {
@@ -65,38 +64,27 @@ impl Server {
             .env("APP_PORT", port.to_string())
             .env("RADIUS_AUTH_PORT", "0")
             .env("RADIUS_ACCT_PORT", "0")
-            .stdout(Stdio::piped())
+            .stdout(Stdio::from(std::fs::File::create(dir.join("stdout.log")).unwrap()))
             .stderr(Stdio::from(std::fs::File::create(dir.join("stderr.log")).unwrap()));
         let mut child = c.spawn().unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        // Stdout goes to a file, not a pipe: the whole banner is printed before the
+        // server answers /health, so once it answers the file holds all of it.
+        let banner = || -> Vec<String> {
+            std::fs::read_to_string(dir.join("stdout.log")).unwrap_or_default().lines().map(str::to_string).collect()
+        };
         let base = format!("http://127.0.0.1:{port}");
-        let mut stdout = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
+            let stdout = banner();
             assert!(Instant::now() < deadline, "server did not come up; output so far: {stdout:#?}");
-            while let Ok(line) = rx.try_recv() {
-                stdout.push(line);
-            }
             if let Some(status) = child.try_wait().unwrap() {
                 let err = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
                 panic!("server exited with {status}; output: {stdout:#?}\nstderr:\n{err}");
             }
             if stdout.iter().any(|l| l.contains("Health:")) && ureq::get(&format!("{base}/health")).call().is_ok() {
-                // Collect whatever else the banner printed.
-                std::thread::sleep(Duration::from_millis(100));
-                while let Ok(line) = rx.try_recv() {
-                    stdout.push(line);
-                }
-                return Server { child, base, stdout };
+                return Server { child, base, stdout: banner() };
             }
+            // The poll interval of a wait with a deadline, not a wait for a time.
             std::thread::sleep(Duration::from_millis(50));
         }
     }
