@@ -671,7 +671,7 @@ impl Config {
             match broadnet_web::proxies::ForwardedHeader::parse(&r.get("TRUSTED_PROXY_HEADER").unwrap_or_default()) {
                 Ok(h) => trusted_proxies.with_header(h),
                 Err(e) => {
-                    r.bad("TRUSTED_PROXY_HEADER", e);
+                    r.bad("TRUSTED_PROXY_HEADER", e.0);
                     trusted_proxies
                 }
             };
