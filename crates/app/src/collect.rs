@@ -2,13 +2,15 @@
 //! the Airtel callback, and the reconciliation of payments whose callback is late or
 //! never comes (DESIGN rule 3).
 
+use crate::input::{Fields, Input, Unknown};
 use crate::payments::{CallbackPath, closing_status};
 use crate::{App, AppError, AppResult, Session};
 use broadnet_domain::{Money, PaymentProvider, PaymentStatus, Phone};
 use broadnet_providers::ProviderError;
 use broadnet_providers::daraja::{StkPush, StkQuery};
-use broadnet_store::{CompleteOutcome, Completion, NewOutbox, NewPayment, Payment, PaymentQuery, StoreError};
+use broadnet_store::{CompleteOutcome, Completion, Invoice, NewOutbox, NewPayment, Payment, PaymentQuery, StoreError};
 use chrono::Duration;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// A pending payment is asked about after this long (the seed's troubleshooting
@@ -26,6 +28,41 @@ pub struct AirtelAck {
     pub status: &'static str,
 }
 
+/// "Collect Payment": `customer_id` is required; `phone` defaults to the customer's,
+/// `package_id` to their package and `amount` to its price.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct InitiatePayment {
+    pub customer_id: Input,
+    pub phone: Input,
+    pub amount: Input,
+    pub package_id: Input,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// A prompt sent (or perhaps sent): the pending payment and what to tell the admin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaymentPrompt {
+    pub payment: Payment,
+    pub message: String,
+}
+
+/// A payment and, once completed, its invoice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaymentDetail {
+    pub payment: Payment,
+    pub invoice: Option<Invoice>,
+}
+
+/// The C2B URLs given to Safaricom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct C2bRegistration {
+    pub registered: bool,
+    pub confirmation_url: String,
+    pub validation_url: String,
+}
+
 fn provider_error(e: &ProviderError) -> (String, String) {
     match e {
         ProviderError::Refused { code, message, .. } => (code.clone(), message.clone()),
@@ -37,14 +74,14 @@ impl App {
     /// "Collect Payment": sends the active provider's prompt to the customer's phone.
     /// The payment is stored as pending before the provider is called, so a crash or a
     /// timeout leaves a record that reconciliation settles.
-    pub async fn initiate_payment(&self, s: &Session, body: Value) -> AppResult<Value> {
+    pub async fn initiate_payment(&self, s: &Session, req: InitiatePayment) -> AppResult<PaymentPrompt> {
         s.require_write()?;
-        let mut f = crate::fields::Fields::new(body)?;
-        let customer_id = f.int("customer_id", 1, i64::MAX);
+        let mut f = Fields::new(&req.unknown);
+        let customer_id = f.int("customer_id", &req.customer_id, 1, i64::MAX);
         let customer_id = f.required("customer_id", customer_id);
-        let phone = f.parsed("phone", Phone::parse).value();
-        let amount = f.parsed("amount", Money::parse_major).value();
-        let package_id = f.int("package_id", 1, i64::MAX).value();
+        let phone = f.parsed("phone", &req.phone, Phone::parse).value();
+        let amount = f.parsed("amount", &req.amount, Money::parse_major).value();
+        let package_id = f.int("package_id", &req.package_id, 1, i64::MAX).value();
         f.finish()?;
         let Some(customer_id) = customer_id else {
             return Err(AppError::Internal("customer_id missing after validation".into()));
@@ -173,14 +210,18 @@ impl App {
             Ok(message) => {
                 tracing::info!(admin = %s.admin.username, user = %customer.username, payment = payment.id, %provider, "payment prompt sent");
                 let payment = self.store.get_payment(payment.id).await?;
-                Ok(json!({"payment": payment, "message": message}))
+                Ok(PaymentPrompt { payment, message })
             }
             Err(e) if e.is_ambiguous() => {
                 // The prompt may have gone out: keep it pending for reconciliation.
                 tracing::warn!(payment = payment.id, error = %e, "payment prompt outcome unknown; will reconcile");
                 let payment = self.store.get_payment(payment.id).await?;
-                Ok(json!({"payment": payment,
-                    "message": format!("the provider did not answer clearly ({e}); the payment stays pending and is checked again in 2 minutes")}))
+                Ok(PaymentPrompt {
+                    payment,
+                    message: format!(
+                        "the provider did not answer clearly ({e}); the payment stays pending and is checked again in 2 minutes"
+                    ),
+                })
             }
             Err(e) => {
                 let (code, desc) = provider_error(&e);
@@ -191,14 +232,14 @@ impl App {
         }
     }
 
-    pub async fn get_payment_detail(&self, id: i64) -> AppResult<Value> {
+    pub async fn get_payment_detail(&self, id: i64) -> AppResult<PaymentDetail> {
         let payment = self.store.get_payment(id).await.map_err(AppError::from_store("payment"))?;
         let invoice = match self.store.get_invoice_for_payment(id).await {
             Ok(i) => Some(i),
             Err(StoreError::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
-        Ok(json!({"payment": payment, "invoice": invoice}))
+        Ok(PaymentDetail { payment, invoice })
     }
 
     /// A payment did not go through: the customer is told (through the outbox).
@@ -435,17 +476,16 @@ impl App {
     }
 
     /// Registers the C2B confirmation and validation URLs with Safaricom.
-    pub async fn register_c2b_urls(&self, s: &Session) -> AppResult<Value> {
+    pub async fn register_c2b_urls(&self, s: &Session) -> AppResult<C2bRegistration> {
         s.require_superadmin()?;
         let urls = self.callback_urls().await?;
         let (client, _) = self.daraja().await?;
-        let confirmation = urls["c2b_confirmation"].as_str().unwrap_or_default().to_string();
-        let validation = urls["c2b_validation"].as_str().unwrap_or_default().to_string();
+        let (confirmation, validation) = (urls.c2b_confirmation, urls.c2b_validation);
         client
             .register_c2b_urls(&confirmation, &validation)
             .await
             .map_err(|e| AppError::Upstream(format!("Safaricom refused the URLs: {e}")))?;
         tracing::info!(admin = %s.admin.username, "C2B URLs registered");
-        Ok(json!({"registered": true, "confirmation_url": confirmation, "validation_url": validation}))
+        Ok(C2bRegistration { registered: true, confirmation_url: confirmation, validation_url: validation })
     }
 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod fields;
 pub mod freeradius;
 pub mod gateway;
+pub mod input;
 pub mod invoices;
 pub mod notify;
 pub mod packages;

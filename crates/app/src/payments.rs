@@ -2,9 +2,11 @@
 //! started (by CheckoutRequestID, amount and phone); unmatched or inconsistent ones
 //! are recorded for review and change nothing.
 
+use crate::input::{Fields, Input, Unknown};
 use crate::{App, AppError, AppResult};
 use broadnet_domain::{Money, PaymentStatus, Phone};
-use broadnet_store::{Actor, CompleteOutcome, Completion, StoreError};
+use broadnet_store::{Actor, CompleteOutcome, Completion, Page, Payment, StoreError};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// An STK push result, read leniently (numbers and strings vary by endpoint).
@@ -577,46 +579,95 @@ impl App {
     }
 }
 
+/// The payments list's query string: `customer_id`, `status`, `provider`, `page`,
+/// `per_page`, as text until checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct PaymentListQuery {
+    pub customer_id: Option<String>,
+    pub status: Option<String>,
+    pub provider: Option<String>,
+    pub page: Option<String>,
+    pub per_page: Option<String>,
+}
+
+impl PaymentListQuery {
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut m = crate::sessions::last_of(pairs);
+        PaymentListQuery {
+            customer_id: m.remove("customer_id"),
+            status: m.remove("status"),
+            provider: m.remove("provider"),
+            page: m.remove("page"),
+            per_page: m.remove("per_page"),
+        }
+    }
+}
+
+/// Cash taken at the counter for a customer: `amount` (the package's price) is
+/// required; `package_id` defaults to the customer's package; `reference` (a receipt
+/// book number, say) becomes the receipt, CASH-<id> otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct CashPayment {
+    pub amount: Input,
+    pub package_id: Input,
+    pub reference: Input,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// A recorded cash payment: the completed payment, its invoice and the new expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CashReceipt {
+    pub payment: Payment,
+    pub invoice_number: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
 impl App {
-    pub async fn list_payments(&self, params: &std::collections::BTreeMap<String, String>) -> AppResult<Value> {
+    pub async fn list_payments(&self, params: &PaymentListQuery) -> AppResult<Page<Payment>> {
         let mut q = broadnet_store::PaymentQuery { page: 1, per_page: 50, ..Default::default() };
         let mut errors = crate::FieldErrors::new();
         let mut bad = |k: &str, m: &str| errors.entry(k.to_string()).or_default().push(m.to_string());
-        for (k, v) in params {
-            match k.as_str() {
-                "customer_id" => match v.parse() {
-                    Ok(n) => q.customer_id = Some(n),
-                    Err(_) => bad(k, "must be a whole number"),
-                },
-                "status" => match PaymentStatus::parse(v) {
-                    Ok(s) => q.status = Some(s),
-                    Err(_) => bad(k, "must be pending, completed, failed, cancelled or expired"),
-                },
-                "provider" => match broadnet_domain::PaymentProvider::parse(v) {
-                    Ok(p) => q.provider = Some(p),
-                    Err(_) => bad(k, "must be mpesa, airtel, cash or voucher"),
-                },
-                _ => {}
+        if let Some(v) = &params.customer_id {
+            match v.parse() {
+                Ok(n) => q.customer_id = Some(n),
+                Err(_) => bad("customer_id", "must be a whole number"),
             }
         }
-        for (k, v) in params {
-            crate::fields::page_param(&mut errors, k, v, (&mut q.page, &mut q.per_page));
+        if let Some(v) = &params.status {
+            match PaymentStatus::parse(v) {
+                Ok(s) => q.status = Some(s),
+                Err(_) => bad("status", "must be pending, completed, failed, cancelled or expired"),
+            }
         }
+        if let Some(v) = &params.provider {
+            match broadnet_domain::PaymentProvider::parse(v) {
+                Ok(p) => q.provider = Some(p),
+                Err(_) => bad("provider", "must be mpesa, airtel, cash or voucher"),
+            }
+        }
+        crate::sessions::paging(&mut errors, &params.page, &params.per_page, (&mut q.page, &mut q.per_page));
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
-        Ok(json!(self.store.list_payments(&q).await?))
+        Ok(self.store.list_payments(&q).await?)
     }
 
     /// Cash taken at the counter: recorded by an admin, completed through the same
     /// exactly-once path as M-Pesa (the receipt is the admin's reference or CASH-<id>).
-    pub async fn record_cash_payment(&self, s: &crate::Session, customer_id: i64, body: Value) -> AppResult<Value> {
+    pub async fn record_cash_payment(
+        &self,
+        s: &crate::Session,
+        customer_id: i64,
+        req: CashPayment,
+    ) -> AppResult<CashReceipt> {
         s.require_write()?;
-        let mut f = crate::fields::Fields::new(body)?;
-        let amount = f.parsed("amount", Money::parse_major);
+        let mut f = Fields::new(&req.unknown);
+        let amount = f.parsed("amount", &req.amount, Money::parse_major);
         let amount = f.required("amount", amount);
-        let package_id = f.int("package_id", 1, i64::MAX).value();
-        let reference = f.text("reference", 64).value();
+        let package_id = f.int("package_id", &req.package_id, 1, i64::MAX).value();
+        let reference = f.text("reference", &req.reference, 64).value();
         f.finish()?;
         let Some(amount) = amount else { return Err(AppError::Internal("amount missing after validation".into())) };
         if amount.minor() <= 0 {
@@ -665,7 +716,7 @@ impl App {
             Ok(CompleteOutcome::Completed { payment, invoice_number, expires_at }) => {
                 tracing::info!(admin = %s.admin.username, user = %customer.username, invoice = %invoice_number, "cash payment recorded");
                 self.wake_outbox();
-                Ok(json!({"payment": payment, "invoice_number": invoice_number, "expires_at": expires_at}))
+                Ok(CashReceipt { payment, invoice_number, expires_at })
             }
             Ok(other) => Err(AppError::Internal(format!("cash payment not completed: {other:?}"))),
             Err(StoreError::Conflict(_)) => {

@@ -114,13 +114,15 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
-/// A JSON body as a `serde_json::Value`. Refusals come in our error shape: a body
-/// over the limit is 413, one that is not `application/json` is 415 (so a plain HTML
-/// form cannot post to the API), malformed JSON is 400; field checks (422) are left
-/// to the use case. An empty body is `{}`, for bodyless POSTs.
-pub struct JsonBody(pub serde_json::Value);
+/// A JSON body read into a use case's request type (whose fields are lenient
+/// [`broadnet_app::input::Input`]s, so field checks with their messages are left to
+/// the use case). Refusals come in our error shape: a body over the limit is 413, one
+/// that is not `application/json` is 415 (so a plain HTML form cannot post to the
+/// API), malformed JSON is 400, and JSON that is not an object is 422. An empty body
+/// is `{}`, for bodyless POSTs.
+pub struct JsonBody<T>(pub T);
 
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = Response;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let is_json = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
@@ -133,15 +135,18 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 WebError::bad_request("request body unreadable")
             }
         })?;
-        if bytes.is_empty() {
-            return Ok(JsonBody(serde_json::json!({})));
-        }
-        if !is_json {
+        if !is_json && !bytes.is_empty() {
             return Err(WebError::unsupported_media_type("the body must be JSON (Content-Type: application/json)"));
         }
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| WebError::bad_request(&format!("malformed JSON: {e}")).into_response())
+        let bytes = if bytes.is_empty() { axum::body::Bytes::from_static(b"{}") } else { bytes };
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
+            if e.classify() != serde_json::error::Category::Data {
+                return WebError::bad_request(&format!("malformed JSON: {e}")).into_response();
+            }
+            let object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+            let message = if object { e.to_string() } else { "must be a JSON object".to_string() };
+            WebError(AppError::field("body", message)).into_response()
+        })
     }
 }
 

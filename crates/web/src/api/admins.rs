@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use broadnet_app::AppError;
+use broadnet_app::admins::{AdminPatchRequest, NewAdminRequest};
 use serde_json::{Value, json};
 
 pub fn router() -> Router<AppState> {
@@ -21,9 +22,13 @@ async fn list(State(st): State<AppState>, Auth(s): Auth) -> Result<Json<Value>, 
     Ok(Json(json!({"items": st.app.store.list_admins().await?})))
 }
 
-async fn create(State(st): State<AppState>, Auth(s): Auth, JsonBody(body): JsonBody) -> Result<Response, WebError> {
-    let a = st.app.create_admin(&s, body).await?;
-    Ok((StatusCode::CREATED, Json(json!(a))).into_response())
+async fn create(
+    State(st): State<AppState>,
+    Auth(s): Auth,
+    JsonBody(req): JsonBody<NewAdminRequest>,
+) -> Result<Response, WebError> {
+    let a = st.app.create_admin(&s, req).await?;
+    Ok((StatusCode::CREATED, Json(a)).into_response())
 }
 
 async fn read(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>) -> Result<Json<Value>, WebError> {
@@ -35,9 +40,9 @@ async fn update(
     State(st): State<AppState>,
     Auth(s): Auth,
     Path(id): Path<i64>,
-    JsonBody(body): JsonBody,
-) -> Result<Json<Value>, WebError> {
-    Ok(Json(json!(st.app.update_admin(&s, id, body).await?)))
+    JsonBody(req): JsonBody<AdminPatchRequest>,
+) -> Result<Json<broadnet_store::Admin>, WebError> {
+    Ok(Json(st.app.update_admin(&s, id, req).await?))
 }
 
 async fn remove(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>) -> Result<StatusCode, WebError> {

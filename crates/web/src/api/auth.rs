@@ -9,11 +9,21 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use broadnet_app::AppError;
+use broadnet_app::input::Input;
 use serde_json::json;
 use std::sync::atomic::Ordering;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/auth/login", post(login)).route("/auth/logout", post(logout)).route("/auth/me", get(me))
+}
+
+/// `{"username": …, "password": …}`; other fields are ignored.
+#[derive(serde::Deserialize)]
+struct LoginRequest {
+    #[serde(default)]
+    username: Input,
+    #[serde(default)]
+    password: Input,
 }
 
 fn cookie(st: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
@@ -27,10 +37,14 @@ fn cookie(st: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
 async fn login(
     State(st): State<AppState>,
     ClientIp(ip): ClientIp,
-    JsonBody(body): JsonBody,
+    JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Response, WebError> {
-    let field = |k: &str| body.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-    let (username, password) = (field("username"), field("password"));
+    // Only strings count; anything else is as good as missing.
+    let field = |v: Input| match v {
+        Input::Text(s) => s,
+        _ => String::new(),
+    };
+    let (username, password) = (field(body.username), field(body.password));
     let mut missing = broadnet_app::FieldErrors::new();
     for (k, v) in [("username", &username), ("password", &password)] {
         if v.is_empty() {

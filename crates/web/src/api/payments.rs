@@ -6,8 +6,10 @@ use crate::{AppState, WebError};
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use broadnet_app::collect::AirtelAck;
-use broadnet_app::payments::{CallbackPath, DarajaAck};
+use broadnet_app::collect::{AirtelAck, C2bRegistration, InitiatePayment, PaymentDetail, PaymentPrompt};
+use broadnet_app::gateway::CallbackUrls;
+use broadnet_app::payments::{CallbackPath, CashPayment, CashReceipt, DarajaAck, PaymentListQuery};
+use broadnet_store::{Page, Payment};
 use serde_json::Value;
 
 /// A provider callback is a few hundred bytes; anything near this is not one.
@@ -37,7 +39,7 @@ pub fn router() -> Router<AppState> {
 async fn mpesa_callback(
     State(st): State<AppState>,
     ClientIp(ip): ClientIp,
-    JsonBody(body): JsonBody,
+    JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<DarajaAck>, WebError> {
     tracing::info!(%ip, "M-Pesa callback (plain path)");
     Ok(Json(st.app.mpesa_stk_callback_plain(body).await?))
@@ -47,7 +49,7 @@ async fn mpesa_callback_at(
     State(st): State<AppState>,
     ClientIp(ip): ClientIp,
     Path(token): Path<String>,
-    JsonBody(body): JsonBody,
+    JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<DarajaAck>, WebError> {
     tracing::info!(%ip, "M-Pesa callback");
     Ok(Json(st.app.mpesa_stk_callback_at(&token, body).await?))
@@ -79,7 +81,7 @@ async fn airtel_callback_at(
 async fn c2b_validate(
     State(st): State<AppState>,
     Path(token): Path<String>,
-    JsonBody(body): JsonBody,
+    JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, WebError> {
     Ok(Json(st.app.mpesa_c2b_validate(&token, body).await?))
 }
@@ -87,31 +89,35 @@ async fn c2b_validate(
 async fn c2b_confirm(
     State(st): State<AppState>,
     Path(token): Path<String>,
-    JsonBody(body): JsonBody,
+    JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, WebError> {
     Ok(Json(st.app.mpesa_c2b_confirm(&token, body).await?))
 }
 
 /// The callback URLs to give Safaricom and Airtel.
-async fn callback_urls(State(st): State<AppState>, Auth(s): Auth) -> Result<Json<Value>, WebError> {
+async fn callback_urls(State(st): State<AppState>, Auth(s): Auth) -> Result<Json<CallbackUrls>, WebError> {
     // They carry the path secret that authenticates callbacks.
     s.require_superadmin()?;
     Ok(Json(st.app.callback_urls().await?))
 }
 
-async fn register_c2b(State(st): State<AppState>, Auth(s): Auth) -> Result<Json<Value>, WebError> {
+async fn register_c2b(State(st): State<AppState>, Auth(s): Auth) -> Result<Json<C2bRegistration>, WebError> {
     Ok(Json(st.app.register_c2b_urls(&s).await?))
 }
 
 async fn initiate(
     State(st): State<AppState>,
     Auth(s): Auth,
-    JsonBody(body): JsonBody,
-) -> Result<(axum::http::StatusCode, Json<Value>), WebError> {
-    Ok((axum::http::StatusCode::CREATED, Json(st.app.initiate_payment(&s, body).await?)))
+    JsonBody(req): JsonBody<InitiatePayment>,
+) -> Result<(axum::http::StatusCode, Json<PaymentPrompt>), WebError> {
+    Ok((axum::http::StatusCode::CREATED, Json(st.app.initiate_payment(&s, req).await?)))
 }
 
-async fn detail(State(st): State<AppState>, Auth(_s): Auth, Path(id): Path<i64>) -> Result<Json<Value>, WebError> {
+async fn detail(
+    State(st): State<AppState>,
+    Auth(_s): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<PaymentDetail>, WebError> {
     Ok(Json(st.app.get_payment_detail(id).await?))
 }
 
@@ -144,18 +150,17 @@ async fn notifications(
     Ok(Json(st.app.list_notifications(&s, &params).await?))
 }
 
-async fn list(State(st): State<AppState>, Auth(_s): Auth, p: super::Params) -> Result<Json<Value>, WebError> {
-    let params: std::collections::BTreeMap<String, String> = p.0.into_iter().collect();
-    Ok(Json(st.app.list_payments(&params).await?))
+async fn list(State(st): State<AppState>, Auth(_s): Auth, p: super::Params) -> Result<Json<Page<Payment>>, WebError> {
+    Ok(Json(st.app.list_payments(&PaymentListQuery::from_pairs(p.0)).await?))
 }
 
 async fn cash(
     State(st): State<AppState>,
     Auth(s): Auth,
     Path(id): Path<i64>,
-    JsonBody(body): JsonBody,
-) -> Result<(axum::http::StatusCode, Json<Value>), WebError> {
-    Ok((axum::http::StatusCode::CREATED, Json(st.app.record_cash_payment(&s, id, body).await?)))
+    JsonBody(req): JsonBody<CashPayment>,
+) -> Result<(axum::http::StatusCode, Json<CashReceipt>), WebError> {
+    Ok((axum::http::StatusCode::CREATED, Json(st.app.record_cash_payment(&s, id, req).await?)))
 }
 
 /// An invoice number as a file name: invoices numbered before prefixes were checked

@@ -5,7 +5,7 @@ use crate::{AppState, WebError};
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use broadnet_app::settings::REGISTRY;
+use broadnet_app::settings::{REGISTRY, SettingsUpdate, SettingsView};
 use serde_json::{Value, json};
 
 pub fn router() -> Router<AppState> {
@@ -21,7 +21,7 @@ async fn read(
     State(st): State<AppState>,
     Auth(_s): Auth,
     Path(category): Path<String>,
-) -> Result<Json<Value>, WebError> {
+) -> Result<Json<SettingsView>, WebError> {
     Ok(Json(st.app.read_settings(&category).await?))
 }
 
@@ -29,7 +29,7 @@ async fn write(
     State(st): State<AppState>,
     Auth(s): Auth,
     Path(category): Path<String>,
-    JsonBody(body): JsonBody,
-) -> Result<Json<Value>, WebError> {
-    Ok(Json(st.app.write_settings(&s, &category, body).await?))
+    JsonBody(update): JsonBody<SettingsUpdate>,
+) -> Result<Json<SettingsView>, WebError> {
+    Ok(Json(st.app.write_settings(&s, &category, update).await?))
 }
