@@ -3,15 +3,16 @@
 //! never comes (DESIGN rule 3).
 
 use crate::input::{Fields, Input, Unknown};
-use crate::payments::{CallbackPath, closing_status};
+use crate::payments::{CallbackPath, Evidence, closing_status};
 use crate::{App, AppError, AppResult, Session};
 use broadnet_domain::{Money, PaymentProvider, PaymentStatus, Phone};
 use broadnet_providers::ProviderError;
+use broadnet_providers::airtel::AirtelCallback;
 use broadnet_providers::daraja::{StkPush, StkQuery};
 use broadnet_store::{CompleteOutcome, Completion, Invoice, NewOutbox, NewPayment, Payment, PaymentQuery, StoreError};
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// A pending payment is asked about after this long (the seed's troubleshooting
 /// promise: "pending after 2 minutes").
@@ -260,14 +261,14 @@ impl App {
     /// callback authentication on, the hash must verify; without it, success is
     /// confirmed with a transaction enquiry before anything is credited.
     pub async fn airtel_callback(&self, raw: &[u8], path: CallbackPath) -> AppResult<AirtelAck> {
-        let body: Value = serde_json::from_slice(raw).map_err(|e| AppError::field("body", format!("not JSON: {e}")))?;
-        let tx = body.get("transaction").ok_or_else(|| AppError::field("transaction", "missing"))?;
-        let text = |k: &str| tx.get(k).and_then(crate::payments::text_of).filter(|s| !s.is_empty());
-        let id = text("id").ok_or_else(|| AppError::field("transaction.id", "missing"))?;
-        let status = text("status_code").unwrap_or_default().to_uppercase();
+        let cb = AirtelCallback::parse(raw).map_err(|e| AppError::field("body", e.to_string()))?;
+        let body = Evidence::airtel(&cb, raw);
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let id = text(&Some(cb.id.clone())).ok_or_else(|| AppError::field("transaction.id", "missing"))?;
+        let status = cb.status_code.to_uppercase();
         let ack = AirtelAck { status: "received" };
         if let Some(key) = self.gateway.env.airtel.callback_key.as_deref().filter(|k| !k.is_empty()) {
-            let signed = body.get("hash").is_some();
+            let signed = cb.hash.is_some();
             if !signed || !broadnet_providers::airtel::Airtel::verify_callback_hash(key, raw) {
                 self.flag_callback("airtel", "callback hash missing or wrong", &body, path).await?;
                 return Ok(ack);
@@ -285,7 +286,7 @@ impl App {
         let signed = self.gateway.env.airtel.callback_key.as_deref().is_some_and(|k| !k.is_empty());
         match status.as_str() {
             "TS" if signed => {
-                let receipt = text("airtel_money_id").unwrap_or_else(|| id.clone());
+                let receipt = text(&cb.airtel_money_id).unwrap_or_else(|| id.clone());
                 self.complete_from_provider(&payment, receipt, "Transaction Success".into(), "airtel", &body, false)
                     .await?;
             }
@@ -302,7 +303,7 @@ impl App {
                 ),
             },
             "TF" | "TE" => {
-                let desc = text("message").unwrap_or_else(|| "Transaction Failed".into());
+                let desc = text(&cb.message).unwrap_or_else(|| "Transaction Failed".into());
                 let st = if status == "TE" { PaymentStatus::Expired } else { PaymentStatus::Failed };
                 let closed = self.store.close_payment(payment.id, st, &status, &desc, self.now()).await?;
                 if closed.status == st {
@@ -325,7 +326,7 @@ impl App {
         receipt: String,
         desc: String,
         provider: &str,
-        evidence: &Value,
+        evidence: &Evidence,
         close_on_refusal: bool,
     ) -> AppResult<()> {
         let completion = Completion {
@@ -368,8 +369,8 @@ impl App {
             Ok(st) => match st.status.as_str() {
                 "TS" => {
                     let receipt = st.airtel_money_id.clone().unwrap_or(id);
-                    let evidence = json!({"enquiry": {"id": payment.checkout_request_id, "status": st.status,
-                        "airtel_money_id": st.airtel_money_id}});
+                    let evidence = Evidence::query(json!({"enquiry": {"id": payment.checkout_request_id,
+                        "status": st.status, "airtel_money_id": st.airtel_money_id}}));
                     self.complete_from_provider(
                         payment,
                         receipt,
@@ -402,7 +403,7 @@ impl App {
         // A paybill confirmation recorded just before a crash: the money moved (that is
         // what a confirmation says), so it is applied.
         if let Some(trans) = payment.checkout_request_id.as_deref().and_then(|c| c.strip_prefix("C2B-")) {
-            let evidence = json!({"c2b_recovered": trans});
+            let evidence = Evidence::query(json!({"c2b_recovered": trans}));
             return self
                 .complete_from_provider(
                     payment,
@@ -423,7 +424,8 @@ impl App {
             Ok(StkQuery::Done { result_code, result_desc }) if result_code == "0" => {
                 // The query carries no receipt number (reference §5); the checkout id
                 // stands in until the callback, if it ever comes, finds it completed.
-                let evidence = json!({"stk_query": {"CheckoutRequestID": checkout, "ResultCode": "0"}});
+                let evidence =
+                    Evidence::query(json!({"stk_query": {"CheckoutRequestID": checkout, "ResultCode": "0"}}));
                 self.complete_from_provider(payment, format!("Q-{checkout}"), result_desc, "mpesa", &evidence, true)
                     .await
             }

@@ -5,6 +5,7 @@
 use crate::input::{Fields, Input, Unknown};
 use crate::{App, AppError, AppResult};
 use broadnet_domain::{Money, PaymentStatus, Phone};
+use broadnet_providers::daraja::{C2bNotification, StkCallback};
 use broadnet_store::{Actor, CompleteOutcome, Completion, Page, Payment, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -20,26 +21,15 @@ pub struct StkResult {
     pub phone: Option<Phone>,
 }
 
-pub(crate) fn text_of(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.trim().to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
+/// Checks an STK callback as the provider parser read it: an id, a result code no
+/// longer than Daraja's (numeric ones compared as numbers), and what a success carries
+/// (amount, receipt, phone) where each is well-formed.
+fn stk_result(cb: StkCallback) -> Result<StkResult, String> {
+    let checkout_request_id = cb.checkout_request_id.trim().to_string();
+    if checkout_request_id.is_empty() {
+        return Err("no CheckoutRequestID".into());
     }
-}
-
-/// Amounts come as numbers (`1500`, `1500.00`) or strings; kept in minor units.
-fn money(v: &Value) -> Option<Money> {
-    let s = text_of(v)?;
-    Money::parse_major(&s).ok()
-}
-
-/// Reads `Body.stkCallback` (Daraja §4). Metadata items are found by name.
-pub fn parse_stk_callback(body: &Value) -> Result<StkResult, String> {
-    let cb = body.pointer("/Body/stkCallback").ok_or("no Body.stkCallback")?;
-    let checkout_request_id =
-        cb.get("CheckoutRequestID").and_then(text_of).filter(|s| !s.is_empty()).ok_or("no CheckoutRequestID")?;
-    let result_code = cb.get("ResultCode").and_then(text_of).ok_or("no ResultCode")?;
+    let result_code = cb.result_code.trim().to_string();
     if result_code.chars().count() > 16 {
         return Err("ResultCode longer than any Daraja code".into());
     }
@@ -48,20 +38,15 @@ pub fn parse_stk_callback(body: &Value) -> Result<StkResult, String> {
         Ok(n) => n.to_string(),
         Err(_) => result_code,
     };
-    let result_desc = cb.get("ResultDesc").and_then(text_of).unwrap_or_default();
-    let items: Vec<&Value> =
-        cb.pointer("/CallbackMetadata/Item").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
-    let item = |name: &str| {
-        items.iter().find(|i| i.get("Name").and_then(Value::as_str) == Some(name)).and_then(|i| i.get("Value"))
-    };
     Ok(StkResult {
         checkout_request_id,
         result_code,
-        result_desc,
-        amount: item("Amount").and_then(money),
+        result_desc: cb.result_desc.trim().to_string(),
+        // Amounts come as numbers (`1500`, `1500.00`) or strings; kept in minor units.
+        amount: cb.amount.as_deref().and_then(|a| Money::parse_major(a.trim()).ok()),
         // Receipts are 10 characters; anything past the column's 64 is not one.
-        receipt: item("MpesaReceiptNumber").and_then(text_of).filter(|r| !r.is_empty() && r.len() <= 64),
-        phone: item("PhoneNumber").and_then(text_of).and_then(|p| Phone::parse(&p).ok()),
+        receipt: cb.receipt.map(|r| r.trim().to_string()).filter(|r| !r.is_empty() && r.len() <= 64),
+        phone: cb.phone.and_then(|p| Phone::parse(p.trim()).ok()),
     })
 }
 
@@ -90,7 +75,7 @@ impl App {
         &self,
         provider: &str,
         reason: &str,
-        body: &Value,
+        evidence: &Evidence,
         path: CallbackPath,
     ) -> AppResult<()> {
         let now = self.now();
@@ -102,8 +87,8 @@ impl App {
         let keep = if path == CallbackPath::Plain { PLAIN_EXCERPT } else { CALLBACK_EXCERPT };
         let mut detail = json!({
             "reason": crate::fields::excerpt(reason, 500),
-            "ids": identifying_fields(body),
-            "excerpt": crate::fields::excerpt(&body.to_string(), keep),
+            "ids": evidence.ids,
+            "excerpt": crate::fields::excerpt(&evidence.text, keep),
         });
         if suppressed > 0 {
             detail["not_recorded_before_this"] = json!(suppressed);
@@ -113,17 +98,17 @@ impl App {
     }
 
     /// The STK callback at its secret path.
-    pub async fn mpesa_stk_callback_at(&self, token: &str, body: Value) -> AppResult<DarajaAck> {
+    pub async fn mpesa_stk_callback_at(&self, token: &str, raw: &[u8]) -> AppResult<DarajaAck> {
         self.check_callback_token(token)?;
-        self.mpesa_stk_callback(body, CallbackPath::Secret).await
+        self.mpesa_stk_callback(raw, CallbackPath::Secret).await
     }
 
     /// The seed's plain path: see [`App::plain_callbacks_allowed`].
-    pub async fn mpesa_stk_callback_plain(&self, body: Value) -> AppResult<DarajaAck> {
+    pub async fn mpesa_stk_callback_plain(&self, raw: &[u8]) -> AppResult<DarajaAck> {
         if !self.plain_callbacks_allowed() {
             return Err(AppError::NotFound("page"));
         }
-        self.mpesa_stk_callback(body, CallbackPath::Plain).await
+        self.mpesa_stk_callback(raw, CallbackPath::Plain).await
     }
 
     /// Handles an M-Pesa STK callback. Only malformed bodies are errors; anything
@@ -135,8 +120,10 @@ impl App {
     /// never completes one unless it arrived at the secret path carrying the receipt,
     /// amount and phone of the payment we started. Everything else is confirmed with
     /// the STK query first.
-    async fn mpesa_stk_callback(&self, body: Value, path: CallbackPath) -> AppResult<DarajaAck> {
-        let r = parse_stk_callback(&body).map_err(|e| AppError::field("Body.stkCallback", e))?;
+    async fn mpesa_stk_callback(&self, raw: &[u8], path: CallbackPath) -> AppResult<DarajaAck> {
+        let cb = StkCallback::parse(raw).map_err(|e| AppError::field("Body.stkCallback", e.to_string()))?;
+        let evidence = Evidence::stk(&cb, raw);
+        let r = stk_result(cb).map_err(|e| AppError::field("Body.stkCallback", e))?;
         let mut found = self.store.find_payment_by_checkout(&r.checkout_request_id).await;
         if matches!(found, Err(StoreError::NotFound)) {
             // A callback can beat the push's own answer to the database by a moment.
@@ -146,7 +133,8 @@ impl App {
         let payment = match found {
             Ok(p) if p.provider == broadnet_domain::PaymentProvider::Mpesa => p,
             Ok(_) | Err(StoreError::NotFound) => {
-                self.flag_callback("mpesa", "no payment was started with this CheckoutRequestID", &body, path).await?;
+                self.flag_callback("mpesa", "no payment was started with this CheckoutRequestID", &evidence, path)
+                    .await?;
                 return Ok(accepted());
             }
             Err(e) => return Err(e.into()),
@@ -154,7 +142,7 @@ impl App {
         if r.result_code != "0" {
             if payment.status == PaymentStatus::Pending {
                 tracing::info!(payment = payment.id, code = %r.result_code, "M-Pesa says not paid; asking the STK query before closing");
-                self.confirm_stk(&payment, None, &body).await?;
+                self.confirm_stk(&payment, None, &evidence).await?;
             }
             return Ok(accepted());
         }
@@ -175,7 +163,7 @@ impl App {
                 return Ok(accepted());
             }
             let keep_receipt = if trusted { complete.map(|(receipt, _)| receipt) } else { None };
-            self.confirm_stk(&payment, keep_receipt, &body).await?;
+            self.confirm_stk(&payment, keep_receipt, &evidence).await?;
             return Ok(accepted());
         };
         let completion = Completion {
@@ -195,9 +183,11 @@ impl App {
             Ok(CompleteOutcome::AlreadyCompleted { .. }) => {
                 tracing::info!(payment = payment.id, "duplicate M-Pesa callback ignored");
             }
-            Ok(CompleteOutcome::Refused { reason, .. }) => self.flag_callback("mpesa", &reason, &body, path).await?,
+            Ok(CompleteOutcome::Refused { reason, .. }) => {
+                self.flag_callback("mpesa", &reason, &evidence, path).await?
+            }
             Err(StoreError::Conflict(_)) => {
-                self.flag_callback("mpesa", "receipt already used by another payment", &body, path).await?;
+                self.flag_callback("mpesa", "receipt already used by another payment", &evidence, path).await?;
             }
             Err(e) => return Err(e.into()),
         }
@@ -212,7 +202,7 @@ impl App {
         &self,
         payment: &broadnet_store::Payment,
         receipt: Option<String>,
-        body: &Value,
+        callback: &Evidence,
     ) -> AppResult<()> {
         let Some(checkout) = payment.checkout_request_id.clone() else { return Ok(()) };
         if !self.query_gate.may_ask(payment.id, self.now()) {
@@ -233,8 +223,8 @@ impl App {
         match client.stk_query(&checkout).await {
             Ok(broadnet_providers::daraja::StkQuery::Done { result_code, result_desc }) if result_code == "0" => {
                 let receipt = receipt.unwrap_or_else(|| format!("Q-{checkout}"));
-                let evidence = json!({"stk_query": {"CheckoutRequestID": checkout, "ResultCode": "0"},
-                    "callback": identifying_fields(body)});
+                let evidence = Evidence::query(json!({"stk_query": {"CheckoutRequestID": checkout, "ResultCode": "0"},
+                    "callback": callback.ids}));
                 self.complete_from_provider(payment, receipt, result_desc, "mpesa", &evidence, true).await
             }
             Ok(broadnet_providers::daraja::StkQuery::Done { result_code, result_desc }) => {
@@ -370,24 +360,73 @@ const CALLBACK_EXCERPT: usize = 2000;
 /// The same from the plain path, which anyone can post to.
 const PLAIN_EXCERPT: usize = 500;
 
-/// The fields that identify a callback (M-Pesa STK and C2B, Airtel), each capped.
+/// What a callback or a provider's answer is recorded with when it is flagged: the
+/// fields that identify it, each capped, and its text (cut to an excerpt when stored).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Evidence {
+    pub(crate) ids: Value,
+    text: String,
+}
+
+impl Evidence {
+    fn of(fields: &[(&str, Option<&str>)], raw: &[u8]) -> Self {
+        let mut ids = serde_json::Map::new();
+        for (name, v) in fields {
+            if let Some(v) = v.filter(|v| !v.is_empty()) {
+                ids.insert((*name).to_string(), Value::String(crate::fields::excerpt(v, 64)));
+            }
+        }
+        Evidence { ids: Value::Object(ids), text: String::from_utf8_lossy(raw).into_owned() }
+    }
+
+    pub(crate) fn stk(cb: &StkCallback, raw: &[u8]) -> Self {
+        Evidence::of(
+            &[
+                ("CheckoutRequestID", Some(&cb.checkout_request_id)),
+                ("MerchantRequestID", Some(&cb.merchant_request_id)),
+                ("ResultCode", Some(&cb.result_code)),
+                ("Amount", cb.amount.as_deref()),
+                ("MpesaReceiptNumber", cb.receipt.as_deref()),
+                ("PhoneNumber", cb.phone.as_deref()),
+            ],
+            raw,
+        )
+    }
+
+    pub(crate) fn c2b(n: &C2bNotification, raw: &[u8]) -> Self {
+        Evidence::of(
+            &[
+                ("TransID", Some(&n.trans_id)),
+                ("TransAmount", Some(&n.trans_amount)),
+                ("BillRefNumber", Some(&n.bill_ref_number)),
+                ("MSISDN", Some(&n.msisdn)),
+                ("FirstName", Some(&n.first_name)),
+            ],
+            raw,
+        )
+    }
+
+    pub(crate) fn airtel(cb: &broadnet_providers::airtel::AirtelCallback, raw: &[u8]) -> Self {
+        Evidence::of(
+            &[
+                ("transaction.id", Some(&cb.id)),
+                ("transaction.status_code", Some(&cb.status_code)),
+                ("transaction.airtel_money_id", cb.airtel_money_id.as_deref()),
+            ],
+            raw,
+        )
+    }
+
+    /// What we built ourselves from a provider's status answer.
+    pub(crate) fn query(v: Value) -> Self {
+        Evidence { ids: identifying_fields(&v), text: v.to_string() }
+    }
+}
+
+/// The fields that identify a status answer we recorded, each capped.
 fn identifying_fields(body: &Value) -> Value {
-    const PATHS: &[(&str, &str)] = &[
-        ("CheckoutRequestID", "/Body/stkCallback/CheckoutRequestID"),
-        ("MerchantRequestID", "/Body/stkCallback/MerchantRequestID"),
-        ("ResultCode", "/Body/stkCallback/ResultCode"),
-        ("TransID", "/TransID"),
-        ("TransAmount", "/TransAmount"),
-        ("BillRefNumber", "/BillRefNumber"),
-        ("MSISDN", "/MSISDN"),
-        ("FirstName", "/FirstName"),
-        ("transaction.id", "/transaction/id"),
-        ("transaction.status_code", "/transaction/status_code"),
-        ("transaction.airtel_money_id", "/transaction/airtel_money_id"),
-        ("stk_query", "/stk_query"),
-        ("enquiry", "/enquiry"),
-        ("c2b_recovered", "/c2b_recovered"),
-    ];
+    const PATHS: &[(&str, &str)] =
+        &[("stk_query", "/stk_query"), ("enquiry", "/enquiry"), ("c2b_recovered", "/c2b_recovered")];
     let mut out = serde_json::Map::new();
     for (name, path) in PATHS {
         if let Some(v) = body.pointer(path) {
@@ -397,15 +436,6 @@ fn identifying_fields(body: &Value) -> Value {
                 other => Value::String(crate::fields::excerpt(&other.to_string(), 200)),
             };
             out.insert((*name).to_string(), v);
-        }
-    }
-    if let Some(items) = body.pointer("/Body/stkCallback/CallbackMetadata/Item").and_then(Value::as_array) {
-        for item in items.iter().take(10) {
-            if let (Some(name), Some(v)) = (item.get("Name").and_then(Value::as_str), item.get("Value"))
-                && ["Amount", "MpesaReceiptNumber", "PhoneNumber"].contains(&name)
-            {
-                out.insert(name.to_string(), Value::String(crate::fields::excerpt(&v.to_string(), 64)));
-            }
         }
     }
     Value::Object(out)
@@ -419,16 +449,17 @@ pub struct C2bNotice {
     pub account: String,
 }
 
-pub fn parse_c2b(body: &Value) -> Result<C2bNotice, String> {
-    let trans_id = body.get("TransID").and_then(text_of).filter(|s| !s.is_empty()).ok_or("no TransID")?;
+/// Checks a paybill notification as the provider parser read it.
+fn c2b_notice(n: &C2bNotification) -> Result<C2bNotice, String> {
+    let trans_id = Some(n.trans_id.trim().to_string()).filter(|s| !s.is_empty()).ok_or("no TransID")?;
     if trans_id.len() > 60 {
         return Err("TransID longer than any M-Pesa transaction id".into());
     }
     if !trans_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return Err("TransID may contain only letters and digits".into());
     }
-    let amount = body.get("TransAmount").and_then(money).ok_or("no valid TransAmount")?;
-    let account = body.get("BillRefNumber").and_then(text_of).unwrap_or_default();
+    let amount = Money::parse_major(n.trans_amount.trim()).map_err(|_| "no valid TransAmount")?;
+    let account = n.bill_ref_number.trim().to_string();
     Ok(C2bNotice { trans_id, amount, account })
 }
 
@@ -480,24 +511,27 @@ impl App {
 
     /// Validation (only if Safaricom enabled External Validation): refuse what we
     /// could not apply, before the customer's money moves.
-    pub async fn mpesa_c2b_validate(&self, token: &str, body: Value) -> AppResult<Value> {
+    pub async fn mpesa_c2b_validate(&self, token: &str, raw: &[u8]) -> AppResult<C2bValidation> {
         self.check_callback_token(token)?;
-        let n = parse_c2b(&body).map_err(|e| AppError::field("body", e))?;
+        let parsed = C2bNotification::parse(raw).map_err(|e| AppError::field("body", e.to_string()))?;
+        let n = c2b_notice(&parsed).map_err(|e| AppError::field("body", e))?;
         Ok(match self.c2b_check(&n).await? {
-            C2bCheck::Ok { .. } => json!({"ResultCode": "0", "ResultDesc": "Accepted"}),
+            C2bCheck::Ok { .. } => C2bValidation { result_code: "0", result_desc: "Accepted" },
             C2bCheck::Refuse { code, reason } => {
                 tracing::info!(%reason, "C2B payment refused at validation");
-                json!({"ResultCode": code, "ResultDesc": "Rejected"})
+                C2bValidation { result_code: code, result_desc: "Rejected" }
             }
         })
     }
 
     /// Confirmation: the money has moved. A matching payment renews the customer
     /// exactly once (TransID is the key); anything else is recorded for an admin.
-    pub async fn mpesa_c2b_confirm(&self, token: &str, body: Value) -> AppResult<Value> {
+    pub async fn mpesa_c2b_confirm(&self, token: &str, raw: &[u8]) -> AppResult<DarajaAck> {
         self.check_callback_token(token)?;
-        let n = parse_c2b(&body).map_err(|e| AppError::field("body", e))?;
-        let ack = json!({"ResultCode": 0, "ResultDesc": "Success"});
+        let parsed = C2bNotification::parse(raw).map_err(|e| AppError::field("body", e.to_string()))?;
+        let n = c2b_notice(&parsed).map_err(|e| AppError::field("body", e))?;
+        let evidence = Evidence::c2b(&parsed, raw);
+        let ack = DarajaAck { result_code: 0, result_desc: "Success" };
         if self.store.find_payment_by_receipt(&n.trans_id).await.is_ok() {
             tracing::info!(receipt = ?n.trans_id, "duplicate C2B confirmation ignored");
             return Ok(ack);
@@ -505,7 +539,8 @@ impl App {
         // A confirmation recorded before a crash, not yet applied: apply it now.
         if let Ok(p) = self.store.find_payment_by_checkout(&c2b_key(&n.trans_id)).await {
             let receipt = n.trans_id.clone();
-            self.complete_from_provider(&p, receipt, "C2B payment confirmed".into(), "mpesa-c2b", &body, false).await?;
+            self.complete_from_provider(&p, receipt, "C2B payment confirmed".into(), "mpesa-c2b", &evidence, false)
+                .await?;
             return Ok(ack);
         }
         let (customer, package) = match self.c2b_check(&n).await? {
@@ -514,7 +549,7 @@ impl App {
                 self.flag_callback(
                     "mpesa-c2b",
                     &format!("{reason}; received {} ({}), not applied", n.amount, n.trans_id),
-                    &body,
+                    &evidence,
                     CallbackPath::Secret,
                 )
                 .await?;
@@ -745,6 +780,16 @@ pub struct DarajaAck {
     pub result_desc: &'static str,
 }
 
+/// What Daraja expects back from C2B validation: `"0"` to accept the payment, or a
+/// `C2B000xx` code to refuse it before the customer's money moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct C2bValidation {
+    #[serde(rename = "ResultCode")]
+    pub result_code: &'static str,
+    #[serde(rename = "ResultDesc")]
+    pub result_desc: &'static str,
+}
+
 fn accepted() -> DarajaAck {
     DarajaAck { result_code: 0, result_desc: "Accepted" }
 }
@@ -752,6 +797,11 @@ fn accepted() -> DarajaAck {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The provider's parser, then our checks: what a callback goes through.
+    fn parse_stk_callback(body: &Value) -> Result<StkResult, String> {
+        StkCallback::parse(body.to_string().as_bytes()).map_err(|e| e.to_string()).and_then(stk_result)
+    }
 
     #[test]
     fn one_provider_query_per_payment_per_interval() {
@@ -784,7 +834,8 @@ mod tests {
         assert_eq!(plain(t0 + chrono::Duration::seconds(60)), Some(2), "says how many were dropped");
         let huge = json!({"Body": {"stkCallback": {"CheckoutRequestID": "A".repeat(10_000), "ResultCode": 0,
             "ResultDesc": "B".repeat(1_000_000)}}});
-        let ids = identifying_fields(&huge);
+        let raw = huge.to_string();
+        let ids = Evidence::stk(&StkCallback::parse(raw.as_bytes()).unwrap(), raw.as_bytes()).ids;
         assert!(ids["CheckoutRequestID"].as_str().unwrap().len() <= 67, "{ids}");
         assert!(ids.to_string().len() < 1000);
         // Capped in bytes: four-byte characters do not make a row four times larger.

@@ -114,6 +114,41 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// `application/json` as received, for the provider callbacks, which the provider's
+/// own lenient parser reads once (in the use case): 413 over the limit, 415 if it is
+/// not JSON; an empty body is `{}`.
+pub struct RawJson(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawJson {
+    type Rejection = Response;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (is_json, bytes) = json_bytes(req, state).await?;
+        if bytes.is_empty() {
+            return Ok(RawJson(axum::body::Bytes::from_static(b"{}")));
+        }
+        if !is_json {
+            return Err(WebError::unsupported_media_type("the body must be JSON (Content-Type: application/json)"));
+        }
+        Ok(RawJson(bytes))
+    }
+}
+
+/// Whether the request says it is JSON, and its body (413 past the limit).
+async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<(bool, axum::body::Bytes), Response> {
+    let is_json =
+        req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+            v.split(';').next().is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+        });
+    let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            WebError::payload_too_large("request body too large")
+        } else {
+            WebError::bad_request("request body unreadable")
+        }
+    })?;
+    Ok((is_json, bytes))
+}
+
 /// A JSON body read into a use case's request type (whose fields are lenient
 /// [`broadnet_app::input::Input`]s, so field checks with their messages are left to
 /// the use case). Refusals come in our error shape: a body over the limit is 413, one
@@ -125,16 +160,7 @@ pub struct JsonBody<T>(pub T);
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = Response;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-            v.split(';').next().is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
-        });
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                WebError::payload_too_large("request body too large")
-            } else {
-                WebError::bad_request("request body unreadable")
-            }
-        })?;
+        let (is_json, bytes) = json_bytes(req, state).await?;
         if !is_json && !bytes.is_empty() {
             return Err(WebError::unsupported_media_type("the body must be JSON (Content-Type: application/json)"));
         }

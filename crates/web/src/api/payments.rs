@@ -1,16 +1,15 @@
 //! Payment provider callbacks. They carry no credentials (Daraja signs nothing), so
 //! they are trusted only as far as they match a payment we started.
 
-use crate::extract::{Auth, ClientIp, JsonBody};
+use crate::extract::{Auth, ClientIp, JsonBody, RawJson};
 use crate::{AppState, WebError};
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use broadnet_app::collect::{AirtelAck, C2bRegistration, InitiatePayment, PaymentDetail, PaymentPrompt};
 use broadnet_app::gateway::CallbackUrls;
-use broadnet_app::payments::{CallbackPath, CashPayment, CashReceipt, DarajaAck, PaymentListQuery};
+use broadnet_app::payments::{C2bValidation, CallbackPath, CashPayment, CashReceipt, DarajaAck, PaymentListQuery};
 use broadnet_store::{Page, Payment};
-use serde_json::Value;
 
 /// A provider callback is a few hundred bytes; anything near this is not one.
 const CALLBACK_BODY_LIMIT: usize = 64 * 1024;
@@ -39,20 +38,20 @@ pub fn router() -> Router<AppState> {
 async fn mpesa_callback(
     State(st): State<AppState>,
     ClientIp(ip): ClientIp,
-    JsonBody(body): JsonBody<Value>,
+    RawJson(body): RawJson,
 ) -> Result<Json<DarajaAck>, WebError> {
     tracing::info!(%ip, "M-Pesa callback (plain path)");
-    Ok(Json(st.app.mpesa_stk_callback_plain(body).await?))
+    Ok(Json(st.app.mpesa_stk_callback_plain(&body).await?))
 }
 
 async fn mpesa_callback_at(
     State(st): State<AppState>,
     ClientIp(ip): ClientIp,
     Path(token): Path<String>,
-    JsonBody(body): JsonBody<Value>,
+    RawJson(body): RawJson,
 ) -> Result<Json<DarajaAck>, WebError> {
     tracing::info!(%ip, "M-Pesa callback");
-    Ok(Json(st.app.mpesa_stk_callback_at(&token, body).await?))
+    Ok(Json(st.app.mpesa_stk_callback_at(&token, &body).await?))
 }
 
 async fn airtel_callback(
@@ -81,17 +80,17 @@ async fn airtel_callback_at(
 async fn c2b_validate(
     State(st): State<AppState>,
     Path(token): Path<String>,
-    JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>, WebError> {
-    Ok(Json(st.app.mpesa_c2b_validate(&token, body).await?))
+    RawJson(body): RawJson,
+) -> Result<Json<C2bValidation>, WebError> {
+    Ok(Json(st.app.mpesa_c2b_validate(&token, &body).await?))
 }
 
 async fn c2b_confirm(
     State(st): State<AppState>,
     Path(token): Path<String>,
-    JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>, WebError> {
-    Ok(Json(st.app.mpesa_c2b_confirm(&token, body).await?))
+    RawJson(body): RawJson,
+) -> Result<Json<DarajaAck>, WebError> {
+    Ok(Json(st.app.mpesa_c2b_confirm(&token, &body).await?))
 }
 
 /// The callback URLs to give Safaricom and Airtel.
