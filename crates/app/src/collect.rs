@@ -3,7 +3,7 @@
 //! never comes (DESIGN rule 3).
 
 use crate::input::{Fields, Input, Unknown};
-use crate::payments::{CallbackPath, Evidence, closing_status};
+use crate::mpesa_callbacks::{CallbackPath, Evidence, closing_status};
 use crate::{App, AppError, AppResult, Session};
 use broadnet_domain::{Money, PaymentProvider, PaymentStatus, Phone};
 use broadnet_providers::ProviderError;

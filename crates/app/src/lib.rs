@@ -12,9 +12,9 @@ pub mod freeradius;
 pub mod gateway;
 pub mod input;
 pub mod invoices;
+pub mod mpesa_callbacks;
 pub mod notify;
 pub mod packages;
-pub mod payments;
 pub mod retention;
 pub mod routers;
 pub mod sessions;
@@ -53,14 +53,14 @@ pub struct App {
     /// Live logs of router configuration runs.
     pub config_log: Arc<routers::ConfigLog>,
     /// Caps how many unmatched payment callbacks are recorded per minute.
-    pub flag_limiter: Arc<payments::FlagLimiter>,
+    pub flag_limiter: Arc<mpesa_callbacks::FlagLimiter>,
     /// Bounds the provider status queries that callbacks prompt (a forged callback
     /// flood must not become a request flood to Safaricom or Airtel).
     pub enquiries: Arc<tokio::sync::Semaphore>,
     /// How long growing records are kept.
     pub retention: retention::Retention,
     /// One provider status query per payment per interval, whatever callbacks ask.
-    pub query_gate: Arc<payments::QueryGate>,
+    pub query_gate: Arc<mpesa_callbacks::QueryGate>,
 }
 
 /// An authenticated admin making a request.
@@ -124,10 +124,10 @@ impl App {
                 ..Default::default()
             }),
             config_log: Arc::new(routers::ConfigLog::default()),
-            flag_limiter: Arc::new(payments::FlagLimiter::new(60, 600)),
+            flag_limiter: Arc::new(mpesa_callbacks::FlagLimiter::new(60, 600)),
             enquiries: Arc::new(tokio::sync::Semaphore::new(8)),
             retention: retention::Retention::default(),
-            query_gate: Arc::new(payments::QueryGate::default()),
+            query_gate: Arc::new(mpesa_callbacks::QueryGate::default()),
         }
     }
 

@@ -8,7 +8,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use broadnet_app::collect::{AirtelAck, C2bRegistration, InitiatePayment, PaymentDetail, PaymentPrompt};
 use broadnet_app::gateway::CallbackUrls;
-use broadnet_app::payments::{C2bValidation, CallbackPath, CashPayment, CashReceipt, DarajaAck, PaymentListQuery};
+use broadnet_app::mpesa_callbacks::{
+    C2bValidation, CallbackPath, CashPayment, CashReceipt, DarajaAck, PaymentListQuery,
+};
 use broadnet_store::{Page, Payment};
 
 /// A provider callback is a few hundred bytes; anything near this is not one.
