@@ -114,6 +114,16 @@ impl App {
         self.store.update_admin(&s.actor(now), id, patch).await.map_err(AppError::from_store("admin"))
     }
 
+    pub async fn list_admins(&self, s: &Session) -> AppResult<Vec<Admin>> {
+        s.require_superadmin()?;
+        Ok(self.store.list_admins().await?)
+    }
+
+    pub async fn get_admin(&self, s: &Session, id: i64) -> AppResult<Admin> {
+        s.require_superadmin()?;
+        self.store.get_admin(id).await.map_err(AppError::from_store("admin"))
+    }
+
     pub async fn delete_admin(&self, s: &Session, id: i64) -> AppResult<()> {
         s.require_superadmin()?;
         let current = self.store.get_admin(id).await.map_err(AppError::from_store("admin"))?;

@@ -4,7 +4,7 @@
 use crate::input::{Fields, Input, Slot, Unknown};
 use crate::{App, AppError, AppResult, Session, auth};
 use broadnet_domain::{CustomerStatus, CustomerType, ParseError, Phone, Username};
-use broadnet_store::{Customer, CustomerPatch, CustomerQuery, CustomerSort, NewCustomer, StoreError};
+use broadnet_store::{Customer, CustomerPatch, CustomerQuery, CustomerSort, NewCustomer, Page, StoreError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -259,6 +259,20 @@ impl App {
             .map_err(AppError::from_store("customer"))?;
         self.after_customer_change(&current, &updated).await;
         Ok(updated)
+    }
+
+    /// One customer; the RADIUS password only for admins who may change it.
+    pub async fn get_customer(&self, s: &Session, id: i64) -> AppResult<CustomerView> {
+        let c = self.store.get_customer(id).await.map_err(AppError::from_store("customer"))?;
+        Ok(CustomerView::new(c, s.admin.role.can_write()))
+    }
+
+    /// A page of customers for the list's query parameters (see [`App::customer_query`]).
+    pub async fn list_customers(&self, params: &[(String, String)]) -> AppResult<Page<CustomerView>> {
+        let q = App::customer_query(params)?;
+        let page = self.store.list_customers(&q).await?;
+        let items = page.items.into_iter().map(|c| CustomerView::new(c, false)).collect();
+        Ok(Page { items, total: page.total, page: page.page, per_page: page.per_page })
     }
 
     pub async fn delete_customer(&self, s: &Session, id: i64) -> AppResult<()> {

@@ -13,6 +13,28 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
+/// The notifications list's query string: `kind`, `status` (pending, sending,
+/// delivered, failed), `page`, `per_page`, as text until checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct NotificationListQuery {
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub page: Option<String>,
+    pub per_page: Option<String>,
+}
+
+impl NotificationListQuery {
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut m = crate::sessions::last_of(pairs);
+        NotificationListQuery {
+            kind: m.remove("kind"),
+            status: m.remove("status"),
+            page: m.remove("page"),
+            per_page: m.remove("per_page"),
+        }
+    }
+}
+
 /// Template variables that are secret: rendered only when a message is sent, so the
 /// outbox (which viewers can read) never stores them.
 const SECRET_VARS: &[&str] = &["password"];
@@ -504,24 +526,21 @@ impl App {
     pub async fn list_notifications(
         &self,
         s: &crate::Session,
-        params: &BTreeMap<String, String>,
+        params: &NotificationListQuery,
     ) -> AppResult<broadnet_store::Page<OutboxItem>> {
         let mut q = OutboxQuery { page: 1, per_page: 50, ..Default::default() };
         let mut errors = crate::FieldErrors::new();
-        for (k, v) in params {
-            match k.as_str() {
-                "kind" => q.kind = Some(v.clone()),
-                "status" if ["pending", "sending", "delivered", "failed"].contains(&v.as_str()) => {
-                    q.status = Some(v.clone())
-                }
-                "status" => {
-                    errors.entry(k.clone()).or_default().push("must be pending, sending, delivered or failed".into())
-                }
-                _ => {
-                    crate::fields::page_param(&mut errors, k, v, (&mut q.page, &mut q.per_page));
-                }
+        q.kind = params.kind.clone();
+        match &params.status {
+            Some(v) if ["pending", "sending", "delivered", "failed"].contains(&v.as_str()) => {
+                q.status = Some(v.clone())
             }
+            Some(_) => {
+                errors.entry("status".into()).or_default().push("must be pending, sending, delivered or failed".into())
+            }
+            None => {}
         }
+        crate::sessions::paging(&mut errors, &params.page, &params.per_page, (&mut q.page, &mut q.per_page));
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }

@@ -198,6 +198,14 @@ impl App {
         self.store.update_package(&s.actor(self.now()), id, new).await.map_err(AppError::from_store("package"))
     }
 
+    pub async fn list_packages(&self) -> AppResult<Vec<PackageView>> {
+        Ok(self.store.list_packages().await?.iter().map(PackageView::from).collect())
+    }
+
+    pub async fn get_package(&self, id: i64) -> AppResult<PackageView> {
+        Ok(PackageView::from(&self.store.get_package(id).await.map_err(AppError::from_store("package"))?))
+    }
+
     pub async fn delete_package(&self, s: &Session, id: i64) -> AppResult<()> {
         s.require_write()?;
         self.store.delete_package(&s.actor(self.now()), id).await.map_err(AppError::from_store("package"))

@@ -7,9 +7,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use broadnet_app::AppError;
 use broadnet_app::admins::{AdminPatchRequest, NewAdminRequest};
-use serde_json::{Value, json};
+use broadnet_store::Admin;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -17,9 +16,14 @@ pub fn router() -> Router<AppState> {
         .route("/admins/{id}", get(read).patch(update).put(update).delete(remove))
 }
 
-async fn list(State(st): State<AppState>, Auth(s): Auth) -> Result<Json<Value>, WebError> {
-    s.require_superadmin()?;
-    Ok(Json(json!({"items": st.app.store.list_admins().await?})))
+/// `{"items": [...]}`.
+#[derive(serde::Serialize)]
+struct Items {
+    items: Vec<Admin>,
+}
+
+async fn list(State(st): State<AppState>, Auth(s): Auth) -> Result<Json<Items>, WebError> {
+    Ok(Json(Items { items: st.app.list_admins(&s).await? }))
 }
 
 async fn create(
@@ -31,9 +35,8 @@ async fn create(
     Ok((StatusCode::CREATED, Json(a)).into_response())
 }
 
-async fn read(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>) -> Result<Json<Value>, WebError> {
-    s.require_superadmin()?;
-    Ok(Json(json!(st.app.store.get_admin(id).await.map_err(AppError::from_store("admin"))?)))
+async fn read(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>) -> Result<Json<Admin>, WebError> {
+    Ok(Json(st.app.get_admin(&s, id).await?))
 }
 
 async fn update(
@@ -41,7 +44,7 @@ async fn update(
     Auth(s): Auth,
     Path(id): Path<i64>,
     JsonBody(req): JsonBody<AdminPatchRequest>,
-) -> Result<Json<broadnet_store::Admin>, WebError> {
+) -> Result<Json<Admin>, WebError> {
     Ok(Json(st.app.update_admin(&s, id, req).await?))
 }
 

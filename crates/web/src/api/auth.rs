@@ -10,7 +10,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use broadnet_app::AppError;
 use broadnet_app::input::Input;
-use serde_json::json;
+use broadnet_store::Admin;
+use chrono::{DateTime, Utc};
 use std::sync::atomic::Ordering;
 
 pub fn router() -> Router<AppState> {
@@ -24,6 +25,21 @@ struct LoginRequest {
     username: Input,
     #[serde(default)]
     password: Input,
+}
+
+/// A successful login: the token also comes as the session cookie.
+#[derive(serde::Serialize)]
+struct LoggedIn {
+    token: String,
+    token_type: &'static str,
+    expires_at: DateTime<Utc>,
+    admin: Admin,
+}
+
+#[derive(serde::Serialize)]
+struct Me {
+    admin: Admin,
+    session_expires_at: DateTime<Utc>,
 }
 
 fn cookie(st: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
@@ -66,7 +82,7 @@ async fn login(
     st.metrics.logins_ok.fetch_add(1, Ordering::Relaxed);
     let max_age = (out.expires_at - st.app.now()).num_seconds().max(0);
     let mut resp =
-        Json(json!({"token": out.token, "token_type": "Bearer", "expires_at": out.expires_at, "admin": out.admin}))
+        Json(LoggedIn { token: out.token.clone(), token_type: "Bearer", expires_at: out.expires_at, admin: out.admin })
             .into_response();
     if let Some(c) = cookie(&st, &out.token, max_age) {
         resp.headers_mut().insert(SET_COOKIE, c);
@@ -83,6 +99,6 @@ async fn logout(State(st): State<AppState>, Auth(s): Auth) -> Result<Response, W
     Ok(resp)
 }
 
-async fn me(Auth(s): Auth) -> Json<serde_json::Value> {
-    Json(json!({"admin": s.admin, "session_expires_at": s.expires_at}))
+async fn me(Auth(s): Auth) -> Json<Me> {
+    Json(Me { admin: s.admin, session_expires_at: s.expires_at })
 }

@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use broadnet_app::customers::{CustomerRequest, CustomerView};
-use broadnet_app::{App, AppError};
 use broadnet_store::Page;
 
 pub fn router() -> Router<AppState> {
@@ -23,10 +22,7 @@ async fn list(
     Auth(_s): Auth,
     params: Params,
 ) -> Result<Json<Page<CustomerView>>, WebError> {
-    let q = App::customer_query(&params.0)?;
-    let page = st.app.store.list_customers(&q).await?;
-    let items = page.items.into_iter().map(|c| CustomerView::new(c, false)).collect();
-    Ok(Json(Page { items, total: page.total, page: page.page, per_page: page.per_page }))
+    Ok(Json(st.app.list_customers(&params.0).await?))
 }
 
 async fn create(
@@ -39,8 +35,7 @@ async fn create(
 }
 
 async fn read(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>) -> Result<Json<CustomerView>, WebError> {
-    let c = st.app.store.get_customer(id).await.map_err(AppError::from_store("customer"))?;
-    Ok(Json(CustomerView::new(c, s.admin.role.can_write())))
+    Ok(Json(st.app.get_customer(&s, id).await?))
 }
 
 async fn update(

@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use broadnet_app::AppError;
 use broadnet_app::packages::{PackageRequest, PackageView};
 
 pub fn router() -> Router<AppState> {
@@ -23,8 +22,7 @@ struct Items<T> {
 }
 
 async fn list(State(st): State<AppState>, Auth(_s): Auth) -> Result<Json<Items<PackageView>>, WebError> {
-    let items = st.app.store.list_packages().await?.iter().map(PackageView::from).collect();
-    Ok(Json(Items { items }))
+    Ok(Json(Items { items: st.app.list_packages().await? }))
 }
 
 async fn create(
@@ -37,8 +35,7 @@ async fn create(
 }
 
 async fn read(State(st): State<AppState>, Auth(_s): Auth, Path(id): Path<i64>) -> Result<Json<PackageView>, WebError> {
-    let p = st.app.store.get_package(id).await.map_err(AppError::from_store("package"))?;
-    Ok(Json(PackageView::from(&p)))
+    Ok(Json(st.app.get_package(id).await?))
 }
 
 async fn update(

@@ -1,16 +1,20 @@
-//! Payment provider callbacks. They carry no credentials (Daraja signs nothing), so
-//! they are trusted only as far as they match a payment we started.
+//! `/api/payments`: collecting (prompts, cash), the list and detail, invoices, and the
+//! provider callbacks. Callbacks carry no credentials (Daraja signs nothing), so they
+//! are trusted only as far as they match a payment we started.
 
 use crate::extract::{Auth, ClientIp, JsonBody, RawJson};
 use crate::{AppState, WebError};
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use broadnet_app::collect::{AirtelAck, C2bRegistration, InitiatePayment, PaymentDetail, PaymentPrompt};
-use broadnet_app::gateway::CallbackUrls;
-use broadnet_app::mpesa_callbacks::{
-    C2bValidation, CallbackPath, CashPayment, CashReceipt, DarajaAck, PaymentListQuery,
+use broadnet_app::airtel_callbacks::AirtelAck;
+use broadnet_app::callbacks::CallbackPath;
+use broadnet_app::collect::{
+    C2bRegistration, CashPayment, CashReceipt, InitiatePayment, PaymentDetail, PaymentListQuery, PaymentPrompt,
 };
+use broadnet_app::gateway::CallbackUrls;
+use broadnet_app::mpesa_callbacks::{C2bValidation, DarajaAck};
+use broadnet_app::notify::NotificationListQuery;
 use broadnet_store::{Page, Payment};
 
 /// A provider callback is a few hundred bytes; anything near this is not one.
@@ -147,8 +151,7 @@ async fn notifications(
     Auth(s): Auth,
     p: super::Params,
 ) -> Result<Json<broadnet_store::Page<broadnet_store::OutboxItem>>, WebError> {
-    let params: std::collections::BTreeMap<String, String> = p.0.into_iter().collect();
-    Ok(Json(st.app.list_notifications(&s, &params).await?))
+    Ok(Json(st.app.list_notifications(&s, &NotificationListQuery::from_pairs(p.0)).await?))
 }
 
 async fn list(State(st): State<AppState>, Auth(_s): Auth, p: super::Params) -> Result<Json<Page<Payment>>, WebError> {

@@ -6,15 +6,18 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use broadnet_app::settings::{REGISTRY, SettingsUpdate, SettingsView};
-use serde_json::{Value, json};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/settings", get(categories)).route("/settings/{category}", get(read).put(write).patch(write))
 }
 
-async fn categories(Auth(_s): Auth) -> Json<Value> {
-    let cats: Vec<&str> = REGISTRY.iter().map(|(c, _)| *c).collect();
-    Json(json!({"categories": cats}))
+#[derive(serde::Serialize)]
+struct Categories {
+    categories: Vec<&'static str>,
+}
+
+async fn categories(Auth(_s): Auth) -> Json<Categories> {
+    Json(Categories { categories: REGISTRY.iter().map(|(c, _)| *c).collect() })
 }
 
 async fn read(
