@@ -178,7 +178,24 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody
 
 #[cfg(test)]
 mod tests {
-    use super::is_own_origin;
+    use super::{JsonBody, is_own_origin};
+    use axum::extract::{FromRequest, Request};
+    use broadnet_app::customers::CustomerRequest;
+
+    async fn read(ctype: &str, body: &'static str) -> Result<CustomerRequest, u16> {
+        let req = Request::builder().header("content-type", ctype).body(axum::body::Body::from(body)).unwrap();
+        JsonBody::<CustomerRequest>::from_request(req, &()).await.map(|b| b.0).map_err(|r| r.status().as_u16())
+    }
+
+    #[tokio::test]
+    async fn json_bodies_are_refused_in_our_shape() {
+        assert_eq!(read("application/json", r#"{"full_name": "Jane"}"#).await.unwrap().full_name, "Jane".into());
+        assert_eq!(read("text/plain", "").await.unwrap(), CustomerRequest::default(), "an empty body is {{}}");
+        assert_eq!(read("application/json", "{\"full_name\": ").await, Err(400), "malformed");
+        assert_eq!(read("application/json", "[1, 2]").await, Err(422), "not an object");
+        assert_eq!(read("application/json", "null").await, Err(422), "not an object");
+        assert_eq!(read("application/x-www-form-urlencoded", "full_name=Jane").await, Err(415));
+    }
 
     #[test]
     fn own_origins() {
