@@ -132,6 +132,18 @@ impl<'de> Visitor<'de> for InputVisitor {
     }
 }
 
+/// A request from an HTML form body (`application/x-www-form-urlencoded`). A field
+/// sent more than once counts as its last value, so the usual checkbox pattern works:
+/// `<input type=hidden name=active value=off>` followed by
+/// `<input type=checkbox name=active value=on>` sends `off` alone when unticked and
+/// `on` last when ticked (a bare unticked checkbox sends nothing, which an update reads
+/// as "leave alone" and a create as the default).
+pub fn from_form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    let fields: BTreeMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
+    T::deserialize(serde::de::value::MapDeserializer::<_, serde::de::value::Error>::new(fields.into_iter()))
+        .map_err(|e| AppError::field("body", e.to_string()))
+}
+
 /// The fields of a request that no use case reads (`#[serde(flatten)]` into every
 /// request struct): each is reported as "is not a known field", so a typo in a
 /// field name is an error rather than silently ignored.
@@ -363,6 +375,20 @@ mod tests {
         assert_eq!(f.text("n", &p.n, 10).value().as_deref(), Some("1500.0"));
         assert!(f.text("t", &p.t, 10).is_absent());
         assert!(f.finish().is_err());
+    }
+
+    #[test]
+    fn a_forms_last_value_wins() {
+        let p: Probe = from_form(b"b=off&b=on&t=a+b&n=").unwrap();
+        let mut f = Fields::new(&p.unknown);
+        assert_eq!(f.boolean("b", &p.b).value(), Some(true), "hidden off, then the ticked checkbox");
+        assert_eq!(f.text("t", &p.t, 10).value().as_deref(), Some("a b"));
+        assert!(matches!(f.int("n", &p.n, 0, 9), Slot::Null));
+        assert!(p.l.is_absent());
+        let p: Probe = from_form(b"b=off&stray=1").unwrap();
+        let mut f = Fields::new(&p.unknown);
+        assert_eq!(f.boolean("b", &p.b).value(), Some(false), "the hidden field alone");
+        assert!(f.finish().is_err(), "unknown fields are still refused");
     }
 
     #[test]

@@ -165,7 +165,7 @@ async fn form_data_reaches_the_same_use_cases_as_json() {
     use broadnet_app::packages::PackageRequest;
     let api = Api::start().await;
     let s = api.app.authenticate(&api.token, None).await.unwrap();
-    let form = |q: &str| serde_urlencoded::from_str::<PackageRequest>(q).unwrap();
+    let form = |q: &str| broadnet_app::input::from_form::<PackageRequest>(q.as_bytes()).unwrap();
     let pkg = api
         .app
         .create_package(&s, form("name=Home+10&price=1500&download_rate=10M&upload_rate=5M&duration=30d&active=on"))
@@ -195,7 +195,7 @@ async fn form_data_reaches_the_same_use_cases_as_json() {
         .await;
     assert_eq!(json!(e), json_refusal.body["error"]["fields"], "the same messages either way");
 
-    let form = |q: &str| serde_urlencoded::from_str::<CustomerRequest>(q).unwrap();
+    let form = |q: &str| broadnet_app::input::from_form::<CustomerRequest>(q.as_bytes()).unwrap();
     let q = format!(
         "full_name=Jane+Wanjiru&username=jane&phone=0712345678&customer_type=pppoe&package_id={}&email=&notes=",
         pkg.id
