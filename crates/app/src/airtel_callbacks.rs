@@ -19,22 +19,22 @@ impl App {
     /// confirmed with a transaction enquiry before anything is credited.
     pub async fn airtel_callback(&self, raw: &[u8], path: CallbackPath) -> AppResult<AirtelAck> {
         let cb = AirtelCallback::parse(raw).map_err(|e| AppError::field("body", e.to_string()))?;
-        let body = Evidence::airtel(&cb, raw);
-        let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-        let id = text(&Some(cb.id.clone())).ok_or_else(|| AppError::field("transaction.id", "missing"))?;
+        let evidence = Evidence::airtel(&cb, raw);
+        let text = |v: Option<&str>| v.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let id = text(Some(&cb.id)).ok_or_else(|| AppError::field("transaction.id", "missing"))?;
         let status = cb.status_code.to_uppercase();
         let ack = AirtelAck { status: "received" };
         if let Some(key) = self.gateway.env.airtel.callback_key.as_deref().filter(|k| !k.is_empty()) {
             let signed = cb.hash.is_some();
             if !signed || !broadnet_providers::airtel::Airtel::verify_callback_hash(key, raw) {
-                self.flag_callback("airtel", "callback hash missing or wrong", &body, path).await?;
+                self.flag_callback("airtel", "callback hash missing or wrong", &evidence, path).await?;
                 return Ok(ack);
             }
         }
         let payment = match self.store.find_payment_by_checkout(&id).await {
             Ok(p) if p.provider == PaymentProvider::Airtel => p,
             Ok(_) | Err(StoreError::NotFound) => {
-                self.flag_callback("airtel", "no Airtel payment was started with this transaction id", &body, path)
+                self.flag_callback("airtel", "no Airtel payment was started with this transaction id", &evidence, path)
                     .await?;
                 return Ok(ack);
             }
@@ -43,9 +43,16 @@ impl App {
         let signed = self.gateway.env.airtel.callback_key.as_deref().is_some_and(|k| !k.is_empty());
         match status.as_str() {
             "TS" if signed => {
-                let receipt = text(&cb.airtel_money_id).unwrap_or_else(|| id.clone());
-                self.complete_from_provider(&payment, receipt, "Transaction Success".into(), "airtel", &body, false)
-                    .await?;
+                let receipt = text(cb.airtel_money_id.as_deref()).unwrap_or_else(|| id.clone());
+                self.complete_from_provider(
+                    &payment,
+                    receipt,
+                    "Transaction Success".into(),
+                    "airtel",
+                    &evidence,
+                    false,
+                )
+                .await?;
             }
             // Unsigned: ask Airtel before acting on it either way (reference §5.1); a
             // forged failure must not close a payment the customer is about to make.
@@ -60,7 +67,7 @@ impl App {
                 ),
             },
             "TF" | "TE" => {
-                let desc = text(&cb.message).unwrap_or_else(|| "Transaction Failed".into());
+                let desc = text(cb.message.as_deref()).unwrap_or_else(|| "Transaction Failed".into());
                 let st = if status == "TE" { PaymentStatus::Expired } else { PaymentStatus::Failed };
                 let closed = self.store.close_payment(payment.id, st, &status, &desc, self.now()).await?;
                 if closed.status == st {

@@ -11,7 +11,7 @@ use broadnet_providers::daraja::{C2bNotification, StkCallback};
 use broadnet_store::{CompleteOutcome, Completion, StoreError};
 use serde_json::json;
 
-/// An STK push result, read leniently (numbers and strings vary by endpoint).
+/// An STK push result as checked after the provider parser read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StkResult {
     pub checkout_request_id: String,
