@@ -404,18 +404,29 @@ impl App {
     }
 
     /// Every callback URL to give Safaricom and Airtel.
-    pub async fn callback_urls(&self) -> AppResult<serde_json::Value> {
+    pub async fn callback_urls(&self) -> AppResult<CallbackUrls> {
         let t = self.callback_token();
         let m = self.mpesa_settings().await?;
         let mb = self.callback_base(m.callback_url.as_deref());
         let airtel_cfg = self.setting("airtel", "callback_url").await?.or(self.gateway.env.airtel.callback_url.clone());
         let ab = self.callback_base(airtel_cfg.as_deref());
-        Ok(serde_json::json!({
-            "mpesa_stk_callback": format!("{mb}/api/payments/cb/stk/{t}"),
-            "c2b_confirmation": format!("{mb}/api/payments/cb/c2b/{t}/confirm"),
-            "c2b_validation": format!("{mb}/api/payments/cb/c2b/{t}/validate"),
-            "airtel_callback": format!("{ab}/api/payments/cb/airtel/{t}"),
-            "plain_paths_accepted": self.plain_callbacks_allowed(),
-        }))
+        Ok(CallbackUrls {
+            mpesa_stk_callback: format!("{mb}/api/payments/cb/stk/{t}"),
+            c2b_confirmation: format!("{mb}/api/payments/cb/c2b/{t}/confirm"),
+            c2b_validation: format!("{mb}/api/payments/cb/c2b/{t}/validate"),
+            airtel_callback: format!("{ab}/api/payments/cb/airtel/{t}"),
+            plain_paths_accepted: self.plain_callbacks_allowed(),
+        })
     }
+}
+
+/// The callback URLs to give Safaricom and Airtel; each carries the path secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CallbackUrls {
+    pub mpesa_stk_callback: String,
+    pub c2b_confirmation: String,
+    pub c2b_validation: String,
+    pub airtel_callback: String,
+    /// Whether the seed's plain paths (no secret) are still accepted.
+    pub plain_paths_accepted: bool,
 }

@@ -16,6 +16,28 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
+/// The notifications list's query string: `kind`, `status` (pending, sending,
+/// delivered, failed), `page`, `per_page`, as text until checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct NotificationListQuery {
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub page: Option<String>,
+    pub per_page: Option<String>,
+}
+
+impl NotificationListQuery {
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut m = crate::sessions::last_of(pairs);
+        NotificationListQuery {
+            kind: m.remove("kind"),
+            status: m.remove("status"),
+            page: m.remove("page"),
+            per_page: m.remove("per_page"),
+        }
+    }
+}
+
 /// Template variables that are secret: rendered only when a message is sent, so the
 /// outbox (which viewers can read) never stores them.
 const SECRET_VARS: &[&str] = &["password"];
@@ -579,25 +601,24 @@ impl App {
     pub async fn list_notifications(
         &self,
         s: &crate::Session,
-        params: &BTreeMap<String, String>,
+        params: &NotificationListQuery,
     ) -> AppResult<broadnet_store::Page<OutboxItem>> {
         let mut q = OutboxQuery { page: 1, per_page: 50, ..Default::default() };
         let mut errors = crate::FieldErrors::new();
-        for (k, v) in params {
-            match k.as_str() {
-                "kind" => match OutboxKind::parse(v) {
-                    Ok(kind) => q.kind = Some(kind),
-                    Err(e) => errors.entry(k.clone()).or_default().push(e.0),
-                },
-                "status" => match OutboxStatus::parse(v) {
-                    Ok(status) => q.status = Some(status),
-                    Err(e) => errors.entry(k.clone()).or_default().push(e.0),
-                },
-                _ => {
-                    crate::fields::page_param(&mut errors, k, v, (&mut q.page, &mut q.per_page));
-                }
+        if let Some(v) = &params.kind {
+            match OutboxKind::parse(v) {
+                Ok(kind) => q.kind = Some(kind),
+                Err(e) => errors.entry("kind".into()).or_default().push(e.0),
             }
         }
+        match &params.status {
+            Some(v) => match OutboxStatus::parse(v) {
+                Ok(status) => q.status = Some(status),
+                Err(e) => errors.entry("status".into()).or_default().push(e.0),
+            },
+            None => {}
+        }
+        crate::sessions::paging(&mut errors, &params.page, &params.per_page, (&mut q.page, &mut q.per_page));
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }

@@ -158,6 +158,66 @@ async fn package_and_customer_lifecycle() {
     api.finish().await;
 }
 
+/// The dashboard posts HTML forms (every value a string) to the same use cases the
+/// JSON API calls: "1500", "on" and "" must mean what 1500, true and null mean, with
+/// the same field messages.
+#[tokio::test]
+async fn form_data_reaches_the_same_use_cases_as_json() {
+    use broadnet_app::customers::CustomerRequest;
+    use broadnet_app::packages::PackageRequest;
+    let api = Api::start().await;
+    let s = api.app.authenticate(&api.token, None).await.unwrap();
+    let form = |q: &str| broadnet_app::input::from_form::<PackageRequest>(q.as_bytes()).unwrap();
+    let pkg = api
+        .app
+        .create_package(&s, form("name=Home+10&price=1500&download_rate=10M&upload_rate=5M&duration=30d&active=on"))
+        .await
+        .unwrap();
+    assert_eq!((pkg.price.minor(), pkg.active), (150_000, true));
+    let free = api
+        .app
+        .create_package(&s, form("name=Trial&price=0&free=on&download_rate=1M&upload_rate=1M&duration=1h"))
+        .await
+        .unwrap();
+    assert_eq!(free.price.minor(), 0);
+    let broadnet_app::AppError::Validation(e) = api
+        .app
+        .create_package(&s, form("name=X&price=0&download_rate=1M&upload_rate=1M&duration=1h"))
+        .await
+        .unwrap_err()
+    else {
+        panic!()
+    };
+    let json_refusal = api
+        .call(
+            "POST",
+            "/api/packages",
+            Some(json!({"name": "X", "price": 0, "download_rate": "1M", "upload_rate": "1M", "duration": "1h"})),
+        )
+        .await;
+    assert_eq!(json!(e), json_refusal.body["error"]["fields"], "the same messages either way");
+
+    let form = |q: &str| broadnet_app::input::from_form::<CustomerRequest>(q.as_bytes()).unwrap();
+    let q = format!(
+        "full_name=Jane+Wanjiru&username=jane&phone=0712345678&customer_type=pppoe&package_id={}&email=&notes=",
+        pkg.id
+    );
+    let c = api.app.create_customer(&s, form(&q)).await.unwrap();
+    assert_eq!((c.package_id, c.email.as_deref(), c.notes.as_deref()), (Some(pkg.id), None, None));
+    // In an update, an empty field clears it and an absent one is left alone.
+    let c = api.app.update_customer(&s, c.id, form("package_id=&location=Kisumu")).await.unwrap();
+    assert_eq!((c.package_id, c.location.as_deref(), c.full_name.as_str()), (None, Some("Kisumu"), "Jane Wanjiru"));
+    let broadnet_app::AppError::Validation(e) =
+        api.app.update_customer(&s, c.id, form("phone=&package_id=x&colour=red")).await.unwrap_err()
+    else {
+        panic!()
+    };
+    assert_eq!(e["phone"], ["cannot be empty"]);
+    assert_eq!(e["package_id"], ["must be a whole number"]);
+    assert_eq!(e["colour"], ["is not a known field"]);
+    api.finish().await;
+}
+
 #[tokio::test]
 async fn validation_errors_are_422_with_field_messages_and_change_nothing() {
     let api = Api::start().await;
