@@ -611,12 +611,11 @@ impl App {
                 Err(e) => errors.entry("kind".into()).or_default().push(e.0),
             }
         }
-        match &params.status {
-            Some(v) => match OutboxStatus::parse(v) {
+        if let Some(v) = &params.status {
+            match OutboxStatus::parse(v) {
                 Ok(status) => q.status = Some(status),
                 Err(e) => errors.entry("status".into()).or_default().push(e.0),
-            },
-            None => {}
+            }
         }
         crate::sessions::paging(&mut errors, &params.page, &params.per_page, (&mut q.page, &mut q.per_page));
         if !errors.is_empty() {
