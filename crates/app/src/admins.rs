@@ -40,7 +40,7 @@ fn parse_admin_username(s: &str) -> Result<String, broadnet_domain::ParseError> 
 }
 
 fn password(s: &str) -> Result<String, broadnet_domain::ParseError> {
-    auth::check_password_strength(s).map(|_| s.to_string()).map_err(broadnet_domain::ParseError)
+    auth::check_password_strength(s).map(|_| s.to_string())
 }
 
 impl App {

@@ -340,11 +340,11 @@ impl App {
                 },
                 "page" => match crate::fields::page_number(v) {
                     Ok(n) => q.page = n,
-                    Err(m) => f.error("page", m),
+                    Err(m) => f.error("page", m.0),
                 },
                 "per_page" | "limit" => match crate::fields::per_page_number(v) {
                     Ok(n) => q.per_page = n,
-                    Err(m) => f.error(k, m),
+                    Err(m) => f.error(k, m.0),
                 },
                 "sort" => {
                     let (field, desc) = match v.strip_prefix('-') {

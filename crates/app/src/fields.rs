@@ -2,21 +2,22 @@
 //! of text for storing or logging. Request fields are checked in [`crate::input`].
 
 use crate::error::FieldErrors;
+use broadnet_domain::ParseError;
 
 /// A `page` query value: a whole number from 1 to `MAX_PAGE` (larger ones would
 /// overflow the SQL OFFSET; no list is that long anyway).
-pub fn page_number(value: &str) -> Result<u64, String> {
+pub fn page_number(value: &str) -> Result<u64, ParseError> {
     match value.trim().parse::<u64>() {
         Ok(n) if (1..=broadnet_store::MAX_PAGE).contains(&n) => Ok(n),
-        _ => Err(format!("must be a whole number from 1 to {}", broadnet_store::MAX_PAGE)),
+        _ => Err(ParseError(format!("must be a whole number from 1 to {}", broadnet_store::MAX_PAGE))),
     }
 }
 
 /// A `per_page` query value: 1 to 500.
-pub fn per_page_number(value: &str) -> Result<u64, String> {
+pub fn per_page_number(value: &str) -> Result<u64, ParseError> {
     match value.trim().parse::<u64>() {
         Ok(n) if (1..=500).contains(&n) => Ok(n),
-        _ => Err("must be a whole number from 1 to 500".to_string()),
+        _ => Err(ParseError::new("must be a whole number from 1 to 500")),
     }
 }
 
@@ -30,7 +31,7 @@ pub fn page_param(errors: &mut FieldErrors, key: &str, value: &str, paging: (&mu
         _ => return false,
     };
     if let Err(m) = parsed {
-        errors.entry(key.to_string()).or_default().push(m);
+        errors.entry(key.to_string()).or_default().push(m.0);
     }
     true
 }

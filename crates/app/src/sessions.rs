@@ -14,11 +14,27 @@ pub struct NasResult {
     pub detail: String,
 }
 
+/// Why a router could not be asked (as opposed to a router that answered "no",
+/// which is a [`NasResult`] with `ok: false`).
+#[derive(Debug, thiserror::Error)]
+pub enum NasError {
+    #[error("no router for NAS {0}")]
+    NoRouter(String),
+    #[error("router {0} has no valid address")]
+    NoAddress(String),
+    #[error("router {0} has no RADIUS secret (set RADIUS_SHARED_SECRET)")]
+    NoSecret(String),
+    #[error("{target}: {source}")]
+    Unreachable { target: std::net::SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] broadnet_store::StoreError),
+}
+
 /// Reaching routers (RFC 5176 Disconnect/CoA); implemented by the RADIUS crate.
 #[async_trait]
 pub trait NasControl: Send + Sync {
-    async fn disconnect(&self, session: &RadSession) -> Result<NasResult, String>;
-    async fn change_rate_limit(&self, session: &RadSession, rate_limit: &str) -> Result<NasResult, String>;
+    async fn disconnect(&self, session: &RadSession) -> Result<NasResult, NasError>;
+    async fn change_rate_limit(&self, session: &RadSession, rate_limit: &str) -> Result<NasResult, NasError>;
 }
 
 /// An id from the query string, parsed as the i64 the store keeps (not cast from a
@@ -42,10 +58,10 @@ pub struct NasOutcome {
 }
 
 impl NasOutcome {
-    fn of(session: &RadSession, r: Result<NasResult, String>) -> Self {
+    fn of(session: &RadSession, r: Result<NasResult, NasError>) -> Self {
         match r {
             Ok(r) => NasOutcome { session_id: session.id, ok: r.ok, detail: r.detail },
-            Err(e) => NasOutcome { session_id: session.id, ok: false, detail: e },
+            Err(e) => NasOutcome { session_id: session.id, ok: false, detail: e.to_string() },
         }
     }
 }

@@ -599,7 +599,7 @@ impl Config {
             && let Err(e) = broadnet_app::auth::check_password_strength(admin_password.expose())
         {
             let production = r.production;
-            r.problems.push(Problem { var: "ADMIN_PASSWORD", message: e, fatal: production });
+            r.problems.push(Problem { var: "ADMIN_PASSWORD", message: e.0, fatal: production });
         }
 
         let app_url = r
