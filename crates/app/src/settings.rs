@@ -148,6 +148,65 @@ pub const REGISTRY: &[(&str, &[Def])] = &[
     ),
 ];
 
+/// Every setting the program reads, by category and name, so that a misspelt key is a
+/// compile error rather than a setting that silently never applies. (Message
+/// templates are read by [`crate::notify::Template`].)
+macro_rules! setting_keys {
+    ($($variant:ident => ($category:literal, $name:literal)),+ $(,)?) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum SettingKey { $($variant),+ }
+
+        impl SettingKey {
+            pub const ALL: &'static [SettingKey] = &[$(SettingKey::$variant),+];
+
+            pub fn category(self) -> &'static str {
+                match self { $(SettingKey::$variant => $category),+ }
+            }
+
+            pub fn name(self) -> &'static str {
+                match self { $(SettingKey::$variant => $name),+ }
+            }
+        }
+    };
+}
+
+setting_keys! {
+    PaymentsActiveProvider => ("payments", "active_provider"),
+    MpesaEnv => ("mpesa", "env"),
+    MpesaConsumerKey => ("mpesa", "consumer_key"),
+    MpesaConsumerSecret => ("mpesa", "consumer_secret"),
+    MpesaShortcode => ("mpesa", "shortcode"),
+    MpesaShortcodeType => ("mpesa", "shortcode_type"),
+    MpesaTillNumber => ("mpesa", "till_number"),
+    MpesaPasskey => ("mpesa", "passkey"),
+    MpesaCallbackUrl => ("mpesa", "callback_url"),
+    AirtelEnv => ("airtel", "env"),
+    AirtelClientId => ("airtel", "client_id"),
+    AirtelClientSecret => ("airtel", "client_secret"),
+    AirtelCallbackUrl => ("airtel", "callback_url"),
+    AirtelCountry => ("airtel", "country"),
+    AirtelCurrency => ("airtel", "currency"),
+    SmsEnabled => ("sms", "enabled"),
+    SmsAtUsername => ("sms", "at_username"),
+    SmsAtApiKey => ("sms", "at_api_key"),
+    SmsSenderId => ("sms", "sender_id"),
+    EmailEnabled => ("email", "enabled"),
+    EmailHost => ("email", "host"),
+    EmailPort => ("email", "port"),
+    EmailUser => ("email", "user"),
+    EmailPass => ("email", "pass"),
+    EmailFrom => ("email", "from"),
+    IspName => ("general", "isp_name"),
+    IspAddress => ("general", "isp_address"),
+    IspPhone => ("general", "isp_phone"),
+    IspEmail => ("general", "isp_email"),
+    Timezone => ("general", "timezone"),
+    Currency => ("general", "currency"),
+    InvoicePrefix => ("general", "invoice_prefix"),
+    InvoiceFooter => ("general", "invoice_footer"),
+    ReminderDays => ("notifications", "reminder_days"),
+}
+
 pub fn category(name: &str) -> Option<&'static [Def]> {
     REGISTRY.iter().find(|(c, _)| *c == name).map(|(_, defs)| *defs)
 }
@@ -237,7 +296,12 @@ impl App {
     }
 
     /// The decrypted value of one setting, for the parts of the program that use it.
-    pub async fn setting(&self, category_name: &str, key: &str) -> AppResult<Option<String>> {
+    /// A setting's stored value (decrypted when secret); `None` when unset or empty.
+    pub async fn setting(&self, key: SettingKey) -> AppResult<Option<String>> {
+        self.setting_at(key.category(), key.name()).await
+    }
+
+    pub(crate) async fn setting_at(&self, category_name: &str, key: &str) -> AppResult<Option<String>> {
         let stored = self.store.get_settings(category_name).await?;
         match stored.into_iter().find(|s| s.key == key) {
             None => Ok(None),
@@ -333,5 +397,22 @@ impl App {
             tracing::info!(moved, "secrets re-encrypted under the current ENCRYPTION_KEY");
         }
         Ok(moved)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_the_program_reads_is_one_an_admin_can_set() {
+        for key in SettingKey::ALL {
+            let defs = category(key.category()).unwrap_or_else(|| panic!("no category for {key:?}"));
+            assert!(defs.iter().any(|d| d.key == key.name()), "{key:?} is not in the settings registry");
+        }
+        let templates = category("templates").unwrap_or_default();
+        for t in crate::notify::Template::ALL {
+            assert!(templates.iter().any(|d| d.key == t.as_str()), "template {t} is not in the settings registry");
+        }
     }
 }

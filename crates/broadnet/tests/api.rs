@@ -701,7 +701,10 @@ async fn secrets_are_write_only_and_encrypted_at_rest() {
     let stored = api.app.store.get_settings("mpesa").await.unwrap();
     let key = stored.iter().find(|s| s.key == "consumer_key").unwrap();
     assert!(key.secret && key.value.starts_with("enc:v1:") && !key.value.contains("ck-123456"), "{key:?}");
-    assert_eq!(api.app.setting("mpesa", "consumer_key").await.unwrap().as_deref(), Some("ck-123456"));
+    assert_eq!(
+        api.app.setting(broadnet_app::settings::SettingKey::MpesaConsumerKey).await.unwrap().as_deref(),
+        Some("ck-123456")
+    );
 
     let r = api
         .call("PUT", "/api/settings/mpesa", Some(json!({"env": "moon", "callback_url": "not a url", "colour": "red"})))
@@ -711,7 +714,7 @@ async fn secrets_are_write_only_and_encrypted_at_rest() {
         assert!(r.body["error"]["fields"][f].is_array(), "{f}: {}", r.body);
     }
     assert_eq!(
-        api.app.setting("mpesa", "env").await.unwrap().as_deref(),
+        api.app.setting(broadnet_app::settings::SettingKey::MpesaEnv).await.unwrap().as_deref(),
         Some("sandbox"),
         "refused write changed nothing"
     );
@@ -1050,7 +1053,10 @@ async fn secrets_move_from_the_jwt_derived_key_to_encryption_key() {
     let clock = Arc::new(FixedClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap()));
     let dyn_store: DynStore = Arc::new(api.store.clone());
     let app = server::build_app(&cfg, dyn_store, clock);
-    assert_eq!(app.setting("mpesa", "passkey").await.unwrap().as_deref(), Some("bfb279f9aa9bdbcf"));
+    assert_eq!(
+        app.setting(broadnet_app::settings::SettingKey::MpesaPasskey).await.unwrap().as_deref(),
+        Some("bfb279f9aa9bdbcf")
+    );
     assert_eq!(app.reencrypt_secrets().await.unwrap(), 1);
     assert_eq!(app.reencrypt_secrets().await.unwrap(), 0, "once");
     let raw = api.store.get_settings("mpesa").await.unwrap().into_iter().find(|s| s.key == "passkey").unwrap();
