@@ -275,6 +275,13 @@ impl App {
         // Setting "active" resumes a suspended customer who has time left; it never
         // gives time. Access without payment is `activate`, with a reason.
         let expires = patch.expires_at.unwrap_or(current.expires_at);
+        // Nor can clearing the expiry leave an active customer online for ever.
+        if patch.status.unwrap_or(current.status) == CustomerStatus::Active
+            && expires.is_none()
+            && patch.expires_at.is_some()
+        {
+            f.error("expires_at", "an active customer keeps an expiry; suspend them instead, or set a date");
+        }
         if patch.status == Some(CustomerStatus::Active)
             && current.status != CustomerStatus::Active
             && !broadnet_domain::billing::has_access(CustomerStatus::Active, expires, self.now())

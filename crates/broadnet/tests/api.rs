@@ -1442,6 +1442,9 @@ async fn a_new_customer_has_no_access_until_paid_or_explicitly_activated_with_a_
         (r.body["status"].as_str(), r.body["expires_at"].as_str()),
         (Some("active"), Some("2026-12-02T09:00:00Z"))
     );
+    // Clearing the expiry of an active customer would be free access for ever.
+    let r = api.call("PATCH", &format!("/api/customers/{cid}"), Some(json!({"expires_at": null}))).await;
+    assert!(r.body["error"]["fields"]["expires_at"].is_array(), "{}", r.body);
     let log = api.call("GET", &format!("/api/audit-log?entity_type=customer&entity_id={cid}"), None).await;
     let entry = log.body["items"].as_array().unwrap().iter().find(|e| e["action"] == "customer.activate").cloned();
     let entry = entry.unwrap_or_else(|| panic!("no customer.activate entry: {}", log.body));
