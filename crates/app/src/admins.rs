@@ -1,18 +1,46 @@
 //! Admin accounts: only a superadmin manages them, and the last active superadmin
 //! can be neither demoted, disabled nor deleted.
 
-use crate::fields::Fields;
+use crate::input::{Fields, Input, Unknown};
 use crate::{App, AppError, AppResult, Session, auth};
 use broadnet_domain::Role;
 use broadnet_store::{Actor, Admin, AdminPatch, NewAdmin};
-use serde_json::Value;
+use serde::Deserialize;
+
+/// A new admin account: `username`, `password` and `role` are required.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct NewAdminRequest {
+    pub username: Input,
+    pub password: Input,
+    /// `superadmin`, `admin` or `viewer`.
+    pub role: Input,
+    pub full_name: Input,
+    pub email: Input,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// A change to an admin account: only the fields sent change. A new password or
+/// `active: false` ends that admin's sessions.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct AdminPatchRequest {
+    pub password: Input,
+    pub role: Input,
+    pub active: Input,
+    pub full_name: Input,
+    pub email: Input,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
 
 fn parse_admin_username(s: &str) -> Result<String, broadnet_domain::ParseError> {
     broadnet_domain::Username::parse(s).map(String::from)
 }
 
 fn password(s: &str) -> Result<String, broadnet_domain::ParseError> {
-    auth::check_password_strength(s).map(|_| s.to_string()).map_err(broadnet_domain::ParseError)
+    auth::check_password_strength(s).map(|_| s.to_string())
 }
 
 impl App {
@@ -43,17 +71,17 @@ impl App {
         self.store.update_admin(actor, id, patch).await.map_err(AppError::from_store("admin"))
     }
 
-    pub async fn create_admin(&self, s: &Session, body: Value) -> AppResult<Admin> {
+    pub async fn create_admin(&self, s: &Session, req: NewAdminRequest) -> AppResult<Admin> {
         s.require_superadmin()?;
-        let mut f = Fields::new(body)?;
-        let u = f.parsed("username", parse_admin_username);
+        let mut f = Fields::new(&req.unknown);
+        let u = f.parsed("username", &req.username, parse_admin_username);
         let username = f.required("username", u);
-        let p = f.parsed("password", password);
+        let p = f.parsed("password", &req.password, password);
         let pw = f.required("password", p);
-        let r = f.parsed("role", Role::parse);
+        let r = f.parsed("role", &req.role, Role::parse);
         let role = f.required("role", r);
-        let full_name = f.line("full_name", 128).value();
-        let email = f.text("email", 255).value();
+        let full_name = f.line("full_name", &req.full_name, 128).value();
+        let email = f.text("email", &req.email, 255).value();
         f.finish()?;
         let (Some(username), Some(pw), Some(role)) = (username, pw, role) else {
             return Err(AppError::Internal("admin fields missing after validation".into()));
@@ -61,18 +89,18 @@ impl App {
         self.create_admin_as(&s.actor(self.now()), &username, &pw, role, full_name, email).await
     }
 
-    pub async fn update_admin(&self, s: &Session, id: i64, body: Value) -> AppResult<Admin> {
+    pub async fn update_admin(&self, s: &Session, id: i64, req: AdminPatchRequest) -> AppResult<Admin> {
         s.require_superadmin()?;
         self.store.get_admin(id).await.map_err(AppError::from_store("admin"))?;
-        let mut f = Fields::new(body)?;
-        let p = f.parsed("password", password);
+        let mut f = Fields::new(&req.unknown);
+        let p = f.parsed("password", &req.password, password);
         let new_password = f.not_null("password", p);
-        let r = f.parsed("role", Role::parse);
+        let r = f.parsed("role", &req.role, Role::parse);
         let role = f.not_null("role", r);
-        let a = f.boolean("active");
+        let a = f.boolean("active", &req.active);
         let active = f.not_null("active", a);
-        let full_name = f.line("full_name", 128).patch();
-        let email = f.text("email", 255).patch();
+        let full_name = f.line("full_name", &req.full_name, 128).patch();
+        let email = f.text("email", &req.email, 255).patch();
         f.finish()?;
         // The store refuses (atomically) a change that leaves no active superadmin.
         let now = self.now();
@@ -84,6 +112,16 @@ impl App {
             patch.end_sessions = true;
         }
         self.store.update_admin(&s.actor(now), id, patch).await.map_err(AppError::from_store("admin"))
+    }
+
+    pub async fn list_admins(&self, s: &Session) -> AppResult<Vec<Admin>> {
+        s.require_superadmin()?;
+        Ok(self.store.list_admins().await?)
+    }
+
+    pub async fn get_admin(&self, s: &Session, id: i64) -> AppResult<Admin> {
+        s.require_superadmin()?;
+        self.store.get_admin(id).await.map_err(AppError::from_store("admin"))
     }
 
     pub async fn delete_admin(&self, s: &Session, id: i64) -> AppResult<()> {

@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
-pub fn hash_password(password: &str) -> Result<String, String> {
+pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
@@ -86,21 +86,24 @@ impl PasswordWork {
 
     pub async fn hash(&self, password: &str) -> AppResult<String> {
         let password = password.to_string();
-        self.run(move || hash_password(&password)).await?.map_err(AppError::Internal)
+        self.run(move || hash_password(&password))
+            .await?
+            .map_err(|e| AppError::Internal(format!("password hashing: {e}")))
     }
 }
 
 /// Refuses passwords an attacker would try first.
-pub fn check_password_strength(password: &str) -> Result<(), String> {
+pub fn check_password_strength(password: &str) -> Result<(), broadnet_domain::ParseError> {
+    use broadnet_domain::ParseError;
     if password.chars().count() < 8 {
-        return Err("must be at least 8 characters".into());
+        return Err(ParseError::new("must be at least 8 characters"));
     }
     if password.len() > 256 {
-        return Err("must be at most 256 characters".into());
+        return Err(ParseError::new("must be at most 256 characters"));
     }
     let lower = password.to_ascii_lowercase();
     if ["password", "12345678", "admin123", "qwertyui", "changeme"].iter().any(|w| lower.starts_with(w)) {
-        return Err("is too easy to guess".into());
+        return Err(ParseError::new("is too easy to guess"));
     }
     Ok(())
 }

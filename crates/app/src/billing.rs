@@ -2,9 +2,10 @@
 //! payment (audited, with a reason and an expiry), and the unmatched payments queue
 //! that keeps money which fits no customer until an admin assigns it (rule 6).
 
+use crate::input::{Fields, Input, Unknown};
 use crate::{App, AppError, AppResult, FieldErrors, Session};
-use broadnet_domain::Money;
 use broadnet_domain::billing::{LAST_YEAR, Renewal};
+use broadnet_domain::{Money, ParseError};
 use broadnet_store::{
     AssignOutcome, Assignment, CompleteOutcome, Customer, NewUnmatched, Page, Payment, StoreError, UnmatchedPayment,
     UnmatchedQuery, UnmatchedStatus,
@@ -13,15 +14,18 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 /// An admin gives a customer access without a payment: a free trial, a
-/// complimentary account. Either an end date or a number of days.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// complimentary account. Either an end date or a number of days. From the API's
+/// JSON or the dashboard's form alike.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
 pub struct ActivateRequest {
     /// Why: shown in the audit log ("free trial", "staff account").
-    pub reason: Option<String>,
+    pub reason: Input,
     /// RFC 3339, e.g. `2026-12-31T23:59:59Z`.
-    pub expires_at: Option<String>,
-    pub days: Option<u32>,
+    pub expires_at: Input,
+    pub days: Input,
+    #[serde(flatten)]
+    pub unknown: Unknown,
 }
 
 /// The validated form of [`ActivateRequest`].
@@ -34,50 +38,45 @@ pub struct Activation {
 impl ActivateRequest {
     /// Per-field messages, all at once, as every form gets them.
     pub fn validate(&self, now: DateTime<Utc>) -> AppResult<Activation> {
-        let mut errors = FieldErrors::new();
-        let mut error = |f: &str, m: &str| errors.entry(f.to_string()).or_default().push(m.to_string());
-        let reason = self.reason.as_deref().map(str::trim).unwrap_or_default();
-        if reason.is_empty() {
-            error("reason", "say why this customer gets access without paying (free trial, staff account, …)");
-        } else if reason.chars().count() > 200 || reason.chars().any(char::is_control) {
-            error("reason", "must be one line of at most 200 characters");
-        }
-        let until = match (&self.expires_at, self.days) {
+        let mut f = Fields::new(&self.unknown);
+        let reason = f.line("reason", &self.reason, 200);
+        let reason = f.required("reason", reason);
+        let expires_at = f
+            .parsed("expires_at", &self.expires_at, |t| match DateTime::parse_from_rfc3339(t) {
+                Ok(t) if t.year() <= LAST_YEAR && t.with_timezone(&Utc) > now => Ok(t.with_timezone(&Utc)),
+                Ok(_) => Err(ParseError::new(format!("must be in the future and before the year {}", LAST_YEAR + 1))),
+                Err(_) => Err(ParseError::new("must be a date-time such as 2026-12-31T23:59:59Z")),
+            })
+            .value();
+        let days = f.int("days", &self.days, 1, 3660).value();
+        let until = match (expires_at, days) {
             (Some(_), Some(_)) => {
-                error("days", "give either days or expires_at, not both");
+                f.error("days", "give either days or expires_at, not both");
                 None
             }
-            (Some(t), None) => match DateTime::parse_from_rfc3339(t.trim()) {
-                Ok(t) if t.year() <= LAST_YEAR && t.with_timezone(&Utc) > now => Some(t.with_timezone(&Utc)),
-                Ok(_) => {
-                    error("expires_at", &format!("must be in the future and before the year {}", LAST_YEAR + 1));
-                    None
-                }
-                Err(_) => {
-                    error("expires_at", "must be a date-time such as 2026-12-31T23:59:59Z");
-                    None
-                }
-            },
-            (None, Some(d)) if (1..=3660).contains(&d) => Some(now + Duration::days(i64::from(d))),
-            (None, Some(_)) => {
-                error("days", "must be 1 to 3660");
-                None
-            }
+            (Some(t), None) => Some(t),
+            (None, Some(d)) => Some(now + Duration::days(d)),
             (None, None) => {
-                error("expires_at", "give an end date (expires_at) or a number of days");
+                if !f.has_error("expires_at") && !f.has_error("days") {
+                    f.error("expires_at", "give an end date (expires_at) or a number of days");
+                }
                 None
             }
         };
-        match until {
-            Some(until) if errors.is_empty() => Ok(Activation { reason: reason.to_string(), until }),
-            _ => Err(AppError::Validation(errors)),
+        if reason.is_none() && !f.has_error("reason") {
+            f.error("reason", "say why this customer gets access without paying (free trial, staff account, …)");
+        }
+        f.finish()?;
+        match (reason, until) {
+            (Some(reason), Some(until)) => Ok(Activation { reason, until }),
+            _ => Err(AppError::Internal("activation fields missing after validation".into())),
         }
     }
 }
 
 /// Filters for the unmatched payments list.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
 pub struct UnmatchedListRequest {
     /// open (the default), assigned, claimed or all.
     pub status: Option<String>,
@@ -86,13 +85,15 @@ pub struct UnmatchedListRequest {
 }
 
 /// An admin's answer to "whose money is this?".
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
 pub struct AssignRequest {
-    pub customer_id: Option<i64>,
+    pub customer_id: Input,
     /// The package the money renews; the customer's own when absent.
-    pub package_id: Option<i64>,
-    pub note: Option<String>,
+    pub package_id: Input,
+    pub note: Input,
+    #[serde(flatten)]
+    pub unknown: Unknown,
 }
 
 /// What assigning did.
@@ -159,15 +160,8 @@ impl App {
                 }
             },
         };
-        let mut number = |name: &str, v: &Option<String>, read: fn(&str) -> Result<u64, String>| match v {
-            Some(v) => read(v.trim()).unwrap_or_else(|m| {
-                errors.entry(name.to_string()).or_default().push(m);
-                0
-            }),
-            None => 0,
-        };
-        let page = number("page", &req.page, crate::fields::page_number);
-        let per_page = number("per_page", &req.per_page, crate::fields::per_page_number);
+        let (mut page, mut per_page) = (0, 0);
+        crate::sessions::paging(&mut errors, &req.page, &req.per_page, (&mut page, &mut per_page));
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
@@ -182,19 +176,21 @@ impl App {
     /// at the same moment (the second is told who did it).
     pub async fn assign_unmatched(&self, s: &Session, id: i64, req: &AssignRequest) -> AppResult<AssignResult> {
         s.require_write()?;
-        let Some(customer_id) = req.customer_id else {
-            return Err(AppError::field("customer_id", "choose the customer this money belongs to"));
+        let mut f = Fields::new(&req.unknown);
+        let customer_id = f.int("customer_id", &req.customer_id, 1, i64::MAX);
+        let customer_id = f.required("customer_id", customer_id);
+        let package_id = f.int("package_id", &req.package_id, 1, i64::MAX).value();
+        let note = f.text("note", &req.note, 500).value();
+        f.finish()?;
+        let Some(customer_id) = customer_id else {
+            return Err(AppError::Internal("customer_id missing after validation".into()));
         };
-        let note = req.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
-        if note.is_some_and(|n| n.chars().count() > 500 || n.chars().any(|c| c.is_control() && c != '\n')) {
-            return Err(AppError::field("note", "must be at most 500 characters, without control characters"));
-        }
         let customer = match self.store.get_customer(customer_id).await {
             Ok(c) => c,
             Err(StoreError::NotFound) => return Err(AppError::field("customer_id", "no such customer")),
             Err(e) => return Err(e.into()),
         };
-        let package_id = req.package_id.or(customer.package_id);
+        let package_id = package_id.or(customer.package_id);
         match package_id {
             None => return Err(AppError::field("package_id", "the customer has no package; choose one")),
             Some(pid) => match self.store.get_package(pid).await {
@@ -212,7 +208,7 @@ impl App {
                 Err(e) => return Err(e.into()),
             },
         }
-        let assignment = Assignment { unmatched_id: id, customer_id, package_id, note: note.map(str::to_string) };
+        let assignment = Assignment { unmatched_id: id, customer_id, package_id, note };
         let outcome = self
             .store
             .assign_unmatched(&s.actor(self.now()), assignment)
@@ -284,24 +280,27 @@ mod tests {
 
     #[test]
     fn activation_needs_a_reason_and_one_end() {
-        let r = ActivateRequest { reason: Some(" free trial ".into()), days: Some(7), expires_at: None };
+        let r = ActivateRequest { reason: " free trial ".into(), days: 7.into(), ..Default::default() };
         assert_eq!(
             r.validate(now()).unwrap(),
             Activation { reason: "free trial".into(), until: now() + Duration::days(7) }
         );
+        let form: ActivateRequest = crate::input::from_form(b"reason=trial&days=7").unwrap();
+        assert_eq!(form.validate(now()).unwrap().until, now() + Duration::days(7), "a form says the same");
         let AppError::Validation(e) = ActivateRequest::default().validate(now()).unwrap_err() else { panic!() };
         assert!(e.contains_key("reason") && e.contains_key("expires_at"), "{e:?}");
         let both = ActivateRequest {
-            reason: Some("x".into()),
-            days: Some(1),
-            expires_at: Some("2027-01-01T00:00:00Z".into()),
+            reason: "x".into(),
+            days: 1.into(),
+            expires_at: "2027-01-01T00:00:00Z".into(),
+            ..Default::default()
         };
         assert!(both.validate(now()).is_err());
         let past =
-            ActivateRequest { reason: Some("x".into()), days: None, expires_at: Some("2026-01-01T00:00:00Z".into()) };
+            ActivateRequest { reason: "x".into(), expires_at: "2026-01-01T00:00:00Z".into(), ..Default::default() };
         let AppError::Validation(e) = past.validate(now()).unwrap_err() else { panic!() };
         assert!(e.contains_key("expires_at"));
-        let line = ActivateRequest { reason: Some("a\nb".into()), days: Some(1), expires_at: None };
+        let line = ActivateRequest { reason: "a\nb".into(), days: 1.into(), ..Default::default() };
         assert!(line.validate(now()).is_err());
     }
 }

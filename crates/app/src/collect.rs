@@ -1,29 +1,53 @@
 //! Collecting a payment: the admin's "Collect Payment" (STK push or Airtel USSD push),
-//! the Airtel callback, and the reconciliation of payments whose callback is late or
-//! never comes (DESIGN rule 3).
+//! cash at the counter, the payments list and a payment's detail, and registering the
+//! paybill (C2B) URLs with Safaricom.
 
-use crate::payments::{CallbackPath, closing_status};
+use crate::input::{Fields, Input, Unknown};
+use crate::reconcile::RECONCILE_AFTER_SECS;
 use crate::{App, AppError, AppResult, Session};
 use broadnet_domain::{Money, PaymentProvider, PaymentStatus, Phone};
 use broadnet_providers::ProviderError;
-use broadnet_providers::daraja::{StkPush, StkQuery};
-use broadnet_store::{CompleteOutcome, Completion, NewOutbox, NewPayment, Payment, PaymentQuery, StoreError};
+use broadnet_providers::daraja::StkPush;
+use broadnet_store::{
+    CompleteOutcome, Completion, Invoice, NewOutbox, NewPayment, Page, Payment, PaymentQuery, StoreError,
+};
 use chrono::Duration;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-/// A pending payment is asked about after this long (the seed's troubleshooting
-/// promise: "pending after 2 minutes").
-pub const RECONCILE_AFTER_SECS: i64 = 120;
-/// A payment with no final answer after this long is closed as expired ("no-answer");
-/// a success that still arrives later completes it.
-pub const GIVE_UP_AFTER_MINUTES: i64 = 60;
-/// The result code of a payment we stopped waiting for.
-pub use broadnet_domain::billing::NO_ANSWER;
+/// "Collect Payment": `customer_id` is required; `phone` defaults to the customer's,
+/// `package_id` to their package and `amount` to its price.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct InitiatePayment {
+    pub customer_id: Input,
+    pub phone: Input,
+    pub amount: Input,
+    pub package_id: Input,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
 
-/// What we answer Airtel's callback: `{"status": "received"}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct AirtelAck {
-    pub status: &'static str,
+/// A prompt sent (or perhaps sent): the pending payment and what to tell the admin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaymentPrompt {
+    pub payment: Payment,
+    pub message: String,
+}
+
+/// A payment and, once completed, its invoice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaymentDetail {
+    pub payment: Payment,
+    pub invoice: Option<Invoice>,
+}
+
+/// The C2B URLs given to Safaricom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct C2bRegistration {
+    pub registered: bool,
+    pub confirmation_url: String,
+    pub validation_url: String,
 }
 
 fn provider_error(e: &ProviderError) -> (String, String) {
@@ -37,14 +61,14 @@ impl App {
     /// "Collect Payment": sends the active provider's prompt to the customer's phone.
     /// The payment is stored as pending before the provider is called, so a crash or a
     /// timeout leaves a record that reconciliation settles.
-    pub async fn initiate_payment(&self, s: &Session, body: Value) -> AppResult<Value> {
+    pub async fn initiate_payment(&self, s: &Session, req: InitiatePayment) -> AppResult<PaymentPrompt> {
         s.require_write()?;
-        let mut f = crate::fields::Fields::new(body)?;
-        let customer_id = f.int("customer_id", 1, i64::MAX);
+        let mut f = Fields::new(&req.unknown);
+        let customer_id = f.int("customer_id", &req.customer_id, 1, i64::MAX);
         let customer_id = f.required("customer_id", customer_id);
-        let phone = f.parsed("phone", Phone::parse).value();
-        let amount = f.parsed("amount", Money::parse_major).value();
-        let package_id = f.int("package_id", 1, i64::MAX).value();
+        let phone = f.parsed("phone", &req.phone, Phone::parse).value();
+        let amount = f.parsed("amount", &req.amount, Money::parse_major).value();
+        let package_id = f.int("package_id", &req.package_id, 1, i64::MAX).value();
         f.finish()?;
         let Some(customer_id) = customer_id else {
             return Err(AppError::Internal("customer_id missing after validation".into()));
@@ -169,14 +193,18 @@ impl App {
             Ok(message) => {
                 tracing::info!(admin = %s.admin.username, user = %customer.username, payment = payment.id, %provider, "payment prompt sent");
                 let payment = self.store.get_payment(payment.id).await?;
-                Ok(json!({"payment": payment, "message": message}))
+                Ok(PaymentPrompt { payment, message })
             }
             Err(e) if e.is_ambiguous() => {
                 // The prompt may have gone out: keep it pending for reconciliation.
                 tracing::warn!(payment = payment.id, error = %e, "payment prompt outcome unknown; will reconcile");
                 let payment = self.store.get_payment(payment.id).await?;
-                Ok(json!({"payment": payment,
-                    "message": format!("the provider did not answer clearly ({e}); the payment stays pending and is checked again in 2 minutes")}))
+                Ok(PaymentPrompt {
+                    payment,
+                    message: format!(
+                        "the provider did not answer clearly ({e}); the payment stays pending and is checked again in 2 minutes"
+                    ),
+                })
             }
             Err(e) => {
                 let (code, desc) = provider_error(&e);
@@ -187,14 +215,14 @@ impl App {
         }
     }
 
-    pub async fn get_payment_detail(&self, id: i64) -> AppResult<Value> {
+    pub async fn get_payment_detail(&self, id: i64) -> AppResult<PaymentDetail> {
         let payment = self.store.get_payment(id).await.map_err(AppError::from_store("payment"))?;
         let invoice = match self.store.get_invoice_for_payment(id).await {
             Ok(i) => Some(i),
             Err(StoreError::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
-        Ok(json!({"payment": payment, "invoice": invoice}))
+        Ok(PaymentDetail { payment, invoice })
     }
 
     /// A payment did not go through: the customer is told (through the outbox).
@@ -211,240 +239,170 @@ impl App {
         Ok(())
     }
 
-    /// Airtel's callback (reference §5): `transaction.id` must be one we started. With
-    /// callback authentication on, the hash must verify; without it, success is
-    /// confirmed with a transaction enquiry before anything is credited.
-    pub async fn airtel_callback(&self, raw: &[u8], path: CallbackPath) -> AppResult<AirtelAck> {
-        let body: Value = serde_json::from_slice(raw).map_err(|e| AppError::field("body", format!("not JSON: {e}")))?;
-        let tx = body.get("transaction").ok_or_else(|| AppError::field("transaction", "missing"))?;
-        let text = |k: &str| tx.get(k).and_then(crate::payments::text_of).filter(|s| !s.is_empty());
-        let id = text("id").ok_or_else(|| AppError::field("transaction.id", "missing"))?;
-        let status = text("status_code").unwrap_or_default().to_uppercase();
-        let ack = AirtelAck { status: "received" };
-        if let Some(key) = self.gateway.env.airtel.callback_key.as_deref().filter(|k| !k.is_empty()) {
-            let signed = body.get("hash").is_some();
-            if !signed || !broadnet_providers::airtel::Airtel::verify_callback_hash(key, raw) {
-                self.flag_callback("airtel", "callback hash missing or wrong", &body, path).await?;
-                return Ok(ack);
-            }
-        }
-        let payment = match self.store.find_payment_by_checkout(&id).await {
-            Ok(p) if p.provider == PaymentProvider::Airtel => p,
-            Ok(_) | Err(StoreError::NotFound) => {
-                self.flag_callback("airtel", "no Airtel payment was started with this transaction id", &body, path)
-                    .await?;
-                return Ok(ack);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let signed = self.gateway.env.airtel.callback_key.as_deref().is_some_and(|k| !k.is_empty());
-        match status.as_str() {
-            "TS" if signed => {
-                let receipt = text("airtel_money_id").unwrap_or_else(|| id.clone());
-                self.complete_from_provider(&payment, receipt, "Transaction Success".into(), "airtel", &body, false)
-                    .await?;
-            }
-            // Unsigned: ask Airtel before acting on it either way (reference §5.1); a
-            // forged failure must not close a payment the customer is about to make.
-            "TS" | "TF" | "TE" if !signed && !self.query_gate.may_ask(payment.id, self.now()) => {
-                tracing::debug!(payment = payment.id, "asked Airtel about this payment moments ago; not again yet");
-            }
-            "TS" | "TF" | "TE" if !signed => match self.enquiry_permit().await {
-                Some(_permit) => self.reconcile_airtel(&payment).await?,
-                None => tracing::warn!(
-                    payment = payment.id,
-                    "too many provider queries at once; reconciliation will ask later"
-                ),
-            },
-            "TF" | "TE" => {
-                let desc = text("message").unwrap_or_else(|| "Transaction Failed".into());
-                let st = if status == "TE" { PaymentStatus::Expired } else { PaymentStatus::Failed };
-                let closed = self.store.close_payment(payment.id, st, &status, &desc, self.now()).await?;
-                if closed.status == st {
-                    self.payment_failed(&closed).await?;
-                }
-            }
-            // Intermediate: reconciliation asks later.
-            _ => tracing::info!(payment = payment.id, %status, "Airtel callback not final"),
-        }
-        Ok(ack)
-    }
-
-    /// Completes a payment from a provider's word and records anything odd. With
-    /// `close_on_refusal` (the provider's own status answer, not a callback anyone could
-    /// send), a payment that cannot be applied is closed for an admin instead of being
-    /// asked about again and again.
-    pub(crate) async fn complete_from_provider(
-        &self,
-        payment: &Payment,
-        receipt: String,
-        desc: String,
-        provider: &str,
-        evidence: &Value,
-        close_on_refusal: bool,
-    ) -> AppResult<()> {
-        let completion = Completion {
-            payment_id: payment.id,
-            provider_receipt: receipt.clone(),
-            amount: payment.amount,
-            phone: None,
-            result_desc: desc,
-            at: self.now(),
-            provider_confirmed: close_on_refusal,
-        };
-        match self.store.complete_payment(completion).await {
-            Ok(CompleteOutcome::Completed { invoice_number, expires_at, .. }) => {
-                tracing::info!(payment = payment.id, invoice = %invoice_number, ?expires_at, %provider, "payment completed, customer renewed");
-                self.wake_outbox();
-            }
-            Ok(CompleteOutcome::AlreadyCompleted { .. }) => {
-                tracing::info!(payment = payment.id, %provider, "payment already completed");
-            }
-            Ok(CompleteOutcome::Refused { reason, .. }) => {
-                self.flag_callback(provider, &reason, evidence, CallbackPath::Secret).await?;
-                if close_on_refusal {
-                    // The provider says the money moved: it waits in the unmatched
-                    // queue for an admin (rule 6), never only in a log.
-                    let desc = format!("paid, but not applied: {reason}; see unmatched payments");
-                    self.store.close_payment(payment.id, PaymentStatus::Failed, "refused", &desc, self.now()).await?;
-                    self.queue_refused_success(payment, &receipt, payment.amount, &reason).await?;
-                }
-            }
-            Err(StoreError::Conflict(_)) => {
-                self.flag_callback(provider, "receipt already used by another payment", evidence, CallbackPath::Secret)
-                    .await?;
-            }
-            Err(e) => return Err(e.into()),
-        }
-        Ok(())
-    }
-
-    async fn reconcile_airtel(&self, payment: &Payment) -> AppResult<()> {
-        let Some(id) = payment.checkout_request_id.clone() else { return Ok(()) };
-        let (client, _) = self.airtel().await?;
-        match client.enquiry(&id).await {
-            Ok(st) => match st.status.as_str() {
-                "TS" => {
-                    let receipt = st.airtel_money_id.clone().unwrap_or(id);
-                    let evidence = json!({"enquiry": {"id": payment.checkout_request_id, "status": st.status,
-                        "airtel_money_id": st.airtel_money_id}});
-                    self.complete_from_provider(
-                        payment,
-                        receipt,
-                        "Transaction Success".into(),
-                        "airtel",
-                        &evidence,
-                        true,
-                    )
-                    .await
-                }
-                "TF" | "TE" => {
-                    let s = if st.status == "TE" { PaymentStatus::Expired } else { PaymentStatus::Failed };
-                    let desc = st.message.unwrap_or_else(|| "Transaction Failed".into());
-                    let closed = self.store.close_payment(payment.id, s, &st.status, &desc, self.now()).await?;
-                    if closed.status == s {
-                        self.payment_failed(&closed).await?;
-                    }
-                    Ok(())
-                }
-                _ => self.give_up_if_old(payment, "Airtel").await,
-            },
-            Err(e) => {
-                tracing::warn!(payment = payment.id, error = %e, "Airtel enquiry failed");
-                self.give_up_if_old(payment, "Airtel").await
-            }
-        }
-    }
-
-    async fn reconcile_mpesa(&self, payment: &Payment) -> AppResult<()> {
-        // A paybill confirmation recorded just before a crash: the money moved (that is
-        // what a confirmation says), so it is applied.
-        if let Some(trans) = payment.checkout_request_id.as_deref().and_then(|c| c.strip_prefix("C2B-")) {
-            let evidence = json!({"c2b_recovered": trans});
-            return self
-                .complete_from_provider(
-                    payment,
-                    trans.to_string(),
-                    "C2B payment confirmed".into(),
-                    "mpesa-c2b",
-                    &evidence,
-                    true,
-                )
-                .await;
-        }
-        let Some(checkout) = payment.checkout_request_id.clone() else {
-            // The push never returned an id: nothing to ask about.
-            return self.give_up_if_old(payment, "M-Pesa").await;
-        };
-        let (client, _) = self.daraja().await?;
-        match client.stk_query(&checkout).await {
-            Ok(StkQuery::Done { result_code, result_desc }) if result_code == "0" => {
-                // The query carries no receipt number (reference §5); the checkout id
-                // stands in until the callback, if it ever comes, finds it completed.
-                let evidence = json!({"stk_query": {"CheckoutRequestID": checkout, "ResultCode": "0"}});
-                self.complete_from_provider(payment, format!("Q-{checkout}"), result_desc, "mpesa", &evidence, true)
-                    .await
-            }
-            Ok(StkQuery::Done { result_code, result_desc }) => {
-                let st = closing_status(&result_code);
-                let closed = self.store.close_payment(payment.id, st, &result_code, &result_desc, self.now()).await?;
-                if closed.status == st {
-                    self.payment_failed(&closed).await?;
-                }
-                Ok(())
-            }
-            Ok(StkQuery::Pending) => self.give_up_if_old(payment, "M-Pesa").await,
-            Err(e) => {
-                tracing::warn!(payment = payment.id, error = %e, "M-Pesa STK query failed");
-                self.give_up_if_old(payment, "M-Pesa").await
-            }
-        }
-    }
-
-    async fn give_up_if_old(&self, payment: &Payment, provider: &str) -> AppResult<()> {
-        let now = self.now();
-        if now - payment.created_at < Duration::minutes(GIVE_UP_AFTER_MINUTES) {
-            return Ok(());
-        }
-        let desc = format!("no final answer from {provider} after {GIVE_UP_AFTER_MINUTES} minutes");
-        let closed = self.store.close_payment(payment.id, PaymentStatus::Expired, NO_ANSWER, &desc, now).await?;
-        tracing::warn!(payment = payment.id, "{desc}; closed as expired (a late success still completes it)");
-        if closed.status == PaymentStatus::Expired {
-            self.payment_failed(&closed).await?;
-        }
-        Ok(())
-    }
-
-    /// Asks the provider about every payment pending for more than 2 minutes.
-    /// Returns how many were looked at.
-    pub async fn run_reconciliation(&self) -> AppResult<usize> {
-        let before = self.now() - Duration::seconds(RECONCILE_AFTER_SECS);
-        let pending = self.store.pending_payments(before, 200).await?;
-        for p in &pending {
-            let r = match p.provider {
-                PaymentProvider::Mpesa => self.reconcile_mpesa(p).await,
-                PaymentProvider::Airtel => self.reconcile_airtel(p).await,
-                _ => Ok(()),
-            };
-            if let Err(e) = r {
-                tracing::warn!(payment = p.id, error = %e, "reconciliation failed; will try again");
-            }
-        }
-        Ok(pending.len())
-    }
-
     /// Registers the C2B confirmation and validation URLs with Safaricom.
-    pub async fn register_c2b_urls(&self, s: &Session) -> AppResult<Value> {
+    pub async fn register_c2b_urls(&self, s: &Session) -> AppResult<C2bRegistration> {
         s.require_superadmin()?;
         let urls = self.callback_urls().await?;
         let (client, _) = self.daraja().await?;
-        let confirmation = urls["c2b_confirmation"].as_str().unwrap_or_default().to_string();
-        let validation = urls["c2b_validation"].as_str().unwrap_or_default().to_string();
+        let (confirmation, validation) = (urls.c2b_confirmation, urls.c2b_validation);
         client
             .register_c2b_urls(&confirmation, &validation)
             .await
             .map_err(|e| AppError::Upstream(format!("Safaricom refused the URLs: {e}")))?;
         tracing::info!(admin = %s.admin.username, "C2B URLs registered");
-        Ok(json!({"registered": true, "confirmation_url": confirmation, "validation_url": validation}))
+        Ok(C2bRegistration { registered: true, confirmation_url: confirmation, validation_url: validation })
+    }
+}
+
+/// The payments list's query string: `customer_id`, `status`, `provider`, `page`,
+/// `per_page`, as text until checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct PaymentListQuery {
+    pub customer_id: Option<String>,
+    pub status: Option<String>,
+    pub provider: Option<String>,
+    pub page: Option<String>,
+    pub per_page: Option<String>,
+}
+
+impl PaymentListQuery {
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut m = crate::sessions::last_of(pairs);
+        PaymentListQuery {
+            customer_id: m.remove("customer_id"),
+            status: m.remove("status"),
+            provider: m.remove("provider"),
+            page: m.remove("page"),
+            per_page: m.remove("per_page"),
+        }
+    }
+}
+
+/// Cash taken at the counter for a customer: `amount` (the package's price) is
+/// required; `package_id` defaults to the customer's package; `reference` (a receipt
+/// book number, say) becomes the receipt, CASH-<id> otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct CashPayment {
+    pub amount: Input,
+    pub package_id: Input,
+    pub reference: Input,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// A recorded cash payment: the completed payment, its invoice and the new expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CashReceipt {
+    pub payment: Payment,
+    pub invoice_number: String,
+    /// The customer's expiry afterwards (unchanged when the amount bought no period).
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// What the money bought: periods, credit kept, what is still missing.
+    pub applied: crate::billing::AppliedView,
+}
+
+impl App {
+    pub async fn list_payments(&self, params: &PaymentListQuery) -> AppResult<Page<Payment>> {
+        let mut q = broadnet_store::PaymentQuery { page: 1, per_page: 50, ..Default::default() };
+        let mut errors = crate::FieldErrors::new();
+        let mut bad = |k: &str, m: &str| errors.entry(k.to_string()).or_default().push(m.to_string());
+        if let Some(v) = &params.customer_id {
+            match v.parse() {
+                Ok(n) => q.customer_id = Some(n),
+                Err(_) => bad("customer_id", "must be a whole number"),
+            }
+        }
+        if let Some(v) = &params.status {
+            match PaymentStatus::parse(v) {
+                Ok(s) => q.status = Some(s),
+                Err(_) => bad("status", "must be pending, completed, failed, cancelled or expired"),
+            }
+        }
+        if let Some(v) = &params.provider {
+            match broadnet_domain::PaymentProvider::parse(v) {
+                Ok(p) => q.provider = Some(p),
+                Err(_) => bad("provider", "must be mpesa, airtel, cash or voucher"),
+            }
+        }
+        crate::sessions::paging(&mut errors, &params.page, &params.per_page, (&mut q.page, &mut q.per_page));
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        Ok(self.store.list_payments(&q).await?)
+    }
+
+    /// Cash taken at the counter: recorded by an admin, completed through the same
+    /// exactly-once path as M-Pesa (the receipt is the admin's reference or CASH-<id>).
+    pub async fn record_cash_payment(
+        &self,
+        s: &crate::Session,
+        customer_id: i64,
+        req: CashPayment,
+    ) -> AppResult<CashReceipt> {
+        s.require_write()?;
+        let mut f = Fields::new(&req.unknown);
+        let amount = f.parsed("amount", &req.amount, Money::parse_major);
+        let amount = f.required("amount", amount);
+        let package_id = f.int("package_id", &req.package_id, 1, i64::MAX).value();
+        let reference = f.text("reference", &req.reference, 64).value();
+        f.finish()?;
+        let Some(amount) = amount else { return Err(AppError::Internal("amount missing after validation".into())) };
+        if amount.minor() <= 0 {
+            return Err(AppError::field("amount", "must be more than 0; a free package needs no payment"));
+        }
+        let customer = self.store.get_customer(customer_id).await.map_err(AppError::from_store("customer"))?;
+        let Some(package_id) = package_id.or(customer.package_id) else {
+            return Err(AppError::field("package_id", "the customer has no package; give one"));
+        };
+        let package = match self.store.get_package(package_id).await {
+            Ok(p) => p,
+            Err(StoreError::NotFound) => return Err(AppError::field("package_id", "no such package")),
+            Err(e) => return Err(e.into()),
+        };
+        // Any amount is kept (rule 6): whole periods renew, the rest is credit.
+        let now = self.now();
+        let payment = self
+            .store
+            .create_payment(broadnet_store::NewPayment {
+                customer_id,
+                package_id: package.id,
+                provider: broadnet_domain::PaymentProvider::Cash,
+                amount,
+                currency: "KES".into(),
+                phone: None,
+                checkout_request_id: None,
+                merchant_request_id: None,
+                account_reference: reference.clone(),
+                initiated_by_admin_id: Some(s.admin.id),
+                created_at: now,
+            })
+            .await?;
+        let receipt = reference.unwrap_or_else(|| format!("CASH-{}", payment.id));
+        let completion = Completion {
+            payment_id: payment.id,
+            provider_receipt: receipt,
+            amount,
+            phone: None,
+            result_desc: "cash received".into(),
+            at: now,
+            provider_confirmed: false,
+        };
+        match self.store.complete_payment(completion).await {
+            Ok(CompleteOutcome::Completed { payment, invoice_number, expires_at, renewal }) => {
+                tracing::info!(admin = %s.admin.username, user = %customer.username, invoice = %invoice_number, "cash payment recorded");
+                self.wake_outbox();
+                let applied = crate::billing::AppliedView::new(&renewal, expires_at);
+                Ok(CashReceipt { payment, invoice_number, expires_at, applied })
+            }
+            Ok(other) => Err(AppError::Internal(format!("cash payment not completed: {other:?}"))),
+            Err(StoreError::Conflict(_)) => {
+                self.store
+                    .close_payment(payment.id, PaymentStatus::Failed, "duplicate", "reference already used", now)
+                    .await?;
+                Err(AppError::Conflict { field: "reference".into() })
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }

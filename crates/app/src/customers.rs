@@ -1,12 +1,12 @@
 //! Customers: validation of what an admin types, package and router checks, and
 //! the list query.
 
-use crate::fields::{Fields, Slot};
+use crate::input::{Fields, Input, Slot, Unknown};
 use crate::{App, AppError, AppResult, Session, auth};
 use broadnet_domain::{CustomerStatus, CustomerType, ParseError, Phone, Username};
-use broadnet_store::{Customer, CustomerPatch, CustomerQuery, CustomerSort, NewCustomer, StoreError};
+use broadnet_store::{Customer, CustomerPatch, CustomerQuery, CustomerSort, NewCustomer, Page, StoreError};
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 /// `AA:BB:CC:DD:EE:FF` from any of the usual spellings.
@@ -83,36 +83,73 @@ struct Parsed {
     reason: Slot<String>,
 }
 
-fn read(f: &mut Fields) -> Parsed {
-    Parsed {
-        full_name: f.line("full_name", 128),
-        username: f.parsed("username", Username::parse),
-        password: f.parsed("password", parse_password),
-        phone: f.parsed("phone", Phone::parse),
-        email: f.parsed("email", parse_email),
-        customer_type: f.parsed("customer_type", CustomerType::parse),
-        package_id: f.int("package_id", 1, i64::MAX),
-        router_id: f.int("router_id", 1, i64::MAX),
-        status: f.parsed("status", CustomerStatus::parse),
-        expires_at: f.parsed("expires_at", parse_time),
-        mac_address: f.parsed("mac_address", parse_mac),
-        static_ip: f.parsed("static_ip", parse_ip),
-        location: f.line("location", 255),
-        notes: f.text("notes", 4000),
-        reason: f.line("reason", 200),
+/// A customer as an admin sends it, from the API's JSON or the dashboard's form.
+/// Creating requires `full_name`, `username`, `phone` and `customer_type`; an update
+/// changes only the fields sent, and an empty or null one clears it where it may be
+/// cleared.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct CustomerRequest {
+    pub full_name: Input,
+    pub username: Input,
+    /// Generated (8 characters) when a new customer is given none.
+    pub password: Input,
+    pub phone: Input,
+    pub email: Input,
+    /// `pppoe` or `hotspot`.
+    pub customer_type: Input,
+    pub package_id: Input,
+    pub router_id: Input,
+    pub status: Input,
+    /// RFC 3339, e.g. `2026-12-31T23:59:59Z`.
+    pub expires_at: Input,
+    pub mac_address: Input,
+    pub static_ip: Input,
+    pub location: Input,
+    pub notes: Input,
+    /// Why an expiry given at creation grants time without a payment (audited).
+    pub reason: Input,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+impl CustomerRequest {
+    fn read(&self, f: &mut Fields) -> Parsed {
+        Parsed {
+            full_name: f.line("full_name", &self.full_name, 128),
+            username: f.parsed("username", &self.username, Username::parse),
+            password: f.parsed("password", &self.password, parse_password),
+            phone: f.parsed("phone", &self.phone, Phone::parse),
+            email: f.parsed("email", &self.email, parse_email),
+            customer_type: f.parsed("customer_type", &self.customer_type, CustomerType::parse),
+            package_id: f.int("package_id", &self.package_id, 1, i64::MAX),
+            router_id: f.int("router_id", &self.router_id, 1, i64::MAX),
+            status: f.parsed("status", &self.status, CustomerStatus::parse),
+            expires_at: f.parsed("expires_at", &self.expires_at, parse_time),
+            mac_address: f.parsed("mac_address", &self.mac_address, parse_mac),
+            static_ip: f.parsed("static_ip", &self.static_ip, parse_ip),
+            location: f.line("location", &self.location, 255),
+            notes: f.text("notes", &self.notes, 4000),
+            reason: f.line("reason", &self.reason, 200),
+        }
     }
 }
 
 /// The API's view of a customer. The RADIUS password is shown to admins who can
 /// change it, never to viewers.
-pub fn customer_json(c: &Customer, with_password: bool) -> Value {
-    let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
-    if let Value::Object(o) = &mut v
-        && with_password
-    {
-        o.insert("password".into(), json!(c.password));
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CustomerView {
+    #[serde(flatten)]
+    pub customer: Customer,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+impl CustomerView {
+    pub fn new(c: Customer, with_password: bool) -> Self {
+        let password = with_password.then(|| c.password.clone());
+        CustomerView { customer: c, password }
     }
-    v
 }
 
 impl App {
@@ -147,10 +184,10 @@ impl App {
         Ok(())
     }
 
-    pub async fn create_customer(&self, s: &Session, body: Value) -> AppResult<Customer> {
+    pub async fn create_customer(&self, s: &Session, req: CustomerRequest) -> AppResult<Customer> {
         s.require_write()?;
-        let mut f = Fields::new(body)?;
-        let p = read(&mut f);
+        let mut f = Fields::new(&req.unknown);
+        let p = req.read(&mut f);
         let full_name = f.required("full_name", p.full_name);
         let username = f.required("username", p.username);
         let phone = f.required("phone", p.phone);
@@ -208,11 +245,11 @@ impl App {
         Ok(created)
     }
 
-    pub async fn update_customer(&self, s: &Session, id: i64, body: Value) -> AppResult<Customer> {
+    pub async fn update_customer(&self, s: &Session, id: i64, req: CustomerRequest) -> AppResult<Customer> {
         s.require_write()?;
         let current = self.store.get_customer(id).await.map_err(AppError::from_store("customer"))?;
-        let mut f = Fields::new(body)?;
-        let p = read(&mut f);
+        let mut f = Fields::new(&req.unknown);
+        let p = req.read(&mut f);
         let patch = CustomerPatch {
             full_name: f.not_null("full_name", p.full_name),
             username: f.not_null("username", p.username),
@@ -238,6 +275,13 @@ impl App {
         // Setting "active" resumes a suspended customer who has time left; it never
         // gives time. Access without payment is `activate`, with a reason.
         let expires = patch.expires_at.unwrap_or(current.expires_at);
+        // Nor can clearing the expiry leave an active customer online for ever.
+        if patch.status.unwrap_or(current.status) == CustomerStatus::Active
+            && expires.is_none()
+            && patch.expires_at.is_some()
+        {
+            f.error("expires_at", "an active customer keeps an expiry; suspend them instead, or set a date");
+        }
         if patch.status == Some(CustomerStatus::Active)
             && current.status != CustomerStatus::Active
             && !broadnet_domain::billing::has_access(CustomerStatus::Active, expires, self.now())
@@ -258,6 +302,20 @@ impl App {
         Ok(updated)
     }
 
+    /// One customer; the RADIUS password only for admins who may change it.
+    pub async fn get_customer(&self, s: &Session, id: i64) -> AppResult<CustomerView> {
+        let c = self.store.get_customer(id).await.map_err(AppError::from_store("customer"))?;
+        Ok(CustomerView::new(c, s.admin.role.can_write()))
+    }
+
+    /// A page of customers for the list's query parameters (see [`App::customer_query`]).
+    pub async fn list_customers(&self, params: &[(String, String)]) -> AppResult<Page<CustomerView>> {
+        let q = App::customer_query(params)?;
+        let page = self.store.list_customers(&q).await?;
+        let items = page.items.into_iter().map(|c| CustomerView::new(c, false)).collect();
+        Ok(Page { items, total: page.total, page: page.page, per_page: page.per_page })
+    }
+
     pub async fn delete_customer(&self, s: &Session, id: i64) -> AppResult<()> {
         s.require_write()?;
         self.store.delete_customer(&s.actor(self.now()), id).await.map_err(AppError::from_store("customer"))
@@ -266,7 +324,7 @@ impl App {
     /// Builds a list query from URL parameters, refusing unknown values.
     pub fn customer_query(params: &[(String, String)]) -> AppResult<CustomerQuery> {
         let mut q = CustomerQuery::default();
-        let mut f = Fields::new(json!({}))?;
+        let mut f = Fields::new(&Unknown::default());
         for (k, v) in params {
             let v = v.trim();
             match k.as_str() {
@@ -289,11 +347,11 @@ impl App {
                 },
                 "page" => match crate::fields::page_number(v) {
                     Ok(n) => q.page = n,
-                    Err(m) => f.error("page", m),
+                    Err(m) => f.error("page", m.0),
                 },
                 "per_page" | "limit" => match crate::fields::per_page_number(v) {
                     Ok(n) => q.per_page = n,
-                    Err(m) => f.error(k, m),
+                    Err(m) => f.error(k, m.0),
                 },
                 "sort" => {
                     let (field, desc) = match v.strip_prefix('-') {

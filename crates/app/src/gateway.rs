@@ -3,6 +3,7 @@
 //! Clients are cached while their settings stay the same, so an OAuth token is
 //! reused, and rebuilt the moment an admin changes a setting (no restart).
 
+use crate::settings::SettingKey;
 use crate::{App, AppError, AppResult};
 use broadnet_providers::airtel::{Airtel, AirtelConfig};
 use broadnet_providers::daraja::{Daraja, DarajaConfig};
@@ -166,7 +167,7 @@ impl App {
     /// credentials, else M-Pesa.
     pub async fn active_provider(&self) -> AppResult<broadnet_domain::PaymentProvider> {
         use broadnet_domain::PaymentProvider;
-        if let Some(p) = self.setting("payments", "active_provider").await? {
+        if let Some(p) = self.setting(SettingKey::PaymentsActiveProvider).await? {
             return PaymentProvider::parse(&p).map_err(|_| AppError::Internal(format!("bad active_provider {p:?}")));
         }
         let e = &self.gateway.env;
@@ -177,14 +178,14 @@ impl App {
 
     pub async fn mpesa_settings(&self) -> AppResult<MpesaSettings> {
         let e = &self.gateway.env.mpesa;
-        let env = or(self.setting("mpesa", "env").await?, if e.env.is_empty() { "sandbox" } else { &e.env });
+        let env = or(self.setting(SettingKey::MpesaEnv).await?, if e.env.is_empty() { "sandbox" } else { &e.env });
         let base_url = match env.as_str() {
             "production" => DarajaConfig::production_url().to_string(),
             "simulator" => e.base_url.clone().unwrap_or_else(|| self.simulator_url("mpesa")),
             _ => e.base_url.clone().unwrap_or_else(|| DarajaConfig::sandbox_url().to_string()),
         };
-        let till = match self.setting("mpesa", "shortcode_type").await?.as_deref() {
-            Some("till") => self.setting("mpesa", "till_number").await?,
+        let till = match self.setting(SettingKey::MpesaShortcodeType).await?.as_deref() {
+            Some("till") => self.setting(SettingKey::MpesaTillNumber).await?,
             _ => None,
         };
         // The simulator takes only its own credentials, whatever else is configured.
@@ -198,17 +199,17 @@ impl App {
                 till_number: till,
             }
         } else {
-            let shortcode = or(self.setting("mpesa", "shortcode").await?.or(e.shortcode.clone()), "");
+            let shortcode = or(self.setting(SettingKey::MpesaShortcode).await?.or(e.shortcode.clone()), "");
             DarajaConfig {
                 base_url,
-                consumer_key: or(self.setting("mpesa", "consumer_key").await?, &e.consumer_key),
-                consumer_secret: or(self.setting("mpesa", "consumer_secret").await?, &e.consumer_secret),
+                consumer_key: or(self.setting(SettingKey::MpesaConsumerKey).await?, &e.consumer_key),
+                consumer_secret: or(self.setting(SettingKey::MpesaConsumerSecret).await?, &e.consumer_secret),
                 till_number: till.map(|t| if t.is_empty() { shortcode.clone() } else { t }),
                 shortcode,
-                passkey: or(self.setting("mpesa", "passkey").await?, &e.passkey),
+                passkey: or(self.setting(SettingKey::MpesaPasskey).await?, &e.passkey),
             }
         };
-        let callback_url = self.setting("mpesa", "callback_url").await?.or(e.callback_url.clone());
+        let callback_url = self.setting(SettingKey::MpesaCallbackUrl).await?.or(e.callback_url.clone());
         Ok(MpesaSettings { env, config, callback_url })
     }
 
@@ -241,16 +242,18 @@ impl App {
 
     pub async fn airtel(&self) -> AppResult<(Airtel, AirtelConfig)> {
         let e = &self.gateway.env.airtel;
-        let env = or(self.setting("airtel", "env").await?, if e.env.is_empty() { "sandbox" } else { &e.env });
+        let env = or(self.setting(SettingKey::AirtelEnv).await?, if e.env.is_empty() { "sandbox" } else { &e.env });
         let base_url = match env.as_str() {
             "production" => AirtelConfig::production_url().to_string(),
             "simulator" => e.base_url.clone().unwrap_or_else(|| self.simulator_url("airtel")),
             _ => e.base_url.clone().unwrap_or_else(|| AirtelConfig::sandbox_url().to_string()),
         };
         let country =
-            or(self.setting("airtel", "country").await?, if e.country.is_empty() { "KE" } else { &e.country });
-        let currency =
-            or(self.setting("airtel", "currency").await?, if e.currency.is_empty() { "KES" } else { &e.currency });
+            or(self.setting(SettingKey::AirtelCountry).await?, if e.country.is_empty() { "KE" } else { &e.country });
+        let currency = or(
+            self.setting(SettingKey::AirtelCurrency).await?,
+            if e.currency.is_empty() { "KES" } else { &e.currency },
+        );
         let cfg = if env == "simulator" {
             AirtelConfig {
                 base_url,
@@ -262,8 +265,8 @@ impl App {
         } else {
             AirtelConfig {
                 base_url,
-                client_id: or(self.setting("airtel", "client_id").await?.or(e.client_id.clone()), ""),
-                client_secret: or(self.setting("airtel", "client_secret").await?, &e.client_secret),
+                client_id: or(self.setting(SettingKey::AirtelClientId).await?.or(e.client_id.clone()), ""),
+                client_secret: or(self.setting(SettingKey::AirtelClientSecret).await?, &e.client_secret),
                 country,
                 currency,
             }
@@ -281,11 +284,11 @@ impl App {
 
     pub async fn sms_settings(&self) -> AppResult<SmsSettings> {
         let e = &self.gateway.env.sms;
-        let enabled = match self.setting("sms", "enabled").await? {
+        let enabled = match self.setting(SettingKey::SmsEnabled).await? {
             Some(v) => v == "true",
             None => e.enabled,
         };
-        let username = or(self.setting("sms", "at_username").await?.or(e.username.clone()), "");
+        let username = or(self.setting(SettingKey::SmsAtUsername).await?.or(e.username.clone()), "");
         let env = if !e.env.is_empty() {
             e.env.clone()
         } else if username == "sandbox" {
@@ -303,14 +306,22 @@ impl App {
                 base_url,
                 username: SIM_SMS.username.into(),
                 api_key: SIM_SMS.api_key.into(),
-                sender_id: self.setting("sms", "sender_id").await?.or(e.sender_id.clone()).filter(|s| !s.is_empty()),
+                sender_id: self
+                    .setting(SettingKey::SmsSenderId)
+                    .await?
+                    .or(e.sender_id.clone())
+                    .filter(|s| !s.is_empty()),
             }
         } else {
             AtConfig {
                 base_url,
                 username,
-                api_key: or(self.setting("sms", "at_api_key").await?, &e.api_key),
-                sender_id: self.setting("sms", "sender_id").await?.or(e.sender_id.clone()).filter(|s| !s.is_empty()),
+                api_key: or(self.setting(SettingKey::SmsAtApiKey).await?, &e.api_key),
+                sender_id: self
+                    .setting(SettingKey::SmsSenderId)
+                    .await?
+                    .or(e.sender_id.clone())
+                    .filter(|s| !s.is_empty()),
             }
         };
         Ok(SmsSettings { enabled, config })
@@ -328,20 +339,20 @@ impl App {
 
     pub async fn email_settings(&self) -> AppResult<EmailSettings> {
         let e = &self.gateway.env.email;
-        let enabled = match self.setting("email", "enabled").await? {
+        let enabled = match self.setting(SettingKey::EmailEnabled).await? {
             Some(v) => v == "true",
             None => e.enabled,
         };
-        let host = self.setting("email", "host").await?.or(e.host.clone());
+        let host = self.setting(SettingKey::EmailHost).await?.or(e.host.clone());
         let Some(host) = host else { return Ok(EmailSettings { enabled, config: None }) };
-        let port = match self.setting("email", "port").await? {
+        let port = match self.setting(SettingKey::EmailPort).await? {
             Some(p) => p.parse().map_err(|_| AppError::Internal(format!("bad email port {p:?}")))?,
             None if e.port != 0 => e.port,
             None => 587,
         };
-        let user = self.setting("email", "user").await?.or(e.user.clone());
-        let pass = self.setting("email", "pass").await?.or(Some(e.pass.clone()).filter(|p| !p.is_empty()));
-        let from = self.setting("email", "from").await?.or(e.from.clone()).unwrap_or_else(|| {
+        let user = self.setting(SettingKey::EmailUser).await?.or(e.user.clone());
+        let pass = self.setting(SettingKey::EmailPass).await?.or(Some(e.pass.clone()).filter(|p| !p.is_empty()));
+        let from = self.setting(SettingKey::EmailFrom).await?.or(e.from.clone()).unwrap_or_else(|| {
             let addr = match &user {
                 Some(u) if u.contains('@') => u.clone(),
                 _ => format!("billing@{host}"),
@@ -404,18 +415,30 @@ impl App {
     }
 
     /// Every callback URL to give Safaricom and Airtel.
-    pub async fn callback_urls(&self) -> AppResult<serde_json::Value> {
+    pub async fn callback_urls(&self) -> AppResult<CallbackUrls> {
         let t = self.callback_token();
         let m = self.mpesa_settings().await?;
         let mb = self.callback_base(m.callback_url.as_deref());
-        let airtel_cfg = self.setting("airtel", "callback_url").await?.or(self.gateway.env.airtel.callback_url.clone());
+        let airtel_cfg =
+            self.setting(SettingKey::AirtelCallbackUrl).await?.or(self.gateway.env.airtel.callback_url.clone());
         let ab = self.callback_base(airtel_cfg.as_deref());
-        Ok(serde_json::json!({
-            "mpesa_stk_callback": format!("{mb}/api/payments/cb/stk/{t}"),
-            "c2b_confirmation": format!("{mb}/api/payments/cb/c2b/{t}/confirm"),
-            "c2b_validation": format!("{mb}/api/payments/cb/c2b/{t}/validate"),
-            "airtel_callback": format!("{ab}/api/payments/cb/airtel/{t}"),
-            "plain_paths_accepted": self.plain_callbacks_allowed(),
-        }))
+        Ok(CallbackUrls {
+            mpesa_stk_callback: format!("{mb}/api/payments/cb/stk/{t}"),
+            c2b_confirmation: format!("{mb}/api/payments/cb/c2b/{t}/confirm"),
+            c2b_validation: format!("{mb}/api/payments/cb/c2b/{t}/validate"),
+            airtel_callback: format!("{ab}/api/payments/cb/airtel/{t}"),
+            plain_paths_accepted: self.plain_callbacks_allowed(),
+        })
     }
+}
+
+/// The callback URLs to give Safaricom and Airtel; each carries the path secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CallbackUrls {
+    pub mpesa_stk_callback: String,
+    pub c2b_confirmation: String,
+    pub c2b_validation: String,
+    pub airtel_callback: String,
+    /// Whether the seed's plain paths (no secret) are still accepted.
+    pub plain_paths_accepted: bool,
 }

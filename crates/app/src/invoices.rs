@@ -1,6 +1,7 @@
 //! Invoice PDFs, drawn from the invoice row (numbered in the payment's transaction),
 //! the payment and the ISP's details in Settings → General.
 
+use crate::settings::SettingKey;
 use crate::{App, AppError, AppResult};
 use broadnet_domain::PaymentProvider;
 use broadnet_store::StoreError;
@@ -53,8 +54,8 @@ impl App {
             None => None,
         };
         let mut details = Vec::new();
-        for key in ["isp_address", "isp_phone", "isp_email"] {
-            if let Some(v) = self.setting("general", key).await? {
+        for key in [SettingKey::IspAddress, SettingKey::IspPhone, SettingKey::IspEmail] {
+            if let Some(v) = self.setting(key).await? {
                 details.extend(v.lines().map(str::to_string));
             }
         }
@@ -84,7 +85,7 @@ impl App {
             .to_string(),
             receipt: payment.provider_receipt.clone().unwrap_or_default(),
             status: "PAID".into(),
-            footer: self.setting("general", "invoice_footer").await?,
+            footer: self.setting(SettingKey::InvoiceFooter).await?,
         };
         Ok((invoice.number, broadnet_invoice::render(&doc)))
     }

@@ -2,8 +2,11 @@
 //! everything here works through the `broadnet_store` traits and a passed-in clock.
 
 pub mod admins;
+pub mod airtel_callbacks;
+pub mod audit;
 pub mod auth;
 pub mod billing;
+pub mod callbacks;
 pub mod collect;
 pub mod crypto;
 pub mod customers;
@@ -11,10 +14,12 @@ pub mod error;
 pub mod fields;
 pub mod freeradius;
 pub mod gateway;
+pub mod input;
 pub mod invoices;
+pub mod mpesa_callbacks;
 pub mod notify;
 pub mod packages;
-pub mod payments;
+pub mod reconcile;
 pub mod retention;
 pub mod routers;
 pub mod sessions;
@@ -53,14 +58,14 @@ pub struct App {
     /// Live logs of router configuration runs.
     pub config_log: Arc<routers::ConfigLog>,
     /// Caps how many unmatched payment callbacks are recorded per minute.
-    pub flag_limiter: Arc<payments::FlagLimiter>,
+    pub flag_limiter: Arc<callbacks::FlagLimiter>,
     /// Bounds the provider status queries that callbacks prompt (a forged callback
     /// flood must not become a request flood to Safaricom or Airtel).
     pub enquiries: Arc<tokio::sync::Semaphore>,
     /// How long growing records are kept.
     pub retention: retention::Retention,
     /// One provider status query per payment per interval, whatever callbacks ask.
-    pub query_gate: Arc<payments::QueryGate>,
+    pub query_gate: Arc<callbacks::QueryGate>,
 }
 
 /// An authenticated admin making a request.
@@ -124,10 +129,10 @@ impl App {
                 ..Default::default()
             }),
             config_log: Arc::new(routers::ConfigLog::default()),
-            flag_limiter: Arc::new(payments::FlagLimiter::new(60, 600)),
+            flag_limiter: Arc::new(callbacks::FlagLimiter::new(60, 600)),
             enquiries: Arc::new(tokio::sync::Semaphore::new(8)),
             retention: retention::Retention::default(),
-            query_gate: Arc::new(payments::QueryGate::default()),
+            query_gate: Arc::new(callbacks::QueryGate::default()),
         }
     }
 

@@ -7,6 +7,7 @@
 //! channel (`sms`, `email`), each with a dedupe key derived from the event's, so a
 //! crash or a retry never sends a message twice and a failing channel is retried alone.
 
+use crate::settings::SettingKey;
 use crate::{App, AppError, AppResult};
 use broadnet_domain::Money;
 use broadnet_store::{
@@ -16,6 +17,28 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
+/// The notifications list's query string: `kind`, `status` (pending, sending,
+/// delivered, failed), `page`, `per_page`, as text until checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct NotificationListQuery {
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub page: Option<String>,
+    pub per_page: Option<String>,
+}
+
+impl NotificationListQuery {
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut m = crate::sessions::last_of(pairs);
+        NotificationListQuery {
+            kind: m.remove("kind"),
+            status: m.remove("status"),
+            page: m.remove("page"),
+            per_page: m.remove("per_page"),
+        }
+    }
+}
+
 /// Template variables that are secret: rendered only when a message is sent, so the
 /// outbox (which viewers can read) never stores them.
 const SECRET_VARS: &[&str] = &["password"];
@@ -23,42 +46,61 @@ const SECRET_VARS: &[&str] = &["password"];
 /// An entry is given up after this many attempts.
 pub const MAX_ATTEMPTS: i32 = 8;
 
-/// Message templates: (settings key, default text). Placeholders in braces.
-pub const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "payment_received",
-        "{app_name}: we received {amount}, receipt {receipt}. Your {package} is active until {expires}. Invoice {invoice}. Thank you!",
-    ),
-    (
-        "welcome",
-        "Welcome to {app_name}, {first_name}! Your login: username {username}, password {password}. Package: {package}. {how_to_pay}",
-    ),
-    ("reminder", "{app_name}: hi {first_name}, your {package} expires on {expires}. {how_to_pay}"),
-    ("expired", "{app_name}: your {package} expired on {expires}. {how_to_pay}"),
-    ("payment_failed", "{app_name}: your payment of {amount} did not go through ({reason}). Please try again."),
-    ("how_to_pay", "Pay {price} with M-Pesa paybill {paybill}, account {username}."),
-    (
-        "payment_held",
-        "{app_name}: we received {amount}, receipt {receipt}. Your credit is now {balance}; {shortfall} more renews your {package}. {how_to_pay}",
-    ),
-    (
-        "renewed_from_credit",
-        "{app_name}: your credit paid for your {package}, now active until {expires}. Credit left: {balance}.",
-    ),
-];
+broadnet_domain::text_enum!(
+    /// The messages customers get, by their key under Settings → Templates, where each
+    /// can be rewritten.
+    Template {
+        PaymentReceived => "payment_received",
+        Welcome => "welcome",
+        Reminder => "reminder",
+        Expired => "expired",
+        PaymentFailed => "payment_failed",
+        HowToPay => "how_to_pay",
+        PaymentHeld => "payment_held",
+        RenewedFromCredit => "renewed_from_credit",
+    }
+);
 
-fn subject(template: &str, vars: &BTreeMap<&str, String>) -> String {
+impl Template {
+    /// The text used until Settings give another. Placeholders in braces.
+    pub fn default_text(self) -> &'static str {
+        match self {
+            Template::PaymentReceived => {
+                "{app_name}: we received {amount}, receipt {receipt}. Your {package} is active until {expires}. Invoice {invoice}. Thank you!"
+            }
+            Template::Welcome => {
+                "Welcome to {app_name}, {first_name}! Your login: username {username}, password {password}. Package: {package}. {how_to_pay}"
+            }
+            Template::Reminder => "{app_name}: hi {first_name}, your {package} expires on {expires}. {how_to_pay}",
+            Template::Expired => "{app_name}: your {package} expired on {expires}. {how_to_pay}",
+            Template::PaymentFailed => {
+                "{app_name}: your payment of {amount} did not go through ({reason}). Please try again."
+            }
+            Template::HowToPay => "Pay {price} with M-Pesa paybill {paybill}, account {username}.",
+            Template::PaymentHeld => {
+                "{app_name}: we received {amount}, receipt {receipt}. Your credit is now {balance}; {shortfall} more renews your {package}. {how_to_pay}"
+            }
+            Template::RenewedFromCredit => {
+                "{app_name}: your credit paid for your {package}, now active until {expires}. Credit left: {balance}."
+            }
+        }
+    }
+}
+
+fn subject(template: Template, vars: &BTreeMap<&str, String>) -> String {
     let app = vars.get("app_name").cloned().unwrap_or_default();
     match template {
-        "payment_received" => {
+        Template::PaymentReceived => {
             format!("{app}: payment received, invoice {}", vars.get("invoice").cloned().unwrap_or_default())
         }
-        "welcome" => format!("Welcome to {app}"),
-        "reminder" => format!("{app}: your internet expires on {}", vars.get("expires").cloned().unwrap_or_default()),
-        "expired" => format!("{app}: your internet has expired"),
-        "payment_failed" => format!("{app}: payment not completed"),
-        "payment_held" => format!("{app}: payment received and kept as credit"),
-        "renewed_from_credit" => format!("{app}: renewed from your credit"),
+        Template::Welcome => format!("Welcome to {app}"),
+        Template::Reminder => {
+            format!("{app}: your internet expires on {}", vars.get("expires").cloned().unwrap_or_default())
+        }
+        Template::Expired => format!("{app}: your internet has expired"),
+        Template::PaymentFailed => format!("{app}: payment not completed"),
+        Template::PaymentHeld => format!("{app}: payment received and kept as credit"),
+        Template::RenewedFromCredit => format!("{app}: renewed from your credit"),
         _ => app,
     }
 }
@@ -145,7 +187,7 @@ impl App {
 
     /// The ISP's time zone setting.
     pub async fn local_zone(&self) -> AppResult<(FixedOffset, &'static str)> {
-        Ok(zone(&self.setting("general", "timezone").await?.unwrap_or_else(|| "Africa/Nairobi".into())))
+        Ok(zone(&self.setting(SettingKey::Timezone).await?.unwrap_or_else(|| "Africa/Nairobi".into())))
     }
 
     pub async fn format_time(&self, t: DateTime<Utc>) -> AppResult<String> {
@@ -155,18 +197,11 @@ impl App {
 
     /// APP_NAME, unless Settings → General gives the ISP's name.
     pub async fn isp_name(&self) -> AppResult<String> {
-        Ok(self.setting("general", "isp_name").await?.unwrap_or_else(|| self.gateway.env.app_name.clone()))
+        Ok(self.setting(SettingKey::IspName).await?.unwrap_or_else(|| self.gateway.env.app_name.clone()))
     }
 
-    async fn template(&self, key: &str) -> AppResult<String> {
-        if let Some(t) = self.setting("templates", key).await? {
-            return Ok(t);
-        }
-        TEMPLATES
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, t)| t.to_string())
-            .ok_or_else(|| AppError::Internal(format!("no template {key}")))
+    async fn template(&self, t: Template) -> AppResult<String> {
+        Ok(self.setting_at("templates", t.as_str()).await?.unwrap_or_else(|| t.default_text().to_string()))
     }
 
     /// What customers are told about paying, from the active provider's settings and
@@ -185,7 +220,7 @@ impl App {
             Some(p) => {
                 let mut vars = BTreeMap::new();
                 vars.insert("paybill", p);
-                Ok(render(&self.template("how_to_pay").await?, &vars))
+                Ok(render(&self.template(Template::HowToPay).await?, &vars))
             }
             None if provider == broadnet_domain::PaymentProvider::Airtel => {
                 Ok("Pay {price} with Airtel Money: ask us for a payment prompt.".into())
@@ -231,7 +266,7 @@ impl App {
     async fn fan_out(
         &self,
         c: &Customer,
-        template: &str,
+        template: Template,
         vars: &BTreeMap<&str, String>,
         key: &str,
         invoice_payment_id: Option<i64>,
@@ -296,7 +331,7 @@ impl App {
                 }
                 // Paid less than the package: kept as credit, and the customer is told
                 // how much more renews it.
-                let template = if shortfall.is_some() { "payment_held" } else { "payment_received" };
+                let template = if shortfall.is_some() { Template::PaymentHeld } else { Template::PaymentReceived };
                 self.fan_out(&c, template, &vars, &key, Some(payment_id)).await.map_err(Delivery::retry)?;
                 self.refresh_sessions(&c).await;
                 Ok(())
@@ -311,7 +346,7 @@ impl App {
                 let mut vars = self.customer_vars(&c).await.map_err(Delivery::retry)?;
                 vars.insert("amount", format!("{} {}", payment.currency, payment.amount));
                 vars.insert("reason", payment.result_desc.clone().unwrap_or_else(|| payment.status.to_string()));
-                self.fan_out(&c, "payment_failed", &vars, &key, None).await.map_err(Delivery::retry)
+                self.fan_out(&c, Template::PaymentFailed, &vars, &key, None).await.map_err(Delivery::retry)
             }
             OutboxKind::CustomerWelcome | OutboxKind::CustomerReminder | OutboxKind::CustomerExpired => {
                 let Some(c) = self.customer_of(p).await.map_err(Delivery::retry)? else { return Ok(()) };
@@ -320,8 +355,8 @@ impl App {
                     // The password is not rendered here: what the outbox stores is
                     // readable in the dashboard, so `{password}` stays a placeholder
                     // until the moment of sending (see `fill_secrets`).
-                    OutboxKind::CustomerWelcome => "welcome",
-                    OutboxKind::CustomerReminder => "reminder",
+                    OutboxKind::CustomerWelcome => Template::Welcome,
+                    OutboxKind::CustomerReminder => Template::Reminder,
                     _ => {
                         // Expired: the router ends live sessions first (rule 4), retried
                         // while a router cannot be reached.
@@ -329,7 +364,7 @@ impl App {
                         if c.status != broadnet_domain::CustomerStatus::Expired {
                             return Ok(()); // renewed in the meantime: no "expired" message
                         }
-                        "expired"
+                        Template::Expired
                     }
                 };
                 self.fan_out(&c, template, &vars, &key, None).await.map_err(Delivery::retry)
@@ -340,7 +375,7 @@ impl App {
                 let mut vars = self.customer_vars(&c).await.map_err(Delivery::retry)?;
                 let balance = p.get("balance_minor").and_then(Value::as_i64).and_then(|m| Money::from_minor(m).ok());
                 vars.insert("balance", format!("KES {}", balance.unwrap_or(Money::ZERO)));
-                self.fan_out(&c, "renewed_from_credit", &vars, &key, None).await.map_err(Delivery::retry)?;
+                self.fan_out(&c, Template::RenewedFromCredit, &vars, &key, None).await.map_err(Delivery::retry)?;
                 self.refresh_sessions(&c).await;
                 Ok(())
             }
@@ -544,7 +579,7 @@ impl App {
     /// days (Settings → Notifications, default 3 and 1). Each reminder is queued once
     /// per customer, expiry date and day, however often this runs.
     pub async fn run_reminders(&self) -> AppResult<usize> {
-        let days = reminder_days(self.setting("notifications", "reminder_days").await?.as_deref());
+        let days = reminder_days(self.setting(SettingKey::ReminderDays).await?.as_deref());
         let now = self.now();
         let mut queued = 0;
         for (d, after, until) in broadnet_domain::billing::reminder_windows(&days, now) {
@@ -579,25 +614,23 @@ impl App {
     pub async fn list_notifications(
         &self,
         s: &crate::Session,
-        params: &BTreeMap<String, String>,
+        params: &NotificationListQuery,
     ) -> AppResult<broadnet_store::Page<OutboxItem>> {
         let mut q = OutboxQuery { page: 1, per_page: 50, ..Default::default() };
         let mut errors = crate::FieldErrors::new();
-        for (k, v) in params {
-            match k.as_str() {
-                "kind" => match OutboxKind::parse(v) {
-                    Ok(kind) => q.kind = Some(kind),
-                    Err(e) => errors.entry(k.clone()).or_default().push(e.0),
-                },
-                "status" => match OutboxStatus::parse(v) {
-                    Ok(status) => q.status = Some(status),
-                    Err(e) => errors.entry(k.clone()).or_default().push(e.0),
-                },
-                _ => {
-                    crate::fields::page_param(&mut errors, k, v, (&mut q.page, &mut q.per_page));
-                }
+        if let Some(v) = &params.kind {
+            match OutboxKind::parse(v) {
+                Ok(kind) => q.kind = Some(kind),
+                Err(e) => errors.entry("kind".into()).or_default().push(e.0),
             }
         }
+        if let Some(v) = &params.status {
+            match OutboxStatus::parse(v) {
+                Ok(status) => q.status = Some(status),
+                Err(e) => errors.entry("status".into()).or_default().push(e.0),
+            }
+        }
+        crate::sessions::paging(&mut errors, &params.page, &params.per_page, (&mut q.page, &mut q.per_page));
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }

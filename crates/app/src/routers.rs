@@ -1,15 +1,15 @@
 //! MikroTik routers: the three-step wizard (record, signed provisioning script,
 //! service configuration with a live log) and health monitoring.
 
-use crate::fields::Fields;
+use crate::input::{Fields, Input, Unknown};
 use crate::{App, AppError, AppResult, Session};
 use broadnet_domain::RouterState;
 use broadnet_domain::ServiceType;
 use broadnet_routeros::{Client, ConnectOptions, RosError};
 use broadnet_store::{NewRouter, Router, RouterHealth, RouterPatch, TokenRefusal};
 use chrono::Duration;
-use serde::Serialize;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use tokio::sync::broadcast;
@@ -108,12 +108,17 @@ fn parse_services(v: &str) -> Result<ServiceType, broadnet_domain::ParseError> {
     }
 }
 
-fn parse_ports(v: &Value) -> Result<Vec<String>, String> {
+/// A list of names, or one text with the names separated by commas (as a form sends it).
+fn parse_ports(v: &Input) -> Result<Vec<String>, String> {
     let items: Vec<String> = match v {
-        Value::Array(a) => {
-            a.iter().map(|p| p.as_str().map(str::to_string).ok_or("ports must be names")).collect::<Result<_, _>>()?
-        }
-        Value::String(s) => s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+        Input::List(a) => a
+            .iter()
+            .map(|p| match p {
+                Input::Text(s) => Ok(s.clone()),
+                _ => Err("ports must be names"),
+            })
+            .collect::<Result<_, _>>()?,
+        Input::Text(s) => s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
         _ => return Err("must be a list of port names such as [\"ether2\", \"ether3\"]".into()),
     };
     for p in &items {
@@ -203,11 +208,95 @@ fn reported_text(value: Option<&String>, max: usize) -> Result<Option<String>, S
     Ok(Some(v.to_string()))
 }
 
-/// The router as the API shows it.
-fn view(r: &Router) -> Value {
-    let mut v = json!(r);
-    v["api_password_set"] = json!(r.api_password_enc.is_some());
-    v
+/// Step 1 of the wizard: a new router record.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct CreateRouter {
+    pub name: Input,
+    /// `pppoe`, `hotspot` or `both` (the default).
+    pub service_types: Input,
+    /// A list, or names separated by commas; `ether2` by default.
+    pub ethernet_ports: Input,
+    pub anti_sharing: Input,
+    pub nas_ip: Input,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// A change to a router record, including how to reach its API; only the fields
+/// sent change.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct RouterPatchRequest {
+    pub name: Input,
+    pub service_types: Input,
+    pub anti_sharing: Input,
+    pub api_host: Input,
+    pub api_port: Input,
+    pub api_tls: Input,
+    pub api_tls_insecure: Input,
+    pub api_username: Input,
+    pub ethernet_ports: Input,
+    /// Write-only: stored encrypted, never shown.
+    pub api_password: Input,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// The router as the API shows it: never its secrets, but whether an API password is set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouterView {
+    #[serde(flatten)]
+    pub router: Router,
+    pub api_password_set: bool,
+}
+
+impl From<Router> for RouterView {
+    fn from(r: Router) -> Self {
+        RouterView { api_password_set: r.api_password_enc.is_some(), router: r }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouterList {
+    pub items: Vec<RouterView>,
+    pub total: usize,
+}
+
+/// Step 2: the command to paste into the router's terminal, valid for an hour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProvisionCommand {
+    pub command: String,
+    pub expires_at: DateTime<Utc>,
+    pub router_id: i64,
+}
+
+/// Step 3 has started; its log streams from `events`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigureStarted {
+    pub started: bool,
+    pub events: String,
+}
+
+/// What a provisioned router reports about itself when it calls back (a form).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ProvisionReport {
+    pub identity: Option<String>,
+    pub version: Option<String>,
+    pub board: Option<String>,
+}
+
+/// The answer to a router's provisioning call back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ProvisionDone {
+    pub ok: bool,
+}
+
+/// What a health check found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthCheck {
+    pub online: bool,
+    pub error: Option<String>,
 }
 
 impl App {
@@ -216,16 +305,20 @@ impl App {
     }
 
     /// Step 1: the router record. It gets its own RADIUS secret.
-    pub async fn create_router(&self, s: &Session, body: Value) -> AppResult<Value> {
+    pub async fn create_router(&self, s: &Session, req: CreateRouter) -> AppResult<RouterView> {
         s.require_write()?;
-        let mut f = Fields::new(body)?;
-        let name = f.line("name", 128);
+        let mut f = Fields::new(&req.unknown);
+        let name = f.line("name", &req.name, 128);
         let name = f.required("name", name);
-        let services = f.parsed("service_types", parse_services).value().unwrap_or(ServiceType::Both);
-        let ports = f.raw("ethernet_ports").value().map(|v| parse_ports(&v));
-        let anti_sharing = f.boolean("anti_sharing").value().unwrap_or(false);
+        let services =
+            f.parsed("service_types", &req.service_types, parse_services).value().unwrap_or(ServiceType::Both);
+        let ports = match &req.ethernet_ports {
+            Input::Absent | Input::Null => None,
+            v => Some(parse_ports(v)),
+        };
+        let anti_sharing = f.boolean("anti_sharing", &req.anti_sharing).value().unwrap_or(false);
         let nas_ip = f
-            .parsed("nas_ip", |v: &str| {
+            .parsed("nas_ip", &req.nas_ip, |v: &str| {
                 v.parse::<std::net::IpAddr>()
                     .map(|ip| ip.to_string())
                     .map_err(|_| broadnet_domain::ParseError::new("must be an IP address"))
@@ -259,41 +352,42 @@ impl App {
             .map_err(AppError::from_store("router"))?;
         let patch = RouterPatch { bridge_ports: Some(ports), anti_sharing: Some(anti_sharing), ..Default::default() };
         let r = self.store.update_router(&actor, id, patch).await?;
-        Ok(view(&r))
+        Ok(r.into())
     }
 
-    pub async fn list_routers(&self) -> AppResult<Value> {
+    pub async fn list_routers(&self) -> AppResult<RouterList> {
         let routers = self.store.list_routers().await?;
-        Ok(json!({"items": routers.iter().map(view).collect::<Vec<_>>(), "total": routers.len()}))
+        let total = routers.len();
+        Ok(RouterList { items: routers.into_iter().map(RouterView::from).collect(), total })
     }
 
-    pub async fn get_router(&self, id: i64) -> AppResult<Value> {
-        Ok(view(&self.store.get_router(id).await.map_err(AppError::from_store("router"))?))
+    pub async fn get_router(&self, id: i64) -> AppResult<RouterView> {
+        Ok(self.store.get_router(id).await.map_err(AppError::from_store("router"))?.into())
     }
 
     /// Edits the record, including how to reach the router's API (a port-forward, say).
-    pub async fn update_router(&self, s: &Session, id: i64, body: Value) -> AppResult<Value> {
+    pub async fn update_router(&self, s: &Session, id: i64, req: RouterPatchRequest) -> AppResult<RouterView> {
         s.require_write()?;
         let allow_loopback = self.router_env().allow_loopback;
-        let mut f = Fields::new(body)?;
+        let mut f = Fields::new(&req.unknown);
         let mut p = RouterPatch {
-            name: f.line("name", 128).value(),
-            service_types: f.parsed("service_types", parse_services).value(),
-            anti_sharing: f.boolean("anti_sharing").value(),
-            api_host: f.parsed("api_host", |v: &str| parse_api_host(v, allow_loopback)).patch(),
-            api_port: f.int("api_port", 1, 65535).patch().map(|o| o.map(|v| v as i32)),
-            api_tls: f.boolean("api_tls").value(),
-            api_tls_insecure: f.boolean("api_tls_insecure").value(),
-            api_username: f.text("api_username", 64).patch(),
+            name: f.line("name", &req.name, 128).value(),
+            service_types: f.parsed("service_types", &req.service_types, parse_services).value(),
+            anti_sharing: f.boolean("anti_sharing", &req.anti_sharing).value(),
+            api_host: f.parsed("api_host", &req.api_host, |v: &str| parse_api_host(v, allow_loopback)).patch(),
+            api_port: f.int("api_port", &req.api_port, 1, 65535).patch().map(|o| o.map(|v| v as i32)),
+            api_tls: f.boolean("api_tls", &req.api_tls).value(),
+            api_tls_insecure: f.boolean("api_tls_insecure", &req.api_tls_insecure).value(),
+            api_username: f.text("api_username", &req.api_username, 64).patch(),
             ..Default::default()
         };
-        if let Some(v) = f.raw("ethernet_ports").value() {
-            match parse_ports(&v) {
+        if !matches!(req.ethernet_ports, Input::Absent | Input::Null) {
+            match parse_ports(&req.ethernet_ports) {
                 Ok(ports) => p.bridge_ports = Some(ports),
                 Err(e) => f.error("ethernet_ports", e),
             }
         }
-        let password = f.text("api_password", 128).patch();
+        let password = f.text("api_password", &req.api_password, 128).patch();
         f.finish()?;
         if let Some(pw) = password {
             p.api_password_enc = Some(pw.map(|pw| self.secrets.encrypt(&pw)));
@@ -310,7 +404,7 @@ impl App {
             }
         }
         let r = self.store.update_router(&s.actor(self.now()), id, p).await.map_err(AppError::from_store("router"))?;
-        Ok(view(&r))
+        Ok(r.into())
     }
 
     pub async fn delete_router(&self, s: &Session, id: i64) -> AppResult<()> {
@@ -341,7 +435,7 @@ impl App {
     }
 
     /// Step 2: the one-line command to paste into the MikroTik terminal.
-    pub async fn provision_command(&self, s: &Session, id: i64) -> AppResult<Value> {
+    pub async fn provision_command(&self, s: &Session, id: i64) -> AppResult<ProvisionCommand> {
         s.require_write()?;
         let r = self.store.get_router(id).await.map_err(AppError::from_store("router"))?;
         let Some(base) = self.router_env().provision_base_url.clone() else {
@@ -357,7 +451,7 @@ impl App {
         let command = format!(
             "/tool fetch url=\"{base}/{token}.rsc\" dst-path=broadnet.rsc; :delay 2s; /import file-name=broadnet.rsc"
         );
-        Ok(json!({"command": command, "expires_at": expires, "router_id": r.id}))
+        Ok(ProvisionCommand { command, expires_at: expires, router_id: r.id })
     }
 
     /// The script the router fetches. Never an error page: a router shows only what a
@@ -415,23 +509,27 @@ impl App {
     pub async fn provision_callback(
         &self,
         token: &str,
-        form: &HashMap<String, String>,
+        report: &ProvisionReport,
         from: &str,
-    ) -> AppResult<Value> {
+    ) -> AppResult<ProvisionDone> {
         let Some((router_id, jti)) = self.verify_provision(token) else {
             return Err(AppError::NotFound("provisioning token"));
         };
         // Checked before the token is spent, so a router that reports something odd
         // can be fixed and call back again.
         let mut errors = crate::FieldErrors::new();
-        let mut reported = |k: &str, max: usize| match reported_text(form.get(k), max) {
+        let mut reported = |k: &str, v: &Option<String>, max: usize| match reported_text(v.as_ref(), max) {
             Ok(v) => v,
             Err(e) => {
                 errors.insert(k.to_string(), vec![e]);
                 None
             }
         };
-        let (identity, version, board) = (reported("identity", 128), reported("version", 32), reported("board", 64));
+        let (identity, version, board) = (
+            reported("identity", &report.identity, 128),
+            reported("version", &report.version, 32),
+            reported("board", &report.board, 64),
+        );
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
@@ -465,7 +563,7 @@ impl App {
         let actor = broadnet_store::Actor::system("provision", self.now());
         let r = self.store.update_router(&actor, router_id, patch).await?;
         tracing::info!(router = r.id, identity = ?r.identity, version = ?r.ros_version, "router provisioned");
-        Ok(json!({"ok": true}))
+        Ok(ProvisionDone { ok: true })
     }
 
     async fn connect_router(&self, r: &Router) -> Result<Client, String> {
@@ -491,7 +589,7 @@ impl App {
 
     /// Step 3: configure services. Runs in the background; the log is at
     /// `configure/events`. Safe to re-run: every entry is found by its comment tag.
-    pub async fn configure_router(&self, s: &Session, id: i64) -> AppResult<Value> {
+    pub async fn configure_router(&self, s: &Session, id: i64) -> AppResult<ConfigureStarted> {
         s.require_write()?;
         let r = self.store.get_router(id).await.map_err(AppError::from_store("router"))?;
         if r.state == RouterState::Unprovisioned {
@@ -501,7 +599,7 @@ impl App {
         let actor = s.actor(self.now());
         let app = self.clone();
         tokio::spawn(async move { app.run_configuration(r, actor).await });
-        Ok(json!({"started": true, "events": format!("/api/routers/{id}/configure/events")}))
+        Ok(ConfigureStarted { started: true, events: format!("/api/routers/{id}/configure/events") })
     }
 
     async fn run_configuration(&self, r: Router, actor: broadnet_store::Actor) {
@@ -838,9 +936,10 @@ impl App {
         Ok(n)
     }
 
-    pub async fn router_health(&self, id: i64) -> AppResult<Value> {
+    pub async fn router_health(&self, id: i64) -> AppResult<HealthCheck> {
         let r = self.store.get_router(id).await.map_err(AppError::from_store("router"))?;
-        Ok(json!(self.poll_router(&r).await.map(|h| json!({"online": h.online, "error": h.error}))?))
+        let h = self.poll_router(&r).await?;
+        Ok(HealthCheck { online: h.online, error: h.error })
     }
 }
 

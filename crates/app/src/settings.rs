@@ -1,10 +1,49 @@
 //! Settings by category (Settings → Payments, M-Pesa, SMS…): a registry of known
 //! keys with their kind, validation, and encryption for secrets.
 
-use crate::fields::Fields;
+use crate::input::{Fields, Input, Unknown};
 use crate::{App, AppError, AppResult, Session};
 use broadnet_store::Setting;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// New values for some settings of one category, by key (JSON or a form). Keys the
+/// category does not have are refused by name; an empty or null value clears one.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(transparent)]
+pub struct SettingsUpdate(pub BTreeMap<String, Input>);
+
+impl SettingsUpdate {
+    pub fn set(mut self, key: &str, value: impl Into<Input>) -> Self {
+        self.0.insert(key.to_string(), value.into());
+        self
+    }
+
+    fn get(&self, key: &str) -> &Input {
+        static ABSENT: Input = Input::Absent;
+        self.0.get(key).unwrap_or(&ABSENT)
+    }
+}
+
+/// A category's settings as the dashboard shows them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SettingsView {
+    pub category: String,
+    pub settings: Vec<SettingView>,
+}
+
+/// One setting. A secret's `value` is always null; `set` says whether it has one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SettingView {
+    pub key: &'static str,
+    pub label: &'static str,
+    /// text, secret, bool, int, url or choice
+    pub kind: &'static str,
+    pub value: Option<String>,
+    pub set: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub choices: Option<&'static [&'static str]>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -109,6 +148,65 @@ pub const REGISTRY: &[(&str, &[Def])] = &[
     ),
 ];
 
+/// Every setting the program reads, by category and name, so that a misspelt key is a
+/// compile error rather than a setting that silently never applies. (Message
+/// templates are read by [`crate::notify::Template`].)
+macro_rules! setting_keys {
+    ($($variant:ident => ($category:literal, $name:literal)),+ $(,)?) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum SettingKey { $($variant),+ }
+
+        impl SettingKey {
+            pub const ALL: &'static [SettingKey] = &[$(SettingKey::$variant),+];
+
+            pub fn category(self) -> &'static str {
+                match self { $(SettingKey::$variant => $category),+ }
+            }
+
+            pub fn name(self) -> &'static str {
+                match self { $(SettingKey::$variant => $name),+ }
+            }
+        }
+    };
+}
+
+setting_keys! {
+    PaymentsActiveProvider => ("payments", "active_provider"),
+    MpesaEnv => ("mpesa", "env"),
+    MpesaConsumerKey => ("mpesa", "consumer_key"),
+    MpesaConsumerSecret => ("mpesa", "consumer_secret"),
+    MpesaShortcode => ("mpesa", "shortcode"),
+    MpesaShortcodeType => ("mpesa", "shortcode_type"),
+    MpesaTillNumber => ("mpesa", "till_number"),
+    MpesaPasskey => ("mpesa", "passkey"),
+    MpesaCallbackUrl => ("mpesa", "callback_url"),
+    AirtelEnv => ("airtel", "env"),
+    AirtelClientId => ("airtel", "client_id"),
+    AirtelClientSecret => ("airtel", "client_secret"),
+    AirtelCallbackUrl => ("airtel", "callback_url"),
+    AirtelCountry => ("airtel", "country"),
+    AirtelCurrency => ("airtel", "currency"),
+    SmsEnabled => ("sms", "enabled"),
+    SmsAtUsername => ("sms", "at_username"),
+    SmsAtApiKey => ("sms", "at_api_key"),
+    SmsSenderId => ("sms", "sender_id"),
+    EmailEnabled => ("email", "enabled"),
+    EmailHost => ("email", "host"),
+    EmailPort => ("email", "port"),
+    EmailUser => ("email", "user"),
+    EmailPass => ("email", "pass"),
+    EmailFrom => ("email", "from"),
+    IspName => ("general", "isp_name"),
+    IspAddress => ("general", "isp_address"),
+    IspPhone => ("general", "isp_phone"),
+    IspEmail => ("general", "isp_email"),
+    Timezone => ("general", "timezone"),
+    Currency => ("general", "currency"),
+    InvoicePrefix => ("general", "invoice_prefix"),
+    InvoiceFooter => ("general", "invoice_footer"),
+    ReminderDays => ("notifications", "reminder_days"),
+}
+
 pub fn category(name: &str) -> Option<&'static [Def]> {
     REGISTRY.iter().find(|(c, _)| *c == name).map(|(_, defs)| *defs)
 }
@@ -124,13 +222,13 @@ fn kind_name(k: Kind) -> &'static str {
     }
 }
 
-fn validate(f: &mut Fields, def: &Def) -> Option<Option<String>> {
+fn validate(f: &mut Fields, def: &Def, input: &Input) -> Option<Option<String>> {
     match def.kind {
-        Kind::Bool => f.boolean(def.key).patch().map(|o| o.map(|b| b.to_string())),
-        Kind::Int => f.int(def.key, 0, 65_535).patch().map(|o| o.map(|n| n.to_string())),
-        Kind::Text | Kind::Secret => f.text(def.key, 2000).patch(),
+        Kind::Bool => f.boolean(def.key, input).patch().map(|o| o.map(|b| b.to_string())),
+        Kind::Int => f.int(def.key, input, 0, 65_535).patch().map(|o| o.map(|n| n.to_string())),
+        Kind::Text | Kind::Secret => f.text(def.key, input, 2000).patch(),
         Kind::Url => {
-            let v = f.text(def.key, 2000).patch();
+            let v = f.text(def.key, input, 2000).patch();
             if let Some(Some(u)) = &v
                 && (!(u.starts_with("https://") || u.starts_with("http://")) || u.contains(char::is_whitespace))
             {
@@ -140,7 +238,7 @@ fn validate(f: &mut Fields, def: &Def) -> Option<Option<String>> {
             v
         }
         Kind::Prefix => {
-            let v = f.text(def.key, 16).patch();
+            let v = f.text(def.key, input, 16).patch();
             if let Some(Some(p)) = &v
                 && !valid_prefix(p)
             {
@@ -150,7 +248,7 @@ fn validate(f: &mut Fields, def: &Def) -> Option<Option<String>> {
             v
         }
         Kind::Choice(choices) => {
-            let v = f.text(def.key, 100).patch();
+            let v = f.text(def.key, input, 100).patch();
             if let Some(Some(c)) = &v
                 && !choices.contains(&c.as_str())
             {
@@ -169,31 +267,41 @@ pub fn valid_prefix(p: &str) -> bool {
 
 impl App {
     /// A category's settings; secrets are reported as set or not, never shown.
-    pub async fn read_settings(&self, category_name: &str) -> AppResult<Value> {
+    pub async fn read_settings(&self, category_name: &str) -> AppResult<SettingsView> {
         let defs = category(category_name).ok_or(AppError::NotFound("settings category"))?;
         let stored = self.store.get_settings(category_name).await?;
-        let items: Vec<Value> = defs
+        let settings = defs
             .iter()
             .map(|def| {
                 let s = stored.iter().find(|s| s.key == def.key);
                 let value = match (def.kind, s) {
-                    (Kind::Secret, _) => Value::Null,
-                    (_, Some(s)) => json!(s.value),
-                    (_, None) => Value::Null,
+                    (Kind::Secret, _) => None,
+                    (_, Some(s)) => Some(s.value.clone()),
+                    (_, None) => None,
                 };
-                let mut item = json!({"key": def.key, "label": def.label, "kind": kind_name(def.kind),
-                    "value": value, "set": s.is_some_and(|s| !s.value.is_empty())});
-                if let Kind::Choice(c) = def.kind {
-                    item["choices"] = json!(c);
+                SettingView {
+                    key: def.key,
+                    label: def.label,
+                    kind: kind_name(def.kind),
+                    value,
+                    set: s.is_some_and(|s| !s.value.is_empty()),
+                    choices: match def.kind {
+                        Kind::Choice(c) => Some(c),
+                        _ => None,
+                    },
                 }
-                item
             })
             .collect();
-        Ok(json!({"category": category_name, "settings": items}))
+        Ok(SettingsView { category: category_name.to_string(), settings })
     }
 
     /// The decrypted value of one setting, for the parts of the program that use it.
-    pub async fn setting(&self, category_name: &str, key: &str) -> AppResult<Option<String>> {
+    /// A setting's stored value (decrypted when secret); `None` when unset or empty.
+    pub async fn setting(&self, key: SettingKey) -> AppResult<Option<String>> {
+        self.setting_at(key.category(), key.name()).await
+    }
+
+    pub(crate) async fn setting_at(&self, category_name: &str, key: &str) -> AppResult<Option<String>> {
         let stored = self.store.get_settings(category_name).await?;
         match stored.into_iter().find(|s| s.key == key) {
             None => Ok(None),
@@ -205,7 +313,12 @@ impl App {
         }
     }
 
-    pub async fn write_settings(&self, s: &Session, category_name: &str, body: Value) -> AppResult<Value> {
+    pub async fn write_settings(
+        &self,
+        s: &Session,
+        category_name: &str,
+        update: SettingsUpdate,
+    ) -> AppResult<SettingsView> {
         s.require_write()?;
         // Where customers' money goes (the paybill, the keys, the callback URL) is the
         // superadmin's decision: an admin account, phished or rogue, must not be able
@@ -214,10 +327,15 @@ impl App {
             s.require_superadmin()?;
         }
         let defs = category(category_name).ok_or(AppError::NotFound("settings category"))?;
-        let mut f = Fields::new(body)?;
+        let unknown = update
+            .0
+            .keys()
+            .filter(|k| !defs.iter().any(|d| d.key == k.as_str()))
+            .fold(Unknown::default(), |u, k| u.with(k));
+        let mut f = Fields::new(&unknown);
         let mut values = Vec::new();
         for def in defs {
-            if let Some(v) = validate(&mut f, def) {
+            if let Some(v) = validate(&mut f, def, update.get(def.key)) {
                 let secret = def.kind == Kind::Secret;
                 let value = match v {
                     Some(text) if secret => self.secrets.encrypt(&text),
@@ -279,5 +397,22 @@ impl App {
             tracing::info!(moved, "secrets re-encrypted under the current ENCRYPTION_KEY");
         }
         Ok(moved)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_the_program_reads_is_one_an_admin_can_set() {
+        for key in SettingKey::ALL {
+            let defs = category(key.category()).unwrap_or_else(|| panic!("no category for {key:?}"));
+            assert!(defs.iter().any(|d| d.key == key.name()), "{key:?} is not in the settings registry");
+        }
+        let templates = category("templates").unwrap_or_default();
+        for t in crate::notify::Template::ALL {
+            assert!(templates.iter().any(|d| d.key == t.as_str()), "template {t} is not in the settings registry");
+        }
     }
 }

@@ -599,7 +599,7 @@ impl Config {
             && let Err(e) = broadnet_app::auth::check_password_strength(admin_password.expose())
         {
             let production = r.production;
-            r.problems.push(Problem { var: "ADMIN_PASSWORD", message: e, fatal: production });
+            r.problems.push(Problem { var: "ADMIN_PASSWORD", message: e.0, fatal: production });
         }
 
         let app_url = r
@@ -671,7 +671,7 @@ impl Config {
             match broadnet_web::proxies::ForwardedHeader::parse(&r.get("TRUSTED_PROXY_HEADER").unwrap_or_default()) {
                 Ok(h) => trusted_proxies.with_header(h),
                 Err(e) => {
-                    r.bad("TRUSTED_PROXY_HEADER", e);
+                    r.bad("TRUSTED_PROXY_HEADER", e.0);
                     trusted_proxies
                 }
             };

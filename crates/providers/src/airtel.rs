@@ -410,14 +410,15 @@ impl AirtelCallback {
         #[derive(Deserialize)]
         struct Raw {
             transaction: Tx,
-            #[serde(default)]
+            #[serde(default, deserialize_with = "lenient::opt_string")]
             hash: Option<String>,
         }
         #[derive(Deserialize)]
         struct Tx {
             #[serde(deserialize_with = "lenient::string")]
             id: String,
-            #[serde(deserialize_with = "lenient::string")]
+            /// Missing or unreadable: not final (the payment is enquired about later).
+            #[serde(default, deserialize_with = "lenient::text_or_empty")]
             status_code: String,
             #[serde(default, deserialize_with = "lenient::opt_string")]
             airtel_money_id: Option<String>,

@@ -411,6 +411,8 @@ pub struct StkCallback {
     pub result_desc: String,
     /// `Amount` in hundredths of a shilling (`1500.00` => 150000).
     pub amount_cents: Option<u64>,
+    /// `Amount` as sent (`1500`, `"1500.00"`), as text.
+    pub amount: Option<String>,
     /// `MpesaReceiptNumber`: the unique payment key.
     pub receipt: Option<String>,
     /// `TransactionDate` as `YYYYMMDDHHmmss` text (EAT).
@@ -434,37 +436,28 @@ impl StkCallback {
         }
         #[derive(Deserialize)]
         struct RawCallback {
-            #[serde(rename = "MerchantRequestID", default, deserialize_with = "lenient::string")]
+            #[serde(rename = "MerchantRequestID", default, deserialize_with = "lenient::text_or_empty")]
             merchant_request_id: String,
             #[serde(rename = "CheckoutRequestID", deserialize_with = "lenient::string")]
             checkout_request_id: String,
             #[serde(rename = "ResultCode", deserialize_with = "lenient::string")]
             result_code: String,
-            #[serde(rename = "ResultDesc", default)]
+            #[serde(rename = "ResultDesc", default, deserialize_with = "lenient::text_or_empty")]
             result_desc: String,
+            /// Read by hand: an item without a name, or metadata of another shape, is
+            /// skipped rather than failing the whole callback.
             #[serde(rename = "CallbackMetadata", default)]
-            metadata: Option<RawMetadata>,
-        }
-        #[derive(Deserialize)]
-        struct RawMetadata {
-            #[serde(rename = "Item", default)]
-            items: Vec<RawItem>,
-        }
-        #[derive(Deserialize)]
-        struct RawItem {
-            #[serde(rename = "Name")]
-            name: String,
-            #[serde(rename = "Value", default)]
-            value: Option<Value>,
+            metadata: Option<Value>,
         }
         let env: Envelope = decode(raw)?;
         let cb = env.body.stk_callback;
-        let items = cb.metadata.map(|m| m.items).unwrap_or_default();
+        let items: &[Value] =
+            cb.metadata.as_ref().and_then(|m| m.get("Item")).and_then(Value::as_array).map_or(&[], Vec::as_slice);
         let item = |name: &str| {
             items
                 .iter()
-                .find(|i| i.name.eq_ignore_ascii_case(name))
-                .and_then(|i| i.value.as_ref())
+                .find(|i| i.get("Name").and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(name)))
+                .and_then(|i| i.get("Value"))
                 .and_then(lenient::scalar_text)
         };
         Ok(StkCallback {
@@ -473,6 +466,7 @@ impl StkCallback {
             result_code: cb.result_code.trim().to_string(),
             result_desc: cb.result_desc,
             amount_cents: item("Amount").and_then(|a| lenient::cents(&a)),
+            amount: item("Amount"),
             receipt: item("MpesaReceiptNumber"),
             transaction_date: item("TransactionDate"),
             phone: item("PhoneNumber"),
@@ -484,34 +478,35 @@ impl StkCallback {
     }
 }
 
-/// The C2B validation/confirmation payload (§7.2). Every field may be empty; numbers are accepted as text.
+/// The C2B validation/confirmation payload (§7.2). Every field may be empty; numbers are accepted as text, and
+/// null or any other value reads as empty.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct C2bNotification {
-    #[serde(rename = "TransactionType", default, deserialize_with = "lenient::string")]
+    #[serde(rename = "TransactionType", default, deserialize_with = "lenient::text_or_empty")]
     pub transaction_type: String,
-    #[serde(rename = "TransID", default, deserialize_with = "lenient::string")]
+    #[serde(rename = "TransID", default, deserialize_with = "lenient::text_or_empty")]
     pub trans_id: String,
-    #[serde(rename = "TransTime", default, deserialize_with = "lenient::string")]
+    #[serde(rename = "TransTime", default, deserialize_with = "lenient::text_or_empty")]
     pub trans_time: String,
-    #[serde(rename = "TransAmount", default, deserialize_with = "lenient::string")]
+    #[serde(rename = "TransAmount", default, deserialize_with = "lenient::text_or_empty")]
     pub trans_amount: String,
-    #[serde(rename = "BusinessShortCode", default, deserialize_with = "lenient::string")]
+    #[serde(rename = "BusinessShortCode", default, deserialize_with = "lenient::text_or_empty")]
     pub business_short_code: String,
-    #[serde(rename = "BillRefNumber", default, deserialize_with = "lenient::string")]
+    #[serde(rename = "BillRefNumber", default, deserialize_with = "lenient::text_or_empty")]
     pub bill_ref_number: String,
-    #[serde(rename = "InvoiceNumber", default, deserialize_with = "lenient::string")]
+    #[serde(rename = "InvoiceNumber", default, deserialize_with = "lenient::text_or_empty")]
     pub invoice_number: String,
-    #[serde(rename = "OrgAccountBalance", default, deserialize_with = "lenient::string")]
+    #[serde(rename = "OrgAccountBalance", default, deserialize_with = "lenient::text_or_empty")]
     pub org_account_balance: String,
-    #[serde(rename = "ThirdPartyTransID", default, deserialize_with = "lenient::string")]
+    #[serde(rename = "ThirdPartyTransID", default, deserialize_with = "lenient::text_or_empty")]
     pub third_party_trans_id: String,
-    #[serde(rename = "MSISDN", default, deserialize_with = "lenient::string")]
+    #[serde(rename = "MSISDN", default, deserialize_with = "lenient::text_or_empty")]
     pub msisdn: String,
-    #[serde(rename = "FirstName", default, deserialize_with = "lenient::string")]
+    #[serde(rename = "FirstName", default, deserialize_with = "lenient::text_or_empty")]
     pub first_name: String,
-    #[serde(rename = "MiddleName", default, deserialize_with = "lenient::string")]
+    #[serde(rename = "MiddleName", default, deserialize_with = "lenient::text_or_empty")]
     pub middle_name: String,
-    #[serde(rename = "LastName", default, deserialize_with = "lenient::string")]
+    #[serde(rename = "LastName", default, deserialize_with = "lenient::text_or_empty")]
     pub last_name: String,
 }
 
@@ -547,6 +542,27 @@ mod tests {
         // Crossing midnight and a month end.
         let at = Utc.with_ymd_and_hms(2024, 2, 29, 22, 15, 9).single().unwrap();
         assert_eq!(Daraja::timestamp(at), "20240301011509");
+    }
+
+    #[test]
+    fn callbacks_are_read_whatever_else_is_odd_about_them() {
+        // A numeric ResultDesc, a null MerchantRequestID, an item without a name.
+        let cb = StkCallback::parse(
+            br#"{"Body":{"stkCallback":{"MerchantRequestID":null,"CheckoutRequestID":"ws_CO_1","ResultCode":"0",
+            "ResultDesc":17,"CallbackMetadata":{"Item":[{"Value":1},{"Name":"amount","Value":"1500.00"}]}}}}"#,
+        )
+        .unwrap();
+        assert_eq!((cb.result_desc.as_str(), cb.merchant_request_id.as_str()), ("17", ""));
+        assert_eq!((cb.amount.as_deref(), cb.amount_cents), (Some("1500.00"), Some(150_000)));
+        // Metadata of another shape is no metadata.
+        let cb = StkCallback::parse(
+            br#"{"Body":{"stkCallback":{"CheckoutRequestID":"x","ResultCode":1032,"CallbackMetadata":[1]}}}"#,
+        )
+        .unwrap();
+        assert_eq!((cb.result_code.as_str(), cb.amount), ("1032", None));
+        assert!(StkCallback::parse(br#"{"Body":{"stkCallback":{"ResultCode":0}}}"#).is_err());
+        let n = C2bNotification::parse(br#"{"TransID":"X1","TransAmount":"10","BillRefNumber":null}"#).unwrap();
+        assert_eq!((n.trans_id.as_str(), n.bill_ref_number.as_str()), ("X1", ""));
     }
 
     #[test]

@@ -20,6 +20,13 @@ pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     scalar_text(&v).ok_or_else(|| serde::de::Error::custom(format!("expected a string or a number, got {v}")))
 }
 
+/// A string that may arrive as a number; anything else (null, a boolean, an array, an object) is empty. For
+/// fields of callbacks, which are read whatever else is wrong with them (use with `#[serde(default)]`).
+pub fn text_or_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let v = Value::deserialize(d)?;
+    Ok(scalar_text(&v).unwrap_or_default())
+}
+
 /// An optional string that may arrive as a number (null or absent give `None`; use with `#[serde(default)]`).
 pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let v = Option::<Value>::deserialize(d)?;

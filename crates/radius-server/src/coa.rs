@@ -1,6 +1,7 @@
 //! Dynamic Authorization client (RFC 5176): Disconnect-Request and CoA-Request to a router's port
 //! 3799, with timeout and retransmission of the identical packet; [`Nas`] aims them at a session.
 
+use broadnet_app::sessions::NasError;
 use broadnet_radius::dict::{self, attr};
 use broadnet_radius::{Avp, Code, Packet, encode_request, verify_response};
 use broadnet_store::DynStore;
@@ -105,17 +106,17 @@ impl Nas {
         Nas { store, client, coa_port, default_secret }
     }
 
-    async fn target(&self, session: &broadnet_store::RadSession) -> Result<(SocketAddr, String), String> {
-        let clients = self.store.radius_clients().await.map_err(|e| e.to_string())?;
+    async fn target(&self, session: &broadnet_store::RadSession) -> Result<(SocketAddr, String), NasError> {
+        let clients = self.store.radius_clients().await?;
         let client = clients
             .iter()
             .find(|c| Some(c.router_id) == session.router_id)
             .or_else(|| clients.iter().find(|c| c.nas_ip == session.nas_ip))
-            .ok_or_else(|| format!("no router for NAS {}", session.nas_ip))?;
-        let ip: IpAddr = client.nas_ip.parse().map_err(|_| format!("router {} has no valid address", client.name))?;
+            .ok_or_else(|| NasError::NoRouter(session.nas_ip.clone()))?;
+        let ip: IpAddr = client.nas_ip.parse().map_err(|_| NasError::NoAddress(client.name.clone()))?;
         let secret = if client.secret.is_empty() { self.default_secret.clone() } else { client.secret.clone() };
         if secret.is_empty() {
-            return Err(format!("router {} has no RADIUS secret (set RADIUS_SHARED_SECRET)", client.name));
+            return Err(NasError::NoSecret(client.name.clone()));
         }
         Ok((SocketAddr::new(ip, self.coa_port), secret))
     }
@@ -134,11 +135,15 @@ impl Nas {
         session: &broadnet_store::RadSession,
         code: Code,
         extra: Vec<Avp>,
-    ) -> Result<broadnet_app::sessions::NasResult, String> {
+    ) -> Result<broadnet_app::sessions::NasResult, NasError> {
         let (target, secret) = self.target(session).await?;
         let mut attrs = Nas::identify(session);
         attrs.extend(extra);
-        let outcome = self.client.send(target, &secret, code, &attrs).await.map_err(|e| format!("{target}: {e}"))?;
+        let outcome = self
+            .client
+            .send(target, &secret, code, &attrs)
+            .await
+            .map_err(|source| NasError::Unreachable { target, source })?;
         Ok(broadnet_app::sessions::NasResult { ok: outcome == Outcome::Ack, detail: outcome.describe() })
     }
 }
@@ -148,7 +153,7 @@ impl broadnet_app::sessions::NasControl for Nas {
     async fn disconnect(
         &self,
         session: &broadnet_store::RadSession,
-    ) -> Result<broadnet_app::sessions::NasResult, String> {
+    ) -> Result<broadnet_app::sessions::NasResult, NasError> {
         self.send(session, Code::DisconnectRequest, Vec::new()).await
     }
 
@@ -156,7 +161,7 @@ impl broadnet_app::sessions::NasControl for Nas {
         &self,
         session: &broadnet_store::RadSession,
         rate_limit: &str,
-    ) -> Result<broadnet_app::sessions::NasResult, String> {
+    ) -> Result<broadnet_app::sessions::NasResult, NasError> {
         let rate = Avp::mikrotik_text(dict::mikrotik::RATE_LIMIT, rate_limit);
         self.send(session, Code::CoaRequest, vec![rate]).await
     }

@@ -114,40 +114,88 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
-/// A JSON body as a `serde_json::Value`. Refusals come in our error shape: a body
-/// over the limit is 413, one that is not `application/json` is 415 (so a plain HTML
-/// form cannot post to the API), malformed JSON is 400; field checks (422) are left
-/// to the use case. An empty body is `{}`, for bodyless POSTs.
-pub struct JsonBody(pub serde_json::Value);
+/// `application/json` as received, for the provider callbacks, which the provider's
+/// own lenient parser reads once (in the use case): 413 over the limit, 415 if it is
+/// not JSON; an empty body is `{}`.
+pub struct RawJson(pub axum::body::Bytes);
 
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
+impl<S: Send + Sync> FromRequest<S> for RawJson {
     type Rejection = Response;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-            v.split(';').next().is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
-        });
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                WebError::payload_too_large("request body too large")
-            } else {
-                WebError::bad_request("request body unreadable")
-            }
-        })?;
+        let (is_json, bytes) = json_bytes(req, state).await?;
         if bytes.is_empty() {
-            return Ok(JsonBody(serde_json::json!({})));
+            return Ok(RawJson(axum::body::Bytes::from_static(b"{}")));
         }
         if !is_json {
             return Err(WebError::unsupported_media_type("the body must be JSON (Content-Type: application/json)"));
         }
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| WebError::bad_request(&format!("malformed JSON: {e}")).into_response())
+        Ok(RawJson(bytes))
+    }
+}
+
+/// Whether the request says it is JSON, and its body (413 past the limit).
+async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<(bool, axum::body::Bytes), Response> {
+    let is_json =
+        req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+            v.split(';').next().is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+        });
+    let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            WebError::payload_too_large("request body too large")
+        } else {
+            WebError::bad_request("request body unreadable")
+        }
+    })?;
+    Ok((is_json, bytes))
+}
+
+/// A JSON body read into a use case's request type (whose fields are lenient
+/// [`broadnet_app::input::Input`]s, so field checks with their messages are left to
+/// the use case). Refusals come in our error shape: a body over the limit is 413, one
+/// that is not `application/json` is 415 (so a plain HTML form cannot post to the
+/// API), malformed JSON is 400, and JSON that is not an object is 422. An empty body
+/// is `{}`, for bodyless POSTs.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = Response;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (is_json, bytes) = json_bytes(req, state).await?;
+        if !is_json && !bytes.is_empty() {
+            return Err(WebError::unsupported_media_type("the body must be JSON (Content-Type: application/json)"));
+        }
+        let bytes = if bytes.is_empty() { axum::body::Bytes::from_static(b"{}") } else { bytes };
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
+            if e.classify() != serde_json::error::Category::Data {
+                return WebError::bad_request(&format!("malformed JSON: {e}")).into_response();
+            }
+            let object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+            let message = if object { e.to_string() } else { "must be a JSON object".to_string() };
+            WebError(AppError::field("body", message)).into_response()
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::is_own_origin;
+    use super::{JsonBody, is_own_origin};
+    use axum::extract::{FromRequest, Request};
+    use broadnet_app::customers::CustomerRequest;
+
+    async fn read(ctype: &str, body: &'static str) -> Result<CustomerRequest, u16> {
+        let req = Request::builder().header("content-type", ctype).body(axum::body::Body::from(body)).unwrap();
+        JsonBody::<CustomerRequest>::from_request(req, &()).await.map(|b| b.0).map_err(|r| r.status().as_u16())
+    }
+
+    #[tokio::test]
+    async fn json_bodies_are_refused_in_our_shape() {
+        assert_eq!(read("application/json", r#"{"full_name": "Jane"}"#).await.unwrap().full_name, "Jane".into());
+        assert_eq!(read("text/plain", "").await.unwrap(), CustomerRequest::default(), "an empty body is {{}}");
+        assert_eq!(read("application/json", "{\"full_name\": ").await, Err(400), "malformed");
+        assert_eq!(read("application/json", "[1, 2]").await, Err(422), "not an object");
+        assert_eq!(read("application/json", "null").await, Err(422), "not an object");
+        assert_eq!(read("application/x-www-form-urlencoded", "full_name=Jane").await, Err(415));
+    }
 
     #[test]
     fn own_origins() {

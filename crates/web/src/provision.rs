@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use broadnet_app::routers::{ProvisionDone, ProvisionReport};
 use std::collections::HashMap;
 
 pub fn router() -> Router<AppState> {
@@ -42,10 +43,15 @@ async fn callback(
     ClientIp(ip): ClientIp,
     Path(token): Path<String>,
     body: axum::body::Bytes,
-) -> Result<Json<serde_json::Value>, WebError> {
-    // Form-encoded, as `/tool fetch http-data=` sends it.
-    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    Ok(Json(st.app.provision_callback(&token, &form, &ip).await?))
+) -> Result<Json<ProvisionDone>, WebError> {
+    // Form-encoded, as `/tool fetch http-data=` sends it (a repeated field: the last).
+    let mut form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let report = ProvisionReport {
+        identity: form.remove("identity"),
+        version: form.remove("version"),
+        board: form.remove("board"),
+    };
+    Ok(Json(st.app.provision_callback(&token, &report, &ip).await?))
 }
 
 /// The hotspot login page routers fetch into their HTML directory.

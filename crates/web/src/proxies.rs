@@ -2,6 +2,7 @@
 //! that reads it from `X-Forwarded-For` / `X-Real-IP` for rate limits, audit and logs.
 
 use axum::http::HeaderMap;
+use broadnet_domain::ParseError;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -14,19 +15,20 @@ pub struct Cidr {
 
 impl Cidr {
     /// `a.b.c.d/n`, `x::y/n`, or a bare address (a block of one).
-    pub fn parse(s: &str) -> Result<Cidr, String> {
+    pub fn parse(s: &str) -> Result<Cidr, ParseError> {
         let s = s.trim();
         let (addr, prefix) = match s.split_once('/') {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
-        let net: IpAddr = addr.trim().parse().map_err(|_| format!("{s:?} is not an IP address or CIDR block"))?;
+        let net: IpAddr =
+            addr.trim().parse().map_err(|_| ParseError(format!("{s:?} is not an IP address or CIDR block")))?;
         let max = if net.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => max,
             Some(p) => match p.trim().parse::<u8>() {
                 Ok(p) if p <= max => p,
-                _ => return Err(format!("{s:?} has a prefix length that is not 0 to {max}")),
+                _ => return Err(ParseError(format!("{s:?} has a prefix length that is not 0 to {max}"))),
             },
         };
         Ok(Cidr { net, prefix })
@@ -78,12 +80,12 @@ pub enum ForwardedHeader {
 }
 
 impl ForwardedHeader {
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
         match s.trim().to_ascii_lowercase().as_str() {
             "" | "auto" => Ok(ForwardedHeader::Auto),
             "x-forwarded-for" => Ok(ForwardedHeader::ForwardedFor),
             "x-real-ip" => Ok(ForwardedHeader::RealIp),
-            other => Err(format!("must be x-forwarded-for, x-real-ip or auto, not {other:?}")),
+            other => Err(ParseError(format!("must be x-forwarded-for, x-real-ip or auto, not {other:?}"))),
         }
     }
 }
@@ -106,7 +108,7 @@ impl TrustedProxies {
 
     /// A comma-separated list of addresses and CIDR blocks; `none` (or an empty list)
     /// trusts no proxy.
-    pub fn parse(s: &str) -> Result<TrustedProxies, String> {
+    pub fn parse(s: &str) -> Result<TrustedProxies, ParseError> {
         if s.trim().eq_ignore_ascii_case("none") {
             return Ok(TrustedProxies(Vec::new(), ForwardedHeader::Auto));
         }

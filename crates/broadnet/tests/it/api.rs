@@ -150,6 +150,66 @@ async fn package_and_customer_lifecycle() {
     api.finish().await;
 }
 
+/// The dashboard posts HTML forms (every value a string) to the same use cases the
+/// JSON API calls: "1500", "on" and "" must mean what 1500, true and null mean, with
+/// the same field messages.
+#[tokio::test]
+async fn form_data_reaches_the_same_use_cases_as_json() {
+    use broadnet_app::customers::CustomerRequest;
+    use broadnet_app::packages::PackageRequest;
+    let api = Api::start().await;
+    let s = api.app.authenticate(&api.token, None).await.unwrap();
+    let form = |q: &str| broadnet_app::input::from_form::<PackageRequest>(q.as_bytes()).unwrap();
+    let pkg = api
+        .app
+        .create_package(&s, form("name=Home+10&price=1500&download_rate=10M&upload_rate=5M&duration=30d&active=on"))
+        .await
+        .unwrap();
+    assert_eq!((pkg.price.minor(), pkg.active), (150_000, true));
+    let free = api
+        .app
+        .create_package(&s, form("name=Trial&price=0&free=on&download_rate=1M&upload_rate=1M&duration=1h"))
+        .await
+        .unwrap();
+    assert_eq!(free.price.minor(), 0);
+    let broadnet_app::AppError::Validation(e) = api
+        .app
+        .create_package(&s, form("name=X&price=0&download_rate=1M&upload_rate=1M&duration=1h"))
+        .await
+        .unwrap_err()
+    else {
+        panic!()
+    };
+    let json_refusal = api
+        .call(
+            "POST",
+            "/api/packages",
+            Some(json!({"name": "X", "price": 0, "download_rate": "1M", "upload_rate": "1M", "duration": "1h"})),
+        )
+        .await;
+    assert_eq!(json!(e), json_refusal.body["error"]["fields"], "the same messages either way");
+
+    let form = |q: &str| broadnet_app::input::from_form::<CustomerRequest>(q.as_bytes()).unwrap();
+    let q = format!(
+        "full_name=Jane+Wanjiru&username=jane&phone=0712345678&customer_type=pppoe&package_id={}&email=&notes=",
+        pkg.id
+    );
+    let c = api.app.create_customer(&s, form(&q)).await.unwrap();
+    assert_eq!((c.package_id, c.email.as_deref(), c.notes.as_deref()), (Some(pkg.id), None, None));
+    // In an update, an empty field clears it and an absent one is left alone.
+    let c = api.app.update_customer(&s, c.id, form("package_id=&location=Kisumu")).await.unwrap();
+    assert_eq!((c.package_id, c.location.as_deref(), c.full_name.as_str()), (None, Some("Kisumu"), "Jane Wanjiru"));
+    let broadnet_app::AppError::Validation(e) =
+        api.app.update_customer(&s, c.id, form("phone=&package_id=x&colour=red")).await.unwrap_err()
+    else {
+        panic!()
+    };
+    assert_eq!(e["phone"], ["cannot be empty"]);
+    assert_eq!(e["package_id"], ["must be a whole number"]);
+    assert_eq!(e["colour"], ["is not a known field"]);
+    api.finish().await;
+}
+
 #[tokio::test]
 async fn validation_errors_are_422_with_field_messages_and_change_nothing() {
     let api = Api::start().await;
@@ -633,7 +693,10 @@ async fn secrets_are_write_only_and_encrypted_at_rest() {
     let stored = api.app.store.get_settings("mpesa").await.unwrap();
     let key = stored.iter().find(|s| s.key == "consumer_key").unwrap();
     assert!(key.secret && key.value.starts_with("enc:v1:") && !key.value.contains("ck-123456"), "{key:?}");
-    assert_eq!(api.app.setting("mpesa", "consumer_key").await.unwrap().as_deref(), Some("ck-123456"));
+    assert_eq!(
+        api.app.setting(broadnet_app::settings::SettingKey::MpesaConsumerKey).await.unwrap().as_deref(),
+        Some("ck-123456")
+    );
 
     let r = api
         .call("PUT", "/api/settings/mpesa", Some(json!({"env": "moon", "callback_url": "not a url", "colour": "red"})))
@@ -643,7 +706,7 @@ async fn secrets_are_write_only_and_encrypted_at_rest() {
         assert!(r.body["error"]["fields"][f].is_array(), "{f}: {}", r.body);
     }
     assert_eq!(
-        api.app.setting("mpesa", "env").await.unwrap().as_deref(),
+        api.app.setting(broadnet_app::settings::SettingKey::MpesaEnv).await.unwrap().as_deref(),
         Some("sandbox"),
         "refused write changed nothing"
     );
@@ -982,7 +1045,10 @@ async fn secrets_move_from_the_jwt_derived_key_to_encryption_key() {
     let clock = Arc::new(FixedClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap()));
     let dyn_store: DynStore = Arc::new(api.store.clone());
     let app = server::build_app(&cfg, dyn_store, clock);
-    assert_eq!(app.setting("mpesa", "passkey").await.unwrap().as_deref(), Some("bfb279f9aa9bdbcf"));
+    assert_eq!(
+        app.setting(broadnet_app::settings::SettingKey::MpesaPasskey).await.unwrap().as_deref(),
+        Some("bfb279f9aa9bdbcf")
+    );
     assert_eq!(app.reencrypt_secrets().await.unwrap(), 1);
     assert_eq!(app.reencrypt_secrets().await.unwrap(), 0, "once");
     let raw = api.store.get_settings("mpesa").await.unwrap().into_iter().find(|s| s.key == "passkey").unwrap();
@@ -1368,6 +1434,9 @@ async fn a_new_customer_has_no_access_until_paid_or_explicitly_activated_with_a_
         (r.body["status"].as_str(), r.body["expires_at"].as_str()),
         (Some("active"), Some("2026-12-02T09:00:00Z"))
     );
+    // Clearing the expiry of an active customer would be free access for ever.
+    let r = api.call("PATCH", &format!("/api/customers/{cid}"), Some(json!({"expires_at": null}))).await;
+    assert!(r.body["error"]["fields"]["expires_at"].is_array(), "{}", r.body);
     let log = api.call("GET", &format!("/api/audit-log?entity_type=customer&entity_id={cid}"), None).await;
     let entry = log.body["items"].as_array().unwrap().iter().find(|e| e["action"] == "customer.activate").cloned();
     let entry = entry.unwrap_or_else(|| panic!("no customer.activate entry: {}", log.body));

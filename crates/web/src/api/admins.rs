@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use broadnet_app::AppError;
-use serde_json::{Value, json};
+use broadnet_app::admins::{AdminPatchRequest, NewAdminRequest};
+use broadnet_store::Admin;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -16,28 +16,36 @@ pub fn router() -> Router<AppState> {
         .route("/admins/{id}", get(read).patch(update).put(update).delete(remove))
 }
 
-async fn list(State(st): State<AppState>, Auth(s): Auth) -> Result<Json<Value>, WebError> {
-    s.require_superadmin()?;
-    Ok(Json(json!({"items": st.app.store.list_admins().await?})))
+/// `{"items": [...]}`.
+#[derive(serde::Serialize)]
+struct Items {
+    items: Vec<Admin>,
 }
 
-async fn create(State(st): State<AppState>, Auth(s): Auth, JsonBody(body): JsonBody) -> Result<Response, WebError> {
-    let a = st.app.create_admin(&s, body).await?;
-    Ok((StatusCode::CREATED, Json(json!(a))).into_response())
+async fn list(State(st): State<AppState>, Auth(s): Auth) -> Result<Json<Items>, WebError> {
+    Ok(Json(Items { items: st.app.list_admins(&s).await? }))
 }
 
-async fn read(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>) -> Result<Json<Value>, WebError> {
-    s.require_superadmin()?;
-    Ok(Json(json!(st.app.store.get_admin(id).await.map_err(AppError::from_store("admin"))?)))
+async fn create(
+    State(st): State<AppState>,
+    Auth(s): Auth,
+    JsonBody(req): JsonBody<NewAdminRequest>,
+) -> Result<Response, WebError> {
+    let a = st.app.create_admin(&s, req).await?;
+    Ok((StatusCode::CREATED, Json(a)).into_response())
+}
+
+async fn read(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>) -> Result<Json<Admin>, WebError> {
+    Ok(Json(st.app.get_admin(&s, id).await?))
 }
 
 async fn update(
     State(st): State<AppState>,
     Auth(s): Auth,
     Path(id): Path<i64>,
-    JsonBody(body): JsonBody,
-) -> Result<Json<Value>, WebError> {
-    Ok(Json(json!(st.app.update_admin(&s, id, body).await?)))
+    JsonBody(req): JsonBody<AdminPatchRequest>,
+) -> Result<Json<Admin>, WebError> {
+    Ok(Json(st.app.update_admin(&s, id, req).await?))
 }
 
 async fn remove(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>) -> Result<StatusCode, WebError> {

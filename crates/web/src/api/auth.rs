@@ -9,11 +9,37 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use broadnet_app::AppError;
-use serde_json::json;
+use broadnet_app::input::Input;
+use broadnet_store::Admin;
+use chrono::{DateTime, Utc};
 use std::sync::atomic::Ordering;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/auth/login", post(login)).route("/auth/logout", post(logout)).route("/auth/me", get(me))
+}
+
+/// `{"username": …, "password": …}`; other fields are ignored.
+#[derive(serde::Deserialize)]
+struct LoginRequest {
+    #[serde(default)]
+    username: Input,
+    #[serde(default)]
+    password: Input,
+}
+
+/// A successful login: the token also comes as the session cookie.
+#[derive(serde::Serialize)]
+struct LoggedIn {
+    token: String,
+    token_type: &'static str,
+    expires_at: DateTime<Utc>,
+    admin: Admin,
+}
+
+#[derive(serde::Serialize)]
+struct Me {
+    admin: Admin,
+    session_expires_at: DateTime<Utc>,
 }
 
 fn cookie(st: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
@@ -27,10 +53,14 @@ fn cookie(st: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
 async fn login(
     State(st): State<AppState>,
     ClientIp(ip): ClientIp,
-    JsonBody(body): JsonBody,
+    JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Response, WebError> {
-    let field = |k: &str| body.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-    let (username, password) = (field("username"), field("password"));
+    // Only strings count; anything else is as good as missing.
+    let field = |v: Input| match v {
+        Input::Text(s) => s,
+        _ => String::new(),
+    };
+    let (username, password) = (field(body.username), field(body.password));
     let mut missing = broadnet_app::FieldErrors::new();
     for (k, v) in [("username", &username), ("password", &password)] {
         if v.is_empty() {
@@ -52,7 +82,7 @@ async fn login(
     st.metrics.logins_ok.fetch_add(1, Ordering::Relaxed);
     let max_age = (out.expires_at - st.app.now()).num_seconds().max(0);
     let mut resp =
-        Json(json!({"token": out.token, "token_type": "Bearer", "expires_at": out.expires_at, "admin": out.admin}))
+        Json(LoggedIn { token: out.token.clone(), token_type: "Bearer", expires_at: out.expires_at, admin: out.admin })
             .into_response();
     if let Some(c) = cookie(&st, &out.token, max_age) {
         resp.headers_mut().insert(SET_COOKIE, c);
@@ -69,6 +99,6 @@ async fn logout(State(st): State<AppState>, Auth(s): Auth) -> Result<Response, W
     Ok(resp)
 }
 
-async fn me(Auth(s): Auth) -> Json<serde_json::Value> {
-    Json(json!({"admin": s.admin, "session_expires_at": s.expires_at}))
+async fn me(Auth(s): Auth) -> Json<Me> {
+    Json(Me { admin: s.admin, session_expires_at: s.expires_at })
 }

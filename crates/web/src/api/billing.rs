@@ -8,9 +8,8 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use broadnet_app::billing::{ActivateRequest, AssignRequest, AssignResult, UnmatchedListRequest};
-use broadnet_app::{AppError, customers::customer_json};
+use broadnet_app::customers::CustomerView;
 use broadnet_store::{Page, UnmatchedPayment};
-use serde::de::DeserializeOwned;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -20,21 +19,14 @@ pub fn router() -> Router<AppState> {
         .route("/payments/unmatched/{id}/assign", post(assign))
 }
 
-/// A JSON body as a typed request; a field of the wrong type or an unknown field is
-/// a 422 that names it.
-pub(crate) fn typed<T: DeserializeOwned>(body: serde_json::Value) -> Result<T, WebError> {
-    serde_json::from_value(body).map_err(|e| AppError::field("body", e.to_string()).into())
-}
-
 async fn activate(
     State(st): State<AppState>,
     Auth(s): Auth,
     Path(id): Path<i64>,
-    JsonBody(body): JsonBody,
-) -> Result<Json<serde_json::Value>, WebError> {
-    let req: ActivateRequest = typed(body)?;
+    JsonBody(req): JsonBody<ActivateRequest>,
+) -> Result<Json<CustomerView>, WebError> {
     let c = st.app.activate_customer(&s, id, &req).await?;
-    Ok(Json(customer_json(&c, true)))
+    Ok(Json(CustomerView::new(c, true)))
 }
 
 async fn list(
@@ -66,8 +58,7 @@ async fn assign(
     State(st): State<AppState>,
     Auth(s): Auth,
     Path(id): Path<i64>,
-    JsonBody(body): JsonBody,
+    JsonBody(req): JsonBody<AssignRequest>,
 ) -> Result<Json<AssignResult>, WebError> {
-    let req: AssignRequest = typed(body)?;
     Ok(Json(st.app.assign_unmatched(&s, id, &req).await?))
 }

@@ -7,9 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use broadnet_app::AppError;
-use broadnet_app::packages::package_json;
-use serde_json::{Value, json};
+use broadnet_app::packages::{PackageRequest, PackageView};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -17,28 +15,36 @@ pub fn router() -> Router<AppState> {
         .route("/packages/{id}", get(read).put(update).delete(remove))
 }
 
-async fn list(State(st): State<AppState>, Auth(_s): Auth) -> Result<Json<Value>, WebError> {
-    let items: Vec<Value> = st.app.store.list_packages().await?.iter().map(package_json).collect();
-    Ok(Json(json!({"items": items})))
+/// `{"items": [...]}`.
+#[derive(serde::Serialize)]
+struct Items<T> {
+    items: Vec<T>,
 }
 
-async fn create(State(st): State<AppState>, Auth(s): Auth, JsonBody(body): JsonBody) -> Result<Response, WebError> {
-    let p = st.app.create_package(&s, body).await?;
-    Ok((StatusCode::CREATED, Json(package_json(&p))).into_response())
+async fn list(State(st): State<AppState>, Auth(_s): Auth) -> Result<Json<Items<PackageView>>, WebError> {
+    Ok(Json(Items { items: st.app.list_packages().await? }))
 }
 
-async fn read(State(st): State<AppState>, Auth(_s): Auth, Path(id): Path<i64>) -> Result<Json<Value>, WebError> {
-    let p = st.app.store.get_package(id).await.map_err(AppError::from_store("package"))?;
-    Ok(Json(package_json(&p)))
+async fn create(
+    State(st): State<AppState>,
+    Auth(s): Auth,
+    JsonBody(req): JsonBody<PackageRequest>,
+) -> Result<Response, WebError> {
+    let p = st.app.create_package(&s, req).await?;
+    Ok((StatusCode::CREATED, Json(PackageView::from(&p))).into_response())
+}
+
+async fn read(State(st): State<AppState>, Auth(_s): Auth, Path(id): Path<i64>) -> Result<Json<PackageView>, WebError> {
+    Ok(Json(st.app.get_package(id).await?))
 }
 
 async fn update(
     State(st): State<AppState>,
     Auth(s): Auth,
     Path(id): Path<i64>,
-    JsonBody(body): JsonBody,
-) -> Result<Json<Value>, WebError> {
-    Ok(Json(package_json(&st.app.update_package(&s, id, body).await?)))
+    JsonBody(req): JsonBody<PackageRequest>,
+) -> Result<Json<PackageView>, WebError> {
+    Ok(Json(PackageView::from(&st.app.update_package(&s, id, req).await?)))
 }
 
 async fn remove(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>) -> Result<StatusCode, WebError> {

@@ -1,14 +1,21 @@
-//! Payment provider callbacks. They carry no credentials (Daraja signs nothing), so
-//! they are trusted only as far as they match a payment we started.
+//! `/api/payments`: collecting (prompts, cash), the list and detail, invoices, and the
+//! provider callbacks. Callbacks carry no credentials (Daraja signs nothing), so they
+//! are trusted only as far as they match a payment we started.
 
-use crate::extract::{Auth, ClientIp, JsonBody};
+use crate::extract::{Auth, ClientIp, JsonBody, RawJson};
 use crate::{AppState, WebError};
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use broadnet_app::collect::AirtelAck;
-use broadnet_app::payments::{CallbackPath, DarajaAck};
-use serde_json::Value;
+use broadnet_app::airtel_callbacks::AirtelAck;
+use broadnet_app::callbacks::CallbackPath;
+use broadnet_app::collect::{
+    C2bRegistration, CashPayment, CashReceipt, InitiatePayment, PaymentDetail, PaymentListQuery, PaymentPrompt,
+};
+use broadnet_app::gateway::CallbackUrls;
+use broadnet_app::mpesa_callbacks::{C2bValidation, DarajaAck};
+use broadnet_app::notify::NotificationListQuery;
+use broadnet_store::{Page, Payment};
 
 /// A provider callback is a few hundred bytes; anything near this is not one.
 const CALLBACK_BODY_LIMIT: usize = 64 * 1024;
@@ -37,20 +44,20 @@ pub fn router() -> Router<AppState> {
 async fn mpesa_callback(
     State(st): State<AppState>,
     ClientIp(ip): ClientIp,
-    JsonBody(body): JsonBody,
+    RawJson(body): RawJson,
 ) -> Result<Json<DarajaAck>, WebError> {
     tracing::info!(%ip, "M-Pesa callback (plain path)");
-    Ok(Json(st.app.mpesa_stk_callback_plain(body).await?))
+    Ok(Json(st.app.mpesa_stk_callback_plain(&body).await?))
 }
 
 async fn mpesa_callback_at(
     State(st): State<AppState>,
     ClientIp(ip): ClientIp,
     Path(token): Path<String>,
-    JsonBody(body): JsonBody,
+    RawJson(body): RawJson,
 ) -> Result<Json<DarajaAck>, WebError> {
     tracing::info!(%ip, "M-Pesa callback");
-    Ok(Json(st.app.mpesa_stk_callback_at(&token, body).await?))
+    Ok(Json(st.app.mpesa_stk_callback_at(&token, &body).await?))
 }
 
 async fn airtel_callback(
@@ -79,39 +86,43 @@ async fn airtel_callback_at(
 async fn c2b_validate(
     State(st): State<AppState>,
     Path(token): Path<String>,
-    JsonBody(body): JsonBody,
-) -> Result<Json<Value>, WebError> {
-    Ok(Json(st.app.mpesa_c2b_validate(&token, body).await?))
+    RawJson(body): RawJson,
+) -> Result<Json<C2bValidation>, WebError> {
+    Ok(Json(st.app.mpesa_c2b_validate(&token, &body).await?))
 }
 
 async fn c2b_confirm(
     State(st): State<AppState>,
     Path(token): Path<String>,
-    JsonBody(body): JsonBody,
-) -> Result<Json<Value>, WebError> {
-    Ok(Json(st.app.mpesa_c2b_confirm(&token, body).await?))
+    RawJson(body): RawJson,
+) -> Result<Json<DarajaAck>, WebError> {
+    Ok(Json(st.app.mpesa_c2b_confirm(&token, &body).await?))
 }
 
 /// The callback URLs to give Safaricom and Airtel.
-async fn callback_urls(State(st): State<AppState>, Auth(s): Auth) -> Result<Json<Value>, WebError> {
+async fn callback_urls(State(st): State<AppState>, Auth(s): Auth) -> Result<Json<CallbackUrls>, WebError> {
     // They carry the path secret that authenticates callbacks.
     s.require_superadmin()?;
     Ok(Json(st.app.callback_urls().await?))
 }
 
-async fn register_c2b(State(st): State<AppState>, Auth(s): Auth) -> Result<Json<Value>, WebError> {
+async fn register_c2b(State(st): State<AppState>, Auth(s): Auth) -> Result<Json<C2bRegistration>, WebError> {
     Ok(Json(st.app.register_c2b_urls(&s).await?))
 }
 
 async fn initiate(
     State(st): State<AppState>,
     Auth(s): Auth,
-    JsonBody(body): JsonBody,
-) -> Result<(axum::http::StatusCode, Json<Value>), WebError> {
-    Ok((axum::http::StatusCode::CREATED, Json(st.app.initiate_payment(&s, body).await?)))
+    JsonBody(req): JsonBody<InitiatePayment>,
+) -> Result<(axum::http::StatusCode, Json<PaymentPrompt>), WebError> {
+    Ok((axum::http::StatusCode::CREATED, Json(st.app.initiate_payment(&s, req).await?)))
 }
 
-async fn detail(State(st): State<AppState>, Auth(_s): Auth, Path(id): Path<i64>) -> Result<Json<Value>, WebError> {
+async fn detail(
+    State(st): State<AppState>,
+    Auth(_s): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<PaymentDetail>, WebError> {
     Ok(Json(st.app.get_payment_detail(id).await?))
 }
 
@@ -140,22 +151,20 @@ async fn notifications(
     Auth(s): Auth,
     p: super::Params,
 ) -> Result<Json<broadnet_store::Page<broadnet_store::OutboxItem>>, WebError> {
-    let params: std::collections::BTreeMap<String, String> = p.0.into_iter().collect();
-    Ok(Json(st.app.list_notifications(&s, &params).await?))
+    Ok(Json(st.app.list_notifications(&s, &NotificationListQuery::from_pairs(p.0)).await?))
 }
 
-async fn list(State(st): State<AppState>, Auth(_s): Auth, p: super::Params) -> Result<Json<Value>, WebError> {
-    let params: std::collections::BTreeMap<String, String> = p.0.into_iter().collect();
-    Ok(Json(st.app.list_payments(&params).await?))
+async fn list(State(st): State<AppState>, Auth(_s): Auth, p: super::Params) -> Result<Json<Page<Payment>>, WebError> {
+    Ok(Json(st.app.list_payments(&PaymentListQuery::from_pairs(p.0)).await?))
 }
 
 async fn cash(
     State(st): State<AppState>,
     Auth(s): Auth,
     Path(id): Path<i64>,
-    JsonBody(body): JsonBody,
-) -> Result<(axum::http::StatusCode, Json<Value>), WebError> {
-    Ok((axum::http::StatusCode::CREATED, Json(st.app.record_cash_payment(&s, id, body).await?)))
+    JsonBody(req): JsonBody<CashPayment>,
+) -> Result<(axum::http::StatusCode, Json<CashReceipt>), WebError> {
+    Ok((axum::http::StatusCode::CREATED, Json(st.app.record_cash_payment(&s, id, req).await?)))
 }
 
 /// An invoice number as a file name: invoices numbered before prefixes were checked

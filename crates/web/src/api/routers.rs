@@ -8,7 +8,9 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::Value;
+use broadnet_app::routers::{
+    ConfigureStarted, CreateRouter, HealthCheck, ProvisionCommand, RouterList, RouterPatchRequest, RouterView,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -20,19 +22,19 @@ pub fn router() -> Router<AppState> {
         .route("/routers/{id}/health", post(health))
 }
 
-async fn list(State(st): State<AppState>, Auth(_s): Auth) -> Result<Json<Value>, WebError> {
+async fn list(State(st): State<AppState>, Auth(_s): Auth) -> Result<Json<RouterList>, WebError> {
     Ok(Json(st.app.list_routers().await?))
 }
 
 async fn create(
     State(st): State<AppState>,
     Auth(s): Auth,
-    JsonBody(body): JsonBody,
-) -> Result<(StatusCode, Json<Value>), WebError> {
-    Ok((StatusCode::CREATED, Json(st.app.create_router(&s, body).await?)))
+    JsonBody(req): JsonBody<CreateRouter>,
+) -> Result<(StatusCode, Json<RouterView>), WebError> {
+    Ok((StatusCode::CREATED, Json(st.app.create_router(&s, req).await?)))
 }
 
-async fn read(State(st): State<AppState>, Auth(_s): Auth, Path(id): Path<i64>) -> Result<Json<Value>, WebError> {
+async fn read(State(st): State<AppState>, Auth(_s): Auth, Path(id): Path<i64>) -> Result<Json<RouterView>, WebError> {
     Ok(Json(st.app.get_router(id).await?))
 }
 
@@ -40,9 +42,9 @@ async fn update(
     State(st): State<AppState>,
     Auth(s): Auth,
     Path(id): Path<i64>,
-    JsonBody(body): JsonBody,
-) -> Result<Json<Value>, WebError> {
-    Ok(Json(st.app.update_router(&s, id, body).await?))
+    JsonBody(req): JsonBody<RouterPatchRequest>,
+) -> Result<Json<RouterView>, WebError> {
+    Ok(Json(st.app.update_router(&s, id, req).await?))
 }
 
 async fn remove(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>) -> Result<StatusCode, WebError> {
@@ -50,7 +52,11 @@ async fn remove(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>) 
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn command(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>) -> Result<Json<Value>, WebError> {
+async fn command(
+    State(st): State<AppState>,
+    Auth(s): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<ProvisionCommand>, WebError> {
     Ok(Json(st.app.provision_command(&s, id).await?))
 }
 
@@ -58,11 +64,11 @@ async fn configure(
     State(st): State<AppState>,
     Auth(s): Auth,
     Path(id): Path<i64>,
-) -> Result<(StatusCode, Json<Value>), WebError> {
+) -> Result<(StatusCode, Json<ConfigureStarted>), WebError> {
     Ok((StatusCode::ACCEPTED, Json(st.app.configure_router(&s, id).await?)))
 }
 
-async fn health(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>) -> Result<Json<Value>, WebError> {
+async fn health(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>) -> Result<Json<HealthCheck>, WebError> {
     s.require_write()?;
     Ok(Json(st.app.router_health(id).await?))
 }

@@ -7,8 +7,8 @@ use crate::{AppState, WebError};
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::Value;
-use std::collections::BTreeMap;
+use broadnet_app::sessions::{AuthLogQuery, CustomerDisconnect, NasOutcome, SessionListQuery};
+use broadnet_store::{Page, PostAuth, RadSession};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -19,19 +19,19 @@ pub fn router() -> Router<AppState> {
         .route("/radius/freeradius-setup.sh", get(freeradius_setup))
 }
 
-fn params(p: Params) -> BTreeMap<String, String> {
-    p.0.into_iter().collect()
+async fn list(State(st): State<AppState>, Auth(_s): Auth, p: Params) -> Result<Json<Page<RadSession>>, WebError> {
+    Ok(Json(st.app.list_sessions(&SessionListQuery::from_pairs(p.0)).await?))
 }
 
-async fn list(State(st): State<AppState>, Auth(_s): Auth, p: Params) -> Result<Json<Value>, WebError> {
-    Ok(Json(st.app.list_sessions(&params(p)).await?))
+async fn auth_log(State(st): State<AppState>, Auth(_s): Auth, p: Params) -> Result<Json<Page<PostAuth>>, WebError> {
+    Ok(Json(st.app.auth_log(&AuthLogQuery::from_pairs(p.0)).await?))
 }
 
-async fn auth_log(State(st): State<AppState>, Auth(_s): Auth, p: Params) -> Result<Json<Value>, WebError> {
-    Ok(Json(st.app.auth_log(&params(p)).await?))
-}
-
-async fn disconnect(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>) -> Result<Json<Value>, WebError> {
+async fn disconnect(
+    State(st): State<AppState>,
+    Auth(s): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<NasOutcome>, WebError> {
     Ok(Json(st.app.disconnect_session(&s, id).await?))
 }
 
@@ -39,7 +39,7 @@ async fn disconnect_customer(
     State(st): State<AppState>,
     Auth(s): Auth,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, WebError> {
+) -> Result<Json<CustomerDisconnect>, WebError> {
     Ok(Json(st.app.disconnect_customer(&s, id).await?))
 }
 

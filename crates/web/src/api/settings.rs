@@ -5,23 +5,26 @@ use crate::{AppState, WebError};
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use broadnet_app::settings::REGISTRY;
-use serde_json::{Value, json};
+use broadnet_app::settings::{REGISTRY, SettingsUpdate, SettingsView};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/settings", get(categories)).route("/settings/{category}", get(read).put(write).patch(write))
 }
 
-async fn categories(Auth(_s): Auth) -> Json<Value> {
-    let cats: Vec<&str> = REGISTRY.iter().map(|(c, _)| *c).collect();
-    Json(json!({"categories": cats}))
+#[derive(serde::Serialize)]
+struct Categories {
+    categories: Vec<&'static str>,
+}
+
+async fn categories(Auth(_s): Auth) -> Json<Categories> {
+    Json(Categories { categories: REGISTRY.iter().map(|(c, _)| *c).collect() })
 }
 
 async fn read(
     State(st): State<AppState>,
     Auth(_s): Auth,
     Path(category): Path<String>,
-) -> Result<Json<Value>, WebError> {
+) -> Result<Json<SettingsView>, WebError> {
     Ok(Json(st.app.read_settings(&category).await?))
 }
 
@@ -29,7 +32,7 @@ async fn write(
     State(st): State<AppState>,
     Auth(s): Auth,
     Path(category): Path<String>,
-    JsonBody(body): JsonBody,
-) -> Result<Json<Value>, WebError> {
-    Ok(Json(st.app.write_settings(&s, &category, body).await?))
+    JsonBody(update): JsonBody<SettingsUpdate>,
+) -> Result<Json<SettingsView>, WebError> {
+    Ok(Json(st.app.write_settings(&s, &category, update).await?))
 }
