@@ -7,7 +7,7 @@ use crate::{App, AppError, AppResult, FieldErrors, Session};
 use broadnet_domain::billing::{LAST_YEAR, Renewal};
 use broadnet_domain::{Money, ParseError};
 use broadnet_store::{
-    AssignOutcome, Assignment, CompleteOutcome, Customer, NewUnmatched, Page, Payment, StoreError, UnmatchedPayment,
+    AssignOutcome, Assignment, CompleteOutcome, Customer, NewUnmatched, Page, Payment, UnmatchedPayment,
     UnmatchedQuery, UnmatchedStatus,
 };
 use chrono::{DateTime, Datelike, Duration, Utc};
@@ -185,29 +185,8 @@ impl App {
         let Some(customer_id) = customer_id else {
             return Err(AppError::Internal("customer_id missing after validation".into()));
         };
-        let customer = match self.store.get_customer(customer_id).await {
-            Ok(c) => c,
-            Err(StoreError::NotFound) => return Err(AppError::field("customer_id", "no such customer")),
-            Err(e) => return Err(e.into()),
-        };
-        let package_id = package_id.or(customer.package_id);
-        match package_id {
-            None => return Err(AppError::field("package_id", "the customer has no package; choose one")),
-            Some(pid) => match self.store.get_package(pid).await {
-                Ok(p) if !p.service_type.serves(customer.customer_type) => {
-                    return Err(AppError::field(
-                        "package_id",
-                        format!(
-                            "package {} is for {} customers, not {}",
-                            p.name, p.service_type, customer.customer_type
-                        ),
-                    ));
-                }
-                Ok(_) => {}
-                Err(StoreError::NotFound) => return Err(AppError::field("package_id", "no such package")),
-                Err(e) => return Err(e.into()),
-            },
-        }
+        let (customer, package) = self.payer(customer_id, package_id).await?;
+        let package_id = Some(package.id);
         let assignment = Assignment { unmatched_id: id, customer_id, package_id, note };
         let outcome = self
             .store

@@ -58,6 +58,38 @@ fn provider_error(e: &ProviderError) -> (String, String) {
 }
 
 impl App {
+    /// The customer money is for, and the package it buys (theirs unless another is
+    /// named, and one that serves their type), with field errors for the form.
+    pub(crate) async fn payer(
+        &self,
+        customer_id: i64,
+        package_id: Option<i64>,
+    ) -> AppResult<(broadnet_store::Customer, broadnet_store::Package)> {
+        let customer = match self.store.get_customer(customer_id).await {
+            Ok(c) => c,
+            Err(StoreError::NotFound) => return Err(AppError::field("customer_id", "no such customer")),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(package_id) = package_id.or(customer.package_id) else {
+            return Err(AppError::field("package_id", "the customer has no package; choose one"));
+        };
+        let package = match self.store.get_package(package_id).await {
+            Ok(p) => p,
+            Err(StoreError::NotFound) => return Err(AppError::field("package_id", "no such package")),
+            Err(e) => return Err(e.into()),
+        };
+        if !package.service_type.serves(customer.customer_type) {
+            let why = format!(
+                "package {} is for {} customers, not {}",
+                package.name, package.service_type, customer.customer_type
+            );
+            return Err(AppError::field("package_id", why));
+        }
+        Ok((customer, package))
+    }
+}
+
+impl App {
     /// "Collect Payment": sends the active provider's prompt to the customer's phone.
     /// The payment is stored as pending before the provider is called, so a crash or a
     /// timeout leaves a record that reconciliation settles.
@@ -73,19 +105,7 @@ impl App {
         let Some(customer_id) = customer_id else {
             return Err(AppError::Internal("customer_id missing after validation".into()));
         };
-        let customer = match self.store.get_customer(customer_id).await {
-            Ok(c) => c,
-            Err(StoreError::NotFound) => return Err(AppError::field("customer_id", "no such customer")),
-            Err(e) => return Err(e.into()),
-        };
-        let Some(package_id) = package_id.or(customer.package_id) else {
-            return Err(AppError::field("package_id", "the customer has no package; choose one"));
-        };
-        let package = match self.store.get_package(package_id).await {
-            Ok(p) => p,
-            Err(StoreError::NotFound) => return Err(AppError::field("package_id", "no such package")),
-            Err(e) => return Err(e.into()),
-        };
+        let (customer, package) = self.payer(customer_id, package_id).await?;
         // Another amount is allowed (rule 6): k × the price renews k periods, and
         // anything left over is kept as credit.
         let amount = amount.unwrap_or(package.price);

@@ -336,6 +336,27 @@ pub(crate) fn page_of(page: u64, per_page: u64) -> (u64, u64) {
     (page.clamp(1, broadnet_store::MAX_PAGE), per_page)
 }
 
+/// One page of an ordered query (see [`page_of`]), each row made a record by `record`,
+/// with the total the query matches.
+pub(crate) async fn fetch_page<E, R>(
+    conn: &DatabaseConnection,
+    ordered: sea_orm::Select<E>,
+    page: u64,
+    per_page: u64,
+    record: impl Fn(E::Model) -> StoreResult<R>,
+) -> StoreResult<broadnet_store::Page<R>>
+where
+    E: sea_orm::EntityTrait,
+    E::Model: Sync,
+{
+    use sea_orm::PaginatorTrait;
+    let (page, per_page) = page_of(page, per_page);
+    let total = ordered.clone().count(conn).await.map_err(db_err)?;
+    let rows = ordered.paginate(conn, per_page).fetch_page(page - 1).await.map_err(db_err)?;
+    let items = rows.into_iter().map(record).collect::<StoreResult<Vec<_>>>()?;
+    Ok(broadnet_store::Page { items, total, page, per_page })
+}
+
 pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Backend(format!("unexpected {what} in database: {value:?}"))
 }

@@ -9,9 +9,7 @@ use broadnet_store::{
 };
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 pub(crate) fn to_record(m: outbox::Model) -> StoreResult<OutboxItem> {
     Ok(OutboxItem {
@@ -136,16 +134,7 @@ impl OutboxRepo for SqlStore {
         if let Some(s) = &q.status {
             cond = cond.add(outbox::Column::Status.eq(s.as_str()));
         }
-        let find = outbox::Entity::find().filter(cond);
-        let (page, per_page) = crate::page_of(q.page, q.per_page);
-        let total = find.clone().count(&self.read).await.map_err(db_err)?;
-        let rows = find
-            .order_by_desc(outbox::Column::Id)
-            .paginate(&self.read, per_page)
-            .fetch_page(page - 1)
-            .await
-            .map_err(db_err)?;
-        let items = rows.into_iter().map(to_record).collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page { items, total, page, per_page })
+        let find = outbox::Entity::find().filter(cond).order_by_desc(outbox::Column::Id);
+        crate::fetch_page(&self.read, find, q.page, q.per_page, to_record).await
     }
 }

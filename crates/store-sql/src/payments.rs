@@ -412,17 +412,8 @@ impl PaymentRepo for SqlStore {
         if let Some(p) = q.provider {
             find = find.filter(payment::Column::Provider.eq(p.as_str()));
         }
-        let (page, per_page) = crate::page_of(q.page, q.per_page);
-        let total = find.clone().count(&self.read).await.map_err(db_err)?;
-        let rows = find
-            .order_by_desc(payment::Column::CreatedAt)
-            .order_by_desc(payment::Column::Id)
-            .paginate(&self.read, per_page)
-            .fetch_page(page - 1)
-            .await
-            .map_err(db_err)?;
-        let items = rows.into_iter().map(to_record).collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page { items, total, page, per_page })
+        let find = find.order_by_desc(payment::Column::CreatedAt).order_by_desc(payment::Column::Id);
+        crate::fetch_page(&self.read, find, q.page, q.per_page, to_record).await
     }
 
     async fn complete_payment(&self, c: Completion) -> StoreResult<CompleteOutcome> {

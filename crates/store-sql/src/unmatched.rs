@@ -12,8 +12,7 @@ use broadnet_store::{
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 
 fn to_record(m: unmatched::Model) -> StoreResult<UnmatchedPayment> {
@@ -204,17 +203,8 @@ impl UnmatchedRepo for SqlStore {
         if let Some(s) = q.status {
             find = find.filter(unmatched::Column::Status.eq(s.as_str()));
         }
-        let (page, per_page) = crate::page_of(q.page, q.per_page);
-        let total = find.clone().count(&self.read).await.map_err(db_err)?;
-        let rows = find
-            .order_by_desc(unmatched::Column::CreatedAt)
-            .order_by_desc(unmatched::Column::Id)
-            .paginate(&self.read, per_page)
-            .fetch_page(page - 1)
-            .await
-            .map_err(db_err)?;
-        let items = rows.into_iter().map(to_record).collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page { items, total, page, per_page })
+        let find = find.order_by_desc(unmatched::Column::CreatedAt).order_by_desc(unmatched::Column::Id);
+        crate::fetch_page(&self.read, find, q.page, q.per_page, to_record).await
     }
 
     async fn assign_unmatched(&self, actor: &Actor, a: Assignment) -> StoreResult<AssignOutcome> {
