@@ -398,7 +398,7 @@ impl App {
 
 /// The checkout key of a C2B payment row.
 pub(crate) fn c2b_key(trans_id: &str) -> String {
-    format!("C2B-{trans_id}")
+    format!("{}{trans_id}", broadnet_domain::PaymentChannel::PAYBILL_KEY_PREFIX)
 }
 
 /// What Daraja expects back from a callback (`{"ResultCode": 0, "ResultDesc": "Accepted"}`):

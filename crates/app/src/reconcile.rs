@@ -68,7 +68,11 @@ impl App {
     async fn reconcile_mpesa(&self, payment: &Payment) -> AppResult<()> {
         // A paybill confirmation recorded just before a crash: the money moved (that is
         // what a confirmation says), so it is applied.
-        if let Some(trans) = payment.checkout_request_id.as_deref().and_then(|c| c.strip_prefix("C2B-")) {
+        if let Some(trans) = payment
+            .checkout_request_id
+            .as_deref()
+            .and_then(|c| c.strip_prefix(broadnet_domain::PaymentChannel::PAYBILL_KEY_PREFIX))
+        {
             let evidence = Evidence::query(json!({"c2b_recovered": trans}));
             return self
                 .complete_from_provider(

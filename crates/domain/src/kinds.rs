@@ -92,6 +92,34 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// How money arrived, for revenue by channel: an STK prompt, a paybill (C2B)
+    /// payment, an Airtel prompt, cash at the counter, or a voucher.
+    PaymentChannel { Stk => "stk", Paybill => "paybill", Airtel => "airtel", Cash => "cash", Voucher => "voucher" }
+);
+
+impl PaymentChannel {
+    /// The key a paybill payment's row carries instead of an STK CheckoutRequestID.
+    pub const PAYBILL_KEY_PREFIX: &'static str = "C2B-";
+
+    /// The channel of a payment from its provider and its provider key: M-Pesa money is
+    /// paybill when its key is a C2B transaction (or it came from the unmatched queue,
+    /// which paybill money mostly fills), else an STK prompt.
+    pub fn of(provider: PaymentProvider, checkout_request_id: Option<&str>) -> PaymentChannel {
+        match provider {
+            PaymentProvider::Mpesa => match checkout_request_id {
+                Some(k) if k.starts_with(Self::PAYBILL_KEY_PREFIX) || k.starts_with("unmatched:") => {
+                    PaymentChannel::Paybill
+                }
+                _ => PaymentChannel::Stk,
+            },
+            PaymentProvider::Airtel => PaymentChannel::Airtel,
+            PaymentProvider::Cash => PaymentChannel::Cash,
+            PaymentProvider::Voucher => PaymentChannel::Voucher,
+        }
+    }
+}
+
 impl Role {
     pub fn can_write(self) -> bool {
         !matches!(self, Role::Viewer)
@@ -127,5 +155,21 @@ mod tests {
         assert!(ServiceType::Pppoe.serves(CustomerType::Pppoe));
         assert!(!ServiceType::Pppoe.serves(CustomerType::Hotspot));
         assert!(!ServiceType::Hotspot.serves(CustomerType::Pppoe));
+    }
+}
+
+#[cfg(test)]
+mod channel_tests {
+    use super::*;
+
+    #[test]
+    fn a_payment_says_its_channel() {
+        use PaymentProvider::*;
+        assert_eq!(PaymentChannel::of(Mpesa, Some("ws_CO_123")), PaymentChannel::Stk);
+        assert_eq!(PaymentChannel::of(Mpesa, Some("C2B-RKL51ZDR4F")), PaymentChannel::Paybill);
+        assert_eq!(PaymentChannel::of(Mpesa, Some("unmatched:7")), PaymentChannel::Paybill);
+        assert_eq!(PaymentChannel::of(Airtel, Some("BN1")), PaymentChannel::Airtel);
+        assert_eq!(PaymentChannel::of(Cash, None), PaymentChannel::Cash);
+        assert_eq!(PaymentChannel::parse("Paybill"), Ok(PaymentChannel::Paybill));
     }
 }

@@ -12,7 +12,9 @@ pub mod rate;
 pub mod username;
 
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use kinds::{CustomerStatus, CustomerType, PaymentProvider, PaymentStatus, Role, RouterState, ServiceType};
+pub use kinds::{
+    CustomerStatus, CustomerType, PaymentChannel, PaymentProvider, PaymentStatus, Role, RouterState, ServiceType,
+};
 pub use money::Money;
 pub use phone::Phone;
 pub use rate::{Burst, Rate, RateLimit, format_duration_minutes, parse_duration_minutes};

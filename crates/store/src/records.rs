@@ -421,6 +421,13 @@ pub struct Payment {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+impl Payment {
+    /// How the money arrived (STK, paybill, Airtel, cash, voucher).
+    pub fn channel(&self) -> broadnet_domain::PaymentChannel {
+        broadnet_domain::PaymentChannel::of(self.provider, self.checkout_request_id.as_deref())
+    }
+}
+
 /// What a provider's success callback (or the status query) tells us.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completion {
