@@ -233,6 +233,24 @@ impl App {
         Ok(Session { admin, jti: claims.jti, expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(now), ip })
     }
 
+    /// The token every state-changing admin-page form carries (`_csrf`).
+    pub fn csrf_token(&self, s: &Session) -> String {
+        self.tokens.csrf(&s.jti)
+    }
+
+    /// Refuses a form whose CSRF token is not this session's (constant-time compare).
+    pub fn check_csrf(&self, s: &Session, sent: &str) -> AppResult<()> {
+        use subtle::ConstantTimeEq;
+        let want = self.tokens.csrf(&s.jti);
+        if bool::from(want.as_bytes().ct_eq(sent.trim().as_bytes())) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "the form has expired or did not come from this site; reload the page and try again",
+            ))
+        }
+    }
+
     pub async fn logout(&self, session: &Session) -> AppResult<()> {
         self.store.revoke_token(&session.jti, session.expires_at).await?;
         let _ = self.store.purge_revoked_tokens(self.now()).await;
