@@ -1,0 +1,16 @@
+//! The admin panel: server-rendered pages (askama templates in `templates/`) that
+//! call the same use cases as the JSON API. Forms work without JavaScript (POST,
+//! then 303); htmx, embedded with the other assets, only enhances them.
+
+mod assets;
+mod auth;
+mod extract;
+mod packages;
+mod render;
+
+use crate::AppState;
+use axum::Router;
+
+pub fn router() -> Router<AppState> {
+    Router::new().merge(assets::router()).merge(auth::router()).merge(packages::router())
+}
