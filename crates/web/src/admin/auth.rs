@@ -2,6 +2,7 @@
 
 use super::extract::{Form, Page, PageError, PublicForm};
 use super::render::{Layout, html};
+use super::urls;
 use crate::AppState;
 use crate::extract::{ClientIp, session_cookie};
 use askama::Template;
@@ -15,7 +16,10 @@ use broadnet_app::AppError;
 use std::sync::atomic::Ordering;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(home)).route("/login", get(login_page).post(login)).route("/logout", post(logout))
+    Router::new()
+        .route(urls::HOME, get(home))
+        .route(urls::LOGIN, get(login_page).post(login))
+        .route(urls::LOGOUT, post(logout))
 }
 
 #[derive(Template)]
@@ -37,7 +41,7 @@ fn safe_next(next: &str) -> String {
     if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
         next.to_string()
     } else {
-        "/".to_string()
+        urls::HOME.to_string()
     }
 }
 
@@ -86,7 +90,7 @@ pub struct NoFields {}
 
 async fn logout(State(st): State<AppState>, f: Form<NoFields>) -> Result<Response, PageError> {
     st.app.logout(&f.page.session).await?;
-    let mut resp = Redirect::to("/login").into_response();
+    let mut resp = Redirect::to(urls::LOGIN).into_response();
     if let Some(c) = session_cookie(&st, "", 0) {
         resp.headers_mut().insert(SET_COOKIE, c);
     }

@@ -115,14 +115,7 @@ impl From<AppError> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
-            PageError::Login { next } => {
-                let to = if next == "/" || !next.starts_with('/') {
-                    "/login".to_string()
-                } else {
-                    format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>())
-                };
-                Redirect::to(&to).into_response()
-            }
+            PageError::Login { next } => Redirect::to(&super::urls::login_then(&next)).into_response(),
             PageError::App(e) => render::error_page(e),
             PageError::TooLarge => {
                 render::message_page(StatusCode::PAYLOAD_TOO_LARGE, "Too large", "The form sent too much data.")

@@ -7,6 +7,7 @@ mod auth;
 mod extract;
 mod packages;
 mod render;
+mod urls;
 
 use crate::AppState;
 use axum::Router;

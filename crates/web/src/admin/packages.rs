@@ -3,6 +3,7 @@
 
 use super::extract::{Form, Page, PageError};
 use super::render::{Layout, html};
+use super::urls;
 use crate::AppState;
 use askama::Template;
 use axum::Router;
@@ -15,10 +16,10 @@ use broadnet_app::{AppError, FieldErrors};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/packages", get(list).post(create))
-        .route("/packages/new", get(new))
-        .route("/packages/{id}/edit", get(edit).post(update))
-        .route("/packages/{id}/delete", post(remove))
+        .route(urls::PACKAGES, get(list).post(create))
+        .route(urls::PACKAGE_NEW, get(new))
+        .route(urls::PACKAGE_EDIT_ROUTE, get(edit).post(update))
+        .route(urls::PACKAGE_DELETE_ROUTE, post(remove))
 }
 
 #[derive(Template)]
@@ -131,8 +132,8 @@ impl FormPage {
 
     fn action(&self) -> String {
         match self.id {
-            Some(id) => format!("/packages/{id}/edit"),
-            None => "/packages".to_string(),
+            Some(id) => urls::package_edit(id),
+            None => urls::PACKAGES.to_string(),
         }
     }
 }
@@ -192,7 +193,7 @@ fn refused(p: &Page, id: Option<i64>, raw: &[(String, String)], e: AppError) -> 
 
 async fn create(State(st): State<AppState>, f: Form<PackageRequest>) -> Result<Response, PageError> {
     match st.app.create_package(&f.page.session, f.data).await {
-        Ok(_) => Ok(Redirect::to("/packages").into_response()),
+        Ok(_) => Ok(Redirect::to(urls::PACKAGES).into_response()),
         Err(e) => refused(&f.page, None, &f.raw, e),
     }
 }
@@ -203,7 +204,7 @@ async fn update(
     f: Form<PackageRequest>,
 ) -> Result<Response, PageError> {
     match st.app.update_package(&f.page.session, id, f.data).await {
-        Ok(_) => Ok(Redirect::to("/packages").into_response()),
+        Ok(_) => Ok(Redirect::to(urls::PACKAGES).into_response()),
         Err(e) => refused(&f.page, Some(id), &f.raw, e),
     }
 }
@@ -214,5 +215,5 @@ async fn remove(
     f: Form<super::auth::NoFields>,
 ) -> Result<Response, PageError> {
     st.app.delete_package(&f.page.session, id).await?;
-    Ok(Redirect::to("/packages").into_response())
+    Ok(Redirect::to(urls::PACKAGES).into_response())
 }

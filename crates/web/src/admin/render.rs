@@ -1,6 +1,7 @@
 //! What every page shares (the layout's context) and the error pages.
 
 use super::extract::Page;
+use super::urls;
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -10,9 +11,9 @@ use broadnet_app::AppError;
 /// A section whose path is `None` is not built yet: the nav shows it, but not as a
 /// link (never a link to a 404).
 pub const SECTIONS: &[(&str, Option<&str>)] = &[
-    ("Dashboard", Some("/")),
+    ("Dashboard", Some(urls::HOME)),
     ("Customers", None),
-    ("Packages", Some("/packages")),
+    ("Packages", Some(urls::PACKAGES)),
     ("Routers", None),
     ("Payments", None),
     ("Invoices", None),
