@@ -371,6 +371,16 @@ mod tests {
     }
 
     #[test]
+    fn pairs_read_like_a_form_and_the_last_value_wins() {
+        let pairs = [("n", "1"), ("t", "x"), ("n", "2")].map(|(k, v)| (k.to_string(), v.to_string()));
+        let p: Probe = from_pairs(pairs).unwrap();
+        assert_eq!(p.n, Input::Text("2".into()));
+        assert_eq!(p.t, Input::Text("x".into()));
+        let p: Probe = from_pairs([("_csrf".to_string(), "t".to_string())]).unwrap();
+        assert_eq!(p.unknown.names().collect::<Vec<_>>(), ["_csrf"], "a field nobody took out is unknown");
+    }
+
+    #[test]
     fn json_keeps_absent_null_and_types_apart() {
         let p: Probe = serde_json::from_str(r#"{"n": 1500, "b": null, "l": ["a", 2], "x": {"y": 1}}"#).unwrap();
         assert_eq!(p.n, Input::Number(1500.into()));

@@ -44,11 +44,27 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
-        .fallback(|| async { WebError::from(broadnet_app::AppError::NotFound("page")) })
+        .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// A browser asking for a page that does not exist gets a page; everyone else, and
+/// anything under `/api`, the JSON error.
+async fn not_found(req: Request) -> Response {
+    let api = req.uri().path() == "/api" || req.uri().path().starts_with("/api/");
+    let wants_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("text/html"));
+    if wants_html && !api {
+        admin::not_found()
+    } else {
+        WebError::from(broadnet_app::AppError::NotFound("page")).into_response()
+    }
 }
 
 async fn health(State(st): State<AppState>) -> Response {

@@ -423,6 +423,13 @@ async fn pages_redirect_to_login_and_assets_are_hashed_and_cached() {
     }
     let resp = http.get(format!("{}/favicon.ico", app.base)).send().await.unwrap();
     assert!(resp.status().is_redirection());
+    // A missing page: an HTML page for a browser, the JSON error for the API.
+    let resp = http.get(format!("{}/no/such/page", app.base)).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    assert!(resp.text().await.unwrap().contains("There is no page at this address"));
+    let resp = http.get(format!("{}/api/nothing", app.base)).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    assert!(resp.text().await.unwrap().contains("not_found"));
 
     // The login form sets the very cookie the JSON API uses.
     let resp =

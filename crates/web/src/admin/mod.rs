@@ -12,6 +12,11 @@ mod urls;
 use crate::AppState;
 use axum::Router;
 
+/// The page for a path that matches no route.
+pub fn not_found() -> axum::response::Response {
+    render::message_page(axum::http::StatusCode::NOT_FOUND, "Not found", "There is no page at this address.")
+}
+
 pub fn router() -> Router<AppState> {
     Router::new().merge(assets::router()).merge(auth::router()).merge(packages::router())
 }
