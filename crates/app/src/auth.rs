@@ -175,6 +175,15 @@ impl TokenKey {
         hex::encode(&mac.finalize().into_bytes()[..16])
     }
 
+    /// The login form's proof for its nonce cookie (double submit: there is no
+    /// session yet to tie a token to).
+    pub fn login_proof(&self, nonce: &str) -> String {
+        let mut mac = self.mac();
+        mac.update(b"broadnet-login:");
+        mac.update(nonce.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
     fn mac(&self) -> Hmac<Sha256> {
         // HMAC accepts keys of any length; this cannot fail.
         <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).unwrap_or_else(|_| unreachable!())
@@ -478,6 +487,7 @@ mod tests {
         assert_ne!(key.csrf("jti-1"), key.csrf("jti-2"));
         assert_ne!(key.csrf("jti-1"), other.csrf("jti-1"));
         assert_ne!(key.csrf("jti-1"), key.derive("jti-1"));
+        assert_ne!(key.csrf("n"), key.login_proof("n"), "the labels keep the two apart");
     }
 
     #[test]

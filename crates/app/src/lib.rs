@@ -251,6 +251,26 @@ impl App {
         }
     }
 
+    /// A fresh login-form nonce (for a cookie) and its proof (for the form).
+    pub fn login_nonce(&self) -> (String, String) {
+        use rand::Rng;
+        let nonce = hex::encode(rand::thread_rng().r#gen::<[u8; 16]>());
+        let proof = self.tokens.login_proof(&nonce);
+        (nonce, proof)
+    }
+
+    /// Refuses a login form whose proof does not match its nonce cookie (login CSRF:
+    /// another site logging the browser into an account of its choosing).
+    pub fn check_login_proof(&self, nonce: &str, proof: &str) -> AppResult<()> {
+        use subtle::ConstantTimeEq;
+        let want = self.tokens.login_proof(nonce);
+        if !nonce.is_empty() && bool::from(want.as_bytes().ct_eq(proof.trim().as_bytes())) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("the login form has expired; try again"))
+        }
+    }
+
     pub async fn logout(&self, session: &Session) -> AppResult<()> {
         self.store.revoke_token(&session.jti, session.expires_at).await?;
         let _ = self.store.purge_revoked_tokens(self.now()).await;

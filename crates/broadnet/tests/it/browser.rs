@@ -432,8 +432,7 @@ async fn pages_redirect_to_login_and_assets_are_hashed_and_cached() {
     assert!(resp.text().await.unwrap().contains("not_found"));
 
     // The login form sets the very cookie the JSON API uses.
-    let resp =
-        post_form(&http, &app.base, "/login", "", &format!("username={ADMIN_USER}&password={}", enc(ADMIN_PW))).await;
+    let resp = post_login(&http, &app.base, &format!("username={ADMIN_USER}&password={}", enc(ADMIN_PW))).await;
     assert_eq!(resp.status().as_u16(), 303);
     let set = resp.headers()["set-cookie"].to_str().unwrap().to_string();
     for part in ["broadnet_session=", "HttpOnly", "SameSite=Strict", "Path=/"] {
@@ -443,10 +442,19 @@ async fn pages_redirect_to_login_and_assets_are_hashed_and_cached() {
     let resp = http.get(format!("{}/api/auth/me", app.base)).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200, "the page cookie works on the API");
 
+    // Login CSRF: a login form without its nonce cookie and proof is refused.
+    let creds = format!("username={ADMIN_USER}&password={}", enc(ADMIN_PW));
+    let resp = post_form(&http, &app.base, "/login", "", &creds).await;
+    assert_eq!(resp.status().as_u16(), 403);
+    assert!(resp.headers().get_all("set-cookie").iter().all(|c| !c.to_str().unwrap().contains("broadnet_session")));
+    assert!(resp.text().await.unwrap().contains("the login form has expired"));
+    let resp = post_form(&http, &app.base, "/login", "broadnet_login=00ff", &format!("_proof=00ff&{creds}")).await;
+    assert_eq!(resp.status().as_u16(), 403, "a proof made up for a nonce made up");
+
     // The rate limiter's own message on the login page, with 429.
     let mut limited = None;
     for _ in 0..30 {
-        let resp = post_form(&http, &app.base, "/login", "", "username=nobody&password=wrong").await;
+        let resp = post_login(&http, &app.base, "username=nobody&password=wrong").await;
         if resp.status().as_u16() == 429 {
             limited = Some((resp.headers().get("retry-after").is_some(), resp.text().await.unwrap()));
             break;
@@ -457,6 +465,19 @@ async fn pages_redirect_to_login_and_assets_are_hashed_and_cached() {
     assert!(retry_after);
     assert!(page.contains("too many login attempts; try again in"), "{page}");
     app.finish().await;
+}
+
+/// The login form as a browser sends it: first the page (its nonce cookie and the
+/// proof in the form), then the POST with both.
+async fn post_login(http: &reqwest::Client, base: &str, body: &str) -> reqwest::Response {
+    let page = http.get(format!("{base}/login")).send().await.unwrap();
+    let set = page.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    let cookie = set.split(';').next().unwrap().to_string();
+    let html = page.text().await.unwrap();
+    let at = html.find("name=\"_proof\" value=\"").expect("a proof field") + "name=\"_proof\" value=\"".len();
+    let proof = html[at..].split('"').next().unwrap().to_string();
+    post_form(http, base, "/login", &cookie, &format!("_proof={proof}&{body}")).await
 }
 
 fn no_redirects() -> reqwest::Client {
@@ -470,7 +491,7 @@ fn enc(s: &str) -> String {
 /// A session cookie from the login form.
 async fn page_session(app: &TestApp, user: &str, pw: &str) -> String {
     let body = format!("username={}&password={}", enc(user), enc(pw));
-    let resp = post_form(&no_redirects(), &app.base, "/login", "", &body).await;
+    let resp = post_login(&no_redirects(), &app.base, &body).await;
     assert_eq!(resp.status().as_u16(), 303, "login {user}");
     resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string()
 }

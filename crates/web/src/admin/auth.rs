@@ -4,12 +4,12 @@ use super::extract::{Form, Page, PageError, PublicForm};
 use super::render::{Layout, html};
 use super::urls;
 use crate::AppState;
-use crate::extract::{ClientIp, session_cookie};
+use crate::extract::{ClientIp, cookie_value, session_cookie};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::header::{RETRY_AFTER, SET_COOKIE};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use broadnet_app::AppError;
@@ -25,6 +25,8 @@ pub fn router() -> Router<AppState> {
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {
+    /// Matches the nonce cookie set with the page (double-submit login CSRF check).
+    proof: String,
     username: String,
     next: String,
     error: Option<String>,
@@ -45,16 +47,41 @@ fn safe_next(next: &str) -> String {
     }
 }
 
-async fn login_page(Query(q): Query<Next>) -> Response {
-    html(StatusCode::OK, &LoginPage { username: String::new(), next: safe_next(&q.next), error: None })
+/// The cookie that carries the login form's nonce.
+const LOGIN_COOKIE: &str = "broadnet_login";
+
+/// The login page with a fresh nonce: in a cookie only this site's forms see, and
+/// its proof in the form.
+fn login_form(st: &AppState, status: StatusCode, username: &str, next: &str, error: Option<String>) -> Response {
+    let (nonce, proof) = st.app.login_nonce();
+    let page = LoginPage { proof, username: username.to_string(), next: next.to_string(), error };
+    let mut resp = html(status, &page);
+    let secure = if st.secure_cookies { "; Secure" } else { "" };
+    let cookie =
+        format!("{LOGIN_COOKIE}={nonce}; Path={}; HttpOnly; SameSite=Strict; Max-Age=3600{secure}", urls::LOGIN);
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().append(SET_COOKIE, v);
+    }
+    resp
 }
 
-async fn login(State(st): State<AppState>, ClientIp(ip): ClientIp, PublicForm(fields): PublicForm) -> Response {
+async fn login_page(State(st): State<AppState>, Query(q): Query<Next>) -> Response {
+    login_form(&st, StatusCode::OK, "", &safe_next(&q.next), None)
+}
+
+async fn login(
+    State(st): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    PublicForm(fields): PublicForm,
+) -> Response {
     let get = |k: &str| fields.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
     let (username, password, next) = (get("username"), get("password"), safe_next(&get("next")));
-    let again = |status: StatusCode, error: String| {
-        html(status, &LoginPage { username: username.clone(), next: next.clone(), error: Some(error) })
-    };
+    let again = |status: StatusCode, error: String| login_form(&st, status, &username, &next, Some(error));
+    let nonce = cookie_value(&headers, LOGIN_COOKIE).unwrap_or_default();
+    if let Err(e) = st.app.check_login_proof(&nonce, &get("_proof")) {
+        return again(StatusCode::FORBIDDEN, e.to_string());
+    }
     if username.trim().is_empty() || password.is_empty() {
         return again(StatusCode::UNPROCESSABLE_ENTITY, "Enter your username and password.".to_string());
     }
