@@ -137,7 +137,9 @@ impl Browser {
 
     /// The whole page, not only the viewport, as a person would scroll it.
     async fn shot(&self, name: &str) {
-        let h = self.c.execute("return document.documentElement.scrollHeight", vec![]).await.unwrap();
+        // The window's height is the page's plus the browser's own frame.
+        let js = "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight";
+        let h = self.c.execute(js, vec![]).await.unwrap();
         let h = h.as_u64().unwrap_or(800).clamp(400, 4000) as u32;
         self.c.set_window_size(self.width, h).await.unwrap();
         let png = self.c.screenshot().await.unwrap();
