@@ -10,13 +10,16 @@ use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const WIDTHS: [u32; 2] = [1280, 360];
 
-/// One chromedriver per browser, on a port it chose itself; killed on drop.
+/// One chromedriver per browser, on a port it chose itself. It leads a process
+/// group of its own, which its chromium joins: dropping it kills the whole group, so
+/// a test that panics before closing its browser leaves no chromium behind.
 struct Chromedriver {
     child: Child,
     url: String,
@@ -26,6 +29,7 @@ impl Chromedriver {
     fn spawn() -> Chromedriver {
         let mut child = Command::new("/usr/bin/chromedriver")
             .args(["--port=0", "--allowed-ips=127.0.0.1"])
+            .process_group(0)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -48,6 +52,8 @@ impl Chromedriver {
 
 impl Drop for Chromedriver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
