@@ -166,6 +166,24 @@ impl TokenKey {
         hex::encode(&mac.finalize().into_bytes()[..12])
     }
 
+    /// The CSRF token of one session: stateless (any node can check it), new at each
+    /// login, dead with the session (its jti is revoked at logout).
+    pub fn csrf(&self, jti: &str) -> String {
+        let mut mac = self.mac();
+        mac.update(b"broadnet-csrf:");
+        mac.update(jti.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
+    /// The login form's proof for its nonce cookie (double submit: there is no
+    /// session yet to tie a token to).
+    pub fn login_proof(&self, nonce: &str) -> String {
+        let mut mac = self.mac();
+        mac.update(b"broadnet-login:");
+        mac.update(nonce.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
     fn mac(&self) -> Hmac<Sha256> {
         // HMAC accepts keys of any length; this cannot fail.
         <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).unwrap_or_else(|_| unreachable!())
@@ -458,6 +476,18 @@ mod tests {
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("wrong horse", &h));
         assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn csrf_tokens_belong_to_one_session_and_one_key() {
+        let key = TokenKey::new(b"0123456789abcdef0123456789abcdef", Duration::days(7));
+        let other = TokenKey::new(b"another secret of enough length!", Duration::days(7));
+        assert_eq!(key.csrf("jti-1"), key.csrf("jti-1"));
+        assert_eq!(key.csrf("jti-1").len(), 32);
+        assert_ne!(key.csrf("jti-1"), key.csrf("jti-2"));
+        assert_ne!(key.csrf("jti-1"), other.csrf("jti-1"));
+        assert_ne!(key.csrf("jti-1"), key.derive("jti-1"));
+        assert_ne!(key.csrf("n"), key.login_proof("n"), "the labels keep the two apart");
     }
 
     #[test]

@@ -139,7 +139,15 @@ impl<'de> Visitor<'de> for InputVisitor {
 /// `on` last when ticked (a bare unticked checkbox sends nothing, which an update reads
 /// as "leave alone" and a create as the default).
 pub fn from_form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
-    let fields: BTreeMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
+    from_pairs(url::form_urlencoded::parse(body).into_owned())
+}
+
+/// Like [`from_form`], from pairs already parsed (the admin pages take `_csrf` out
+/// first). The last value of a repeated key wins.
+pub fn from_pairs<T: serde::de::DeserializeOwned>(
+    pairs: impl IntoIterator<Item = (String, String)>,
+) -> Result<T, AppError> {
+    let fields: BTreeMap<String, String> = pairs.into_iter().collect();
     T::deserialize(serde::de::value::MapDeserializer::<_, serde::de::value::Error>::new(fields.into_iter()))
         .map_err(|e| AppError::field("body", e.to_string()))
 }
@@ -360,6 +368,16 @@ mod tests {
         l: Input,
         #[serde(flatten)]
         unknown: Unknown,
+    }
+
+    #[test]
+    fn pairs_read_like_a_form_and_the_last_value_wins() {
+        let pairs = [("n", "1"), ("t", "x"), ("n", "2")].map(|(k, v)| (k.to_string(), v.to_string()));
+        let p: Probe = from_pairs(pairs).unwrap();
+        assert_eq!(p.n, Input::Text("2".into()));
+        assert_eq!(p.t, Input::Text("x".into()));
+        let p: Probe = from_pairs([("_csrf".to_string(), "t".to_string())]).unwrap();
+        assert_eq!(p.unknown.names().collect::<Vec<_>>(), ["_csrf"], "a field nobody took out is unknown");
     }
 
     #[test]

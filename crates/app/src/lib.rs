@@ -233,6 +233,44 @@ impl App {
         Ok(Session { admin, jti: claims.jti, expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(now), ip })
     }
 
+    /// The token every state-changing admin-page form carries (`_csrf`).
+    pub fn csrf_token(&self, s: &Session) -> String {
+        self.tokens.csrf(&s.jti)
+    }
+
+    /// Refuses a form whose CSRF token is not this session's (constant-time compare).
+    pub fn check_csrf(&self, s: &Session, sent: &str) -> AppResult<()> {
+        use subtle::ConstantTimeEq;
+        let want = self.tokens.csrf(&s.jti);
+        if bool::from(want.as_bytes().ct_eq(sent.trim().as_bytes())) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "the form has expired or did not come from this site; reload the page and try again",
+            ))
+        }
+    }
+
+    /// A fresh login-form nonce (for a cookie) and its proof (for the form).
+    pub fn login_nonce(&self) -> (String, String) {
+        use rand::Rng;
+        let nonce = hex::encode(rand::thread_rng().r#gen::<[u8; 16]>());
+        let proof = self.tokens.login_proof(&nonce);
+        (nonce, proof)
+    }
+
+    /// Refuses a login form whose proof does not match its nonce cookie (login CSRF:
+    /// another site logging the browser into an account of its choosing).
+    pub fn check_login_proof(&self, nonce: &str, proof: &str) -> AppResult<()> {
+        use subtle::ConstantTimeEq;
+        let want = self.tokens.login_proof(nonce);
+        if !nonce.is_empty() && bool::from(want.as_bytes().ct_eq(proof.trim().as_bytes())) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("the login form has expired; try again"))
+        }
+    }
+
     pub async fn logout(&self, session: &Session) -> AppResult<()> {
         self.store.revoke_token(&session.jti, session.expires_at).await?;
         let _ = self.store.purge_revoked_tokens(self.now()).await;

@@ -397,7 +397,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         if cfg.app_host == "0.0.0.0" || cfg.app_host == "::" { "localhost".to_string() } else { cfg.app_host.clone() };
     let base = format!("http://{shown_host}:{}", local.port());
     println!("BroadNet Billing {} is running ({} database)", env!("CARGO_PKG_VERSION"), store_backend(&store));
-    println!("  Admin URL:  {base}/api  (log in: POST {base}/api/auth/login)");
+    println!("  Admin URL:  {base}/  (open it in a browser and log in)");
+    println!("  JSON API:   {base}/api  (log in: POST {base}/api/auth/login)");
     println!("  Health:     {base}/health");
     match &radius {
         Some((_, b)) => println!(

@@ -48,20 +48,35 @@ fn token(h: &HeaderMap) -> Option<(String, Carrier)> {
     {
         return Some((t.trim().to_string(), Carrier::Bearer));
     }
+    cookie_value(h, SESSION_COOKIE).map(|v| (v, Carrier::Cookie))
+}
+
+/// The value of the cookie `name`, if the request carries it.
+pub(crate) fn cookie_value(h: &HeaderMap, name: &str) -> Option<String> {
     h.get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| (v.to_string(), Carrier::Cookie))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The session cookie, as both the JSON login and the admin pages set it (an empty
+/// value with `max_age` 0 clears it).
+pub(crate) fn session_cookie(st: &AppState, value: &str, max_age: i64) -> Option<axum::http::HeaderValue> {
+    let secure = if st.secure_cookies { "; Secure" } else { "" };
+    axum::http::HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .ok()
 }
 
 /// CSRF defence for cookie-authenticated writes. `SameSite=Strict` keeps the cookie
 /// from other sites, but not from a sibling subdomain (same site) nor from browsers
 /// without SameSite; a forged form or `fetch` does carry `Origin` and, in current
 /// browsers, `Sec-Fetch-Site`, which a page cannot set.
-fn check_same_origin(parts: &Parts, public_url: &str) -> Result<(), WebError> {
+pub(crate) fn check_same_origin(parts: &Parts, public_url: &str) -> Result<(), WebError> {
     if parts.method.is_safe() {
         return Ok(());
     }

@@ -1,6 +1,8 @@
-//! The HTTP face of BroadNet Billing: `/api` (JSON), `/health` and `/metrics`.
+//! The HTTP face of BroadNet Billing: `/api` (JSON), the admin pages (`/`, HTML),
+//! `/health` and `/metrics`.
 //! Handlers are thin: they read the request, call `broadnet_app`, and shape JSON.
 
+mod admin;
 mod api;
 mod error;
 mod extract;
@@ -39,13 +41,30 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api", api::router())
         .merge(provision::router())
+        .merge(admin::router())
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
-        .fallback(|| async { WebError::from(broadnet_app::AppError::NotFound("page")) })
+        .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// A browser asking for a page that does not exist gets a page; everyone else, and
+/// anything under `/api`, the JSON error.
+async fn not_found(req: Request) -> Response {
+    let api = req.uri().path() == "/api" || req.uri().path().starts_with("/api/");
+    let wants_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("text/html"));
+    if wants_html && !api {
+        admin::not_found()
+    } else {
+        WebError::from(broadnet_app::AppError::NotFound("page")).into_response()
+    }
 }
 
 async fn health(State(st): State<AppState>) -> Response {
@@ -113,6 +132,7 @@ const DATA_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 /// RADIUS passwords) kept out of caches unless a handler says otherwise.
 async fn security_headers(req: Request, next: Next) -> Response {
     let api = req.uri().path() == "/api" || req.uri().path().starts_with("/api/");
+    let provision = req.uri().path().starts_with("/provision/");
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     let html = h
@@ -121,7 +141,12 @@ async fn security_headers(req: Request, next: Next) -> Response {
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // The admin pages: `same-origin`, because under `no-referrer` a browser sends
+    // `Origin: null` with a page's own form POSTs, and the same-origin check refuses
+    // them. Nothing leaves for another site either way. (The provisioning paths carry
+    // tokens: never.)
+    let policy = if html && !provision { "same-origin" } else { "no-referrer" };
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static(policy));
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(if html { HTML_CSP } else { DATA_CSP }));
     if api {
         h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));

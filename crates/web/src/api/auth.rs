@@ -1,10 +1,10 @@
 //! Login, logout and the current admin.
 
-use crate::extract::{Auth, ClientIp, JsonBody, SESSION_COOKIE};
+use crate::extract::{Auth, ClientIp, JsonBody, session_cookie as cookie};
 use crate::{AppState, WebError};
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::http::header::SET_COOKIE;
-use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -40,14 +40,6 @@ struct LoggedIn {
 struct Me {
     admin: Admin,
     session_expires_at: DateTime<Utc>,
-}
-
-fn cookie(st: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
-    let secure = if st.secure_cookies { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
-    ))
-    .ok()
 }
 
 async fn login(

@@ -1,0 +1,22 @@
+//! The admin panel: server-rendered pages (askama templates in `templates/`) that
+//! call the same use cases as the JSON API. Forms work without JavaScript (POST,
+//! then 303); htmx, embedded with the other assets, only enhances them.
+
+mod assets;
+mod auth;
+mod extract;
+mod packages;
+mod render;
+mod urls;
+
+use crate::AppState;
+use axum::Router;
+
+/// The page for a path that matches no route.
+pub fn not_found() -> axum::response::Response {
+    render::message_page(axum::http::StatusCode::NOT_FOUND, "Not found", "There is no page at this address.")
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().merge(assets::router()).merge(auth::router()).merge(packages::router())
+}
