@@ -293,7 +293,7 @@ async fn create_edit_and_delete_a_package_through_the_form() {
         b.wait_text("Edit package").await;
         b.fill("Price", "2000").await;
         b.click("Save").await;
-        b.wait_text("2000").await;
+        b.wait_text("2,000.00").await;
         b.check_clean(&[]).await;
 
         b.click("Delete").await;

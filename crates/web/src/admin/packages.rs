@@ -29,6 +29,18 @@ struct List {
     packages: Vec<PackageView>,
 }
 
+impl List {
+    /// The service type as the form names it ("PPPoE and hotspot", not "both").
+    fn service(&self, t: &broadnet_domain::ServiceType) -> &'static str {
+        SERVICE_TYPES.iter().find(|(v, _)| *v == t.as_str()).map_or("", |(_, label)| label)
+    }
+
+    /// `1,500.00`: grouped as on invoices.
+    fn price(&self, p: &PackageView) -> String {
+        broadnet_domain::Money::from_minor(p.price_minor).map(broadnet_app::invoices::grouped).unwrap_or_default()
+    }
+}
+
 async fn list(State(st): State<AppState>, p: Page) -> Result<Response, PageError> {
     let packages = st.app.list_packages().await?;
     Ok(html(StatusCode::OK, &List { l: Layout::new(&p, "Packages", "Packages"), packages }))
