@@ -34,6 +34,24 @@ pub struct Report {
     pub per_search: Vec<(String, Duration, Duration)>,
 }
 
+/// The package the RADIUS benchmarks' users are on: 10M/10M, any number of sessions.
+fn bench_package(name: String) -> anyhow::Result<broadnet_store::NewPackage> {
+    Ok(broadnet_store::NewPackage {
+        name,
+        description: None,
+        service_type: broadnet_domain::ServiceType::Both,
+        price: broadnet_domain::Money::parse_major("1000").map_err(|e| anyhow::anyhow!("{e}"))?,
+        download_bps: 10_000_000,
+        upload_bps: 10_000_000,
+        burst: None,
+        duration_minutes: 43200,
+        data_limit_mb: None,
+        shared_users: 1_000_000,
+        framed_pool: None,
+        active: true,
+    })
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -159,7 +177,7 @@ async fn bench_router(store: &DynStore, actor: &broadnet_store::Actor) -> anyhow
 
 /// Seeds the FreeRADIUS benchmark's population and serves RADIUS until a signal.
 pub async fn radius(cfg: &Config, users: u32, auth_port: u16, acct_port: u16) -> anyhow::Result<()> {
-    use broadnet_store::{Actor, NewPackage};
+    use broadnet_store::Actor;
     let store = SqlStore::open(cfg.database_url.expose()).await?;
     let dyn_store: DynStore = Arc::new(store.clone());
     let now = chrono::Utc::now();
@@ -167,25 +185,7 @@ pub async fn radius(cfg: &Config, users: u32, auth_port: u16, acct_port: u16) ->
     bench_router(&dyn_store, &actor).await?;
     let existing = dyn_store.list_customers(&CustomerQuery { per_page: 1, ..Default::default() }).await?.total;
     if existing == 0 {
-        let pkg = dyn_store
-            .create_package(
-                &actor,
-                NewPackage {
-                    name: "Bench 10M".into(),
-                    description: None,
-                    service_type: broadnet_domain::ServiceType::Both,
-                    price: broadnet_domain::Money::parse_major("1000").map_err(|e| anyhow::anyhow!("{e}"))?,
-                    download_bps: 10_000_000,
-                    upload_bps: 10_000_000,
-                    burst: None,
-                    duration_minutes: 43200,
-                    data_limit_mb: None,
-                    shared_users: 1_000_000,
-                    framed_pool: None,
-                    active: true,
-                },
-            )
-            .await?;
+        let pkg = dyn_store.create_package(&actor, bench_package("Bench 10M".into())?).await?;
         let started = Instant::now();
         let mut batch = Vec::new();
         for n in 1..=users {
@@ -477,7 +477,7 @@ async fn radius_prober(
 /// The load generators run on a runtime of their own, so that only the server's
 /// runtime is measured.
 pub async fn login_flood(cfg: &Config, logins: usize, concurrency: usize) -> anyhow::Result<FloodReport> {
-    use broadnet_store::{Actor, NewPackage};
+    use broadnet_store::Actor;
     let store = SqlStore::open(cfg.database_url.expose()).await?;
     let dyn_store: DynStore = Arc::new(store.clone());
     let now = chrono::Utc::now();
@@ -485,23 +485,7 @@ pub async fn login_flood(cfg: &Config, logins: usize, concurrency: usize) -> any
     bench_router(&dyn_store, &actor).await?;
     if dyn_store.get_customer_by_username("floodprobe").await.is_err() {
         let pkg = dyn_store
-            .create_package(
-                &actor,
-                NewPackage {
-                    name: format!("Flood probe {:08x}", rand::random::<u32>()),
-                    description: None,
-                    service_type: broadnet_domain::ServiceType::Both,
-                    price: broadnet_domain::Money::parse_major("1000").map_err(|e| anyhow::anyhow!("{e}"))?,
-                    download_bps: 10_000_000,
-                    upload_bps: 10_000_000,
-                    burst: None,
-                    duration_minutes: 43200,
-                    data_limit_mb: None,
-                    shared_users: 1_000_000,
-                    framed_pool: None,
-                    active: true,
-                },
-            )
+            .create_package(&actor, bench_package(format!("Flood probe {:08x}", rand::random::<u32>()))?)
             .await?;
         dyn_store
             .insert_customers_bulk(vec![NewCustomer {
