@@ -310,7 +310,22 @@ impl App {
 
     /// A page of customers for the list's query parameters (see [`App::customer_query`]).
     pub async fn list_customers(&self, params: &[(String, String)]) -> AppResult<Page<CustomerView>> {
-        let q = App::customer_query(params)?;
+        let mut q = App::customer_query(params)?;
+        // `expiring_days=N`: paid time ends within the next N days, soonest first.
+        if let Some((_, v)) =
+            params.iter().rev().find(|(k, _)| k == "expiring_days").filter(|(_, v)| !v.trim().is_empty())
+        {
+            let days: i64 = match v.trim().parse() {
+                Ok(n) if (1..=366).contains(&n) => n,
+                _ => return Err(AppError::field("expiring_days", "must be a whole number of days from 1 to 366")),
+            };
+            let now = self.now();
+            q.expires_between = Some((now, now + chrono::Duration::days(days)));
+            if !params.iter().any(|(k, _)| k == "sort") {
+                q.sort = CustomerSort::ExpiresAt;
+                q.descending = false;
+            }
+        }
         let page = self.store.list_customers(&q).await?;
         let items = page.items.into_iter().map(|c| CustomerView::new(c, false)).collect();
         Ok(Page { items, total: page.total, page: page.page, per_page: page.per_page })

@@ -10,6 +10,7 @@ pub mod callbacks;
 pub mod collect;
 pub mod crypto;
 pub mod customers;
+pub mod dashboard;
 pub mod error;
 pub mod fields;
 pub mod freeradius;

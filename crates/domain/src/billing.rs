@@ -156,6 +156,32 @@ pub fn open_for_completion(status: PaymentStatus, result_code: Option<&str>, pro
             && !result_code.is_some_and(|c| OUR_REFUSALS.contains(&c)))
 }
 
+/// How an M-Pesa prompt ended, as the dashboard counts them: Daraja's result codes
+/// 1032 (the customer cancelled), 1037 (no answer from the phone) and 1 (not enough
+/// balance), and our own timeout (`NO_ANSWER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StkOutcome {
+    Waiting,
+    Paid,
+    Cancelled,
+    TimedOut,
+    InsufficientFunds,
+    Failed,
+}
+
+impl StkOutcome {
+    pub fn of(status: PaymentStatus, result_code: Option<&str>) -> StkOutcome {
+        match (status, result_code) {
+            (PaymentStatus::Pending, _) => StkOutcome::Waiting,
+            (PaymentStatus::Completed, _) => StkOutcome::Paid,
+            (_, Some("1032")) | (PaymentStatus::Cancelled, _) => StkOutcome::Cancelled,
+            (_, Some("1037")) | (PaymentStatus::Expired, _) => StkOutcome::TimedOut,
+            (_, Some("1")) => StkOutcome::InsufficientFunds,
+            _ => StkOutcome::Failed,
+        }
+    }
+}
+
 /// What a success must agree with (rule 3): the payment is open, the amount is the
 /// one we asked for, and the phone (when the provider names one) is the one the
 /// prompt went to. The reason for refusing, or `None` to apply it.
@@ -387,5 +413,18 @@ mod tests {
         assert!(!has_access(Active, Some(at(1)), at(1)));
         assert!(!has_access(Active, None, at(1)));
         assert!(!has_access(AwaitingPayment, Some(at(2)), at(1)));
+    }
+
+    #[test]
+    fn stk_outcomes_from_darajas_codes() {
+        use PaymentStatus::*;
+        assert_eq!(StkOutcome::of(Pending, None), StkOutcome::Waiting);
+        assert_eq!(StkOutcome::of(Completed, Some("0")), StkOutcome::Paid);
+        assert_eq!(StkOutcome::of(Failed, Some("1032")), StkOutcome::Cancelled);
+        assert_eq!(StkOutcome::of(Cancelled, Some("1032")), StkOutcome::Cancelled);
+        assert_eq!(StkOutcome::of(Failed, Some("1037")), StkOutcome::TimedOut);
+        assert_eq!(StkOutcome::of(Expired, Some(NO_ANSWER)), StkOutcome::TimedOut);
+        assert_eq!(StkOutcome::of(Failed, Some("1")), StkOutcome::InsufficientFunds);
+        assert_eq!(StkOutcome::of(Failed, Some("2001")), StkOutcome::Failed);
     }
 }

@@ -279,6 +279,9 @@ impl CustomerRepo for SqlStore {
         if let Some(v) = q.router_id {
             cond = cond.add(Column::RouterId.eq(v))
         }
+        if let Some((from, to)) = q.expires_between {
+            cond = cond.add(Column::ExpiresAt.gt(to_db(from))).add(Column::ExpiresAt.lte(to_db(to)))
+        }
         let per_page = q.per_page.clamp(1, 500);
         // Bounded like `page_of`, so the OFFSET below fits an i64.
         let page = q.page.clamp(1, broadnet_store::MAX_PAGE);

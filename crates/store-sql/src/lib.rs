@@ -13,6 +13,7 @@ mod radius;
 mod retention;
 mod routers;
 mod settings;
+mod stats;
 mod unmatched;
 
 use async_trait::async_trait;

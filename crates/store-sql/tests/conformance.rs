@@ -1084,3 +1084,145 @@ async fn an_unmatched_payment_is_queued_once_and_assigned_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn dashboard_counts_by_status_channel_outcome_and_period() {
+    use broadnet_domain::{PaymentProvider, PaymentStatus};
+    with_store(|s| async move {
+        let now = t0() + Duration::hours(4); // 12:00 UTC on 1 November
+        let pkg = s.create_package(&actor(), package("Monthly")).await.unwrap();
+        let mut soon = customer("soon", "Soon Expiring", "0712000701");
+        soon.expires_at = Some(now + Duration::days(2));
+        s.create_customer(&actor(), soon).await.unwrap();
+        let mut later = customer("later", "Later", "0712000702");
+        later.expires_at = Some(now + Duration::days(20));
+        later.created_at = t0() - Duration::days(20); // in October
+        s.create_customer(&actor(), later).await.unwrap();
+        let mut gone = customer("gone", "Gone", "0712000703");
+        gone.status = CustomerStatus::Expired;
+        gone.expires_at = Some(now - Duration::days(1));
+        gone.customer_type = CustomerType::Hotspot;
+        s.create_customer(&actor(), gone).await.unwrap();
+        let mut waiting = customer("waiting", "Waiting", "0712000704");
+        waiting.status = CustomerStatus::AwaitingPayment;
+        waiting.expires_at = None;
+        s.create_customer(&actor(), waiting).await.unwrap();
+        let mut payer = customer("payer", "Payer", "0712000705");
+        payer.expires_at = Some(now + Duration::days(200));
+        let payer = s.create_customer(&actor(), payer).await.unwrap();
+
+        let pay = |provider: PaymentProvider, key: Option<&str>, minor: i64, at: DateTime<Utc>| {
+            let (s, key) = (s.clone(), key.map(str::to_string));
+            async move {
+                s.create_payment(NewPayment {
+                    customer_id: payer.id,
+                    package_id: pkg.id,
+                    provider,
+                    amount: Money::from_minor(minor).unwrap(),
+                    currency: "KES".into(),
+                    phone: None,
+                    checkout_request_id: key,
+                    merchant_request_id: None,
+                    account_reference: None,
+                    initiated_by_admin_id: None,
+                    created_at: at,
+                })
+                .await
+                .unwrap()
+            }
+        };
+        let complete = |p: Payment, receipt: &str, at: DateTime<Utc>| {
+            let (s, receipt) = (s.clone(), receipt.to_string());
+            async move {
+                let c = Completion {
+                    payment_id: p.id,
+                    provider_receipt: receipt,
+                    amount: p.amount,
+                    phone: None,
+                    result_desc: "ok".into(),
+                    at,
+                    provider_confirmed: false,
+                };
+                assert!(matches!(s.complete_payment(c).await.unwrap(), CompleteOutcome::Completed { .. }));
+            }
+        };
+        let stk = pay(PaymentProvider::Mpesa, Some("ws_CO_1"), 100_000, now).await;
+        complete(stk, "STK1", now).await;
+        let cash = pay(PaymentProvider::Cash, None, 150_000, now).await;
+        complete(cash, "CASH1", now).await;
+        let five_days_ago = now - Duration::days(5);
+        let paybill = pay(PaymentProvider::Mpesa, Some("C2B-PB1"), 50_000, five_days_ago).await;
+        complete(paybill, "PB1", five_days_ago).await;
+        let cancelled = pay(PaymentProvider::Mpesa, Some("ws_CO_2"), 100_000, now).await;
+        s.close_payment(cancelled.id, PaymentStatus::Failed, "1032", "Request cancelled by user", now).await.unwrap();
+        pay(PaymentProvider::Mpesa, Some("ws_CO_3"), 100_000, now).await; // still waiting
+
+        let ev = |id: &str, user: &str, at: DateTime<Utc>| AcctEvent {
+            unique_id: format!("u-{id}"),
+            session_id: id.into(),
+            username: user.into(),
+            nas_ip: "10.0.0.1".into(),
+            at,
+            ..Default::default()
+        };
+        s.record_accounting(AcctKind::Start, ev("a", "SOON", now - Duration::hours(2))).await.unwrap();
+        s.record_accounting(AcctKind::Start, ev("b", "gone", now - Duration::hours(30))).await.unwrap();
+        s.record_accounting(AcctKind::Stop, ev("b", "gone", now - Duration::minutes(90))).await.unwrap();
+        s.record_accounting(AcctKind::Start, ev("c", "voucher-x", now - Duration::minutes(10))).await.unwrap();
+        let reject = |at: DateTime<Utc>| PostAuth {
+            username: "nobody".into(),
+            reply: "Access-Reject".into(),
+            reason: Some("unknown user".into()),
+            router_id: None,
+            nas_ip: None,
+            calling_station_id: None,
+            at,
+        };
+        s.record_post_auth(vec![reject(now - Duration::minutes(5)), reject(now - Duration::hours(2))]).await.unwrap();
+
+        let hours: Vec<DateTime<Utc>> = (1..=24).rev().map(|h| now - Duration::hours(h)).collect();
+        let q = StatsQuery {
+            now,
+            days: (0..30).rev().map(|d| t0() - Duration::hours(8) - Duration::days(d)).collect(),
+            month_start: t0() - Duration::hours(8),
+            months: vec![t0() - Duration::hours(8) - Duration::days(31), t0() - Duration::hours(8)],
+            hours,
+            expiring_until: now + Duration::days(3),
+        };
+        let st = s.dashboard_stats(&q).await.unwrap();
+        let status = |k: &str| st.customers_by_status.iter().find(|(s, _)| s == k).map_or(0, |(_, n)| *n);
+        assert_eq!((status("active"), status("expired"), status("awaiting_payment")), (3, 1, 1));
+        assert_eq!(st.expiring, 1, "only the one ending within 3 days");
+        let online: std::collections::BTreeMap<_, _> = st.online_by_type.iter().cloned().collect();
+        assert_eq!(online.get("pppoe"), Some(&1), "the login matches regardless of case");
+        assert_eq!(online.get("other"), Some(&1), "a login that is no customer");
+        assert_eq!(online.get("hotspot"), None, "the hotspot session stopped");
+
+        let row =
+            |p: PaymentProvider, paybill: bool| st.revenue.iter().find(|r| r.provider == p && r.paybill == paybill);
+        let stk = row(PaymentProvider::Mpesa, false).expect("STK money");
+        assert_eq!(*stk.per_day.last().unwrap(), 100_000, "today");
+        assert_eq!(stk.per_day.iter().sum::<i64>(), 100_000, "only completed money counts");
+        let pb = row(PaymentProvider::Mpesa, true).expect("paybill money");
+        assert_eq!(pb.per_day[24], 50_000, "five days ago");
+        assert_eq!(pb.month, 0, "before the month began");
+        assert_eq!(row(PaymentProvider::Cash, false).unwrap().month, 150_000);
+
+        let outcome =
+            |st_: PaymentStatus| st.stk_today.iter().filter(|(s, _, _)| *s == st_).map(|(_, _, n)| n).sum::<u64>();
+        assert_eq!(outcome(PaymentStatus::Completed), 1);
+        assert_eq!(outcome(PaymentStatus::Pending), 1);
+        let failed: Vec<_> = st.stk_today.iter().filter(|(s, _, _)| *s == PaymentStatus::Failed).collect();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].1.as_deref(), Some("1032"));
+        assert_eq!(st.stk_today.iter().map(|(_, _, n)| n).sum::<u64>(), 3, "no paybill or cash payment is a prompt");
+
+        assert_eq!(st.rejects_last_hour, 1);
+        assert_eq!(st.new_customers, vec![1, 4], "October, then November");
+        // Hour buckets: the 24 hours before noon; "b" was open from 06:00 yesterday to 10:30.
+        assert_eq!(st.sessions_per_hour[23], 2, "a and c in the last hour");
+        assert_eq!(st.sessions_per_hour[22], 2, "a and b (until 10:30) in 10:00–11:00");
+        assert_eq!(st.sessions_per_hour[0], 1, "b alone, 23 hours ago");
+    })
+    .await;
+}

@@ -370,6 +370,12 @@ pub trait UnmatchedRepo: Send + Sync {
     async fn assign_unmatched(&self, actor: &Actor, assignment: Assignment) -> StoreResult<AssignOutcome>;
 }
 
+/// The dashboard's figures and series.
+#[async_trait]
+pub trait StatsRepo: Send + Sync {
+    async fn dashboard_stats(&self, q: &StatsQuery) -> StoreResult<DashboardStats>;
+}
+
 #[async_trait]
 pub trait Store:
     CustomerRepo
@@ -384,6 +390,7 @@ pub trait Store:
     + AuditRepo
     + RetentionRepo
     + UnmatchedRepo
+    + StatsRepo
 {
     /// A cheap round trip, for `/health`.
     async fn ping(&self) -> StoreResult<()>;

@@ -97,6 +97,8 @@ pub struct CustomerQuery {
     pub customer_type: Option<CustomerType>,
     pub package_id: Option<i64>,
     pub router_id: Option<i64>,
+    /// Paid time ends in `(from, to]` ("expiring in the next 3 days").
+    pub expires_between: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub sort: CustomerSort,
     pub descending: bool,
     /// 1-based.
@@ -112,6 +114,7 @@ impl Default for CustomerQuery {
             customer_type: None,
             package_id: None,
             router_id: None,
+            expires_between: None,
             sort: CustomerSort::CreatedAt,
             descending: true,
             page: 1,
@@ -735,4 +738,59 @@ pub enum AssignOutcome {
     Assigned { unmatched: Box<UnmatchedPayment>, outcome: Box<CompleteOutcome> },
     /// Someone assigned (or claimed) it first; nothing changed.
     AlreadyResolved { unmatched: Box<UnmatchedPayment> },
+}
+
+/// The moments the dashboard's figures are counted from, chosen by the caller in
+/// the ISP's time zone (days and months start at local midnight).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsQuery {
+    pub now: DateTime<Utc>,
+    /// The starts of the last days, oldest first; the last one is today's. Revenue
+    /// is summed per day from each start to the next (today: to `now`).
+    pub days: Vec<DateTime<Utc>>,
+    /// The start of this month.
+    pub month_start: DateTime<Utc>,
+    /// The starts of the last months, oldest first (new customers per month).
+    pub months: Vec<DateTime<Utc>>,
+    /// The starts of the last hours, oldest first (sessions online per hour).
+    pub hours: Vec<DateTime<Utc>>,
+    /// Customers whose paid time ends in `(now, expiring_until]` are "expiring".
+    pub expiring_until: DateTime<Utc>,
+}
+
+/// Completed money of one provider and kind, summed per day of `StatsQuery::days`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevenueRow {
+    pub provider: broadnet_domain::PaymentProvider,
+    /// The row's payments carry an M-Pesa paybill key (see `PaymentChannel::of`).
+    pub paybill: bool,
+    /// Minor units per day, as `days`.
+    pub per_day: Vec<i64>,
+    /// Minor units since `month_start`.
+    pub month: i64,
+}
+
+/// Counts behind the dashboard, each one aggregate query (no rows are read into
+/// memory to be counted).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DashboardStats {
+    /// Customers per status (`active`, `expired`, …).
+    pub customers_by_status: Vec<(String, u64)>,
+    /// Active customers whose paid time ends soon.
+    pub expiring: u64,
+    /// Open sessions per customer type (`pppoe`, `hotspot`; `other` for a username
+    /// that is no customer).
+    pub online_by_type: Vec<(String, u64)>,
+    pub revenue: Vec<RevenueRow>,
+    /// M-Pesa prompts (payments with an STK checkout id) made today: `(status,
+    /// result_code, count)`.
+    pub stk_today: Vec<(broadnet_domain::PaymentStatus, Option<String>, u64)>,
+    /// SMS queued today per delivery status.
+    pub sms_today: Vec<(OutboxStatus, u64)>,
+    /// Access-Rejects in the last hour.
+    pub rejects_last_hour: u64,
+    /// New customers per month of `StatsQuery::months`.
+    pub new_customers: Vec<u64>,
+    /// Sessions open at some moment of each hour of `StatsQuery::hours`.
+    pub sessions_per_hour: Vec<u64>,
 }

@@ -1,7 +1,7 @@
-//! `/login`, `/logout` and the home page.
+//! `/login` and `/logout`.
 
-use super::extract::{Form, Page, PageError, PublicForm};
-use super::render::{Layout, html};
+use super::extract::{Form, PageError, PublicForm};
+use super::render::html;
 use super::urls;
 use crate::AppState;
 use crate::extract::{ClientIp, cookie_value, session_cookie};
@@ -16,10 +16,7 @@ use broadnet_app::AppError;
 use std::sync::atomic::Ordering;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(urls::HOME, get(home))
-        .route(urls::LOGIN, get(login_page).post(login))
-        .route(urls::LOGOUT, post(logout))
+    Router::new().route(urls::LOGIN, get(login_page).post(login)).route(urls::LOGOUT, post(logout))
 }
 
 #[derive(Template)]
@@ -122,21 +119,4 @@ async fn logout(State(st): State<AppState>, f: Form<NoFields>) -> Result<Respons
         resp.headers_mut().insert(SET_COOKIE, c);
     }
     Ok(resp)
-}
-
-#[derive(Template)]
-#[template(path = "home.html")]
-struct Home {
-    l: Layout,
-    packages: usize,
-    active_packages: usize,
-}
-
-async fn home(State(st): State<AppState>, p: Page) -> Result<Response, PageError> {
-    let packages = st.app.list_packages().await?;
-    let active_packages = packages.iter().filter(|p| p.active).count();
-    Ok(html(
-        StatusCode::OK,
-        &Home { l: Layout::new(&p, "Dashboard", "Dashboard"), packages: packages.len(), active_packages },
-    ))
 }

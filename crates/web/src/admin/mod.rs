@@ -4,9 +4,17 @@
 
 mod assets;
 mod auth;
+mod dashboard;
 mod extract;
+#[allow(dead_code)] // until every screen uses it (issue #12)
+mod fmt;
+#[allow(dead_code)] // until every screen uses it (issue #12)
+mod form;
 mod packages;
+#[allow(dead_code)] // until every screen uses it (issue #12)
+mod pager;
 mod render;
+#[allow(dead_code)] // until every screen uses it (issue #12)
 mod urls;
 
 use crate::AppState;
@@ -18,5 +26,5 @@ pub fn not_found() -> axum::response::Response {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(assets::router()).merge(auth::router()).merge(packages::router())
+    Router::new().merge(assets::router()).merge(auth::router()).merge(dashboard::router()).merge(packages::router())
 }

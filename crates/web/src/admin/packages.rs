@@ -2,6 +2,7 @@
 //! Every write goes through the same use cases as `/api/packages`.
 
 use super::extract::{Form, Page, PageError};
+use super::form::{self, Field, FieldSpec, Kind};
 use super::render::{Layout, html};
 use super::urls;
 use crate::AppState;
@@ -37,7 +38,7 @@ impl List {
 
     /// `1,500.00`: grouped as on invoices.
     fn price(&self, p: &PackageView) -> String {
-        broadnet_domain::Money::from_minor(p.price_minor).map(broadnet_app::invoices::grouped).unwrap_or_default()
+        super::fmt::money(p.price_minor)
     }
 }
 
@@ -46,53 +47,10 @@ async fn list(State(st): State<AppState>, p: Page) -> Result<Response, PageError
     Ok(html(StatusCode::OK, &List { l: Layout::new(&p, "Packages", "Packages"), packages }))
 }
 
-/// How one input of the form is drawn.
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    Text,
-    Area,
-    Select(&'static [(&'static str, &'static str)]),
-    Check,
-}
-
-/// One field of the form with its value as typed and its errors.
-struct Field {
-    name: &'static str,
-    label: &'static str,
-    hint: &'static str,
-    kind: Kind,
-    value: String,
-    errors: Vec<String>,
-}
-
-impl Field {
-    fn is(&self, kind: &str) -> bool {
-        matches!(
-            (self.kind, kind),
-            (Kind::Text, "text") | (Kind::Area, "area") | (Kind::Select(_), "select") | (Kind::Check, "check")
-        )
-    }
-
-    fn options(&self) -> &'static [(&'static str, &'static str)] {
-        match self.kind {
-            Kind::Select(o) => o,
-            _ => &[],
-        }
-    }
-
-    fn selected(&self, v: &str) -> bool {
-        self.value == v
-    }
-
-    fn checked(&self) -> bool {
-        matches!(self.value.as_str(), "on" | "true" | "1" | "yes")
-    }
-}
-
 const SERVICE_TYPES: &[(&str, &str)] = &[("both", "PPPoE and hotspot"), ("pppoe", "PPPoE"), ("hotspot", "Hotspot")];
 
 /// The fields in form order: `(name, label, hint, kind)`.
-const FIELDS: &[(&str, &str, &str, Kind)] = &[
+const FIELDS: &[FieldSpec] = &[
     ("name", "Name", "", Kind::Text),
     ("service_type", "Service type", "", Kind::Select(SERVICE_TYPES)),
     ("price", "Price", "In major units, e.g. 1500", Kind::Text),
@@ -124,21 +82,9 @@ struct FormPage {
 }
 
 impl FormPage {
-    fn new(p: &Page, id: Option<i64>, values: &[(String, String)], mut errors: FieldErrors) -> Self {
+    fn new(p: &Page, id: Option<i64>, values: &[(String, String)], errors: FieldErrors) -> Self {
         let title = if id.is_some() { "Edit package" } else { "New package" };
-        let fields = FIELDS
-            .iter()
-            .map(|&(name, label, hint, kind)| Field {
-                name,
-                label,
-                hint,
-                kind,
-                value: values.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default(),
-                errors: errors.remove(name).unwrap_or_default(),
-            })
-            .collect();
-        let other_errors =
-            errors.into_iter().flat_map(|(k, v)| v.into_iter().map(move |m| format!("{k}: {m}"))).collect();
+        let (fields, other_errors) = form::build(FIELDS, values, errors);
         FormPage { l: Layout::new(p, title, "Packages"), id, fields, other_errors }
     }
 
@@ -195,11 +141,7 @@ async fn edit(State(st): State<AppState>, p: Page, Path(id): Path<i64>) -> Resul
 /// The use case's field errors as the form shows them again (422); other refusals
 /// are error pages.
 fn refused(p: &Page, id: Option<i64>, raw: &[(String, String)], e: AppError) -> Result<Response, PageError> {
-    let errors = match e {
-        AppError::Validation(errors) => errors,
-        AppError::Conflict { field } => [(field.to_string(), vec!["is already taken".to_string()])].into(),
-        e => return Err(e.into()),
-    };
+    let errors = form::field_errors(e)?;
     Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &FormPage::new(p, id, raw, errors)))
 }
 

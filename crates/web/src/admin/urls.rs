@@ -12,6 +12,78 @@ pub const PACKAGE_NEW: &str = "/packages/new";
 pub const PACKAGE_EDIT_ROUTE: &str = "/packages/{id}/edit";
 pub const PACKAGE_DELETE_ROUTE: &str = "/packages/{id}/delete";
 
+pub const ACCOUNT_PASSWORD: &str = "/account/password";
+
+pub const CUSTOMERS: &str = "/customers";
+pub const CUSTOMER_NEW: &str = "/customers/new";
+pub const CUSTOMER_ROUTE: &str = "/customers/{id}";
+pub const CUSTOMER_EDIT_ROUTE: &str = "/customers/{id}/edit";
+/// `POST /customers/{id}/{action}`: collect, cash, suspend, resume, package,
+/// disconnect, activate, welcome, delete.
+pub const CUSTOMER_ACTION_ROUTE: &str = "/customers/{id}/{action}";
+
+pub const ROUTERS: &str = "/routers";
+pub const ROUTER_NEW: &str = "/routers/new";
+pub const ROUTER_ROUTE: &str = "/routers/{id}";
+pub const ROUTER_EDIT_ROUTE: &str = "/routers/{id}/edit";
+/// `GET /routers/{id}/state`; `POST /routers/{id}/{command|configure|health|delete}`.
+pub const ROUTER_ACTION_ROUTE: &str = "/routers/{id}/{action}";
+
+pub const PAYMENTS: &str = "/payments";
+pub const PAYMENT_ROUTE: &str = "/payments/{id}";
+/// The Collect Payment box's status (polled by htmx).
+pub const PAYMENT_STATUS_ROUTE: &str = "/payments/{id}/status";
+pub const PAYMENT_INVOICE_ROUTE: &str = "/payments/{id}/invoice.pdf";
+pub const UNMATCHED: &str = "/payments/unmatched";
+pub const UNMATCHED_ROUTE: &str = "/payments/unmatched/{id}";
+pub const UNMATCHED_ASSIGN_ROUTE: &str = "/payments/unmatched/{id}/assign";
+
+pub const INVOICES: &str = "/invoices";
+pub const INVOICE_RESEND_ROUTE: &str = "/invoices/{number}/resend";
+
+pub const SESSIONS: &str = "/sessions";
+pub const SESSIONS_HISTORY: &str = "/sessions/history";
+pub const SESSION_DISCONNECT_ROUTE: &str = "/sessions/{id}/disconnect";
+pub const AUTH_LOG: &str = "/radius/auth-log";
+
+pub const NOTIFICATIONS: &str = "/notifications";
+pub const NOTIFICATION_RETRY_ROUTE: &str = "/notifications/{id}/retry";
+
+pub const SETTINGS: &str = "/settings";
+/// `GET/POST /settings/{category}`, `POST /settings/{category}/test`.
+pub const SETTINGS_CATEGORY_ROUTE: &str = "/settings/{category}";
+pub const SETTINGS_PAYMENTS_ACTIVE: &str = "/settings/payments/active";
+pub const FREERADIUS_SETUP: &str = "/settings/freeradius-setup.sh";
+
+pub const ADMINS: &str = "/admins";
+pub const ADMIN_NEW: &str = "/admins/new";
+pub const ADMIN_EDIT_ROUTE: &str = "/admins/{id}/edit";
+pub const ADMIN_DELETE_ROUTE: &str = "/admins/{id}/delete";
+pub const AUDIT: &str = "/audit";
+pub const SYSTEM: &str = "/system";
+
+/// A route pattern with its `{id}` filled: `with_id(CUSTOMER_ROUTE, 7)`.
+pub fn with_id(route: &str, id: impl Borrow<i64>) -> String {
+    route.replace("{id}", &id.borrow().to_string())
+}
+
+/// A `…/{id}/{action}` route filled: `action(CUSTOMER_ACTION_ROUTE, 7, "suspend")`.
+pub fn action(route: &str, id: impl Borrow<i64>, action: &str) -> String {
+    with_id(route, id).replace("{action}", action)
+}
+
+pub fn customer(id: impl Borrow<i64>) -> String {
+    with_id(CUSTOMER_ROUTE, id)
+}
+
+pub fn router(id: impl Borrow<i64>) -> String {
+    with_id(ROUTER_ROUTE, id)
+}
+
+pub fn payment(id: impl Borrow<i64>) -> String {
+    with_id(PAYMENT_ROUTE, id)
+}
+
 /// (`Borrow`, because templates pass their values by reference.)
 pub fn package_edit(id: impl Borrow<i64>) -> String {
     PACKAGE_EDIT_ROUTE.replace("{id}", &id.borrow().to_string())
@@ -38,6 +110,9 @@ mod tests {
     fn paths() {
         assert_eq!(package_edit(7), "/packages/7/edit");
         assert_eq!(package_delete(7), "/packages/7/delete");
+        assert_eq!(customer(7), "/customers/7");
+        assert_eq!(action(CUSTOMER_ACTION_ROUTE, 7, "suspend"), "/customers/7/suspend");
+        assert_eq!(with_id(UNMATCHED_ASSIGN_ROUTE, 3), "/payments/unmatched/3/assign");
         assert_eq!(login_then("/"), "/login");
         assert_eq!(login_then("/packages/new"), "/login?next=%2Fpackages%2Fnew");
     }
