@@ -27,6 +27,13 @@
 
   function bars() { return uPlot.paths.bars({ size: [0.7, 40] }); }
 
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  // "2026-11-27" -> "27 Nov"; "2026-01" -> "Jan 26", other months "Feb".
+  function dayLabel(l) { return +l.slice(8, 10) + " " + MONTHS[+l.slice(5, 7) - 1]; }
+  function monthLabel(l) { var m = +l.slice(5, 7); return MONTHS[m - 1] + (m === 1 ? " " + l.slice(2, 4) : ""); }
+  // A bar of zero is no bar (not a flat line along the axis).
+  function gaps(v) { return v.map(function (n) { return n === 0 ? null : n; }); }
+
   function revenue(node, d) {
     if (!d.revenue.length) return empty(node);
     var x = d.days.map(function (_, i) { return i; });
@@ -46,12 +53,12 @@
         label: s.label, stroke: c, fill: c, paths: bars(), points: { show: false },
         value: function (u, v, si, i) { return i == null ? "" : s.values[i].toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 }); }
       });
-      data.push(totals[k]);
+      data.push(gaps(totals[k]));
     });
     var o = size(node);
     o.series = series;
     o.scales = { x: { time: false, range: [-0.5, x.length - 0.5] } };
-    o.axes = [labelAxis(d.days, function (l) { return l.slice(5); }), { size: 60 }];
+    o.axes = [labelAxis(d.days, dayLabel), { size: 60 }];
     charts.push([node, new uPlot(o, data, node)]);
   }
 
@@ -72,8 +79,8 @@
       { label: "New customers", stroke: "#0f766e", fill: "#14b8a6", paths: bars(), points: { show: false } }
     ];
     o.scales = { x: { time: false, range: [-0.5, x.length - 0.5] } };
-    o.axes = [labelAxis(d.months, function (l) { return l.slice(2); }), { size: 50 }];
-    charts.push([node, new uPlot(o, [x, d.new_customers], node)]);
+    o.axes = [labelAxis(d.months, monthLabel), { size: 50 }];
+    charts.push([node, new uPlot(o, [x, gaps(d.new_customers)], node)]);
   }
 
   function draw() {
