@@ -35,7 +35,7 @@ pub struct Report {
 }
 
 /// The package the RADIUS benchmarks' users are on: 10M/10M, any number of sessions.
-fn bench_package(name: String) -> anyhow::Result<broadnet_store::NewPackage> {
+pub(crate) fn bench_package(name: String) -> anyhow::Result<broadnet_store::NewPackage> {
     Ok(broadnet_store::NewPackage {
         name,
         description: None,
@@ -52,7 +52,7 @@ fn bench_package(name: String) -> anyhow::Result<broadnet_store::NewPackage> {
     })
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -63,45 +63,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 pub async fn customers(cfg: &Config, count: u64, runs: usize) -> anyhow::Result<Report> {
     let store = SqlStore::open(cfg.database_url.expose()).await?;
     let dyn_store: DynStore = Arc::new(store.clone());
-    let existing = dyn_store.list_customers(&CustomerQuery { per_page: 1, ..Default::default() }).await?.total;
-    if existing < count {
-        let started = Instant::now();
-        let mut rng = rand::thread_rng();
-        let now = chrono::Utc::now();
-        let mut i = existing;
-        while i < count {
-            let batch: Vec<NewCustomer> = (i..(i + 5_000).min(count))
-                .map(|n| {
-                    let first = FIRST[rng.gen_range(0..FIRST.len())];
-                    let last = LAST[rng.gen_range(0..LAST.len())];
-                    NewCustomer {
-                        full_name: format!("{first} {last} {n}"),
-                        username: Username::parse(&format!("{}{}{n}", first.to_lowercase(), last.to_lowercase()))
-                            .unwrap_or_else(|_| unreachable!()),
-                        password: "pass1234".into(),
-                        phone: Phone::parse(&format!("07{:08}", n % 100_000_000)).unwrap_or_else(|_| unreachable!()),
-                        email: None,
-                        customer_type: if n % 3 == 0 { CustomerType::Hotspot } else { CustomerType::Pppoe },
-                        package_id: None,
-                        router_id: None,
-                        status: if n % 5 == 0 { CustomerStatus::Expired } else { CustomerStatus::Active },
-                        expires_at: Some(now + chrono::Duration::days((n % 60) as i64 - 10)),
-                        mac_address: None,
-                        static_ip: None,
-                        location: None,
-                        notes: None,
-                        created_at: now - chrono::Duration::minutes((count - n) as i64),
-                    }
-                })
-                .collect();
-            let n = batch.len() as u64;
-            dyn_store.insert_customers_bulk(batch).await?;
-            i += n;
-        }
-        eprintln!("seeded {} customers in {:.1}s", count - existing, started.elapsed().as_secs_f64());
-        // A database in service has planner statistics; a fresh bulk load has none.
-        store.analyze().await?;
-    }
+    let existing = seed_customers(&store, count).await?;
     let app = build_app(cfg, dyn_store.clone(), Arc::new(SystemClock));
     let mut bench_cfg = cfg.clone();
     bench_cfg.admin_username = "bench-admin".into();
@@ -156,8 +118,55 @@ pub async fn customers(cfg: &Config, count: u64, runs: usize) -> anyhow::Result<
     Ok(report)
 }
 
+/// Seeds customers up to `count` (5,000 a statement) and returns how many there
+/// were before.
+pub(crate) async fn seed_customers(store: &SqlStore, count: u64) -> anyhow::Result<u64> {
+    let dyn_store: DynStore = Arc::new(store.clone());
+    let existing = dyn_store.list_customers(&CustomerQuery { per_page: 1, ..Default::default() }).await?.total;
+    if existing < count {
+        let started = Instant::now();
+        let mut rng = rand::thread_rng();
+        let now = chrono::Utc::now();
+        let mut i = existing;
+        while i < count {
+            let batch: Vec<NewCustomer> = (i..(i + 5_000).min(count))
+                .map(|n| {
+                    let first = FIRST[rng.gen_range(0..FIRST.len())];
+                    let last = LAST[rng.gen_range(0..LAST.len())];
+                    NewCustomer {
+                        full_name: format!("{first} {last} {n}"),
+                        username: Username::parse(&format!("{}{}{n}", first.to_lowercase(), last.to_lowercase()))
+                            .unwrap_or_else(|_| unreachable!()),
+                        password: "pass1234".into(),
+                        phone: Phone::parse(&format!("07{:08}", n % 100_000_000)).unwrap_or_else(|_| unreachable!()),
+                        email: None,
+                        customer_type: if n % 3 == 0 { CustomerType::Hotspot } else { CustomerType::Pppoe },
+                        package_id: None,
+                        router_id: None,
+                        status: if n % 5 == 0 { CustomerStatus::Expired } else { CustomerStatus::Active },
+                        expires_at: Some(now + chrono::Duration::days((n % 60) as i64 - 10)),
+                        mac_address: None,
+                        static_ip: None,
+                        location: None,
+                        notes: None,
+                        // Spread over about a year at 100k, for the new-customers chart.
+                        created_at: now - chrono::Duration::minutes(((count - n) * 5) as i64),
+                    }
+                })
+                .collect();
+            let n = batch.len() as u64;
+            dyn_store.insert_customers_bulk(batch).await?;
+            i += n;
+        }
+        eprintln!("seeded {} customers in {:.1}s", count - existing, started.elapsed().as_secs_f64());
+        // A database in service has planner statistics; a fresh bulk load has none.
+        store.analyze().await?;
+    }
+    Ok(existing)
+}
+
 /// The router the RADIUS benchmarks send from (127.0.0.1, secret `testing123`), once.
-async fn bench_router(store: &DynStore, actor: &broadnet_store::Actor) -> anyhow::Result<()> {
+pub(crate) async fn bench_router(store: &DynStore, actor: &broadnet_store::Actor) -> anyhow::Result<()> {
     if store.radius_clients().await?.iter().all(|c| c.nas_ip != "127.0.0.1") {
         store
             .create_router(

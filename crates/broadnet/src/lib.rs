@@ -2,6 +2,7 @@
 //! a test needs to start the real server in-process is public here.
 
 pub mod bench;
+pub mod bench_pages;
 pub mod config;
 pub mod server;
 pub mod simulate;

@@ -104,6 +104,19 @@ enum BenchCmd {
         #[arg(long, default_value_t = 200)]
         concurrency: usize,
     },
+    /// Seed an ISP at scale (customers, accounting rows, payments completed through
+    /// the real path) and time every admin page in process: p50/p95 server time
+    /// and the gzipped weight of each page with its assets.
+    Pages {
+        #[arg(long, default_value_t = 100_000)]
+        customers: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        sessions: u64,
+        #[arg(long, default_value_t = 200_000)]
+        payments: u64,
+        #[arg(long, default_value_t = 30)]
+        runs: usize,
+    },
     /// Seed RADIUS users the way ../bench/freeradius does (userNNNNN / passNNNNN,
     /// 10M/10M, router 127.0.0.1 with secret testing123) and serve RADIUS until
     /// Ctrl-C, for the `radload` generator.
@@ -305,6 +318,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             println!("RADIUS unanswered within 5 s: {}; slowest /health {:.0} ms", r.radius_lost, ms(r.health_max));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCmd::Pages { customers, sessions, payments, runs }) => {
+            let (cfg, _) = load(&env_file, true)?;
+            init_logging(false);
+            let r = broadnet::bench_pages::pages(&cfg, customers, sessions, payments, runs).await?;
+            println!(
+                "admin pages on {}: {} customers, {} accounting rows, {} payments; {runs} requests a page",
+                r.backend, r.customers, r.sessions, r.payments
+            );
+            println!(
+                "{:<44} {:>6} {:>9} {:>9} {:>10} {:>12}",
+                "page", "status", "p50 ms", "p95 ms", "HTML gz", "with assets"
+            );
+            for p in &r.pages {
+                println!(
+                    "{:<44} {:>6} {:>9.2} {:>9.2} {:>8.1}KB {:>10.1}KB",
+                    p.path,
+                    p.status,
+                    p.p50.as_secs_f64() * 1000.0,
+                    p.p95.as_secs_f64() * 1000.0,
+                    p.html_gzip as f64 / 1024.0,
+                    p.total_gzip as f64 / 1024.0
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCmd::Customers { count, runs }) => {

@@ -11,6 +11,7 @@ mod provision;
 pub mod proxies;
 
 pub use error::WebError;
+pub use extract::SESSION_COOKIE;
 pub use metrics::Metrics;
 pub use proxies::TrustedProxies;
 

@@ -10,6 +10,7 @@ mod extract;
 mod fmt;
 #[allow(dead_code)] // until every screen uses it (issue #12)
 mod form;
+mod gzip;
 mod packages;
 #[allow(dead_code)] // until every screen uses it (issue #12)
 mod pager;
