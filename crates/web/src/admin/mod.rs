@@ -14,6 +14,7 @@ mod packages;
 #[allow(dead_code)] // until every screen uses it (issue #12)
 mod pager;
 mod render;
+mod routers;
 #[allow(dead_code)] // until every screen uses it (issue #12)
 mod urls;
 
@@ -26,5 +27,10 @@ pub fn not_found() -> axum::response::Response {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(assets::router()).merge(auth::router()).merge(dashboard::router()).merge(packages::router())
+    Router::new()
+        .merge(assets::router())
+        .merge(auth::router())
+        .merge(dashboard::router())
+        .merge(packages::router())
+        .merge(routers::router())
 }

@@ -267,3 +267,4 @@ pub(crate) async fn post_form(
 
 mod auth;
 mod packages;
+mod routers;
