@@ -90,6 +90,12 @@ impl ConfigLog {
             None => (Vec::new(), None),
         }
     }
+
+    /// Whether a configuration run of this router is going on (on this node).
+    pub fn running(&self, router: i64) -> bool {
+        let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        matches!(runs.get(&router), Some((_, _, true)))
+    }
 }
 
 fn random_secret(len: usize) -> String {
@@ -936,7 +942,10 @@ impl App {
         Ok(n)
     }
 
-    pub async fn router_health(&self, id: i64) -> AppResult<HealthCheck> {
+    /// An admin's health check now (a write: it records what it finds). The
+    /// monitoring job polls without a session through [`App::poll_router`].
+    pub async fn router_health(&self, s: &Session, id: i64) -> AppResult<HealthCheck> {
+        s.require_write()?;
         let r = self.store.get_router(id).await.map_err(AppError::from_store("router"))?;
         let h = self.poll_router(&r).await?;
         Ok(HealthCheck { online: h.online, error: h.error })

@@ -15,6 +15,7 @@ mod packages;
 #[allow(dead_code)] // until every screen uses it (issue #12)
 mod pager;
 mod render;
+mod routers;
 #[allow(dead_code)] // until every screen uses it (issue #12)
 mod urls;
 
@@ -27,5 +28,12 @@ pub fn not_found() -> axum::response::Response {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(assets::router()).merge(auth::router()).merge(dashboard::router()).merge(packages::router())
+    Router::new()
+        .merge(assets::router())
+        .merge(auth::router())
+        .merge(dashboard::router())
+        .merge(packages::router())
+        .merge(routers::router())
+        // Last, so it wraps every page above.
+        .layer(axum::middleware::from_fn(gzip::gzip_html))
 }

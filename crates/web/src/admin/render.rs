@@ -14,7 +14,7 @@ pub const SECTIONS: &[(&str, Option<&str>)] = &[
     ("Dashboard", Some(urls::HOME)),
     ("Customers", None),
     ("Packages", Some(urls::PACKAGES)),
-    ("Routers", None),
+    ("Routers", Some(urls::ROUTERS)),
     ("Payments", None),
     ("Invoices", None),
     ("Sessions", None),

@@ -69,8 +69,7 @@ async fn configure(
 }
 
 async fn health(State(st): State<AppState>, Auth(s): Auth, Path(id): Path<i64>) -> Result<Json<HealthCheck>, WebError> {
-    s.require_write()?;
-    Ok(Json(st.app.router_health(id).await?))
+    Ok(Json(st.app.router_health(&s, id).await?))
 }
 
 /// The configuration log as Server-Sent Events: what happened so far, then each step

@@ -116,7 +116,7 @@ async fn pages_redirect_to_login_and_assets_are_hashed_and_cached() {
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    assert_eq!(assets.len(), 3, "css, htmx, favicon: {assets:?}");
+    assert_eq!(assets.len(), 4, "css, htmx, admin.js, favicon: {assets:?}");
     for a in assets {
         let resp = http.get(format!("{}{a}", app.base)).header("accept-encoding", "gzip").send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 200, "{a}");

@@ -268,3 +268,4 @@ pub(crate) async fn post_form(
 mod auth;
 mod dashboard;
 mod packages;
+mod routers;
