@@ -4,6 +4,8 @@
 
 mod assets;
 mod auth;
+mod collect;
+mod customers;
 mod dashboard;
 mod extract;
 #[allow(dead_code)] // until every screen uses it (issue #12)
@@ -26,5 +28,10 @@ pub fn not_found() -> axum::response::Response {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(assets::router()).merge(auth::router()).merge(dashboard::router()).merge(packages::router())
+    Router::new()
+        .merge(assets::router())
+        .merge(auth::router())
+        .merge(dashboard::router())
+        .merge(packages::router())
+        .merge(customers::router())
 }

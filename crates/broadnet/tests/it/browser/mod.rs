@@ -266,4 +266,5 @@ pub(crate) async fn post_form(
 }
 
 mod auth;
+mod customers;
 mod packages;
