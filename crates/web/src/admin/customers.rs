@@ -487,7 +487,11 @@ impl AuditRow {
             at: fmt::when(&a.at, zone),
             who: a.admin_username.clone(),
             action: a.action.clone(),
-            changed: changed_keys(a.before.as_ref(), a.after.as_ref()).join(", "),
+            // A creation or a deletion changes everything: only an update lists keys.
+            changed: match (&a.before, &a.after) {
+                (Some(b), Some(x)) => changed_keys(Some(b), Some(x)).join(", "),
+                _ => String::new(),
+            },
         }
     }
 }
