@@ -67,6 +67,18 @@ async fn create_a_customer_through_the_form_and_find_them_in_the_list() {
         b.check_clean(&[]).await;
         b.shot("customer-detail-new").await;
 
+        b.click("Edit").await;
+        b.wait_text("Edit customer").await;
+        let phone = b.c.find(Locator::Id("f-phone")).await.unwrap().prop("value").await.unwrap();
+        assert_eq!(phone.as_deref(), Some("254712345678"), "the form starts from the customer");
+        b.check_clean(&[]).await;
+        b.shot("customer-edit").await;
+        b.fill("Location", "Kisumu, Milimani").await;
+        b.click("Save").await;
+        b.wait_text("Changes saved").await;
+        assert!(b.body_text().await.contains("Kisumu, Milimani"));
+        b.check_clean(&[]).await;
+
         // The list finds them; the search box replaces the table as one types and
         // keeps the search in the address.
         b.click("All customers").await;
