@@ -579,6 +579,11 @@ impl Detail {
                 ..Default::default()
             })
             .await?;
+        // A prompt still open (the page reloaded, another admin sent it): its box again.
+        let paybox = payments.items.first().filter(|x| x.status == PaymentStatus::Pending).map(|x| {
+            let d = broadnet_app::collect::PaymentDetail { payment: x.clone(), invoice: None };
+            StatusBox::of(&d, Some(&c.customer), &zone, String::new())
+        });
         let pkg_value = c.customer.package_id.map(|n| n.to_string()).unwrap_or_default();
         let acts = Acts {
             collect: Act::with(form::pairs([
@@ -610,7 +615,7 @@ impl Detail {
             payments: payments.items.iter().map(|x| PaymentRow::of(x, &zone)).collect(),
             audit: audit.items.iter().map(|a| AuditRow::of(a, &zone)).collect(),
             acts,
-            paybox: None,
+            paybox,
             c,
         })
     }

@@ -232,6 +232,9 @@ async fn collect_payment_without_javascript_is_a_page_that_refreshes() {
     assert_eq!(page.headers()["vary"], "HX-Request");
     let html = page.text().await.unwrap();
     assert!(html.contains(r#"<meta http-equiv="refresh" content="3">"#) && html.contains("Waiting for the customer"));
+    // The customer's page, opened again meanwhile, shows the same waiting box.
+    let page = http.get(format!("{}/customers/{id}", app.base)).header("cookie", &cookie).send().await.unwrap();
+    assert!(page.text().await.unwrap().contains("Waiting for the customer to pay"));
     // htmx asks for the box alone.
     let frag = http
         .get(format!("{}{to}", app.base))
