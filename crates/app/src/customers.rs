@@ -397,6 +397,26 @@ impl App {
     }
 }
 
+impl App {
+    /// "Resend welcome SMS": the welcome message with the customer's login queued
+    /// again through the outbox, as at creation. The dedupe key carries the second,
+    /// so a double click queues one message and a later click another. Returns
+    /// whether one was queued.
+    pub async fn resend_welcome(&self, s: &Session, id: i64) -> AppResult<bool> {
+        s.require_write()?;
+        let c = self.store.get_customer(id).await.map_err(AppError::from_store("customer"))?;
+        let now = self.now();
+        let mut item = crate::notify::welcome_entry(&c, now);
+        item.dedupe_key = Some(format!("welcome:{}:{}", c.id, now.timestamp()));
+        let queued = self.store.enqueue(item).await?;
+        if queued {
+            tracing::info!(admin = %s.admin.username, user = %c.username, "welcome message queued again");
+            self.wake_outbox();
+        }
+        Ok(queued)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

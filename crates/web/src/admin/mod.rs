@@ -4,6 +4,8 @@
 
 mod assets;
 mod auth;
+mod collect;
+mod customers;
 mod dashboard;
 mod extract;
 #[allow(dead_code)] // until every screen uses it (issue #12)
@@ -34,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .merge(dashboard::router())
         .merge(packages::router())
         .merge(routers::router())
+        .merge(customers::router())
         // Last, so it wraps every page above.
         .layer(axum::middleware::from_fn(gzip::gzip_html))
 }

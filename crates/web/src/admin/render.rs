@@ -12,7 +12,7 @@ use broadnet_app::AppError;
 /// link (never a link to a 404).
 pub const SECTIONS: &[(&str, Option<&str>)] = &[
     ("Dashboard", Some(urls::HOME)),
-    ("Customers", None),
+    ("Customers", Some(urls::CUSTOMERS)),
     ("Packages", Some(urls::PACKAGES)),
     ("Routers", Some(urls::ROUTERS)),
     ("Payments", None),

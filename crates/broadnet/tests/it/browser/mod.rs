@@ -267,5 +267,6 @@ pub(crate) async fn post_form(
 
 mod auth;
 mod dashboard;
+mod customers;
 mod packages;
 mod routers;
