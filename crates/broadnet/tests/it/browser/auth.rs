@@ -27,7 +27,6 @@ async fn log_in_wrong_password_then_right_then_out() {
         for section in ["Dashboard", "Customers", "Packages", "Routers", "Payments", "Settings", "System"] {
             assert!(text.contains(section), "the nav lists {section}");
         }
-        assert_eq!(b.controls("Customers").await, 0, "a section not built yet is not a link");
         b.check_clean(&[]).await;
         b.shot("dashboard").await;
 
