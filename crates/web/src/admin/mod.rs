@@ -10,10 +10,14 @@ mod extract;
 mod fmt;
 #[allow(dead_code)] // until every screen uses it (issue #12)
 mod form;
+mod invoices;
+mod notifications;
 mod packages;
 #[allow(dead_code)] // until every screen uses it (issue #12)
 mod pager;
+mod payments;
 mod render;
+mod sessions;
 #[allow(dead_code)] // until every screen uses it (issue #12)
 mod urls;
 
@@ -26,5 +30,13 @@ pub fn not_found() -> axum::response::Response {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(assets::router()).merge(auth::router()).merge(dashboard::router()).merge(packages::router())
+    Router::new()
+        .merge(assets::router())
+        .merge(auth::router())
+        .merge(dashboard::router())
+        .merge(packages::router())
+        .merge(payments::router())
+        .merge(invoices::router())
+        .merge(sessions::router())
+        .merge(notifications::router())
 }

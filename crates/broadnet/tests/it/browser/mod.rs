@@ -266,4 +266,6 @@ pub(crate) async fn post_form(
 }
 
 mod auth;
+mod lists;
 mod packages;
+mod payments;
