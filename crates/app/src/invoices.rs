@@ -214,8 +214,8 @@ impl App {
                 (broadnet_store::OutboxKind::Email, payload, to)
             }
         };
-        // Each click is a message of its own (a key per moment, not per invoice).
-        let key = format!("invoice.resend:{}:{channel}:{}", invoice.number, now.timestamp_micros());
+        // Each request is a message of its own, but a double click (the same second) is one.
+        let key = format!("invoice.resend:{}:{channel}:{}", invoice.number, now.timestamp());
         self.store.enqueue(broadnet_store::NewOutbox { kind, payload, dedupe_key: Some(key), at: now }).await?;
         self.wake_outbox();
         tracing::info!(admin = %s.admin.username, invoice = %invoice.number, %channel, "invoice queued to be sent again");

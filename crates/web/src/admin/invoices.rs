@@ -58,6 +58,7 @@ async fn list(
     p: Page,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
+    let q = super::payments::filled(q);
     let (zone, _) = st.app.local_zone().await?;
     let page = st.app.list_invoices(&InvoiceListQuery::from_pairs(q.clone())).await?;
     let last = |k: &str| q.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone());

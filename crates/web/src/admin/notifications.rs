@@ -101,6 +101,7 @@ async fn list(
     p: Page,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
+    let q = super::payments::filled(q);
     let (zone, _) = st.app.local_zone().await?;
     let page = st.app.list_notifications(&p.session, &NotificationListQuery::from_pairs(q.clone())).await?;
     let pager = Pager::new(urls::NOTIFICATIONS, &q, &page);

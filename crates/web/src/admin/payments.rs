@@ -32,6 +32,11 @@ pub fn router() -> Router<AppState> {
 
 type Params = Query<Vec<(String, String)>>;
 
+/// A filter form's fields that were filled in: an empty field is no filter.
+pub(super) fn filled(q: Vec<(String, String)>) -> Vec<(String, String)> {
+    q.into_iter().filter(|(_, v)| !v.trim().is_empty()).collect()
+}
+
 pub(super) const STATUSES: &[(&str, &str)] = &[
     ("", "Any status"),
     ("completed", "Completed"),
@@ -83,6 +88,7 @@ impl List {
 }
 
 async fn list(State(st): State<AppState>, p: Page, Query(q): Params) -> Result<Response, PageError> {
+    let q = filled(q);
     let (zone, _) = st.app.local_zone().await?;
     let (page, errors) = match st.app.list_payments(&PaymentListQuery::from_pairs(q.clone())).await {
         Ok(page) => (page, Vec::new()),
@@ -194,6 +200,7 @@ impl UnmatchedList {
 }
 
 async fn unmatched_list(State(st): State<AppState>, p: Page, Query(q): Params) -> Result<Response, PageError> {
+    let q = filled(q);
     let (zone, _) = st.app.local_zone().await?;
     let last = |k: &str| q.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let req = UnmatchedListRequest { status: last("status"), page: last("page"), per_page: last("per_page") };

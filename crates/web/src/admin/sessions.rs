@@ -75,6 +75,7 @@ fn wants_fragment(h: &HeaderMap) -> bool {
 }
 
 async fn online(State(st): State<AppState>, p: Page, h: HeaderMap, Query(q): Params) -> Result<Response, PageError> {
+    let q = super::payments::filled(q);
     let (zone, _) = st.app.local_zone().await?;
     let mut params = SessionListQuery::from_pairs(q.clone());
     params.open = Some("1".into());
@@ -107,6 +108,7 @@ impl History {
 }
 
 async fn history(State(st): State<AppState>, p: Page, Query(q): Params) -> Result<Response, PageError> {
+    let q = super::payments::filled(q);
     let (zone, _) = st.app.local_zone().await?;
     let page = st.app.list_sessions(&SessionListQuery::from_pairs(q.clone())).await?;
     let pager = Pager::new(urls::SESSIONS_HISTORY, &q, &page);
@@ -154,6 +156,7 @@ impl AuthLog {
 }
 
 async fn auth_log(State(st): State<AppState>, p: Page, Query(q): Params) -> Result<Response, PageError> {
+    let q = super::payments::filled(q);
     let (zone, _) = st.app.local_zone().await?;
     let page = st.app.auth_log(&AuthLogQuery::from_pairs(q.clone())).await?;
     let pager = Pager::new(urls::AUTH_LOG, &q, &page);

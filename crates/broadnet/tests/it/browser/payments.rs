@@ -7,9 +7,9 @@ use broadnet_testkit::app::{ADMIN_PW, ADMIN_USER, TestApp};
 use fantoccini::Locator;
 
 /// A customer on a KES 1,500 package who paid cash: (customer id, payment id, invoice number).
-pub(crate) async fn paid_customer(app: &TestApp, username: &str, phone: &str) -> (i64, i64, String) {
+pub(crate) async fn paid_customer(app: &TestApp, username: &str, phone: &str, name: &str) -> (i64, i64, String) {
     let pkg = app.package(&format!("Home {username}")).create().await;
-    let c = app.customer(username, phone).package(pkg).create().await;
+    let c = app.customer(username, phone).full_name(name).package(pkg).create().await;
     let cid = c["id"].as_i64().unwrap();
     let (st, r) = app.call("POST", &format!("/api/customers/{cid}/payments"), Some(json!({"amount": "1500"}))).await;
     assert_eq!(st, 201, "{r}");
@@ -25,7 +25,7 @@ async fn today(app: &TestApp) -> chrono::NaiveDate {
 #[tokio::test]
 async fn a_cash_payment_is_listed_filtered_detailed_and_its_invoice_downloads() {
     let app = TestApp::start().await;
-    let (cid, pid, number) = paid_customer(&app, "wanjiku", "0712000111").await;
+    let (cid, pid, number) = paid_customer(&app, "wanjiku", "0712000111", "Jane Wanjiku").await;
     let receipt = format!("CASH-{pid}");
     let day = today(&app).await;
     for width in WIDTHS {
