@@ -62,7 +62,8 @@ async fn list(
     let (zone, _) = st.app.local_zone().await?;
     let page = st.app.list_invoices(&InvoiceListQuery::from_pairs(q.clone())).await?;
     let last = |k: &str| q.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let sent = last("sent").zip(last("via"));
+    let via = |v: String| if v == "sms" { "SMS".to_string() } else { v };
+    let sent = last("sent").zip(last("via").map(via));
     let query: Vec<(String, String)> = q.into_iter().filter(|(k, _)| k != "sent" && k != "via").collect();
     let pager = Pager::new(urls::INVOICES, &query, &page);
     let l = Layout::new(&p, "Invoices", "Invoices");
