@@ -43,7 +43,7 @@ async fn invoices_are_searched_downloaded_and_sent_again_by_sms() {
         let pdf = b.c.find(Locator::LinkText("PDF")).await.unwrap().attr("href").await.unwrap();
         assert_eq!(pdf.as_deref(), Some(format!("/payments/{pid}/invoice.pdf").as_str()));
         b.click("Send SMS").await;
-        b.wait_text("is queued to be sent again by sms").await;
+        b.wait_text("is queued to be sent again by SMS").await;
         b.check_clean(&[]).await;
         b.shot("invoice-sent-again").await;
         // The customer has no email address: the page says so, nothing is queued.
