@@ -274,8 +274,9 @@ impl App {
     }
 }
 
-/// The payments list's query string: `customer_id`, `status`, `provider`, `page`,
-/// `per_page`, as text until checked.
+/// The payments list's query string: `customer_id`, `status`, `provider`, `from` and
+/// `to` (days, `2026-11-27`, in the ISP's zone, both included), `page`, `per_page`,
+/// as text until checked.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct PaymentListQuery {
     pub customer_id: Option<String>,
@@ -283,6 +284,8 @@ pub struct PaymentListQuery {
     pub provider: Option<String>,
     pub page: Option<String>,
     pub per_page: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
 }
 
 impl PaymentListQuery {
@@ -294,8 +297,17 @@ impl PaymentListQuery {
             provider: m.remove("provider"),
             page: m.remove("page"),
             per_page: m.remove("per_page"),
+            from: m.remove("from"),
+            to: m.remove("to"),
         }
     }
+}
+
+/// The instant a day (`2026-11-27`) starts in `zone`.
+fn day_start(day: &str, zone: chrono::FixedOffset) -> Option<chrono::DateTime<chrono::Utc>> {
+    let d = chrono::NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d").ok()?;
+    let local = d.and_hms_opt(0, 0, 0)?.and_local_timezone(zone).single()?;
+    Some(local.with_timezone(&chrono::Utc))
 }
 
 /// Cash taken at the counter for a customer: `amount` (the package's price) is
@@ -346,6 +358,24 @@ impl App {
             }
         }
         crate::sessions::paging(&mut errors, &params.page, &params.per_page, (&mut q.page, &mut q.per_page));
+        if params.from.is_some() || params.to.is_some() {
+            let (zone, _) = self.local_zone().await?;
+            let day = |errors: &mut crate::FieldErrors, k: &str, v: &Option<String>| {
+                let v = v.as_deref()?;
+                let t = day_start(v, zone);
+                if t.is_none() {
+                    errors.entry(k.to_string()).or_default().push("must be a date like 2026-11-27".to_string());
+                }
+                t
+            };
+            q.created_from = day(&mut errors, "from", &params.from);
+            q.created_before = day(&mut errors, "to", &params.to).map(|t| t + Duration::days(1));
+            if let (Some(a), Some(b)) = (q.created_from, q.created_before)
+                && b <= a
+            {
+                errors.entry("to".into()).or_default().push("must not be before the first day".into());
+            }
+        }
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }

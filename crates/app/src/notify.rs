@@ -675,6 +675,18 @@ impl Delivery {
     }
 }
 
+impl App {
+    /// "Retry now": a failed or waiting message is due at once, and the delivery job
+    /// is woken. A message being sent or already delivered is left alone (`InUse`).
+    pub async fn retry_notification(&self, s: &crate::Session, id: i64) -> AppResult<OutboxItem> {
+        s.require_write()?;
+        let item = self.store.retry_outbox(id, self.now()).await.map_err(AppError::from_store("notification"))?;
+        tracing::info!(admin = %s.admin.username, id, kind = %item.kind, "notification retry requested");
+        self.wake_outbox();
+        Ok(item)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

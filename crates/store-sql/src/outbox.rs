@@ -137,4 +137,25 @@ impl OutboxRepo for SqlStore {
         let find = outbox::Entity::find().filter(cond).order_by_desc(outbox::Column::Id);
         crate::fetch_page(&self.read, find, q.page, q.per_page, to_record).await
     }
+
+    async fn retry_outbox(&self, id: i64, now: DateTime<Utc>) -> StoreResult<OutboxItem> {
+        // Guarded on the status, so an entry the delivery job has just claimed is not
+        // sent twice.
+        let res = outbox::Entity::update_many()
+            .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Pending.as_str()))
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(to_db(now)))
+            .filter(outbox::Column::Id.eq(id))
+            .filter(outbox::Column::Status.is_in([OutboxStatus::Failed.as_str(), OutboxStatus::Pending.as_str()]))
+            .exec(&self.write)
+            .await
+            .map_err(db_err)?;
+        let m = outbox::Entity::find_by_id(id).one(&self.write).await.map_err(db_err)?.ok_or(StoreError::NotFound)?;
+        if res.rows_affected == 0 && m.status != OutboxStatus::Pending.as_str() {
+            return Err(StoreError::InUse(format!(
+                "it is {}: only a failed or waiting message can be retried",
+                m.status
+            )));
+        }
+        to_record(m)
+    }
 }

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use broadnet_domain::billing::{self, Renewal};
 use broadnet_domain::{CustomerStatus, Money, PaymentProvider, PaymentStatus, Phone};
 use broadnet_store::{
-    CompleteOutcome, Completion, Invoice, NewPayment, Page, Payment, PaymentQuery, PaymentRepo, StoreError, StoreResult,
+    CompleteOutcome, Completion, Invoice, InvoiceQuery, NewPayment, Page, Payment, PaymentQuery, PaymentRepo,
+    StoreError, StoreResult,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -412,6 +413,12 @@ impl PaymentRepo for SqlStore {
         if let Some(p) = q.provider {
             find = find.filter(payment::Column::Provider.eq(p.as_str()));
         }
+        if let Some(t) = q.created_from {
+            find = find.filter(payment::Column::CreatedAt.gte(to_db(t)));
+        }
+        if let Some(t) = q.created_before {
+            find = find.filter(payment::Column::CreatedAt.lt(to_db(t)));
+        }
         let find = find.order_by_desc(payment::Column::CreatedAt).order_by_desc(payment::Column::Id);
         crate::fetch_page(&self.read, find, q.page, q.per_page, to_record).await
     }
@@ -551,4 +558,39 @@ impl PaymentRepo for SqlStore {
             .map_err(db_err)?;
         self.get_payment(id).await
     }
+
+    async fn list_invoices(&self, q: &InvoiceQuery) -> StoreResult<Page<Invoice>> {
+        use sea_orm::Condition;
+        use sea_orm::sea_query::Func;
+        let mut find = invoice::Entity::find();
+        if let Some(c) = q.customer_id {
+            find = find.filter(invoice::Column::CustomerId.eq(c));
+        }
+        if let Some(text) = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            // Lowered on both sides: PostgreSQL's LIKE is case-sensitive, the others' not.
+            let lower = |c: invoice::Column| Expr::expr(Func::lower(Expr::col(c)));
+            let needle = text.to_lowercase();
+            find = find.filter(
+                Condition::any()
+                    .add(lower(invoice::Column::Number).like(contains(&needle)))
+                    .add(lower(invoice::Column::CustomerName).like(contains(&needle))),
+            );
+        }
+        let find = find.order_by_desc(invoice::Column::Id);
+        crate::fetch_page(&self.read, find, q.page, q.per_page, invoice_record).await
+    }
+}
+
+/// `%text%` with the user's `%`, `_` and `\\` taken literally.
+fn contains(text: &str) -> sea_orm::sea_query::LikeExpr {
+    let mut escaped = String::with_capacity(text.len() + 2);
+    escaped.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped.push('%');
+    sea_orm::sea_query::LikeExpr::new(escaped).escape('\\')
 }

@@ -1226,3 +1226,99 @@ async fn dashboard_counts_by_status_channel_outcome_and_period() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn payments_by_date_range_invoices_by_number_or_name_and_outbox_retry() {
+    use broadnet_domain::{PaymentProvider, PaymentStatus};
+    with_store(|s| async move {
+        let pkg = s.create_package(&actor(), package("Monthly")).await.unwrap();
+        let mut ids = Vec::new();
+        for (i, (user, name)) in [("wanjiku", "Jane Wanjiku"), ("otieno", "Peter OTIENO")].into_iter().enumerate() {
+            let mut c = customer(user, name, &format!("071200080{i}"));
+            c.package_id = Some(pkg.id);
+            let cust = s.create_customer(&actor(), c).await.unwrap();
+            // One payment a day: 1 and 2 November.
+            let at = t0() + Duration::days(i as i64);
+            let p = s
+                .create_payment(NewPayment {
+                    customer_id: cust.id,
+                    package_id: pkg.id,
+                    provider: PaymentProvider::Cash,
+                    amount: Money::from_minor(150_000).unwrap(),
+                    currency: "KES".into(),
+                    phone: None,
+                    checkout_request_id: None,
+                    merchant_request_id: None,
+                    account_reference: None,
+                    initiated_by_admin_id: None,
+                    created_at: at,
+                })
+                .await
+                .unwrap();
+            let done = Completion {
+                payment_id: p.id,
+                provider_receipt: format!("CASH-{}", p.id),
+                amount: Money::from_minor(150_000).unwrap(),
+                phone: None,
+                result_desc: "cash received".into(),
+                at,
+                provider_confirmed: false,
+            };
+            assert!(matches!(s.complete_payment(done).await.unwrap(), CompleteOutcome::Completed { .. }));
+            ids.push((cust.id, p.id));
+        }
+        let range = |from: Option<DateTime<Utc>>, before: Option<DateTime<Utc>>| PaymentQuery {
+            created_from: from,
+            created_before: before,
+            status: Some(PaymentStatus::Completed),
+            ..Default::default()
+        };
+        let found = |q: PaymentQuery| {
+            let s = s.clone();
+            async move { s.list_payments(&q).await.unwrap().items.iter().map(|p| p.id).collect::<Vec<_>>() }
+        };
+        assert_eq!(found(range(None, None)).await, [ids[1].1, ids[0].1], "newest first");
+        assert_eq!(found(range(Some(t0()), Some(t0() + Duration::days(1)))).await, [ids[0].1], "the first day alone");
+        assert_eq!(found(range(Some(t0() + Duration::seconds(1)), None)).await, [ids[1].1], "from is inclusive");
+        assert_eq!(found(range(None, Some(t0()))).await, Vec::<i64>::new(), "before is exclusive");
+
+        // Invoices: any case, a part of the name or of the number; the newest first.
+        let all = s.list_invoices(&InvoiceQuery::default()).await.unwrap();
+        assert_eq!(all.total, 2);
+        assert_eq!(all.items[0].payment_id, ids[1].1);
+        let search = |text: &str| InvoiceQuery { search: Some(text.into()), ..Default::default() };
+        let hits = s.list_invoices(&search("otieno")).await.unwrap();
+        assert_eq!((hits.total, hits.items[0].customer_name.as_str()), (1, "Peter OTIENO"));
+        let number = all.items[1].number.clone();
+        let hits = s.list_invoices(&search(&number.to_lowercase())).await.unwrap();
+        assert_eq!(hits.items.iter().map(|i| i.number.clone()).collect::<Vec<_>>(), [number]);
+        assert_eq!(s.list_invoices(&search("50%_")).await.unwrap().total, 0, "wildcards are literal");
+        let mine = InvoiceQuery { customer_id: Some(ids[0].0), ..Default::default() };
+        assert_eq!(s.list_invoices(&mine).await.unwrap().items[0].payment_id, ids[0].1);
+
+        // Retry: a failed entry is due again; a delivered one is left alone.
+        let entry = |key: &str| NewOutbox {
+            kind: OutboxKind::Sms,
+            payload: serde_json::json!({"to": "+254712000800", "message": "hi"}),
+            dedupe_key: Some(key.into()),
+            at: t0(),
+        };
+        s.enqueue(entry("retry:a")).await.unwrap();
+        s.enqueue(entry("retry:b")).await.unwrap();
+        let claimed = s.claim_outbox(t0(), t0() + Duration::minutes(5), 10).await.unwrap();
+        let by_key = |k: &str| claimed.iter().find(|i| i.dedupe_key.as_deref() == Some(k)).unwrap().id;
+        let (failed, delivered) = (by_key("retry:a"), by_key("retry:b"));
+        s.finish_outbox(failed, OutboxResult::Failed { error: "gateway said no".into() }, t0()).await.unwrap();
+        s.finish_outbox(delivered, OutboxResult::Delivered, t0()).await.unwrap();
+        let later = t0() + Duration::hours(1);
+        let again = s.retry_outbox(failed, later).await.unwrap();
+        assert_eq!((again.status, again.next_attempt_at), (OutboxStatus::Pending, later));
+        assert_eq!(again.last_error.as_deref(), Some("gateway said no"), "the last error is kept until the next try");
+        let due = s.claim_outbox(later, later + Duration::minutes(5), 10).await.unwrap();
+        assert!(due.iter().any(|i| i.id == failed), "due again: {due:?}");
+        assert!(due.iter().all(|i| i.id != delivered));
+        assert!(matches!(s.retry_outbox(delivered, later).await, Err(StoreError::InUse(_))));
+        assert!(matches!(s.retry_outbox(999_999, later).await, Err(StoreError::NotFound)));
+    })
+    .await;
+}

@@ -239,6 +239,8 @@ pub trait PaymentRepo: Send + Sync {
         result_desc: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<Payment>;
+    /// Invoices, newest first (see [`InvoiceQuery`]).
+    async fn list_invoices(&self, query: &InvoiceQuery) -> StoreResult<Page<Invoice>>;
 }
 
 /// Background jobs: which node runs each, and the expiry sweep.
@@ -282,6 +284,9 @@ pub trait OutboxRepo: Send + Sync {
     /// crash) can no longer be delivering them. Returns how many.
     async fn release_outbox_claims(&self, now: DateTime<Utc>) -> StoreResult<u64>;
     async fn list_outbox(&self, query: &OutboxQuery) -> StoreResult<Page<OutboxItem>>;
+    /// "Retry now": a failed or pending entry becomes pending and due at `now`.
+    /// `NotFound` for no such entry, `InUse` for one being sent or delivered.
+    async fn retry_outbox(&self, id: i64, now: DateTime<Utc>) -> StoreResult<OutboxItem>;
 }
 
 /// The form of an admin username that must be unique and that logins look up:

@@ -474,6 +474,10 @@ pub struct PaymentQuery {
     pub page: u64,
     /// 0 means the default, 50.
     pub per_page: u64,
+    /// Created at or after this instant.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before this instant.
+    pub created_before: Option<DateTime<Utc>>,
 }
 
 /// A numbered invoice, one per completed payment.
@@ -793,4 +797,15 @@ pub struct DashboardStats {
     pub new_customers: Vec<u64>,
     /// Sessions open at some moment of each hour of `StatsQuery::hours`.
     pub sessions_per_hour: Vec<u64>,
+}
+
+/// The invoices list: `search` is a number's start or a part of the customer's name
+/// (any case); newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InvoiceQuery {
+    pub search: Option<String>,
+    pub customer_id: Option<i64>,
+    pub page: u64,
+    /// 0 means the default, 50.
+    pub per_page: u64,
 }

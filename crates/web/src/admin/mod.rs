@@ -13,11 +13,15 @@ mod fmt;
 #[allow(dead_code)] // until every screen uses it (issue #12)
 mod form;
 mod gzip;
+mod invoices;
+mod notifications;
 mod packages;
 #[allow(dead_code)] // until every screen uses it (issue #12)
 mod pager;
+mod payments;
 mod render;
 mod routers;
+mod sessions;
 #[allow(dead_code)] // until every screen uses it (issue #12)
 mod urls;
 
@@ -37,6 +41,10 @@ pub fn router() -> Router<AppState> {
         .merge(packages::router())
         .merge(routers::router())
         .merge(customers::router())
+        .merge(payments::router())
+        .merge(invoices::router())
+        .merge(sessions::router())
+        .merge(notifications::router())
         // Last, so it wraps every page above.
         .layer(axum::middleware::from_fn(gzip::gzip_html))
 }

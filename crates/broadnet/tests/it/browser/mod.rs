@@ -266,7 +266,9 @@ pub(crate) async fn post_form(
 }
 
 mod auth;
-mod dashboard;
 mod customers;
+mod dashboard;
+mod lists;
 mod packages;
+mod payments;
 mod routers;
