@@ -81,6 +81,9 @@ pub struct SessionListQuery {
     pub username: Option<String>,
     pub router_id: Option<String>,
     pub open: Option<String>,
+    /// `pppoe` or `hotspot`: sessions of customers of that type.
+    #[serde(rename = "type")]
+    pub customer_type: Option<String>,
     pub page: Option<String>,
     pub per_page: Option<String>,
 }
@@ -90,6 +93,8 @@ pub struct SessionListQuery {
 pub struct AuthLogQuery {
     pub username: Option<String>,
     pub router_id: Option<String>,
+    /// `accept` or `reject`.
+    pub reply: Option<String>,
     pub page: Option<String>,
     pub per_page: Option<String>,
 }
@@ -106,6 +111,7 @@ impl SessionListQuery {
             username: m.remove("username"),
             router_id: m.remove("router_id"),
             open: m.remove("open"),
+            customer_type: m.remove("type"),
             page: m.remove("page"),
             per_page: m.remove("per_page"),
         }
@@ -118,6 +124,7 @@ impl AuthLogQuery {
         AuthLogQuery {
             username: m.remove("username"),
             router_id: m.remove("router_id"),
+            reply: m.remove("reply"),
             page: m.remove("page"),
             per_page: m.remove("per_page"),
         }
@@ -151,6 +158,15 @@ impl App {
         if let Some(v) = &params.open {
             q.open_only = matches!(v.as_str(), "1" | "true" | "yes");
         }
+        match params.customer_type.as_deref().map(str::trim) {
+            None | Some("") => {}
+            Some(v) => match broadnet_domain::CustomerType::parse(v) {
+                Ok(t) => q.customer_type = Some(t),
+                Err(e) => {
+                    errors.entry("type".to_string()).or_insert_with(Vec::new).push(e.0);
+                }
+            },
+        }
         paging(&mut errors, &params.page, &params.per_page, (&mut q.page, &mut q.per_page));
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
@@ -162,6 +178,14 @@ impl App {
         let mut q = PostAuthQuery { page: 1, per_page: 50, ..Default::default() };
         let mut errors = BTreeMap::new();
         q.username = params.username.clone();
+        match params.reply.as_deref().map(str::trim) {
+            None | Some("") => {}
+            Some("accept") => q.reply = Some("Access-Accept".into()),
+            Some("reject") => q.reply = Some("Access-Reject".into()),
+            Some(_) => {
+                errors.entry("reply".to_string()).or_insert_with(Vec::new).push("must be accept or reject".to_string());
+            }
+        }
         if let Some(v) = &params.router_id {
             q.router_id = id_param(&mut errors, "router_id", v);
         }

@@ -385,6 +385,16 @@ impl RadiusRepo for SqlStore {
         if q.open_only {
             find = find.filter(radacct::Column::Acctstoptime.is_null());
         }
+        if let Some(t) = q.customer_type {
+            // The login key: usernames are unique regardless of case.
+            use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+            let keys = Query::select()
+                .column(customer::Column::UsernameKey)
+                .from(customer::Entity)
+                .and_where(customer::Column::CustomerType.eq(t.as_str()))
+                .to_owned();
+            find = find.filter(Expr::expr(Func::lower(Expr::col(radacct::Column::Username))).in_subquery(keys));
+        }
         let (page, per_page) = page_of(q.page, q.per_page);
         let total = find.clone().count(&self.read).await.map_err(db_err)?;
         let rows = find
@@ -429,6 +439,9 @@ impl RadiusRepo for SqlStore {
         }
         if let Some(r) = q.router_id {
             find = find.filter(radpostauth::Column::RouterId.eq(r));
+        }
+        if let Some(r) = &q.reply {
+            find = find.filter(radpostauth::Column::Reply.eq(r.as_str()));
         }
         let (page, per_page) = page_of(q.page, q.per_page);
         let total = find.clone().count(&self.read).await.map_err(db_err)?;

@@ -1218,6 +1218,20 @@ async fn dashboard_counts_by_status_channel_outcome_and_period() {
         assert_eq!(st.stk_today.iter().map(|(_, _, n)| n).sum::<u64>(), 3, "no paybill or cash payment is a prompt");
 
         assert_eq!(st.rejects_last_hour, 1);
+        // The lists behind the figures: open PPPoE sessions, rejects.
+        let q = SessionQuery {
+            open_only: true,
+            customer_type: Some(CustomerType::Pppoe),
+            per_page: 10,
+            page: 1,
+            ..Default::default()
+        };
+        let pppoe = s.list_sessions(&q).await.unwrap();
+        assert_eq!(pppoe.items.iter().map(|x| x.session_id.as_str()).collect::<Vec<_>>(), ["a"]);
+        let q = PostAuthQuery { reply: Some("Access-Reject".into()), per_page: 10, page: 1, ..Default::default() };
+        assert_eq!(s.list_post_auth(&q).await.unwrap().total, 2);
+        let q = PostAuthQuery { reply: Some("Access-Accept".into()), per_page: 10, page: 1, ..Default::default() };
+        assert_eq!(s.list_post_auth(&q).await.unwrap().total, 0);
         assert_eq!(st.new_customers, vec![1, 4], "October, then November");
         // Hour buckets: the 24 hours before noon; "b" was open from 06:00 yesterday to 10:30.
         assert_eq!(st.sessions_per_hour[23], 2, "a and c in the last hour");

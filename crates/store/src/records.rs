@@ -362,6 +362,8 @@ pub struct SessionQuery {
     pub username: Option<String>,
     pub router_id: Option<i64>,
     pub open_only: bool,
+    /// Sessions of customers of this type (a login that is no customer matches none).
+    pub customer_type: Option<broadnet_domain::CustomerType>,
     pub page: u64,
     pub per_page: u64,
 }
@@ -383,6 +385,8 @@ pub struct PostAuth {
 pub struct PostAuthQuery {
     pub username: Option<String>,
     pub router_id: Option<i64>,
+    /// "Access-Accept" or "Access-Reject".
+    pub reply: Option<String>,
     pub page: u64,
     pub per_page: u64,
 }

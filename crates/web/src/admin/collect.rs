@@ -2,7 +2,7 @@
 //! follows it. With htmx the box polls `GET /payments/{id}/status` every 2 s until
 //! the payment is final; without JS the same box is a page that refreshes itself.
 
-use super::customers::{Act, Detail, filters, vary};
+use super::customers::{Act, Detail, vary};
 use super::extract::{Page, PageError};
 use super::render::{Layout, html};
 use super::{fmt, urls};

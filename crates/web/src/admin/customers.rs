@@ -38,15 +38,6 @@ pub fn router() -> Router<AppState> {
         .merge(collect::router())
 }
 
-/// The filters the shared macros use (`badge`'s `replace`, not one of askama's own):
-/// askama looks them up beside each template's struct.
-pub(super) mod filters {
-    #[askama::filter_fn]
-    pub fn replace(s: impl ToString, _: &dyn askama::Values, from: &str, to: &str) -> askama::Result<String> {
-        Ok(s.to_string().replace(from, to))
-    }
-}
-
 /// Whether htmx asked for a fragment: its own request, not a boosted link nor a
 /// history restore (those want the whole page).
 pub(super) fn wants_fragment(h: &HeaderMap) -> bool {
