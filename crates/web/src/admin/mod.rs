@@ -2,7 +2,10 @@
 //! call the same use cases as the JSON API. Forms work without JavaScript (POST,
 //! then 303); htmx, embedded with the other assets, only enhances them.
 
+mod account;
+mod admins;
 mod assets;
+mod audit;
 mod auth;
 mod dashboard;
 mod extract;
@@ -14,6 +17,8 @@ mod packages;
 #[allow(dead_code)] // until every screen uses it (issue #12)
 mod pager;
 mod render;
+mod settings;
+mod system;
 #[allow(dead_code)] // until every screen uses it (issue #12)
 mod urls;
 
@@ -26,5 +31,14 @@ pub fn not_found() -> axum::response::Response {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(assets::router()).merge(auth::router()).merge(dashboard::router()).merge(packages::router())
+    Router::new()
+        .merge(assets::router())
+        .merge(auth::router())
+        .merge(dashboard::router())
+        .merge(packages::router())
+        .merge(settings::router())
+        .merge(admins::router())
+        .merge(audit::router())
+        .merge(system::router())
+        .merge(account::router())
 }

@@ -265,5 +265,7 @@ pub(crate) async fn post_form(
     req.send().await.unwrap()
 }
 
+mod admins;
 mod auth;
 mod packages;
+mod settings;
