@@ -125,12 +125,17 @@ fn tabs(current: &str) -> Vec<(&'static str, &'static str, bool)> {
 fn field_of(v: &SettingView, value: String, errors: Vec<String>) -> Field {
     let kind = match v.kind {
         "secret" => Kind::Password,
-        "bool" => Kind::Check,
+        // Not a checkbox: an unset switch follows .env, and an unticked box would
+        // turn it off on the first save.
+        "bool" => Kind::Select(&[]),
         "choice" => Kind::Select(&[]),
         "text" if is_long(v.key) => Kind::Area,
         _ => Kind::Text,
     };
     let mut choices = vec![(String::new(), "(default)".to_string())];
+    if v.kind == "bool" {
+        choices.extend([("true".to_string(), "Yes".to_string()), ("false".to_string(), "No".to_string())]);
+    }
     choices.extend(v.choices.unwrap_or_default().iter().map(|c| (c.to_string(), c.to_string())));
     let hint = match (v.kind, v.set) {
         ("secret", true) => "Leave empty to keep the one set.".to_string(),
@@ -169,7 +174,6 @@ fn fields_of(
             let value = match typed {
                 Some(t) => form::value_of(t, v.key),
                 None => match (v.kind, v.value.as_deref()) {
-                    ("bool", Some("true")) => "on".to_string(),
                     (_, Some(s)) => s.to_string(),
                     (_, None) => String::new(),
                 },
@@ -226,13 +230,16 @@ async fn page(st: &AppState, p: &Page, cat: &str, x: Extra) -> Result<CategoryPa
         let active = st.app.active_provider().await?;
         // Ready or not as the payment use cases decide it, in their words.
         let mpesa = st.app.daraja().await.map(|(_, m)| m.env);
-        let airtel = st.app.airtel().await.map(|_| String::new());
+        let airtel = st.app.airtel().await.map(|(_, c)| {
+            let sim = c.client_id == broadnet_app::gateway::SIM_AIRTEL.client_id;
+            if sim { "simulator" } else { "" }.to_string()
+        });
         for (key, name, by, state) in
             [("mpesa", "M-Pesa", "Safaricom Daraja", mpesa), ("airtel", "Airtel Money", "Airtel Africa", airtel)]
         {
             let status = match state {
                 Ok(env) if env == "simulator" => Ok("Ready (simulator: no real money moves).".to_string()),
-                Ok(_) => Ok("Ready: the credentials are filled in.".to_string()),
+                Ok(_) => Ok("Ready to take payments: the credentials are filled in.".to_string()),
                 Err(AppError::Validation(e)) => Err(e.into_values().flatten().collect::<Vec<_>>().join("; ")),
                 Err(e) => return Err(e.into()),
             };

@@ -108,10 +108,25 @@ async fn send_a_test_sms_through_the_simulator_and_preview_templates() {
         b.check_clean(&[]).await;
         b.shot("settings-sms-test").await;
 
+        // Saving the form as drawn keeps SMS on (an unset switch follows .env).
+        b.click("Save SMS settings").await;
+        b.wait_text("Saved.").await;
+        assert!(app.app.sms_settings().await.unwrap().enabled, "saving did not turn SMS off");
+        b.check_clean(&[]).await;
+
         b.fill("Phone number", "not a phone").await;
         b.click("Send test SMS").await;
         b.wait_text("Test failed").await;
         b.check_clean(&[]).await;
+
+        // A field error is shown under its field, with what was typed.
+        b.goto("/settings/general").await;
+        b.fill("Invoice number prefix, e.g. INV-", "bad prefix!").await;
+        b.click("Save General settings").await;
+        b.wait_text("may contain only letters").await;
+        assert!(b.c.find(Locator::Id("e-invoice_prefix")).await.is_ok());
+        b.check_clean(&["422"]).await;
+        b.shot("settings-general-errors").await;
 
         b.goto("/settings/templates").await;
         b.wait_text("Preview:").await;
