@@ -140,7 +140,7 @@ fn field_of(v: &SettingView, value: String, errors: Vec<String>) -> Field {
     let hint = match (v.kind, v.set) {
         ("secret", true) => "Leave empty to keep the one set.".to_string(),
         ("secret", false) => "Not set yet.".to_string(),
-        ("text", _) if kind == Kind::Area && v.value.is_none() => {
+        ("text", _) if v.value.is_none() && is_template(v.key) => {
             "Empty: the default text (see the preview).".to_string()
         }
         _ => String::new(),
@@ -158,7 +158,11 @@ fn field_of(v: &SettingView, value: String, errors: Vec<String>) -> Field {
 
 /// Message templates and long texts get a text area.
 fn is_long(key: &str) -> bool {
-    broadnet_app::notify::Template::ALL.iter().any(|t| t.as_str() == key) || key == "invoice_footer"
+    is_template(key) || key == "invoice_footer"
+}
+
+fn is_template(key: &str) -> bool {
+    broadnet_app::notify::Template::ALL.iter().any(|t| t.as_str() == key)
 }
 
 /// The fields of a category: stored values, or what was typed (after a refusal).
