@@ -93,7 +93,7 @@ impl App {
         s.require_superadmin()?;
         self.store.get_admin(id).await.map_err(AppError::from_store("admin"))?;
         let mut f = Fields::new(&req.unknown);
-        let p = f.parsed("password", &req.password, password);
+        let p = f.parsed("password", crate::input::write_only(&req.password), password);
         let new_password = f.not_null("password", p);
         let r = f.parsed("role", &req.role, Role::parse);
         let role = f.not_null("role", r);
@@ -132,5 +132,52 @@ impl App {
         }
         // The store refuses (atomically) to delete the last active superadmin.
         self.store.delete_admin(&s.actor(self.now()), id).await.map_err(AppError::from_store("admin"))
+    }
+}
+
+/// "Change my password": the current one, the new one twice.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ChangePassword {
+    pub current: Input,
+    pub new: Input,
+    pub confirm: Input,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+impl App {
+    /// Any admin changes their own password: the current one must match, the new one
+    /// must be strong enough and typed twice alike. Every session of the admin ends
+    /// (this one too), so they log in again with it.
+    pub async fn change_own_password(&self, s: &Session, req: ChangePassword) -> AppResult<()> {
+        let mut f = Fields::new(&req.unknown);
+        // Not trimmed: spaces belong to a passphrase.
+        let raw = |i: &Input| match i {
+            Input::Text(t) => t.clone(),
+            _ => String::new(),
+        };
+        let (current, new, confirm) = (raw(&req.current), raw(&req.new), raw(&req.confirm));
+        if current.is_empty() {
+            f.error("current", "is required");
+        }
+        if new.is_empty() {
+            f.error("new", "is required");
+        } else if let Err(e) = auth::check_password_strength(&new) {
+            f.error("new", e.to_string());
+        } else if new == current {
+            f.error("new", "must differ from the current password");
+        }
+        if confirm != new && !new.is_empty() {
+            f.error("confirm", "does not match the new password");
+        }
+        let admin = self.store.get_admin(s.admin.id).await.map_err(AppError::from_store("admin"))?;
+        if !current.is_empty() && !self.passwords.verify(&current, &admin.password_hash).await? {
+            f.error("current", "is not your current password");
+        }
+        f.finish()?;
+        self.set_admin_password(&s.actor(self.now()), admin.id, &new).await?;
+        tracing::info!(admin = %admin.username, "admin changed their own password");
+        Ok(())
     }
 }

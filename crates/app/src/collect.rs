@@ -262,7 +262,7 @@ impl App {
     /// Registers the C2B confirmation and validation URLs with Safaricom.
     pub async fn register_c2b_urls(&self, s: &Session) -> AppResult<C2bRegistration> {
         s.require_superadmin()?;
-        let urls = self.callback_urls().await?;
+        let urls = self.callback_urls_unchecked().await?;
         let (client, _) = self.daraja().await?;
         let (confirmation, validation) = (urls.c2b_confirmation, urls.c2b_validation);
         client

@@ -4,7 +4,7 @@
 //! reused, and rebuilt the moment an admin changes a setting (no restart).
 
 use crate::settings::SettingKey;
-use crate::{App, AppError, AppResult};
+use crate::{App, AppError, AppResult, Session};
 use broadnet_providers::airtel::{Airtel, AirtelConfig};
 use broadnet_providers::daraja::{Daraja, DarajaConfig};
 use broadnet_providers::sms::{AfricasTalking, AtConfig};
@@ -414,8 +414,16 @@ impl App {
         base.trim_end_matches('/').to_string()
     }
 
-    /// Every callback URL to give Safaricom and Airtel.
-    pub async fn callback_urls(&self) -> AppResult<CallbackUrls> {
+    /// Every callback URL to give Safaricom and Airtel. Superadmin only: they carry
+    /// the path secret that authenticates callbacks.
+    pub async fn callback_urls(&self, s: &Session) -> AppResult<CallbackUrls> {
+        s.require_superadmin()?;
+        self.callback_urls_unchecked().await
+    }
+
+    /// [`App::callback_urls`] without a session, for the use cases that already
+    /// checked one (registering the C2B URLs).
+    pub(crate) async fn callback_urls_unchecked(&self) -> AppResult<CallbackUrls> {
         let t = self.callback_token();
         let m = self.mpesa_settings().await?;
         let mb = self.callback_base(m.callback_url.as_deref());

@@ -354,6 +354,27 @@ impl Fields {
     }
 }
 
+impl Fields {
+    /// A write-only field (a secret, a new password): `""` from a form means "leave it
+    /// as it is", since the form never shows the stored value; only an explicit JSON
+    /// `null` clears it.
+    pub fn write_only(&mut self, name: &str, input: &Input, max_len: usize) -> Slot<String> {
+        match input {
+            Input::Text(s) if s.trim().is_empty() => Slot::Absent,
+            _ => self.text(name, input, max_len),
+        }
+    }
+}
+
+/// [`Fields::write_only`] for inputs checked by another helper: `""` becomes absent.
+pub fn write_only(input: &Input) -> &Input {
+    static ABSENT: Input = Input::Absent;
+    match input {
+        Input::Text(s) if s.trim().is_empty() => &ABSENT,
+        i => i,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -426,5 +447,17 @@ mod tests {
         assert!(f.int("n", &p.n, 0, 10).is_absent());
         let AppError::Validation(e) = f.finish().unwrap_err() else { panic!() };
         assert_eq!(e["n"], ["must be a whole number"]);
+    }
+
+    #[test]
+    fn a_write_only_field_left_empty_is_unchanged_and_null_clears_it() {
+        let mut f = Fields::new(&Unknown::default());
+        assert!(f.write_only("k", &Input::Text("  ".into()), 10).is_absent(), "an empty form field");
+        assert!(f.write_only("k", &Input::Absent, 10).is_absent());
+        assert!(matches!(f.write_only("k", &Input::Null, 10), Slot::Null), "JSON null clears");
+        assert!(matches!(f.write_only("k", &"s3cret".into(), 10), Slot::Value(v) if v == "s3cret"));
+        let form: Probe = from_form(b"t=").unwrap();
+        assert!(write_only(&form.t).is_absent());
+        assert!(f.finish().is_ok());
     }
 }

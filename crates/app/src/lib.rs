@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod callbacks;
+pub mod checks;
 pub mod collect;
 pub mod crypto;
 pub mod customers;
@@ -25,6 +26,7 @@ pub mod retention;
 pub mod routers;
 pub mod sessions;
 pub mod settings;
+pub mod system;
 
 pub use error::{AppError, AppResult, FieldErrors};
 

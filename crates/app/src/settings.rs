@@ -224,9 +224,15 @@ fn kind_name(k: Kind) -> &'static str {
 
 fn validate(f: &mut Fields, def: &Def, input: &Input) -> Option<Option<String>> {
     match def.kind {
-        Kind::Bool => f.boolean(def.key, input).patch().map(|o| o.map(|b| b.to_string())),
+        Kind::Bool => {
+            // A form's "(default)" choice sends "": unset, so the server's .env applies.
+            static NULL: Input = Input::Null;
+            let input = if matches!(input, Input::Text(t) if t.trim().is_empty()) { &NULL } else { input };
+            f.boolean(def.key, input).patch().map(|o| o.map(|b| b.to_string()))
+        }
         Kind::Int => f.int(def.key, input, 0, 65_535).patch().map(|o| o.map(|n| n.to_string())),
-        Kind::Text | Kind::Secret => f.text(def.key, input, 2000).patch(),
+        Kind::Text => f.text(def.key, input, 2000).patch(),
+        Kind::Secret => f.write_only(def.key, input, 2000).patch(),
         Kind::Url => {
             let v = f.text(def.key, input, 2000).patch();
             if let Some(Some(u)) = &v

@@ -537,10 +537,19 @@ pub async fn leased_job(
                     }
                 }
                 holding = true;
-                match work(app.clone()).await {
+                let outcome = work(app.clone()).await;
+                let error = outcome.as_ref().err().map(ToString::to_string);
+                match outcome {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(job = name, handled = n, "job ran"),
                     Err(e) => tracing::error!(job = name, error = %e, "job failed; will run again"),
+                }
+                // For the System page: when it ran, when it runs next, how it went.
+                let at = app.now();
+                let next_at = at + chrono::Duration::from_std(every).unwrap_or_default();
+                let run = broadnet_store::JobRun { name: name.to_string(), holder: holder.clone(), at, next_at, error };
+                if let Err(e) = app.store.record_job_run(&run).await {
+                    tracing::warn!(job = name, error = %e, "cannot record the job's run");
                 }
             }
             Ok(false) => holding = false,

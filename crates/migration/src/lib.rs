@@ -11,6 +11,7 @@ mod m0004_provision_callbacks;
 mod m0005_retention;
 mod m0006_customer_usernames;
 mod m0007_billing;
+mod m0010_job_runs;
 mod m0011_dashboard;
 mod schema;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_retention::Migration),
             Box::new(m0006_customer_usernames::Migration),
             Box::new(m0007_billing::Migration),
+            Box::new(m0010_job_runs::Migration),
             Box::new(m0011_dashboard::Migration),
         ]
     }

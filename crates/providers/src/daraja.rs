@@ -226,6 +226,12 @@ impl Daraja {
         Ok(())
     }
 
+    /// Asks for a fresh access token (not the cached one): proves the consumer key and
+    /// secret without moving money. Returns how long the token lasts, in seconds.
+    pub async fn check_credentials(&self) -> Result<u64, ProviderError> {
+        self.fetch_token().await.map(|(_, expires_in)| expires_in)
+    }
+
     async fn token(&self) -> Result<String, ProviderError> {
         self.inner.token.get(|| self.fetch_token()).await
     }

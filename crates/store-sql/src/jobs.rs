@@ -4,7 +4,7 @@ use crate::entities::{customer, package};
 use crate::{SqlStore, audit, corrupt, db_err, to_db};
 use async_trait::async_trait;
 use broadnet_domain::{CustomerStatus, Money, billing};
-use broadnet_store::{Actor, Customer, JobRepo, StoreError, StoreResult};
+use broadnet_store::{Actor, Customer, JobRepo, JobRun, JobStatus, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
@@ -169,5 +169,86 @@ impl JobRepo for SqlStore {
             .await
             .map_err(db_err)?;
         rows.into_iter().map(crate::customers::to_record).collect()
+    }
+
+    async fn record_job_run(&self, run: &JobRun) -> StoreResult<()> {
+        let table = Alias::new("job_runs");
+        let error = run.error.as_deref().map(|e| e.chars().take(2000).collect::<String>());
+        let mut update = Query::update();
+        update
+            .table(table.clone())
+            .value(Alias::new("holder"), run.holder.as_str())
+            .value(Alias::new("last_run_at"), to_db(run.at))
+            .value(Alias::new("next_run_at"), to_db(run.next_at))
+            .value(Alias::new("last_run_ok"), error.is_none())
+            .and_where(Expr::col(Alias::new("name")).eq(run.name.as_str()));
+        if let Some(e) = &error {
+            update.value(Alias::new("last_error"), e.as_str()).value(Alias::new("last_error_at"), to_db(run.at));
+        }
+        if self.write.execute(&update).await.map_err(db_err)?.rows_affected() == 1 {
+            return Ok(());
+        }
+        let insert = Query::insert()
+            .into_table(table)
+            .columns(
+                ["name", "holder", "last_run_at", "next_run_at", "last_run_ok", "last_error", "last_error_at"]
+                    .map(Alias::new),
+            )
+            .values_panic([
+                run.name.as_str().into(),
+                run.holder.as_str().into(),
+                to_db(run.at).into(),
+                to_db(run.next_at).into(),
+                error.is_none().into(),
+                error.clone().into(),
+                error.as_ref().map(|_| to_db(run.at)).into(),
+            ])
+            .to_owned();
+        match self.write.execute(&insert).await.map_err(db_err) {
+            Ok(_) => Ok(()),
+            // Another node inserted it first (MySQL reports an unchanged row as 0 affected too).
+            Err(StoreError::Conflict(_)) => self.write.execute(&update).await.map(|_| ()).map_err(db_err),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn list_jobs(&self) -> StoreResult<Vec<JobStatus>> {
+        let ts = |row: &sea_orm::QueryResult, col: &str| -> StoreResult<Option<DateTime<Utc>>> {
+            row.try_get::<Option<chrono::NaiveDateTime>>("", col).map(|t| t.map(crate::from_db)).map_err(db_err)
+        };
+        let text = |row: &sea_orm::QueryResult, col: &str| -> StoreResult<Option<String>> {
+            row.try_get::<Option<String>>("", col).map_err(db_err)
+        };
+        let leases = Query::select()
+            .columns(["name", "holder", "lease_until"].map(Alias::new))
+            .from(Alias::new("job_leases"))
+            .to_owned();
+        let mut jobs: std::collections::BTreeMap<String, JobStatus> = std::collections::BTreeMap::new();
+        for row in self.read.query_all(&leases).await.map_err(db_err)? {
+            let name = text(&row, "name")?.unwrap_or_default();
+            let j = jobs.entry(name.clone()).or_insert_with(|| JobStatus { name, ..JobStatus::default() });
+            j.holder = text(&row, "holder")?;
+            j.lease_until = ts(&row, "lease_until")?;
+        }
+        let runs = Query::select()
+            .columns(
+                ["name", "holder", "last_run_at", "next_run_at", "last_run_ok", "last_error", "last_error_at"]
+                    .map(Alias::new),
+            )
+            .from(Alias::new("job_runs"))
+            .to_owned();
+        for row in self.read.query_all(&runs).await.map_err(db_err)? {
+            let name = text(&row, "name")?.unwrap_or_default();
+            let j = jobs.entry(name.clone()).or_insert_with(|| JobStatus { name, ..JobStatus::default() });
+            j.last_run_at = ts(&row, "last_run_at")?;
+            j.next_run_at = ts(&row, "next_run_at")?;
+            j.last_run_ok = Some(row.try_get::<bool>("", "last_run_ok").map_err(db_err)?);
+            j.last_error = text(&row, "last_error")?;
+            j.last_error_at = ts(&row, "last_error_at")?;
+            if j.holder.is_none() {
+                j.holder = text(&row, "holder")?;
+            }
+        }
+        Ok(jobs.into_values().collect())
     }
 }

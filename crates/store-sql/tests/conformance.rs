@@ -87,7 +87,9 @@ async fn migrations_are_idempotent_and_report_nothing_pending() {
             "m0004_provision_callbacks",
             "m0005_retention",
             "m0006_customer_usernames",
-            "m0007_billing"
+            "m0007_billing",
+            "m0010_job_runs",
+            "m0011_dashboard"
         ]
     );
     let again = store.migrate().await.unwrap();
@@ -1333,6 +1335,44 @@ async fn payments_by_date_range_invoices_by_number_or_name_and_outbox_retry() {
         assert!(due.iter().all(|i| i.id != delivered));
         assert!(matches!(s.retry_outbox(delivered, later).await, Err(StoreError::InUse(_))));
         assert!(matches!(s.retry_outbox(999_999, later).await, Err(StoreError::NotFound)));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn job_runs_are_recorded_with_their_lease_and_last_error() {
+    with_store(|s| async move {
+        let t = t0();
+        assert!(s.list_jobs().await.unwrap().is_empty());
+        assert!(s.try_lease("expiry", "node-a", t, t + Duration::seconds(90)).await.unwrap());
+        let run = |at: DateTime<Utc>, error: Option<&str>| JobRun {
+            name: "expiry".into(),
+            holder: "node-a".into(),
+            at,
+            next_at: at + Duration::seconds(60),
+            error: error.map(str::to_string),
+        };
+        s.record_job_run(&run(t, Some("database is locked"))).await.unwrap();
+        let jobs = s.list_jobs().await.unwrap();
+        assert_eq!(jobs.len(), 1);
+        let j = &jobs[0];
+        assert_eq!((j.name.as_str(), j.holder.as_deref()), ("expiry", Some("node-a")));
+        assert_eq!(j.lease_until, Some(t + Duration::seconds(90)));
+        assert_eq!((j.last_run_at, j.last_run_ok), (Some(t), Some(false)));
+        assert_eq!(j.last_error.as_deref(), Some("database is locked"));
+        // A later good run: the error and its time stay, the run is marked ok.
+        let later = t + Duration::seconds(60);
+        s.record_job_run(&run(later, None)).await.unwrap();
+        let j = s.list_jobs().await.unwrap().remove(0);
+        assert_eq!(
+            (j.last_run_at, j.last_run_ok, j.next_run_at),
+            (Some(later), Some(true), Some(later + Duration::seconds(60)))
+        );
+        assert_eq!((j.last_error.as_deref(), j.last_error_at), (Some("database is locked"), Some(t)));
+        // A job that ran but holds no lease row yet is listed too.
+        s.record_job_run(&JobRun { name: "outbox".into(), ..run(t, None) }).await.unwrap();
+        let names: Vec<String> = s.list_jobs().await.unwrap().into_iter().map(|j| j.name).collect();
+        assert_eq!(names, ["expiry", "outbox"]);
     })
     .await;
 }

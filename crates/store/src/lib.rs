@@ -262,6 +262,11 @@ pub trait JobRepo: Send + Sync {
         after_id: i64,
         limit: u64,
     ) -> StoreResult<Vec<Customer>>;
+    /// Records one run of a job (upsert by name): when, by which node, when it runs
+    /// next, and its error. An error is kept after later runs that succeed.
+    async fn record_job_run(&self, run: &JobRun) -> StoreResult<()>;
+    /// Every job known by its lease or its runs, by name.
+    async fn list_jobs(&self) -> StoreResult<Vec<JobStatus>>;
 }
 
 /// Side effects that talk to the outside world (SMS, email, CoA), delivered by a job

@@ -813,3 +813,29 @@ pub struct InvoiceQuery {
     /// 0 means the default, 50.
     pub per_page: u64,
 }
+
+/// One run of a background job, as the node that ran it records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRun {
+    pub name: String,
+    pub holder: String,
+    pub at: DateTime<Utc>,
+    pub next_at: DateTime<Utc>,
+    /// `None` when the run succeeded.
+    pub error: Option<String>,
+}
+
+/// A background job as the System page shows it: its lease and its last run.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct JobStatus {
+    pub name: String,
+    /// The node holding the lease, and until when.
+    pub holder: Option<String>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub last_run_at: Option<DateTime<Utc>>,
+    pub last_run_ok: Option<bool>,
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// The last error (kept after later runs succeed), and when it happened.
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+}

@@ -2,27 +2,28 @@
 //! call the same use cases as the JSON API. Forms work without JavaScript (POST,
 //! then 303); htmx, embedded with the other assets, only enhances them.
 
+mod account;
+mod admins;
 mod assets;
+mod audit;
 mod auth;
 mod collect;
 mod customers;
 mod dashboard;
 mod extract;
-#[allow(dead_code)] // until every screen uses it (issue #12)
 mod fmt;
-#[allow(dead_code)] // until every screen uses it (issue #12)
 mod form;
 mod gzip;
 mod invoices;
 mod notifications;
 mod packages;
-#[allow(dead_code)] // until every screen uses it (issue #12)
 mod pager;
 mod payments;
 mod render;
 mod routers;
 mod sessions;
-#[allow(dead_code)] // until every screen uses it (issue #12)
+mod settings;
+mod system;
 mod urls;
 
 use crate::AppState;
@@ -45,6 +46,11 @@ pub fn router() -> Router<AppState> {
         .merge(invoices::router())
         .merge(sessions::router())
         .merge(notifications::router())
+        .merge(settings::router())
+        .merge(admins::router())
+        .merge(audit::router())
+        .merge(system::router())
+        .merge(account::router())
         // Last, so it wraps every page above.
         .layer(axum::middleware::from_fn(gzip::gzip_html))
 }

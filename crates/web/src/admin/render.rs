@@ -19,10 +19,10 @@ pub const SECTIONS: &[(&str, Option<&str>)] = &[
     ("Invoices", Some(urls::INVOICES)),
     ("Sessions", Some(urls::SESSIONS)),
     ("Notifications", Some(urls::NOTIFICATIONS)),
-    ("Settings", None),
-    ("Admins", None),
-    ("Audit log", None),
-    ("System", None),
+    ("Settings", Some(urls::SETTINGS)),
+    ("Admins", Some(urls::ADMINS)),
+    ("Audit log", Some(urls::AUDIT)),
+    ("System", Some(urls::SYSTEM)),
 ];
 
 /// One entry of the nav as the layout draws it.
@@ -52,7 +52,12 @@ impl Layout {
             role: p.session.admin.role.to_string(),
             can_write: p.session.admin.role.can_write(),
             csrf: p.csrf.clone(),
-            nav: SECTIONS.iter().map(|&(label, href)| NavItem { label, href, current: label == current }).collect(),
+            nav: SECTIONS
+                .iter()
+                // Admins are a superadmin's business only (the use cases refuse others).
+                .filter(|(label, _)| *label != "Admins" || p.session.admin.role == broadnet_domain::Role::Superadmin)
+                .map(|&(label, href)| NavItem { label, href, current: label == current })
+                .collect(),
         }
     }
 }

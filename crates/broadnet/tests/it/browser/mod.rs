@@ -265,6 +265,7 @@ pub(crate) async fn post_form(
     req.send().await.unwrap()
 }
 
+mod admins;
 mod auth;
 mod customers;
 mod dashboard;
@@ -272,3 +273,4 @@ mod lists;
 mod packages;
 mod payments;
 mod routers;
+mod settings;
