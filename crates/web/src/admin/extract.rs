@@ -26,7 +26,19 @@ pub struct Page {
 impl FromRequestParts<AppState> for Page {
     type Rejection = PageError;
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, PageError> {
-        let login = || PageError::Login { next: parts.uri.path().to_string() };
+        // An htmx request (a poll, a fragment) sends the browser to the login page
+        // whole, coming back to the page it was on, not to the fragment's URL.
+        let htmx = parts.headers.get("hx-request").is_some_and(|v| v.as_bytes() == b"true");
+        let current = parts
+            .headers
+            .get("hx-current-url")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|u| url::Url::parse(u).ok())
+            .map(|u| u.path().to_string());
+        let login = || PageError::Login {
+            next: current.clone().filter(|_| htmx).unwrap_or_else(|| parts.uri.path().to_string()),
+            htmx,
+        };
         let Some(tok) = cookie_value(&parts.headers, SESSION_COOKIE).filter(|t| !t.is_empty()) else {
             return Err(login());
         };
@@ -100,6 +112,9 @@ pub enum PageError {
     /// Not logged in: 303 to the login page, which comes back to `next`.
     Login {
         next: String,
+        /// Answer with `HX-Redirect`, which htmx follows as a full navigation (a 303
+        /// would swap the login page into the fragment's place).
+        htmx: bool,
     },
     App(AppError),
     TooLarge,
@@ -115,7 +130,14 @@ impl From<AppError> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
-            PageError::Login { next } => Redirect::to(&super::urls::login_then(&next)).into_response(),
+            PageError::Login { next, htmx: false } => Redirect::to(&super::urls::login_then(&next)).into_response(),
+            PageError::Login { next, htmx: true } => {
+                let mut r = StatusCode::NO_CONTENT.into_response();
+                if let Ok(v) = axum::http::HeaderValue::from_str(&super::urls::login_then(&next)) {
+                    r.headers_mut().insert("hx-redirect", v);
+                }
+                r
+            }
             PageError::App(e) => render::error_page(e),
             PageError::TooLarge => {
                 render::message_page(StatusCode::PAYLOAD_TOO_LARGE, "Too large", "The form sent too much data.")

@@ -7,28 +7,26 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use broadnet_app::AppError;
 
-/// The sections of the admin panel (issue #12), in nav order: `(label, path)`.
-/// A section whose path is `None` is not built yet: the nav shows it, but not as a
-/// link (never a link to a 404).
-pub const SECTIONS: &[(&str, Option<&str>)] = &[
-    ("Dashboard", Some(urls::HOME)),
-    ("Customers", Some(urls::CUSTOMERS)),
-    ("Packages", Some(urls::PACKAGES)),
-    ("Routers", Some(urls::ROUTERS)),
-    ("Payments", Some(urls::PAYMENTS)),
-    ("Invoices", Some(urls::INVOICES)),
-    ("Sessions", Some(urls::SESSIONS)),
-    ("Notifications", Some(urls::NOTIFICATIONS)),
-    ("Settings", Some(urls::SETTINGS)),
-    ("Admins", Some(urls::ADMINS)),
-    ("Audit log", Some(urls::AUDIT)),
-    ("System", Some(urls::SYSTEM)),
+/// The sections of the admin panel, in nav order: `(label, path)`.
+pub const SECTIONS: &[(&str, &str)] = &[
+    ("Dashboard", urls::HOME),
+    ("Customers", urls::CUSTOMERS),
+    ("Packages", urls::PACKAGES),
+    ("Routers", urls::ROUTERS),
+    ("Payments", urls::PAYMENTS),
+    ("Invoices", urls::INVOICES),
+    ("Sessions", urls::SESSIONS),
+    ("Notifications", urls::NOTIFICATIONS),
+    ("Settings", urls::SETTINGS),
+    ("Admins", urls::ADMINS),
+    ("Audit log", urls::AUDIT),
+    ("System", urls::SYSTEM),
 ];
 
 /// One entry of the nav as the layout draws it.
 pub struct NavItem {
     pub label: &'static str,
-    pub href: Option<&'static str>,
+    pub href: &'static str,
     pub current: bool,
 }
 

@@ -105,6 +105,17 @@ async fn pages_redirect_to_login_and_assets_are_hashed_and_cached() {
         let to = resp.headers()["location"].to_str().unwrap().to_string();
         assert!(to.starts_with("/login"), "{path} → {to}");
     }
+    // An htmx poll whose session ended: the browser goes to the login page whole,
+    // coming back to the page it was on (not the fragment's address).
+    let resp = http
+        .get(format!("{}/sessions", app.base))
+        .header("hx-request", "true")
+        .header("hx-current-url", format!("{}/customers?q=jane", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 204);
+    assert_eq!(resp.headers()["hx-redirect"], "/login?next=%2Fcustomers");
     let resp = http.get(format!("{}/login", app.base)).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     let html = resp.text().await.unwrap();

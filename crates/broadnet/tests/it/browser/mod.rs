@@ -267,6 +267,7 @@ pub(crate) async fn post_form(
 
 mod admins;
 mod auth;
+mod crawl;
 mod customers;
 mod dashboard;
 mod lists;
