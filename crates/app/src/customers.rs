@@ -331,6 +331,15 @@ impl App {
         Ok(Page { items, total: page.total, page: page.page, per_page: page.per_page })
     }
 
+    /// Customers' names for lists of other things (payments, sessions): one query
+    /// for a page of ids; an id that is gone has no entry.
+    pub async fn customer_names(&self, ids: &[i64]) -> AppResult<std::collections::BTreeMap<i64, String>> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(self.store.customer_names(&ids).await?.into_iter().collect())
+    }
+
     pub async fn delete_customer(&self, s: &Session, id: i64) -> AppResult<()> {
         s.require_write()?;
         self.store.delete_customer(&s.actor(self.now()), id).await.map_err(AppError::from_store("customer"))

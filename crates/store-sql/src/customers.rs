@@ -307,6 +307,22 @@ impl CustomerRepo for SqlStore {
         Ok(Page { items, total, page, per_page })
     }
 
+    async fn customer_names(&self, ids: &[i64]) -> StoreResult<Vec<(i64, String)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(i64, String)> = Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .column(Column::FullName)
+            .filter(Column::Id.is_in(ids.iter().copied()))
+            .into_tuple()
+            .all(&self.read)
+            .await
+            .map_err(db_err)?;
+        Ok(rows)
+    }
+
     async fn insert_customers_bulk(&self, rows: Vec<NewCustomer>) -> StoreResult<u64> {
         let n = rows.len() as u64;
         let txn = self.write.begin().await.map_err(db_err)?;

@@ -117,6 +117,8 @@ pub trait CustomerRepo: Send + Sync {
     async fn update_customer(&self, actor: &Actor, id: i64, patch: CustomerPatch) -> StoreResult<Customer>;
     async fn delete_customer(&self, actor: &Actor, id: i64) -> StoreResult<()>;
     async fn list_customers(&self, query: &CustomerQuery) -> StoreResult<Page<Customer>>;
+    /// The full names of these customers (one query; unknown ids are left out).
+    async fn customer_names(&self, ids: &[i64]) -> StoreResult<Vec<(i64, String)>>;
     /// Bulk insert for seeding and imports; no audit entry per row.
     async fn insert_customers_bulk(&self, rows: Vec<NewCustomer>) -> StoreResult<u64>;
     /// Access without payment (a free trial, a complimentary account): the customer

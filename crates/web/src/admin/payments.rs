@@ -63,9 +63,15 @@ struct List {
     zone: FixedOffset,
     /// The filters' own errors (a bad date), shown above the table.
     errors: Vec<String>,
+    names: std::collections::BTreeMap<i64, String>,
 }
 
 impl List {
+    /// The customer's name, or their number when the account is gone.
+    fn customer(&self, id: &i64) -> String {
+        self.names.get(id).cloned().unwrap_or_else(|| format!("Customer {id}"))
+    }
+
     fn when(&self, p: &Payment) -> String {
         super::fmt::when(&p.created_at, &self.zone)
     }
@@ -100,7 +106,10 @@ async fn list(State(st): State<AppState>, p: Page, Query(q): Params) -> Result<R
     };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let pager = Pager::new(urls::PAYMENTS, &q, &page);
-    Ok(html(status, &List { l: Layout::new(&p, "Payments", "Payments"), p: pager, payments: page.items, zone, errors }))
+    let ids: Vec<i64> = page.items.iter().filter_map(|p| p.customer_id).collect();
+    let names = st.app.customer_names(&ids).await?;
+    let l = Layout::new(&p, "Payments", "Payments");
+    Ok(html(status, &List { l, p: pager, payments: page.items, zone, errors, names }))
 }
 
 #[derive(Template)]
@@ -110,6 +119,8 @@ struct Detail {
     pay: Payment,
     invoice: Option<broadnet_store::Invoice>,
     zone: FixedOffset,
+    /// The customer's name; `None` when the account is gone.
+    customer: Option<String>,
 }
 
 impl Detail {
@@ -147,7 +158,9 @@ async fn detail(State(st): State<AppState>, p: Page, Path(id): Path<i64>) -> Res
     let (zone, _) = st.app.local_zone().await?;
     let PaymentDetail { payment, invoice, .. } = st.app.get_payment_detail(id).await?;
     let l = Layout::new(&p, format!("Payment {id}"), "Payments");
-    Ok(html(StatusCode::OK, &Detail { l, pay: payment, invoice, zone }))
+    let ids: Vec<i64> = payment.customer_id.into_iter().collect();
+    let customer = st.app.customer_names(&ids).await?.into_values().next();
+    Ok(html(StatusCode::OK, &Detail { l, pay: payment, invoice, zone, customer }))
 }
 
 /// The invoice of a completed payment, as a download.

@@ -66,7 +66,12 @@ async fn a_cash_payment_is_listed_filtered_detailed_and_its_invoice_downloads() 
         for want in ["KES 1,500.00", "cash received", &receipt, &number, "Download invoice (PDF)"] {
             assert!(text.contains(want), "the detail shows {want:?}: {text}");
         }
-        assert!(b.controls(&format!("Customer {cid}")).await == 1, "a link to the customer");
+        let link = b.c.find(Locator::XPath("//a[normalize-space()='Jane Wanjiku']")).await.unwrap();
+        assert_eq!(
+            link.attr("href").await.unwrap(),
+            Some(format!("/customers/{cid}")),
+            "a link to the customer, by name"
+        );
         b.check_clean(&[]).await;
         b.shot("payment-detail").await;
         b.close().await;
