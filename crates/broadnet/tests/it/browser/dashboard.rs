@@ -87,6 +87,20 @@ async fn the_dashboard_counts_money_customers_and_sessions_and_draws_its_charts(
                 .unwrap()
                 .unwrap();
         assert_eq!(href, "/customers?status=active&expiring_days=3");
+        // Every figure's link opens its list with the filters it names.
+        let mut hrefs = Vec::new();
+        for a in b.c.find_all(Locator::Css("main .figure a")).await.unwrap() {
+            hrefs.push(a.attr("href").await.unwrap().unwrap());
+        }
+        hrefs.sort();
+        hrefs.dedup();
+        assert!(hrefs.len() >= 15, "{hrefs:?}");
+        let http = no_redirects();
+        let cookie = page_session(&app, ADMIN_USER, ADMIN_PW).await;
+        for href in hrefs {
+            let resp = http.get(format!("{}{href}", app.base)).header("cookie", &cookie).send().await.unwrap();
+            assert_eq!(resp.status().as_u16(), 200, "{href}");
+        }
         b.close().await;
     }
     // The list behind "expiring" answers through the same use case.
