@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 pub struct NotificationListQuery {
     pub kind: Option<String>,
     pub status: Option<String>,
+    pub customer_id: Option<String>,
     pub page: Option<String>,
     pub per_page: Option<String>,
 }
@@ -33,6 +34,7 @@ impl NotificationListQuery {
         NotificationListQuery {
             kind: m.remove("kind"),
             status: m.remove("status"),
+            customer_id: m.remove("customer_id"),
             page: m.remove("page"),
             per_page: m.remove("per_page"),
         }
@@ -628,6 +630,12 @@ impl App {
             match OutboxStatus::parse(v) {
                 Ok(status) => q.status = Some(status),
                 Err(e) => errors.entry("status".into()).or_default().push(e.0),
+            }
+        }
+        if let Some(v) = params.customer_id.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            match v.parse() {
+                Ok(id) => q.customer_id = Some(id),
+                Err(_) => errors.entry("customer_id".into()).or_default().push("must be a whole number".into()),
             }
         }
         crate::sessions::paging(&mut errors, &params.page, &params.per_page, (&mut q.page, &mut q.per_page));

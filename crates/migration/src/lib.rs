@@ -13,6 +13,7 @@ mod m0006_customer_usernames;
 mod m0007_billing;
 mod m0010_job_runs;
 mod m0011_dashboard;
+mod m0012_outbox_customer;
 mod schema;
 
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_billing::Migration),
             Box::new(m0010_job_runs::Migration),
             Box::new(m0011_dashboard::Migration),
+            Box::new(m0012_outbox_customer::Migration),
         ]
     }
 }

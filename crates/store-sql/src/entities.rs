@@ -377,6 +377,7 @@ pub mod outbox {
         pub dedupe_key: Option<String>,
         pub created_at: DateTime,
         pub delivered_at: Option<DateTime>,
+        pub customer_id: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -38,6 +38,7 @@ pub(crate) fn new_row(item: &NewOutbox) -> outbox::ActiveModel {
         dedupe_key: Set(item.dedupe_key.clone()),
         created_at: Set(at),
         delivered_at: Set(None),
+        customer_id: Set(item.payload.get("customer_id").and_then(serde_json::Value::as_i64)),
         ..Default::default()
     }
 }
@@ -133,6 +134,9 @@ impl OutboxRepo for SqlStore {
         }
         if let Some(s) = &q.status {
             cond = cond.add(outbox::Column::Status.eq(s.as_str()));
+        }
+        if let Some(c) = q.customer_id {
+            cond = cond.add(outbox::Column::CustomerId.eq(c));
         }
         let find = outbox::Entity::find().filter(cond).order_by_desc(outbox::Column::Id);
         crate::fetch_page(&self.read, find, q.page, q.per_page, to_record).await

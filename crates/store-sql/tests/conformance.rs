@@ -89,7 +89,8 @@ async fn migrations_are_idempotent_and_report_nothing_pending() {
             "m0006_customer_usernames",
             "m0007_billing",
             "m0010_job_runs",
-            "m0011_dashboard"
+            "m0011_dashboard",
+            "m0012_outbox_customer"
         ]
     );
     let again = store.migrate().await.unwrap();

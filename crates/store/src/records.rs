@@ -570,6 +570,8 @@ pub enum OutboxResult {
 pub struct OutboxQuery {
     pub kind: Option<OutboxKind>,
     pub status: Option<OutboxStatus>,
+    /// Entries about this customer (the payload's `customer_id`, kept in a column).
+    pub customer_id: Option<i64>,
     pub page: u64,
     pub per_page: u64,
 }

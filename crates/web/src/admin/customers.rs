@@ -432,6 +432,36 @@ impl SessionRow {
     }
 }
 
+/// One SMS or email sent (or waiting) for the customer, as the detail page lists it.
+struct MessageRow {
+    at: String,
+    channel: &'static str,
+    to: String,
+    text: String,
+    status: String,
+    error: String,
+}
+
+impl MessageRow {
+    fn of(m: &broadnet_store::OutboxItem, zone: &chrono::FixedOffset) -> MessageRow {
+        let field = |k: &str| m.payload.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let (channel, text) = match m.kind {
+            broadnet_store::OutboxKind::Email => ("Email", field("subject")),
+            _ => ("SMS", field("message")),
+        };
+        let text =
+            if text.chars().count() > 90 { format!("{}…", text.chars().take(90).collect::<String>()) } else { text };
+        MessageRow {
+            at: fmt::when(&m.created_at, zone),
+            channel,
+            to: field("to"),
+            text,
+            status: m.status.to_string(),
+            error: m.last_error.clone().unwrap_or_default(),
+        }
+    }
+}
+
 struct PaymentRow {
     id: i64,
     at: String,
@@ -516,6 +546,8 @@ pub(super) struct Detail {
     sessions_total: u64,
     payments: Vec<PaymentRow>,
     payments_total: u64,
+    messages: Vec<MessageRow>,
+    messages_total: u64,
     audit: Vec<AuditRow>,
     pub(super) acts: Acts,
     /// The Collect Payment box after a prompt was sent.
@@ -561,6 +593,22 @@ impl Detail {
                 ..Default::default()
             })
             .await?;
+        // SMS and email sent to them (the outbox's other entries are events).
+        let mut messages = Vec::new();
+        let mut messages_total = 0;
+        for kind in ["sms", "email"] {
+            let q = broadnet_app::notify::NotificationListQuery {
+                kind: Some(kind.into()),
+                customer_id: Some(id.to_string()),
+                per_page: Some("10".into()),
+                ..Default::default()
+            };
+            let page = st.app.list_notifications(&p.session, &q).await?;
+            messages_total += page.total;
+            messages.extend(page.items);
+        }
+        messages.sort_by_key(|m| std::cmp::Reverse(m.id));
+        messages.truncate(10);
         let audit = st
             .app
             .audit_log(&AuditLogQuery {
@@ -604,6 +652,8 @@ impl Detail {
             sessions: sessions.items.iter().map(|s| SessionRow::of(s, &zone)).collect(),
             payments_total: payments.total,
             payments: payments.items.iter().map(|x| PaymentRow::of(x, &zone)).collect(),
+            messages: messages.iter().map(|x| MessageRow::of(x, &zone)).collect(),
+            messages_total,
             audit: audit.items.iter().map(|a| AuditRow::of(a, &zone)).collect(),
             acts,
             paybox,

@@ -282,6 +282,27 @@ async fn resend_welcome_queues_one_message_per_click() {
     let (_, list) = app.call("GET", "/api/notifications?kind=customer.welcome", None).await;
     assert_eq!(list["total"], 3, "the one at creation and two resent: {list}");
     assert!(matches!(app.app.resend_welcome(&s, 999).await, Err(broadnet_app::AppError::NotFound(_))));
+
+    // The messages sent to a customer are on their page, with the gateway's error.
+    use broadnet_store::{NewOutbox, OutboxKind, OutboxRepo};
+    for (n, to) in [(1, id), (2, id + 1000)] {
+        let item = NewOutbox {
+            kind: OutboxKind::Sms,
+            payload: serde_json::json!({"to": "+254712345005", "message": format!("Hello {n} from the ISP"), "customer_id": to}),
+            dedupe_key: Some(format!("msg-test:{n}")),
+            at: app.app.now(),
+        };
+        assert!(app.store.enqueue(item).await.unwrap());
+    }
+    app.app.run_outbox().await.unwrap();
+    let (st, list) = app.call("GET", &format!("/api/notifications?kind=sms&customer_id={id}"), None).await;
+    assert_eq!((st, list["total"].as_u64()), (200, Some(1)), "{list}");
+    let http = no_redirects();
+    let cookie = page_session(&app, ADMIN_USER, ADMIN_PW).await;
+    let html = http.get(format!("{}/customers/{id}", app.base)).header("cookie", &cookie).send().await.unwrap();
+    let html = html.text().await.unwrap();
+    assert!(html.contains("Hello 1 from the ISP") && !html.contains("Hello 2"), "only their own messages");
+    assert!(html.contains("Messages <small class=\"muted\">1</small>"), "{html}");
     app.finish().await;
 }
 
