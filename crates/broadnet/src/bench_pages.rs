@@ -228,7 +228,7 @@ pub async fn pages(
         "/sessions/history?page=1000".into(),
         "/radius/auth-log".into(),
         "/notifications".into(),
-        "/settings".into(),
+        "/settings/general".into(),
         "/admins".into(),
         "/audit".into(),
         "/system".into(),

@@ -46,20 +46,22 @@ impl Sql {
         }
     }
 
-    /// `SUM(CASE WHEN col >= b[i] AND col < b[i+1] THEN value ELSE 0 END) AS b{i}`
-    /// per bucket; the last bucket is open-ended (everything since its start).
-    fn buckets(&mut self, col: &str, bounds: &[DateTime<Utc>], value: &str) -> String {
-        let mut cols = Vec::with_capacity(bounds.len());
-        for (i, start) in bounds.iter().enumerate() {
-            let a = self.t(*start);
-            let cond = match bounds.get(i + 1) {
-                Some(stop) => format!("{col} >= {a} AND {col} < {}", self.t(*stop)),
-                None => format!("{col} >= {a}"),
-            };
-            let sum = self.int(&format!("SUM(CASE WHEN {cond} THEN {value} ELSE 0 END)"));
-            cols.push(format!("{sum} AS b{i}"));
+    /// (Statements that use it group by position, `GROUP BY 1, 2`: its placeholders
+    /// are written once.)
+    ///
+    /// The index of the bucket `col` falls in, as a balanced tree of `CASE`s (five
+    /// comparisons a row for 30 buckets, where one `SUM(CASE …)` column per bucket
+    /// costs 60): `bounds[i] <= col < bounds[i+1]` gives `i`; rows before
+    /// `bounds[0]` must be filtered out by the caller.
+    fn bucket_key(&mut self, col: &str, bounds: &[DateTime<Utc>], first: usize) -> String {
+        if bounds.len() <= 1 {
+            return first.to_string();
         }
-        cols.join(", ")
+        let mid = bounds.len() / 2;
+        let at = self.t(bounds[mid]);
+        let left = self.bucket_key(col, &bounds[..mid], first);
+        let right = self.bucket_key(col, &bounds[mid..], first + mid);
+        format!("CASE WHEN {col} < {at} THEN {left} ELSE {right} END")
     }
 
     fn statement(self) -> Statement {
@@ -128,42 +130,68 @@ impl StatsRepo for SqlStore {
         }
 
         if let Some(&first) = q.days.first() {
+            // Grouped by day (a bucket key per row), not one SUM column per day. The
+            // month may begin before the first day: its own sum, over its own rows.
             let mut sql = Sql::new(self.backend);
             let paybill = format!(
                 "CASE WHEN checkout_request_id LIKE '{}%' OR checkout_request_id LIKE 'unmatched:%' THEN 1 ELSE 0 END",
                 PaymentChannel::PAYBILL_KEY_PREFIX
             );
-            let cols = sql.buckets("completed_at", &q.days, "amount_minor");
+            let flag = sql.int(&paybill);
+            let from = first.min(q.month_start);
+            let mut bounds = vec![from];
+            bounds.extend(q.days.iter().copied().filter(|d| *d > from));
+            // Bucket 0 is [from, days[0]) when the month began earlier.
+            let offset = usize::from(from < first);
+            let key = sql.bucket_key("completed_at", &bounds, 0);
+            let key = sql.int(&key);
             let month = sql.t(q.month_start);
             let month = sql.int(&format!("SUM(CASE WHEN completed_at >= {month} THEN amount_minor ELSE 0 END)"));
-            let from = sql.t(first.min(q.month_start));
-            let flag = sql.int(&paybill);
+            let sum = sql.int("SUM(amount_minor)");
+            let since = sql.t(from);
             sql.text = format!(
-                "SELECT provider, {flag} AS paybill, {cols}, {month} AS month FROM payments \
-                 WHERE status = 'completed' AND completed_at >= {from} GROUP BY provider, {paybill}"
+                "SELECT provider, {flag} AS paybill, {key} AS bucket, {sum} AS total, {month} AS month FROM payments \
+                 WHERE status = 'completed' AND completed_at >= {since} GROUP BY 1, 2, 3"
             );
-            for row in self.rows(sql).await? {
+            let rows = self.rows(sql).await?;
+            for row in rows {
                 let p = text(&row, "provider")?;
-                out.revenue.push(RevenueRow {
-                    provider: PaymentProvider::parse(&p).map_err(|_| corrupt("payment provider", &p))?,
-                    paybill: int(&row, "paybill")? == 1,
-                    per_day: buckets_of(&row, q.days.len())?,
-                    month: int(&row, "month")?,
-                });
+                let provider = PaymentProvider::parse(&p).map_err(|_| corrupt("payment provider", &p))?;
+                let paybill = int(&row, "paybill")? == 1;
+                let r = match out.revenue.iter_mut().find(|r| r.provider == provider && r.paybill == paybill) {
+                    Some(r) => r,
+                    None => {
+                        out.revenue.push(RevenueRow { provider, paybill, per_day: vec![0; q.days.len()], month: 0 });
+                        out.revenue.last_mut().ok_or_else(|| corrupt("revenue", "row"))?
+                    }
+                };
+                let bucket = usize::try_from(int(&row, "bucket")?).unwrap_or(0);
+                if let Some(day) = bucket.checked_sub(offset).and_then(|i| r.per_day.get_mut(i)) {
+                    *day += int(&row, "total")?;
+                }
+                r.month += int(&row, "month")?;
             }
         }
 
         if let Some(&today) = q.days.last() {
+            // Filtered by time only, so the created_at index is the one used; the
+            // provider and the paybill keys are told apart per group.
             let mut sql = Sql::new(self.backend);
+            let prompt = format!(
+                "CASE WHEN provider = 'mpesa' AND checkout_request_id NOT LIKE '{}%' \
+                 AND checkout_request_id NOT LIKE 'unmatched:%' THEN 1 ELSE 0 END",
+                PaymentChannel::PAYBILL_KEY_PREFIX
+            );
+            let flag = sql.int(&prompt);
             let from = sql.t(today);
-            let prefix = sql.p(format!("{}%", PaymentChannel::PAYBILL_KEY_PREFIX));
             sql.text = format!(
-                "SELECT status, result_code, COUNT(*) AS n FROM payments WHERE created_at >= {from} \
-                 AND provider = 'mpesa' AND checkout_request_id IS NOT NULL \
-                 AND checkout_request_id NOT LIKE {prefix} AND checkout_request_id NOT LIKE 'unmatched:%' \
-                 GROUP BY status, result_code"
+                "SELECT {flag} AS prompt, status, result_code, COUNT(*) AS n FROM payments WHERE created_at >= {from} \
+                 AND checkout_request_id IS NOT NULL GROUP BY 1, 2, 3"
             );
             for row in self.rows(sql).await? {
+                if int(&row, "prompt")? != 1 {
+                    continue;
+                }
                 let s = text(&row, "status")?;
                 let status = PaymentStatus::parse(&s).map_err(|_| corrupt("payment status", &s))?;
                 let code = row.try_get::<Option<String>>("", "result_code").map_err(db_err)?;
@@ -190,11 +218,19 @@ impl StatsRepo for SqlStore {
 
         if let Some(&first) = q.months.first() {
             let mut sql = Sql::new(self.backend);
-            let cols = sql.buckets("created_at", &q.months, "1");
+            let key = sql.bucket_key("created_at", &q.months, 0);
+            let key = sql.int(&key);
             let from = sql.t(first);
-            sql.text = format!("SELECT {cols} FROM customers WHERE created_at >= {from}");
-            let row = self.one(sql).await?;
-            out.new_customers = buckets_of(&row, q.months.len())?.into_iter().map(|n| n.max(0) as u64).collect();
+            sql.text =
+                format!("SELECT {key} AS bucket, COUNT(*) AS n FROM customers WHERE created_at >= {from} GROUP BY 1");
+            let rows = self.rows(sql).await?;
+            out.new_customers = vec![0; q.months.len()];
+            for row in rows {
+                let bucket = usize::try_from(int(&row, "bucket")?).unwrap_or(0);
+                if let Some(n) = out.new_customers.get_mut(bucket) {
+                    *n += count(&row, "n")?;
+                }
+            }
         }
 
         if let Some(&first) = q.hours.first() {
