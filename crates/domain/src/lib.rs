@@ -5,6 +5,7 @@
 pub mod billing;
 pub mod clock;
 pub mod duration;
+pub mod hotspot;
 pub mod kinds;
 pub mod money;
 pub mod phone;
@@ -16,6 +17,7 @@ pub use kinds::{
     CustomerStatus, CustomerType, PaymentChannel, PaymentProvider, PaymentStatus, Role, RouterState, ServiceType,
 };
 pub use money::Money;
+pub use hotspot::{Mac, VoucherCharset, VoucherMode, VoucherStatus, VoucherValidity};
 pub use phone::Phone;
 pub use rate::{Burst, Rate, RateLimit, format_duration_minutes, parse_duration_minutes};
 pub use username::Username;

@@ -14,6 +14,7 @@ mod m0007_billing;
 mod m0010_job_runs;
 mod m0011_dashboard;
 mod m0012_outbox_customer;
+mod m0013_hotspot;
 mod schema;
 
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_job_runs::Migration),
             Box::new(m0011_dashboard::Migration),
             Box::new(m0012_outbox_customer::Migration),
+            Box::new(m0013_hotspot::Migration),
         ]
     }
 }

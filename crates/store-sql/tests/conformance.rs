@@ -90,7 +90,8 @@ async fn migrations_are_idempotent_and_report_nothing_pending() {
             "m0007_billing",
             "m0010_job_runs",
             "m0011_dashboard",
-            "m0012_outbox_customer"
+            "m0012_outbox_customer",
+            "m0013_hotspot"
         ]
     );
     let again = store.migrate().await.unwrap();

@@ -1,8 +1,10 @@
 //! What BroadNet Billing keeps, as repository traits over plain records. The SQL
 //! implementation lives in `broadnet_store_sql`; nothing here knows about SQL.
 
+mod hotspot;
 mod records;
 
+pub use hotspot::*;
 pub use records::*;
 
 use async_trait::async_trait;

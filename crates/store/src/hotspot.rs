@@ -1,0 +1,91 @@
+//! Records of the customer's side: vouchers and their batches, the devices bound to
+//! a hotspot account, and portal orders. A hotspot account is named by its RADIUS
+//! username (a customer's, or a voucher's code); devices are bound to that name.
+
+use broadnet_domain::{
+    Mac, Money, Phone, VoucherCharset, VoucherMode, VoucherStatus, VoucherValidity,
+};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// The key devices are bound under: the account's RADIUS username, lower-cased.
+pub fn account_key(username: &str) -> String {
+    username.trim().to_lowercase()
+}
+
+/// A batch of vouchers as an admin made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VoucherBatch {
+    pub id: i64,
+    pub name: String,
+    pub package_id: i64,
+    pub quantity: u32,
+    pub prefix: String,
+    pub code_length: u32,
+    pub charset: VoucherCharset,
+    pub mode: VoucherMode,
+    pub validity: VoucherValidity,
+    /// For `fixed` validity: the moment every voucher of the batch stops working.
+    pub valid_until: Option<DateTime<Utc>>,
+    pub max_devices: u32,
+    /// What one voucher sells for; counted as revenue when it is first used.
+    pub price: Money,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// One prepaid code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Voucher {
+    pub id: i64,
+    /// Upper case, as printed (`broadnet_domain::hotspot::normalise_voucher_code`).
+    pub code: String,
+    pub package_id: i64,
+    pub batch_id: Option<i64>,
+    pub status: VoucherStatus,
+    /// The PIN of a `pin`-mode voucher (the password); never serialised.
+    #[serde(skip)]
+    pub pin: Option<String>,
+    pub max_devices: u32,
+    pub price: Money,
+    /// First use.
+    pub used_at: Option<DateTime<Utc>>,
+    /// Set at first use (or from the batch's fixed date).
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A device bound to a hotspot account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HotspotDevice {
+    pub id: i64,
+    /// The account's RADIUS username, lower-cased ([`account_key`]).
+    pub username_key: String,
+    pub slot: u32,
+    pub mac: Mac,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: Option<DateTime<Utc>>,
+}
+
+/// A phone's purchase on the portal (or a renewal from My account): what the
+/// waiting screen follows, by its random token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortalOrder {
+    pub id: i64,
+    #[serde(skip)]
+    pub token: String,
+    /// `purchase` or `renewal`.
+    pub kind: String,
+    pub customer_id: Option<i64>,
+    pub payment_id: Option<i64>,
+    pub package_id: i64,
+    pub phone: Phone,
+    pub mac: Option<Mac>,
+    pub ip: Option<String>,
+    pub router_identity: Option<String>,
+    /// When we last asked the provider about it (STK query).
+    pub queried_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
