@@ -26,7 +26,8 @@
 //! The servlet uses the first enabled `/ip hotspot` server and its profile (`login-by`, `html-directory`,
 //! `mac-auth-mode`, `mac-auth-password`, `radius-mac-format`):
 //! - `GET /login` (or any page) from a phone not logged in: with `mac` in `login-by`, MAC login first (once,
-//!   and again after each session ends); on Accept a 302 to `dst` or the status page. Otherwise
+//!   and again after each session ends); on Accept a 302 to `dst` or the status page, on Reject the plain
+//!   login page (no `$(error)`). Otherwise
 //!   `<html-directory>/login.html` from the `/file` store (the built-in page when absent), with `$(var)`,
 //!   `$(var-esc)` and `$(if)…$(elif)…$(else)…$(endif)` filled in; with `http-chap` each view draws a fresh
 //!   `$(chap-id)`/`$(chap-challenge)` (octal escapes), remembered per phone ([`HotspotDevice::chap_challenge`]).

@@ -555,3 +555,33 @@ async fn a_disconnect_request_ends_the_devices_session() {
     let (_, _, page) = post(&format!("{}/login", phone.base_url()), &[("username", "alice"), ("password", "x")]).await;
     assert!(page.contains("Your data bundle is used up"), "{page}");
 }
+
+#[tokio::test]
+async fn the_listener_lives_as_long_as_the_device_and_the_router() {
+    let radius = Radius::start().await;
+    let sim = router(&radius, "http-pap", "").await;
+    let err = sim.hotspot_device("aa:bb:cc:00:00", Ipv4Addr::new(10, 10, 10, 9)).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+
+    let refused = |url: String| async move { http().get(url).send().await.is_err() };
+    let phone = device(&sim, 0x11);
+    let url = phone.login_url("");
+    assert_eq!(get(&url).await.0, StatusCode::OK);
+    drop(phone);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !refused(url.clone()).await {
+        assert!(Instant::now() < deadline, "{url} still answers after the device was dropped");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let phone = device(&sim, 0x12);
+    let url = phone.login_url("");
+    assert_eq!(get(&url).await.0, StatusCode::OK);
+    sim.shutdown();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !refused(url.clone()).await {
+        assert!(Instant::now() < deadline, "{url} still answers after the router shut down");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(phone.session().is_none());
+}

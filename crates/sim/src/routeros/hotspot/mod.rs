@@ -179,6 +179,7 @@ impl Device {
         };
         put("logged-in", "yes".to_owned());
         put("username", session.user().to_owned());
+        put("user", session.user().to_owned());
         put("login-by", session.login_by().to_owned());
         put("uptime", format_uptime(uptime.as_secs()));
         put("uptime-secs", uptime.as_secs().to_string());
@@ -623,6 +624,18 @@ mod tests {
         assert_eq!(nice_bytes(512), "512 B");
         assert_eq!(nice_bytes(1536), "1.5 KiB");
         assert_eq!(nice_bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
+    }
+
+    #[test]
+    fn macs_follow_radius_mac_format() {
+        let mac = "aa:bb:cc:0d:0e:0f";
+        assert_eq!(format_mac(mac, DEFAULT_MAC_FORMAT).as_deref(), Some("AA:BB:CC:0D:0E:0F"));
+        assert_eq!(format_mac(mac, "xx-xx-xx-xx-xx-xx").as_deref(), Some("aa-bb-cc-0d-0e-0f"));
+        assert_eq!(format_mac("AABB.CC0D.0E0F", "XXXXXXXXXXXX").as_deref(), Some("AABBCC0D0E0F"));
+        assert_eq!(format_mac(mac, "xxxx.xxxx.xxxx").as_deref(), Some("aabb.cc0d.0e0f"));
+        assert_eq!(format_mac("aa:bb:cc:0d:0e", DEFAULT_MAC_FORMAT), None, "eleven digits");
+        assert_eq!(format_mac("aa:bb:cc:0d:0e:zz", DEFAULT_MAC_FORMAT), None);
+        assert_eq!(format_mac(mac, "XX:XX"), None, "a pattern without twelve places");
     }
 
     #[test]
