@@ -167,7 +167,7 @@ fn new_row(kind: AcctKind, e: &AcctEvent) -> radacct::ActiveModel {
     }
 }
 
-fn to_session(m: radacct::Model) -> RadSession {
+pub(crate) fn to_session(m: radacct::Model) -> RadSession {
     RadSession {
         id: m.radacctid,
         unique_id: m.acctuniqueid,

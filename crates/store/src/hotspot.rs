@@ -2,9 +2,7 @@
 //! a hotspot account, and portal orders. A hotspot account is named by its RADIUS
 //! username (a customer's, or a voucher's code); devices are bound to that name.
 
-use broadnet_domain::{
-    Mac, Money, Phone, VoucherCharset, VoucherMode, VoucherStatus, VoucherValidity,
-};
+use broadnet_domain::{Mac, Money, Phone, VoucherCharset, VoucherMode, VoucherStatus, VoucherValidity};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -88,4 +86,37 @@ pub struct PortalOrder {
     /// When we last asked the provider about it (STK query).
     pub queried_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+}
+
+/// What binding a device to a hotspot account did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum BindOutcome {
+    /// The MAC was already bound to this account.
+    AlreadyBound,
+    /// The MAC took this slot (moved from another account if it was bound there).
+    Bound { slot: u32 },
+    /// Every slot up to the maximum is taken; `bound` devices are.
+    Full { bound: u32 },
+}
+
+/// An account's data allowance and what it has used of it, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DataUse {
+    /// The package's `data_limit_mb` in bytes (1 MB = 1,000,000 bytes).
+    pub limit: u64,
+    /// In + out octets since `start` (see `HotspotRepo::data_used`).
+    pub used: u64,
+    /// When the allowance started (a renewal, a voucher's first use).
+    pub start: Option<DateTime<Utc>>,
+}
+
+impl DataUse {
+    /// Bytes left, zero once used up.
+    pub fn left(&self) -> u64 {
+        self.limit.saturating_sub(self.used)
+    }
+
+    pub fn used_up(&self) -> bool {
+        self.used >= self.limit
+    }
 }
