@@ -287,4 +287,11 @@ impl HotspotRepo for SqlStore {
             .map_err(db_err)?;
         Ok(rows.into_iter().map(crate::radius::to_session).collect())
     }
+
+    async fn auth_lookup_by_key(
+        &self,
+        key: &str,
+    ) -> StoreResult<Option<(broadnet_store::Customer, Option<broadnet_store::Package>, u64)>> {
+        self.auth_lookup_with(&account_key(key), true).await
+    }
 }

@@ -420,6 +420,8 @@ pub trait HotspotRepo: Send + Sync {
     async fn data_used(&self, username: &str) -> StoreResult<Option<DataUse>>;
     /// The account's open sessions (by its name, or by the MAC of one of its devices).
     async fn open_account_sessions(&self, username: &str) -> StoreResult<Vec<RadSession>>;
+    /// `RadiusRepo::auth_lookup` by the customer's [`account_key`] (a device's account).
+    async fn auth_lookup_by_key(&self, key: &str) -> StoreResult<Option<(Customer, Option<Package>, u64)>>;
 }
 
 #[async_trait]
