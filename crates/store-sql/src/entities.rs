@@ -564,6 +564,14 @@ pub mod code_claim {
         pub mac: Option<String>,
         pub ip: Option<String>,
         pub created_at: DateTime,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod hotspot_device {
     use sea_orm::entity::prelude::*;
 
