@@ -273,5 +273,6 @@ mod dashboard;
 mod lists;
 mod packages;
 mod payments;
+mod portal;
 mod routers;
 mod settings;
