@@ -565,6 +565,9 @@ impl App {
                 ),
             )
         };
+        if self.store.code_claimed(&code).await? {
+            return Err(AppError::field("code", "this code has already been used"));
+        }
         // A payment we know: an STK payment, or a paybill one matched to a customer.
         match self.store.find_payment_by_receipt(&code).await {
             Ok(p) if p.status == PaymentStatus::Completed => {
