@@ -9,5 +9,6 @@ mod browser;
 mod cli;
 mod freeradius;
 mod payments;
+mod portal;
 mod radius;
 mod routers;
