@@ -224,7 +224,7 @@ pub(crate) fn left_text(l: Lang, secs: i64) -> String {
 }
 
 fn speed_text(bps: u64) -> String {
-    if bps >= 1_000_000 && bps % 1_000_000 == 0 {
+    if bps >= 1_000_000 && bps.is_multiple_of(1_000_000) {
         format!("{} Mbps", bps / 1_000_000)
     } else if bps >= 1_000_000 {
         format!("{:.1} Mbps", bps as f64 / 1e6)
