@@ -11,6 +11,7 @@
 //! and it can only set the router context.
 
 pub(crate) mod i18n;
+pub(crate) mod account;
 
 use crate::AppState;
 use crate::admin::assets::asset;
@@ -51,6 +52,7 @@ pub fn router() -> Router<AppState> {
         .route("/hotspot/order/{token}/retry", post(retry))
         .route("/hotspot/status", get(status_page))
         .route("/hotspot/lang/{code}", get(set_lang))
+        .merge(account::router())
         .layer(axum::middleware::from_fn(crate::admin::gzip::gzip_html))
 }
 
