@@ -243,8 +243,13 @@ async fn send_code(State(st): State<AppState>, req: Request) -> Response {
         Ok(phone) => code_page(&v, &phone, None, String::new(), Vec::new(), StatusCode::OK),
         Err(e) => match field_message(&v, &e) {
             Some(m) => {
-                let page =
-                    LoginPage { v: &v, by: "code", message: Some(m), username: String::new(), phone: value_of(&pairs, "phone") };
+                let page = LoginPage {
+                    v: &v,
+                    by: "code",
+                    message: Some(m),
+                    username: String::new(),
+                    phone: value_of(&pairs, "phone"),
+                };
                 v.page(StatusCode::UNPROCESSABLE_ENTITY, &page)
             }
             None => v.error(&e),
@@ -377,7 +382,9 @@ async fn release(State(st): State<AppState>, req: Request) -> Response {
     match st.app.account_release_device(id, data).await {
         Ok(()) => see_other("/hotspot/account?done=released"),
         Err(e) => match field_message(&v, &e) {
-            Some(m) => render_account(&st, &v, id, Some(m), None, String::new(), StatusCode::UNPROCESSABLE_ENTITY).await,
+            Some(m) => {
+                render_account(&st, &v, id, Some(m), None, String::new(), StatusCode::UNPROCESSABLE_ENTITY).await
+            }
             None => v.error(&e),
         },
     }

@@ -296,10 +296,7 @@ const MESSAGES: &[(&str, &str)] = &[
     ("wrong username or password", "Jina la mtumiaji au nenosiri si sahihi"),
     ("this code is wrong or has expired", "Msimbo huu si sahihi au muda wake umeisha; omba mwingine"),
     ("the code is the 6 digits in the SMS", "Msimbo ni tarakimu 6 zilizo kwenye SMS"),
-    (
-        "codes by SMS are not available here",
-        "Misimbo kwa SMS haipatikani hapa; ingia kwa jina la mtumiaji na nenosiri",
-    ),
+    ("codes by SMS are not available here", "Misimbo kwa SMS haipatikani hapa; ingia kwa jina la mtumiaji na nenosiri"),
     ("choose one of the accounts shown", "Chagua moja ya akaunti zilizoonyeshwa"),
     ("this device is not on your account", "Kifaa hiki hakiko kwenye akaunti yako"),
     ("your package cannot be renewed here", "Kifurushi chako hakiwezi kulipiwa hapa; uliza dukani"),

@@ -10,8 +10,8 @@
 //! same-origin; the hand-off from the router is the only cross-site form accepted,
 //! and it can only set the router context.
 
-pub(crate) mod i18n;
 pub(crate) mod account;
+pub(crate) mod i18n;
 
 use crate::AppState;
 use crate::admin::assets::asset;
