@@ -68,7 +68,14 @@ async fn start() -> Env {
 /// The last SMS code sent to `to` (`+2547…`), once the outbox has run.
 async fn sms_code(env: &Env, to: &str) -> String {
     env.app.app.run_outbox().await.unwrap();
-    let m = env.sims.sms.messages().into_iter().rev().find(|m| m.to == to && m.message.contains("login code")).expect("a code by SMS");
+    let m = env
+        .sims
+        .sms
+        .messages()
+        .into_iter()
+        .rev()
+        .find(|m| m.to == to && m.message.contains("login code"))
+        .expect("a code by SMS");
     assert!(m.message.starts_with("Kilimo Wi-Fi: your login code is "), "{}", m.message);
     let code: String = m.message.chars().filter(char::is_ascii_digit).take(6).collect();
     assert_eq!(code.len(), 6, "{}", m.message);
