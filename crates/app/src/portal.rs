@@ -75,6 +75,8 @@ pub struct PortalGuard {
     pub prompts_total: WindowLimiter,
     pub codes_per_device: WindowLimiter,
     pub vouchers_per_device: WindowLimiter,
+    /// My account's logins and codes.
+    pub account: crate::portal_account::AccountGuard,
 }
 
 impl Default for PortalGuard {
@@ -85,6 +87,7 @@ impl Default for PortalGuard {
             prompts_total: WindowLimiter::new(60, Duration::minutes(1)),
             codes_per_device: WindowLimiter::new(5, Duration::minutes(15)),
             vouchers_per_device: WindowLimiter::new(10, Duration::minutes(15)),
+            account: crate::portal_account::AccountGuard::default(),
         }
     }
 }

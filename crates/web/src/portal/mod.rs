@@ -10,6 +10,7 @@
 //! same-origin; the hand-off from the router is the only cross-site form accepted,
 //! and it can only set the router context.
 
+pub(crate) mod account;
 pub(crate) mod i18n;
 
 use crate::AppState;
@@ -51,6 +52,7 @@ pub fn router() -> Router<AppState> {
         .route("/hotspot/order/{token}/retry", post(retry))
         .route("/hotspot/status", get(status_page))
         .route("/hotspot/lang/{code}", get(set_lang))
+        .merge(account::router())
         .layer(axum::middleware::from_fn(crate::admin::gzip::gzip_html))
 }
 

@@ -265,6 +265,7 @@ pub(crate) async fn post_form(
     req.send().await.unwrap()
 }
 
+mod account;
 mod admins;
 mod auth;
 mod crawl;
