@@ -138,6 +138,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("seconds_left", "seconds left", "sekunde zimebaki"),
     ("waiting", "Waiting for your payment…", "Tunasubiri malipo yako…"),
     ("paid", "Paid! Connecting you…", "Umelipa! Tunakuunganisha…"),
+    ("renewed", "Paid! Your account is renewed.", "Umelipa! Akaunti yako imeongezewa muda."),
     ("receipt", "Receipt", "Risiti"),
     ("cancelled", "You cancelled the prompt — try again.", "Ulighairi ombi — jaribu tena."),
     (

@@ -217,7 +217,8 @@ fn minutes_text(l: Lang, minutes: i64) -> String {
 pub(crate) fn left_text(l: Lang, secs: i64) -> String {
     let m = secs.max(0) / 60;
     if m >= 1440 {
-        format!("{} {} {} {}", m / 1440, l.t("days"), (m % 1440) / 60, l.t("hours"))
+        let d = m / 1440;
+        format!("{d} {} {} {}", if d == 1 { l.t("day") } else { l.t("days") }, (m % 1440) / 60, l.t("hours"))
     } else if m >= 60 {
         format!("{} {} {} {}", m / 60, l.t("hours"), m % 60, l.t("minutes"))
     } else {
