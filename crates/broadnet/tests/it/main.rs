@@ -11,3 +11,4 @@ mod freeradius;
 mod payments;
 mod radius;
 mod routers;
+mod vouchers;

@@ -275,3 +275,4 @@ mod packages;
 mod payments;
 mod routers;
 mod settings;
+mod vouchers;

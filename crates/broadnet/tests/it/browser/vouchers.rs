@@ -1,0 +1,132 @@
+//! The voucher screens: a batch made through the form (its errors inline), its page,
+//! the A4 and 80 mm print pages with their QR codes, printing a selection, revoking
+//! one voucher and then the batch, each with its reason.
+
+use super::*;
+use broadnet_testkit::app::{ADMIN_PW, ADMIN_USER, TestApp};
+use fantoccini::Locator;
+
+/// How many QR codes (inline `<svg class="qr">` with a path) the page draws.
+async fn qr_codes(b: &Browser) -> usize {
+    b.c.find_all(Locator::Css("svg.qr path")).await.unwrap().len()
+}
+
+#[tokio::test]
+async fn make_print_and_revoke_a_batch() {
+    let app = TestApp::start().await;
+    app.package("Day pass").price("50").duration("1d").service_type("hotspot").create().await;
+    for width in WIDTHS {
+        let name = format!("Market day {width}");
+        let b = Browser::open(&app.base, width, "vouchers").await;
+        b.login(ADMIN_USER, ADMIN_PW).await;
+        b.wait_text("Getting started").await;
+        b.click("Vouchers").await;
+        b.wait_text("New batch").await;
+        b.check_clean(&[]).await;
+        b.shot("vouchers-list").await;
+
+        b.click("New batch").await;
+        b.wait_text("Create vouchers").await;
+        b.check_clean(&[]).await;
+        b.shot("voucher-new").await;
+        // Too many for 4 digits, and a prefix with an O: both refused under their fields.
+        b.fill("Quantity", "30").await;
+        b.fill("Batch name", &name).await;
+        b.fill("Prefix", "ok").await;
+        b.fill("Code length", "4").await;
+        b.click("Create vouchers").await;
+        b.wait_text("too few for 30 vouchers").await;
+        assert!(b.c.find(Locator::Id("e-prefix")).await.is_ok(), "the prefix's error is under it");
+        let kept = b.c.find(Locator::Id("f-name")).await.unwrap().prop("value").await.unwrap();
+        assert_eq!(kept.as_deref(), Some(name.as_str()), "what was typed is kept");
+        b.check_clean(&["422"]).await;
+        b.shot("voucher-new-errors").await;
+
+        b.fill("Prefix", "bn").await;
+        b.fill("Code length", "").await;
+        b.c.find(Locator::Css("#f-mode option[value=pin]")).await.unwrap().click().await.unwrap();
+        b.click("Create vouchers").await;
+        b.wait_text("Print A4 sheet").await;
+        assert!(b.path().await.starts_with("/vouchers/batches/"));
+        let text = b.body_text().await;
+        assert!(text.contains(&name) && text.contains("Day pass") && text.contains("code and PIN"), "{text}");
+        let codes = b.c.find_all(Locator::Css("label.code")).await.unwrap();
+        assert_eq!(codes.len(), 30);
+        let first_code = codes[0].text().await.unwrap();
+        assert!(first_code.starts_with("BN") && first_code.len() == 10, "{first_code}");
+        b.check_clean(&[]).await;
+        b.shot("voucher-batch").await;
+        let batch_path = b.path().await;
+
+        // A4: every card of the batch, each with its QR code, on sheets of 21.
+        b.click("Print A4 sheet").await;
+        b.wait_text("30 vouchers").await;
+        assert_eq!(qr_codes(&b).await, 30);
+        assert_eq!(b.c.find_all(Locator::Css(".sheet")).await.unwrap().len(), 2, "21 + 9 cards");
+        let page = b.body_text().await;
+        assert!(page.contains(&first_code) && page.contains("KES 50.00") && page.contains("PIN"), "{page}");
+        assert!(page.contains("Valid 1 day from first use"), "{page}");
+        b.check_clean(&[]).await;
+        b.shot("voucher-print-a4").await;
+
+        // 80 mm slips: one card per slip.
+        b.click("80 mm slips").await;
+        b.wait_text("30 vouchers").await;
+        assert_eq!(b.c.find_all(Locator::Css(".print-80mm .sheet")).await.unwrap().len(), 30);
+        assert_eq!(qr_codes(&b).await, 30);
+        b.check_clean(&[]).await;
+        b.shot("voucher-print-80mm").await;
+
+        // A selection: two ticked vouchers on 58 mm.
+        b.goto(&batch_path).await;
+        b.wait_text("Print selected").await;
+        let picks = b.c.find_all(Locator::Css("input.pick")).await.unwrap();
+        picks[1].click().await.unwrap();
+        picks[2].click().await.unwrap();
+        b.c.find(Locator::Css("#f-layout option[value='58mm']")).await.unwrap().click().await.unwrap();
+        b.click("Print selected").await;
+        b.wait_text("2 vouchers").await;
+        assert_eq!(qr_codes(&b).await, 2);
+        b.check_clean(&[]).await;
+        b.shot("voucher-print-58mm-selected").await;
+
+        // Revoke one, with its reason; the confirmation comes first.
+        b.goto(&batch_path).await;
+        b.wait_text("Print selected").await;
+        b.click("Revoke").await;
+        b.wait_text("Revoke voucher").await;
+        b.check_clean(&[]).await;
+        b.shot("voucher-revoke-one").await;
+        b.click("Revoke").await;
+        b.wait_text("is required").await;
+        b.check_clean(&["422"]).await;
+        b.fill("Reason", "card torn").await;
+        b.click("Revoke").await;
+        b.wait_text("1 voucher revoked.").await;
+        assert_eq!(b.path().await, batch_path);
+
+        // Then the whole batch.
+        b.click("Revoke batch").await;
+        b.wait_text("29 of the 30 vouchers").await;
+        b.fill("Reason", "box stolen").await;
+        b.click("Revoke").await;
+        b.wait_text("29 vouchers revoked.").await;
+        assert_eq!(b.controls("Revoke batch").await, 0, "nothing left to revoke");
+        b.check_clean(&[]).await;
+        b.shot("voucher-batch-revoked").await;
+
+        b.click("All batches").await;
+        b.wait_text(&name).await;
+        b.check_clean(&[]).await;
+        b.shot("vouchers-list-one").await;
+        b.close().await;
+    }
+    let (_, list) = app.call("GET", "/api/vouchers/batches", None).await;
+    assert_eq!(list["total"], 2, "{list}");
+    for batch in list["items"].as_array().unwrap() {
+        assert_eq!(batch["counts"]["revoked"], 30, "the browser's writes went through the use cases: {batch}");
+    }
+    let (_, audit) = app.call("GET", "/api/audit-log?entity_type=voucher", None).await;
+    assert!(audit.to_string().contains("card torn"), "{audit}");
+    app.finish().await;
+}
