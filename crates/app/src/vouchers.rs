@@ -430,8 +430,8 @@ pub enum PrintSelection {
     Ids(Vec<i64>),
 }
 
-/// How many cards one page of a batch's print holds (40 A4 sheets of 24).
-pub const PRINT_PAGE: u64 = 960;
+/// How many cards one page of a batch's print holds (48 A4 sheets of 21).
+pub const PRINT_PAGE: u64 = 1008;
 
 /// One card to print.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -765,25 +765,20 @@ impl App {
         let (zone, abbr) = self.local_zone().await?;
         let public_url = self.gateway_env().public_url.clone();
         let mut packages: std::collections::HashMap<i64, Package> = std::collections::HashMap::new();
-        let mut batches: std::collections::HashMap<i64, Option<DateTime<Utc>>> = std::collections::HashMap::new();
+        let mut fixed: std::collections::HashMap<i64, Option<DateTime<Utc>>> = std::collections::HashMap::new();
+        let package_ids: std::collections::BTreeSet<i64> = vouchers.iter().map(|v| v.package_id).collect();
+        for pid in package_ids {
+            let p = self.store.get_package(pid).await.map_err(AppError::from_store("package"))?;
+            packages.insert(pid, p);
+        }
+        let batch_ids: std::collections::BTreeSet<i64> = vouchers.iter().filter_map(|v| v.batch_id).collect();
+        for b in batch_ids {
+            fixed.insert(b, self.store.get_voucher_batch(b).await?.batch.valid_until);
+        }
         let mut cards = Vec::with_capacity(vouchers.len());
         for v in vouchers {
-            if !packages.contains_key(&v.package_id) {
-                let p = self.store.get_package(v.package_id).await.map_err(AppError::from_store("package"))?;
-                packages.insert(v.package_id, p);
-            }
             let Some(p) = packages.get(&v.package_id) else { continue };
-            let fixed_until = match v.batch_id {
-                Some(b) => match batches.get(&b) {
-                    Some(u) => *u,
-                    None => {
-                        let u = self.store.get_voucher_batch(b).await?.batch.valid_until;
-                        batches.insert(b, u);
-                        u
-                    }
-                },
-                None => None,
-            };
+            let fixed_until = v.batch_id.and_then(|b| fixed.get(&b).copied().flatten());
             let local = |t: DateTime<Utc>| format!("{} {abbr}", t.with_timezone(&zone).format("%d %b %Y %H:%M"));
             let validity = match (v.expires_at, fixed_until) {
                 (Some(t), _) => format!("Valid until {}", local(t)),

@@ -79,7 +79,9 @@ async fn a_batch_is_checked_field_by_field_and_10000_codes_are_distinct() {
         let msgs = &r["error"]["fields"][field];
         assert!(msgs.as_array().is_some_and(|m| !m.is_empty()), "{body}: {field} in {r}");
     }
-    let (_, r) = app.call("POST", "/api/vouchers/batches", Some(json!({"package_id": pkg, "quantity": 10_000, "code_length": 6}))).await;
+    let (_, r) = app
+        .call("POST", "/api/vouchers/batches", Some(json!({"package_id": pkg, "quantity": 10_000, "code_length": 6})))
+        .await;
     assert!(r["error"]["fields"]["code_length"][0].as_str().unwrap().contains("8 characters"), "{r}");
     let (st, list) = app.call("GET", "/api/vouchers/batches", None).await;
     assert_eq!((st, list["total"].as_u64()), (200, Some(0)), "{list}");
@@ -88,7 +90,10 @@ async fn a_batch_is_checked_field_by_field_and_10000_codes_are_distinct() {
     let (st, b) = app.call("POST", "/api/vouchers/batches", Some(json!({"package_id": pkg, "quantity": 10_000}))).await;
     assert_eq!(st, 201, "{b}");
     assert_eq!(b["quantity"], 10_000);
-    assert_eq!((b["code_length"].as_u64(), b["charset"].as_str(), b["mode"].as_str()), (Some(8), Some("digits"), Some("code")));
+    assert_eq!(
+        (b["code_length"].as_u64(), b["charset"].as_str(), b["mode"].as_str()),
+        (Some(8), Some("digits"), Some("code"))
+    );
     assert_eq!((b["max_devices"].as_u64(), b["price"].as_str()), (Some(2), Some("50.00")), "from the package");
     assert_eq!(b["counts"]["unused"], 10_000);
     assert_eq!(b["counts"]["sold"], 0);
@@ -119,7 +124,10 @@ async fn a_batch_is_checked_field_by_field_and_10000_codes_are_distinct() {
         )
         .await;
     assert_eq!(st, 201, "{b2}");
-    assert_eq!((b2["prefix"].as_str(), b2["price"].as_str(), b2["max_devices"].as_u64()), (Some("BN"), Some("40.00"), Some(3)));
+    assert_eq!(
+        (b2["prefix"].as_str(), b2["price"].as_str(), b2["max_devices"].as_u64()),
+        (Some("BN"), Some("40.00"), Some(3))
+    );
     // 2026-12-31 23:59:59 in Nairobi.
     assert_eq!(b2["valid_until"], "2026-12-31T20:59:59Z");
     let (st, page) = app.call("GET", &format!("/api/vouchers?batch_id={}&per_page=500", b2["id"]), None).await;
@@ -144,7 +152,8 @@ async fn counts_filters_revoking_with_a_reason_and_the_csv() {
     let app = TestApp::start().await;
     // A name a spreadsheet would run as a formula, with a comma and quotes in it.
     let pkg = day_pass(&app, "=Day, \"pass\"").await;
-    let (st, b) = app.call("POST", "/api/vouchers/batches", Some(json!({"package_id": pkg, "quantity": 6, "mode": "pin"}))).await;
+    let (st, b) =
+        app.call("POST", "/api/vouchers/batches", Some(json!({"package_id": pkg, "quantity": 6, "mode": "pin"}))).await;
     assert_eq!(st, 201, "{b}");
     let id = b["id"].as_i64().unwrap();
     let (_, page) = app.call("GET", &format!("/api/vouchers?batch_id={id}"), None).await;
@@ -159,7 +168,8 @@ async fn counts_filters_revoking_with_a_reason_and_the_csv() {
     let (st, r) = app.call("POST", &format!("/api/vouchers/{}/revoke", vid(1)), Some(json!({}))).await;
     assert_eq!(st, 422, "a reason is required: {r}");
     assert!(r["error"]["fields"]["reason"].is_array(), "{r}");
-    let (st, r) = app.call("POST", &format!("/api/vouchers/{}/revoke", vid(1)), Some(json!({"reason": "card lost"}))).await;
+    let (st, r) =
+        app.call("POST", &format!("/api/vouchers/{}/revoke", vid(1)), Some(json!({"reason": "card lost"}))).await;
     assert_eq!((st, r["status"].as_str()), (200, Some("revoked")), "{r}");
 
     let (_, b) = app.call("GET", &format!("/api/vouchers/batches/{id}"), None).await;
@@ -195,7 +205,11 @@ async fn counts_filters_revoking_with_a_reason_and_the_csv() {
     let (st, r) = app.call("POST", &format!("/api/vouchers/batches/{id}/revoke"), Some(json!({"reason": ""}))).await;
     assert_eq!(st, 422, "{r}");
     let (st, r) = app
-        .call("POST", &format!("/api/vouchers/batches/{id}/revoke"), Some(json!({"reason": "box stolen from the kiosk"})))
+        .call(
+            "POST",
+            &format!("/api/vouchers/batches/{id}/revoke"),
+            Some(json!({"reason": "box stolen from the kiosk"})),
+        )
         .await;
     assert_eq!(st, 200, "{r}");
     assert_eq!(r["revoked"], 5, "{r}");
@@ -219,12 +233,20 @@ async fn a_viewer_reads_vouchers_but_cannot_make_or_revoke_them() {
     let (_, b) = app.call("POST", "/api/vouchers/batches", Some(json!({"package_id": pkg, "quantity": 3}))).await;
     let id = b["id"].as_i64().unwrap();
     let (st, _) = app
-        .call("POST", "/api/admins", Some(json!({"username": "vera", "password": "viewer pass phrase 1", "role": "viewer"})))
+        .call(
+            "POST",
+            "/api/admins",
+            Some(json!({"username": "vera", "password": "viewer pass phrase 1", "role": "viewer"})),
+        )
         .await;
     assert_eq!(st, 201);
     let viewer = app.login("vera", "viewer pass phrase 1").await;
     let v = Some(viewer.as_str());
-    for path in ["/api/vouchers/batches".to_string(), format!("/api/vouchers/batches/{id}"), format!("/api/vouchers?batch_id={id}")] {
+    for path in [
+        "/api/vouchers/batches".to_string(),
+        format!("/api/vouchers/batches/{id}"),
+        format!("/api/vouchers?batch_id={id}"),
+    ] {
         let (st, r) = app.call_as(v, "GET", &path, None).await;
         assert_eq!(st, 200, "{path}: {r}");
     }
