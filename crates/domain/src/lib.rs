@@ -13,11 +13,11 @@ pub mod rate;
 pub mod username;
 
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use hotspot::{Mac, VoucherCharset, VoucherMode, VoucherStatus, VoucherValidity};
 pub use kinds::{
     CustomerStatus, CustomerType, PaymentChannel, PaymentProvider, PaymentStatus, Role, RouterState, ServiceType,
 };
 pub use money::Money;
-pub use hotspot::{Mac, VoucherCharset, VoucherMode, VoucherStatus, VoucherValidity};
 pub use phone::Phone;
 pub use rate::{Burst, Rate, RateLimit, format_duration_minutes, parse_duration_minutes};
 pub use username::Username;
