@@ -654,7 +654,7 @@ impl App {
         let now = self.now();
         let actor = s.actor(now);
         let revoked =
-            self.store.revoke_voucher_batch(&actor, id, now).await.map_err(AppError::from_store("voucher batch"))?;
+            self.store.revoke_voucher_batch(&actor, id).await.map_err(AppError::from_store("voucher batch"))?;
         self.store
             .record_event(
                 &actor,
@@ -672,7 +672,7 @@ impl App {
         let reason = parse_reason(&req)?;
         let now = self.now();
         let actor = s.actor(now);
-        let v = self.store.revoke_voucher(&actor, id, now).await.map_err(AppError::from_store("voucher"))?;
+        let v = self.store.revoke_voucher(&actor, id).await.map_err(AppError::from_store("voucher"))?;
         self.store
             .record_event(
                 &actor,

@@ -3,6 +3,7 @@
 //! by field, 10,000 codes made at once, counts, revoking with a reason, the CSV.
 
 use broadnet_domain::Clock;
+use broadnet_store::VoucherRepo;
 use broadnet_testkit::app::TestApp;
 use serde_json::{Value, json};
 use std::collections::HashSet;
