@@ -130,3 +130,66 @@ async fn make_print_and_revoke_a_batch() {
     assert!(audit.to_string().contains("card torn"), "{audit}");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn the_csv_download_and_what_a_viewer_may_not_do() {
+    let app = TestApp::start().await;
+    let pkg = app.package("Day pass").price("50").duration("1d").service_type("hotspot").create().await;
+    let (st, b) =
+        app.call("POST", "/api/vouchers/batches", Some(serde_json::json!({"package_id": pkg, "quantity": 3}))).await;
+    assert_eq!(st, 201, "{b}");
+    let id = b["id"].as_i64().unwrap();
+    let http = no_redirects();
+
+    // The admin's download: a CSV file named after the batch.
+    let cookie = page_session(&app, ADMIN_USER, ADMIN_PW).await;
+    let resp = http
+        .get(format!("{}/vouchers/batches/{id}/export.csv", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
+    let disposition = resp.headers()["content-disposition"].to_str().unwrap().to_string();
+    assert!(disposition.starts_with(&format!("attachment; filename=\"vouchers-{id}-")), "{disposition}");
+    let body = resp.text().await.unwrap();
+    assert_eq!(body.lines().count(), 4, "a header and three vouchers: {body}");
+
+    // A viewer reads and prints, but sees no write control, and a forged post is refused.
+    let (st, _) = app
+        .call(
+            "POST",
+            "/api/admins",
+            Some(serde_json::json!({"username": "vera", "password": "viewer pass phrase 1", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let cookie = page_session(&app, "vera", "viewer pass phrase 1").await;
+    let get = |path: String| http.get(format!("{}{path}", app.base)).header("cookie", cookie.clone()).send();
+    let list = get("/vouchers".into()).await.unwrap();
+    assert_eq!(list.status().as_u16(), 200);
+    assert!(!list.text().await.unwrap().contains("New batch"));
+    let page = get(format!("/vouchers/batches/{id}")).await.unwrap().text().await.unwrap();
+    assert!(page.contains("Print A4 sheet"), "a viewer prints");
+    assert!(!page.contains("Revoke batch") && !page.contains(">Revoke<"), "but revokes nothing");
+    let print = get(format!("/vouchers/batches/{id}/print?layout=80mm")).await.unwrap();
+    assert_eq!(print.status().as_u16(), 200);
+    assert_eq!(print.text().await.unwrap().matches("<svg").count(), 3, "three cards, each with its QR code");
+    for path in ["/vouchers/new".to_string(), format!("/vouchers/batches/{id}/revoke")] {
+        assert_eq!(get(path.clone()).await.unwrap().status().as_u16(), 403, "{path}");
+    }
+    let token = csrf_of(&http, &app.base, &cookie).await;
+    for (path, body) in [
+        ("/vouchers".to_string(), format!("_csrf={token}&package_id={pkg}&quantity=5")),
+        (format!("/vouchers/batches/{id}/revoke"), format!("_csrf={token}&reason=forged")),
+    ] {
+        let resp = post_form(&http, &app.base, &path, &cookie, &body).await;
+        assert_eq!(resp.status().as_u16(), 403, "{path}");
+    }
+    let (_, b) = app.call("GET", &format!("/api/vouchers/batches/{id}"), None).await;
+    assert_eq!(b["counts"]["unused"], 3, "nothing changed: {b}");
+    let (_, list) = app.call("GET", "/api/vouchers/batches", None).await;
+    assert_eq!(list["total"], 1);
+    app.finish().await;
+}
