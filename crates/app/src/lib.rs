@@ -22,6 +22,7 @@ pub mod mpesa_callbacks;
 pub mod notify;
 pub mod packages;
 pub mod portal;
+pub mod portal_account;
 pub mod reconcile;
 pub mod retention;
 pub mod routers;

@@ -471,6 +471,7 @@ pub fn radius_config(cfg: &Config) -> anyhow::Result<broadnet_radius_server::Con
         policy: broadnet_radius_server::authorization::Policy { how_to_pay, ..Default::default() },
         client_refresh: std::time::Duration::from_secs(30),
         default_secret: cfg.radius_shared_secret.expose().to_string(),
+        coa_port: cfg.radius_coa_port,
     })
 }
 

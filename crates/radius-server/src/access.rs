@@ -1,14 +1,16 @@
 //! Access-Request handling: look the user up, ask [`crate::authorization`] for the decision,
 //! queue it for the authentication log (written in batches by one task) and encode the reply.
 
+use broadnet_domain::{CustomerType, Mac};
 use broadnet_radius::dict::attr;
 use broadnet_radius::{Avp, Code, Packet, encode_response};
-use broadnet_store::{DynStore, PostAuth, RadiusClient};
+use broadnet_store::{BindOutcome, Customer, DataUse, DynStore, Package, PostAuth, RadiusClient, StoreResult};
+use chrono::{DateTime, Utc};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-use crate::authorization::{self, Decision, Input};
+use crate::authorization::{self, Account, Decision, Input, Secret};
 use crate::{Printable, Server, Stats};
 
 pub(crate) const POST_AUTH_QUEUE: usize = 50_000;
@@ -47,46 +49,73 @@ pub(crate) async fn post_auth_writer(
     }
 }
 
+/// The account a request is for, as looked up.
+enum Found {
+    Customer(Customer, Option<Package>, u64),
+}
+
+/// What every decision on one request shares.
+struct Ctx<'a> {
+    req: &'a Packet,
+    client: &'a RadiusClient,
+    now: DateTime<Utc>,
+    policy: &'a authorization::Policy,
+    how_to_pay: &'a str,
+    salts: [[u8; 2]; 2],
+}
+
+impl<'a> Ctx<'a> {
+    fn input(
+        &self,
+        account: Option<Account<'a>>,
+        secret: Secret<'a>,
+        package: Option<&'a Package>,
+        open_sessions: u64,
+        data: Option<DataUse>,
+    ) -> Input<'a> {
+        Input {
+            req: self.req,
+            client: self.client,
+            account,
+            secret,
+            package,
+            open_sessions,
+            data,
+            now: self.now,
+            policy: self.policy,
+            how_to_pay: self.how_to_pay,
+            salts: self.salts,
+        }
+    }
+}
+
+/// A decision and what the log should say about how it came about.
+struct Outcome {
+    decision: Decision,
+    /// "MAC login", "voucher activated", …
+    note: Option<&'static str>,
+}
+
 impl Server {
     pub(crate) async fn authenticate(&self, req: &Packet, client: &RadiusClient, src: SocketAddr) -> Option<Vec<u8>> {
         let now = self.clock.now();
         let username = req.text(attr::USER_NAME).unwrap_or_default();
-        let (customer, package, open_sessions) = if username.is_empty() {
-            (None, None, 0)
-        } else {
-            match self.store.auth_lookup(&username).await {
-                Ok(Some((c, p, n))) => (Some(c), p, n),
-                Ok(None) => (None, None, 0),
-                Err(e) => {
-                    // No answer: the NAS retries, or fails over to its second server.
-                    Stats::bump(&self.stats.errors);
-                    tracing::error!(error = %e, "RADIUS auth: database error");
-                    return None;
-                }
+        let outcome = match self.resolve(req, client, &username, now).await {
+            Ok(o) => o,
+            Err(e) => {
+                // No answer: the NAS retries, or fails over to its second server.
+                Stats::bump(&self.stats.errors);
+                tracing::error!(error = %e, "RADIUS auth: database error");
+                return None;
             }
         };
-        let mut salts = [[0u8; 2]; 2];
-        let r: u16 = rand::random();
-        salts[0] = [0x80 | (r as u8 & 0x07), rand::random()];
-        salts[1] = [0x88 | (r as u8 & 0x07), rand::random()];
-        let input = Input {
-            req,
-            client,
-            customer: customer.as_ref(),
-            package: package.as_ref(),
-            open_sessions,
-            now,
-            policy: &self.cfg.policy,
-            how_to_pay: &self.how_to_pay(),
-            salts,
-        };
-        let decision = authorization::decide(&input);
         let calling = req.text(attr::CALLING_STATION_ID);
-        let (code, attrs, reply, reason) = match decision {
+        let note = outcome.note.map(|n| format!(", {n}")).unwrap_or_default();
+        let (code, attrs, reply, reason) = match outcome.decision {
             Decision::Accept { attrs, method } => {
                 Stats::bump(&self.stats.accepts);
                 tracing::info!(user = %Printable(&username), router = %Printable(&client.name), method = method.name(), "Access-Accept");
-                (Code::AccessAccept, attrs, "Access-Accept", format!("accepted ({})", method.name()))
+                (Code::AccessAccept, attrs, "Access-Accept", format!("accepted ({}{note})", method.name()))
             }
             Decision::Reject { reason, message, mut attrs } => {
                 Stats::bump(&self.stats.rejects);
@@ -94,6 +123,10 @@ impl Server {
                 if let Some(m) = message {
                     attrs.push(Avp::text(attr::REPLY_MESSAGE, &m));
                 }
+                let reason = match outcome.note {
+                    Some(n) if !reason.starts_with(n) => format!("{reason} ({n})"),
+                    _ => reason,
+                };
                 (Code::AccessReject, attrs, "Access-Reject", reason)
             }
         };
@@ -118,5 +151,110 @@ impl Server {
                 None
             }
         }
+    }
+
+    /// The account a User-Name names: a customer, else a voucher with that code.
+    async fn find(&self, name: &str, by_key: bool) -> StoreResult<Option<Found>> {
+        if name.is_empty() {
+            return Ok(None);
+        }
+        let customer =
+            if by_key { self.store.auth_lookup_by_key(name).await? } else { self.store.auth_lookup(name).await? };
+        Ok(customer.map(|(c, p, n)| Found::Customer(c, p, n)))
+    }
+
+    /// Looks up what the decision needs and asks for it; binds the device on an accept.
+    async fn resolve(
+        &self,
+        req: &Packet,
+        client: &RadiusClient,
+        username: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Outcome> {
+        let how_to_pay = self.how_to_pay();
+        let mut salts = [[0u8; 2]; 2];
+        let r: u16 = rand::random();
+        salts[0] = [0x80 | (r as u8 & 0x07), rand::random()];
+        salts[1] = [0x88 | (r as u8 & 0x07), rand::random()];
+        let ctx = Ctx { req, client, now, policy: &self.cfg.policy, how_to_pay: &how_to_pay, salts };
+        let input =
+            |account, secret, package, open_sessions, data| ctx.input(account, secret, package, open_sessions, data);
+        let mac_login = authorization::mac_login(req);
+        let found = match &mac_login {
+            Some(mac) => match self.store.device_account(mac).await? {
+                Some(key) => self.find(&key, true).await?,
+                None => None,
+            },
+            None => self.find(username, false).await?,
+        };
+        let note = mac_login.as_ref().map(|_| "MAC login");
+        let Some(found) = found else {
+            // A MAC as User-Name that is no account: no hint, whoever typed it.
+            let as_mac =
+                Mac::parse(username).ok().filter(|_| authorization::requested_service(req) == CustomerType::Hotspot);
+            let d = match (&mac_login, &as_mac) {
+                (Some(_), _) => authorization::unknown_device(),
+                (None, Some(_)) => authorization::mac_not_this_device(),
+                (None, None) => authorization::decide(&input(None, Secret::Password(""), None, 0, None)),
+            };
+            return Ok(Outcome { decision: d, note });
+        };
+        let (decision, account, max_devices) = match &found {
+            Found::Customer(c, p, open) => {
+                let data = match p.as_ref().and_then(|p| p.data_limit_mb) {
+                    Some(_) => self.store.data_used(c.username.as_str()).await?,
+                    None => None,
+                };
+                let secret = match &mac_login {
+                    Some(mac) => Secret::Mac(mac),
+                    None => Secret::Password(&c.password),
+                };
+                let d = authorization::decide(&input(Some(Account::customer(c)), secret, p.as_ref(), *open, data));
+                let max = p.as_ref().map(|p| u32::try_from(p.shared_users.max(1)).unwrap_or(1)).unwrap_or(1);
+                (d, c.username.as_str().to_string(), max)
+            }
+        };
+        let decision = self.bind_on_accept(req, decision, &account, max_devices, mac_login.is_some(), now).await?;
+        Ok(Outcome { decision, note })
+    }
+
+    /// Every hotspot accept binds the device (Calling-Station-Id) to the account, up to
+    /// its maximum; a device that is already bound always passes.
+    async fn bind_on_accept(
+        &self,
+        req: &Packet,
+        decision: Decision,
+        account: &str,
+        max: u32,
+        by_mac: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Decision> {
+        if !matches!(decision, Decision::Accept { .. })
+            || authorization::requested_service(req) != CustomerType::Hotspot
+        {
+            return Ok(decision);
+        }
+        let Some(mac) = req.text(attr::CALLING_STATION_ID).and_then(|c| Mac::parse(&c).ok()) else {
+            return Ok(decision);
+        };
+        let seen = if by_mac {
+            true
+        } else {
+            match self.store.bind_device(account, &mac, max, now).await? {
+                BindOutcome::AlreadyBound => true,
+                BindOutcome::Bound { .. } => false,
+                BindOutcome::Full { bound } => return Ok(authorization::too_many_devices(bound)),
+            }
+        };
+        if seen {
+            // Last seen is for My account, not for the decision: never make the router wait on it.
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.touch_device(&mac, now).await {
+                    tracing::warn!(error = %e, "cannot note when a device was last seen");
+                }
+            });
+        }
+        Ok(decision)
     }
 }

@@ -23,6 +23,7 @@ const ACCT_BATCH: usize = 256;
 pub(crate) async fn accounting_writer(
     store: DynStore,
     rx: Option<tokio::sync::mpsc::Receiver<AcctJob>>,
+    bundles: tokio::sync::mpsc::Sender<String>,
     shutdown: CancellationToken,
 ) {
     let Some(mut rx) = rx else { return };
@@ -33,9 +34,22 @@ pub(crate) async fn accounting_writer(
             _ = shutdown.cancelled() => return,
         }
         let (items, waiters): (Vec<_>, Vec<_>) = jobs.drain(..).map(|(k, e, tx)| ((k, e), tx)).unzip();
+        let mut users: Vec<String> = items.iter().map(|(_, e)| e.username.clone()).collect();
         let result = store.record_accounting_batch(items).await;
         for tx in waiters {
             let _ = tx.send(result.clone());
+        }
+        if result.is_ok() {
+            // Data bundles are checked after the commit, by their own task: the router's
+            // acknowledgement never waits on it.
+            users.sort();
+            users.dedup();
+            for u in users.into_iter().filter(|u| !u.is_empty()) {
+                if bundles.try_send(u).is_err() {
+                    tracing::warn!("data bundle checks are behind; an account is checked at its next update");
+                    break;
+                }
+            }
         }
     }
 }

@@ -1,9 +1,9 @@
 //! The authorization decision, with no I/O: who may connect, and with what.
 
-use broadnet_domain::{CustomerStatus, CustomerType};
+use broadnet_domain::{CustomerStatus, CustomerType, Mac, VoucherStatus};
 use broadnet_radius::dict::{self, VENDOR_MICROSOFT, attr, ms};
 use broadnet_radius::{Avp, Packet, crypto, mschap};
-use broadnet_store::{Customer, Package, RadiusClient};
+use broadnet_store::{Customer, DataUse, Package, RadiusClient, Voucher};
 use chrono::{DateTime, Utc};
 
 /// Server-wide reply settings.
@@ -35,6 +35,8 @@ pub enum Method {
     Chap,
     MsChapV1,
     MsChapV2,
+    /// No password at all, where none is asked (MAC login, a code-mode voucher).
+    NoPassword,
 }
 
 impl Method {
@@ -44,6 +46,7 @@ impl Method {
             Method::Chap => "CHAP",
             Method::MsChapV1 => "MS-CHAPv1",
             Method::MsChapV2 => "MS-CHAPv2",
+            Method::NoPassword => "no password",
         }
     }
 }
@@ -73,13 +76,80 @@ pub fn requested_service(req: &Packet) -> CustomerType {
     if framed { CustomerType::Pppoe } else { CustomerType::Hotspot }
 }
 
+/// Who is logging in, as the decision sees it: a customer, or a voucher (a prepaid
+/// hotspot account named by its code), which gets its package's limits the same way.
+#[derive(Debug, Clone, Copy)]
+pub struct Account<'a> {
+    pub username: &'a str,
+    pub status: CustomerStatus,
+    pub customer_type: CustomerType,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The admin's lock of a customer to one device.
+    pub mac_address: Option<&'a str>,
+    pub static_ip: Option<&'a str>,
+    /// Sessions at once, when not the package's shared users (a voucher's max devices).
+    pub max_sessions: Option<u32>,
+}
+
+impl<'a> Account<'a> {
+    pub fn customer(c: &'a Customer) -> Self {
+        Account {
+            username: c.username.as_str(),
+            status: c.status,
+            customer_type: c.customer_type,
+            expires_at: c.expires_at,
+            mac_address: c.mac_address.as_deref(),
+            static_ip: c.static_ip.as_deref(),
+            max_sessions: None,
+        }
+    }
+
+    /// A voucher past [`voucher_step`]: active, for the hotspot, until its expiry.
+    pub fn voucher(v: &'a Voucher) -> Self {
+        Account {
+            username: v.code.as_str(),
+            status: CustomerStatus::Active,
+            customer_type: CustomerType::Hotspot,
+            expires_at: v.expires_at,
+            mac_address: None,
+            static_ip: None,
+            max_sessions: Some(v.max_devices.max(1)),
+        }
+    }
+}
+
+/// What proves a login.
+#[derive(Debug, Clone, Copy)]
+pub enum Secret<'a> {
+    /// The account's own password (a customer's; a PIN-mode voucher's PIN).
+    Password(&'a str),
+    /// A code-mode voucher: its code, in any case, or nothing.
+    Code(&'a str),
+    /// MAC authentication (`mac-as-username[-and-password]`): nothing, or the MAC.
+    Mac(&'a Mac),
+}
+
+impl<'a> Secret<'a> {
+    /// What a voucher's login must carry.
+    pub fn of_voucher(v: &'a Voucher) -> Self {
+        // A PIN is what makes a PIN-mode voucher.
+        match v.pin.as_deref().filter(|p| !p.is_empty()) {
+            Some(pin) => Secret::Password(pin),
+            None => Secret::Code(v.code.as_str()),
+        }
+    }
+}
+
 /// Everything the decision needs, already looked up.
 pub struct Input<'a> {
     pub req: &'a Packet,
     pub client: &'a RadiusClient,
-    pub customer: Option<&'a Customer>,
+    pub account: Option<Account<'a>>,
+    pub secret: Secret<'a>,
     pub package: Option<&'a Package>,
     pub open_sessions: u64,
+    /// The account's data allowance, when its package has one.
+    pub data: Option<DataUse>,
     pub now: DateTime<Utc>,
     pub policy: &'a Policy,
     /// The "how to pay" template in force (from Settings), `{username}`/`{price}` unfilled.
@@ -88,16 +158,57 @@ pub struct Input<'a> {
     pub salts: [[u8; 2]; 2],
 }
 
-/// Checks the credentials against the customer's password. On success returns the
-/// method and the reply attributes the method itself needs (MS-CHAP).
-fn check_credentials(inp: &Input<'_>, password: &str) -> Result<(Method, Vec<Avp>), (String, Vec<Avp>)> {
+/// The passwords a CHAP login may have hashed: CHAP cannot compare in any case or
+/// notation, so each accepted form is tried.
+fn chap_candidates(secret: Secret<'_>, typed_user: &str) -> Vec<String> {
+    let mut c = match secret {
+        Secret::Password(p) => return vec![p.to_string()],
+        Secret::Code(code) => vec![String::new(), code.to_string(), code.to_ascii_lowercase(), typed_user.to_string()],
+        Secret::Mac(mac) => {
+            let colons = mac.as_str().to_string();
+            let bare: String = colons.chars().filter(|c| *c != ':').collect();
+            let dashes = colons.replace(':', "-");
+            vec![
+                String::new(),
+                typed_user.to_string(),
+                colons.to_ascii_lowercase(),
+                bare.to_ascii_lowercase(),
+                dashes.to_ascii_lowercase(),
+                colons,
+                bare,
+                dashes,
+            ]
+        }
+    };
+    c.dedup();
+    c
+}
+
+/// A PAP password against the secret.
+fn pap_matches(secret: Secret<'_>, given: &[u8]) -> bool {
+    match secret {
+        Secret::Password(p) => subtle_eq(given, p.as_bytes()),
+        Secret::Code(code) => given.is_empty() || given.eq_ignore_ascii_case(code.as_bytes()),
+        Secret::Mac(mac) => {
+            given.is_empty() || std::str::from_utf8(given).ok().and_then(|g| Mac::parse(g).ok()).as_ref() == Some(mac)
+        }
+    }
+}
+
+/// Checks the credentials against the secret. On success returns the method and the
+/// reply attributes the method itself needs (MS-CHAP).
+fn check_credentials(inp: &Input<'_>, secret_of: Secret<'_>) -> Result<(Method, Vec<Avp>), (String, Vec<Avp>)> {
     let req = inp.req;
     let secret = inp.client.secret.as_bytes();
     let user = req.text(attr::USER_NAME).unwrap_or_default();
     if let Some(hidden) = req.get(attr::USER_PASSWORD) {
-        let given =
-            crypto::unhide_password(hidden, secret, &req.authenticator).map_err(|e| (format!("PAP: {e}"), vec![]))?;
-        return if subtle_eq(&given, password.as_bytes()) {
+        // An empty password may come as an empty attribute (MAC authentication).
+        let given = if hidden.is_empty() {
+            Vec::new()
+        } else {
+            crypto::unhide_password(hidden, secret, &req.authenticator).map_err(|e| (format!("PAP: {e}"), vec![]))?
+        };
+        return if pap_matches(secret_of, &given) {
             Ok((Method::Pap, vec![]))
         } else {
             Err(("wrong password (PAP)".into(), vec![]))
@@ -105,14 +216,21 @@ fn check_credentials(inp: &Input<'_>, password: &str) -> Result<(Method, Vec<Avp
     }
     if let Some(chap) = req.get(attr::CHAP_PASSWORD) {
         let challenge = req.get(attr::CHAP_CHALLENGE).unwrap_or(&req.authenticator);
-        return if crypto::chap_verify(chap, challenge, password.as_bytes()) {
+        return if chap_candidates(secret_of, &user).iter().any(|p| crypto::chap_verify(chap, challenge, p.as_bytes())) {
             Ok((Method::Chap, vec![]))
         } else {
             Err(("wrong password (CHAP)".into(), vec![]))
         };
     }
+    // MS-CHAP is PPP's: only an account's own password (the hotspot never uses it).
+    let password = match secret_of {
+        Secret::Password(p) => Some(p),
+        Secret::Code(code) => Some(code),
+        Secret::Mac(_) => None,
+    };
     let challenge = req.vsa(VENDOR_MICROSOFT, ms::CHAP_CHALLENGE);
     if let (Some(challenge), Some(response)) = (challenge, req.vsa(VENDOR_MICROSOFT, ms::CHAP2_RESPONSE)) {
+        let Some(password) = password else { return Err(("MS-CHAPv2 for a MAC login".into(), vec![])) };
         let nt = mschap::nt_hash(password);
         return match mschap::v2_verify(challenge, response, &user, &nt) {
             Some(ok) => {
@@ -140,6 +258,7 @@ fn check_credentials(inp: &Input<'_>, password: &str) -> Result<(Method, Vec<Avp
         };
     }
     if let (Some(challenge), Some(response)) = (challenge, req.vsa(VENDOR_MICROSOFT, ms::CHAP_RESPONSE)) {
+        let Some(password) = password else { return Err(("MS-CHAPv1 for a MAC login".into(), vec![])) };
         let nt = mschap::nt_hash(password);
         return match mschap::v1_verify(challenge, response, &nt) {
             Some((_, keys)) => match crypto::hide_password(&keys, secret, &req.authenticator) {
@@ -162,7 +281,11 @@ fn check_credentials(inp: &Input<'_>, password: &str) -> Result<(Method, Vec<Avp
             }
         };
     }
-    Err(("no credentials (User-Password, CHAP-Password or MS-CHAP)".into(), vec![]))
+    match secret_of {
+        // RouterOS may leave the empty password out altogether.
+        Secret::Mac(_) | Secret::Code(_) => Ok((Method::NoPassword, vec![])),
+        Secret::Password(_) => Err(("no credentials (User-Password, CHAP-Password or MS-CHAP)".into(), vec![])),
+    }
 }
 
 fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
@@ -176,21 +299,95 @@ fn normalise_mac(s: &str) -> String {
 
 /// The "how to pay" text for this customer: the template with their username and
 /// their package's price.
-fn how_to_pay(inp: &Input<'_>, c: &Customer) -> String {
+fn how_to_pay(inp: &Input<'_>, c: &Account<'_>) -> String {
     let price = inp.package.map(|p| format!("KES {}", p.price)).unwrap_or_default();
-    let text = inp.how_to_pay.replace("{username}", c.username.as_str()).replace("{price}", &price);
+    let text = inp.how_to_pay.replace("{username}", c.username).replace("{price}", &price);
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The whole decision.
+pub const USED_UP: &str = "Your data bundle is used up — buy another.";
+pub const VOUCHER_EXPIRED: &str = "This voucher has expired — buy another.";
+pub const VOUCHER_CANCELLED: &str = "This voucher has been cancelled.";
+const UNKNOWN: &str = "Unknown username or wrong password.";
+
+/// The MAC a hotspot request logs in by: its User-Name is a MAC (any notation) and the
+/// very MAC the router saw (Calling-Station-Id). A MAC typed on another device is not.
+pub fn mac_login(req: &Packet) -> Option<Mac> {
+    if requested_service(req) != CustomerType::Hotspot {
+        return None;
+    }
+    let user = Mac::parse(&req.text(attr::USER_NAME)?).ok()?;
+    let caller = Mac::parse(&req.text(attr::CALLING_STATION_ID)?).ok()?;
+    (user == caller).then_some(user)
+}
+
+/// A voucher's first step, before anything changes: the credentials (a wrong PIN must
+/// not start its clock), then its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VoucherStep {
+    Reject(Decision),
+    /// Rejected as expired; the voucher is to be marked expired.
+    Expired(Decision),
+    /// Unused: activate it, then decide.
+    Activate,
+    /// Active: decide.
+    Use,
+}
+
+pub fn voucher_step(inp: &Input<'_>, v: &Voucher) -> VoucherStep {
+    if let Err((reason, attrs)) = check_credentials(inp, Secret::of_voucher(v)) {
+        let message = (!matches!(inp.secret, Secret::Mac(_))).then(|| UNKNOWN.to_string());
+        return VoucherStep::Reject(Decision::Reject { reason: format!("voucher: {reason}"), message, attrs });
+    }
+    let past = v.expires_at.is_some_and(|e| e <= inp.now);
+    match v.status {
+        VoucherStatus::Revoked => VoucherStep::Reject(reject("voucher revoked", Some(VOUCHER_CANCELLED.into()))),
+        VoucherStatus::UsedUp => VoucherStep::Reject(reject("voucher used up", Some(USED_UP.into()))),
+        VoucherStatus::Expired => VoucherStep::Reject(reject("voucher expired", Some(VOUCHER_EXPIRED.into()))),
+        _ if past => VoucherStep::Expired(reject("voucher expired", Some(VOUCHER_EXPIRED.into()))),
+        VoucherStatus::Unused => VoucherStep::Activate,
+        VoucherStatus::Active => VoucherStep::Use,
+    }
+}
+
+/// MAC login from a device bound to no account (no hint: nobody typed anything).
+pub fn unknown_device() -> Decision {
+    reject("MAC login: the device is bound to no account", None)
+}
+
+/// A MAC as User-Name from another device (typed into a login form): no hint.
+pub fn mac_not_this_device() -> Decision {
+    reject("a MAC as username from another device", None)
+}
+
+/// The hotspot account has every device slot taken by other devices.
+pub fn too_many_devices(bound: u32) -> Decision {
+    reject(
+        format!("max devices: {bound} bound"),
+        Some(format!(
+            "This account is already used on {bound} devices. Release one in My account, or buy another package."
+        )),
+    )
+}
+
+/// The whole decision. A MAC login's rejects carry no hint (nobody typed anything).
 pub fn decide(inp: &Input<'_>) -> Decision {
-    let Some(c) = inp.customer else {
-        return reject("unknown user", Some("Unknown username or wrong password.".into()));
+    match (decide_inner(inp), inp.secret) {
+        (Decision::Reject { reason, attrs, .. }, Secret::Mac(_)) => {
+            Decision::Reject { reason: format!("MAC login: {reason}"), message: None, attrs }
+        }
+        (d, _) => d,
+    }
+}
+
+fn decide_inner(inp: &Input<'_>) -> Decision {
+    let Some(c) = inp.account.as_ref() else {
+        return reject("unknown user", Some(UNKNOWN.into()));
     };
-    let (method, mut attrs) = match check_credentials(inp, &c.password) {
+    let (method, mut attrs) = match check_credentials(inp, inp.secret) {
         Ok(ok) => ok,
         Err((reason, attrs)) => {
-            return Decision::Reject { reason, message: Some("Unknown username or wrong password.".into()), attrs };
+            return Decision::Reject { reason, message: Some(UNKNOWN.into()), attrs };
         }
     };
     // Only now, with the password proven, say why the account cannot connect.
@@ -244,7 +441,10 @@ pub fn decide(inp: &Input<'_>) -> Decision {
     if !inp.client.service_types.serves(service) {
         return reject(format!("router {} does not serve {}", inp.client.name, service), None);
     }
-    let limit = u64::try_from(p.shared_users.max(1)).unwrap_or(1);
+    let limit = match c.max_sessions {
+        Some(n) => u64::from(n.max(1)),
+        None => u64::try_from(p.shared_users.max(1)).unwrap_or(1),
+    };
     if inp.open_sessions >= limit {
         return reject(
             format!("simultaneous use: {} open session(s), limit {limit}", inp.open_sessions),
@@ -252,7 +452,7 @@ pub fn decide(inp: &Input<'_>) -> Decision {
         );
     }
     if service == CustomerType::Hotspot
-        && let Some(bound) = c.mac_address.as_deref().filter(|m| !m.is_empty())
+        && let Some(bound) = c.mac_address.filter(|m| !m.is_empty())
     {
         let caller = inp.req.text(attr::CALLING_STATION_ID).unwrap_or_default();
         if normalise_mac(bound) != normalise_mac(&caller) {
@@ -263,6 +463,25 @@ pub fn decide(inp: &Input<'_>) -> Decision {
         }
     }
 
+    if let Some(d) = inp.data {
+        if d.used_up() {
+            return reject(format!("data used up: {} of {} bytes", d.used, d.limit), Some(USED_UP.into()));
+        }
+        if service == CustomerType::Hotspot {
+            // What is left, as RouterOS reads it: Gigawords × 2^32 + Limit.
+            let left = d.left();
+            attrs.push(Avp::vsa(
+                dict::VENDOR_MIKROTIK,
+                dict::mikrotik::TOTAL_LIMIT,
+                &((left & 0xffff_ffff) as u32).to_be_bytes(),
+            ));
+            attrs.push(Avp::vsa(
+                dict::VENDOR_MIKROTIK,
+                dict::mikrotik::TOTAL_LIMIT_GIGAWORDS,
+                &u32::try_from(left >> 32).unwrap_or(u32::MAX).to_be_bytes(),
+            ));
+        }
+    }
     attrs.push(Avp::mikrotik_text(dict::mikrotik::RATE_LIMIT, &p.rate_limit().mikrotik()));
     if let Some(exp) = c.expires_at {
         let secs = (exp - inp.now).num_seconds().clamp(1, u32::MAX as i64) as u32;
@@ -274,7 +493,7 @@ pub fn decide(inp: &Input<'_>) -> Decision {
     }
     // A customer's own address wins over the package's pool (RouterOS ignores the
     // pool when both come).
-    if let Some(ip) = c.static_ip.as_deref().and_then(|s| s.parse::<std::net::Ipv4Addr>().ok()) {
+    if let Some(ip) = c.static_ip.and_then(|s| s.parse::<std::net::Ipv4Addr>().ok()) {
         attrs.push(Avp::ipv4(attr::FRAMED_IP_ADDRESS, ip));
     } else if let Some(pool) = p.framed_pool.as_deref().filter(|p| !p.is_empty()) {
         attrs.push(Avp::text(attr::FRAMED_POOL, pool));

@@ -10,11 +10,13 @@
 //! - `clients`: routers by source address and their secrets
 //! - `access` and [`authorization`]: an Access-Request, and the pure decision it asks for
 //! - `accounting`: Accounting-Request, the batching writer, stale sessions
+//! - `bundles`: data bundles used up → Disconnect-Request to the account's sessions
 //! - [`coa`]: Disconnect/CoA to a router, [`Nas`] for the use cases
 
 mod access;
 mod accounting;
 pub mod authorization;
+mod bundles;
 mod clients;
 pub mod coa;
 mod stats;
@@ -47,6 +49,9 @@ pub struct Config {
     pub client_refresh: Duration,
     /// RADIUS_SHARED_SECRET: the secret of a router stored without its own.
     pub default_secret: String,
+    /// The routers' Dynamic Authorization port (RADIUS_COA_PORT): where a used-up data
+    /// bundle's sessions are disconnected.
+    pub coa_port: u16,
 }
 
 /// A string from the network (a User-Name, a router name an admin typed) as it may
@@ -106,6 +111,11 @@ pub struct Server {
     /// Accounting packets on their way to the single writer (group commit).
     acct: tokio::sync::mpsc::Sender<AcctJob>,
     acct_rx: Mutex<Option<tokio::sync::mpsc::Receiver<AcctJob>>>,
+    /// Accounts whose accounting was just stored, for the data bundle check.
+    bundles: tokio::sync::mpsc::Sender<String>,
+    bundles_rx: Mutex<Option<tokio::sync::mpsc::Receiver<String>>>,
+    /// Disconnects the sessions of a used-up bundle.
+    nas: Arc<Nas>,
     cfg: Config,
     pub stats: Arc<Stats>,
     clients: tokio::sync::RwLock<Clients>,
@@ -127,6 +137,9 @@ impl Server {
     ) -> Arc<Server> {
         let (post_auth, rx) = tokio::sync::mpsc::channel(POST_AUTH_QUEUE);
         let (acct, acct_rx) = tokio::sync::mpsc::channel(ACCT_QUEUE);
+        let (bundles, bundles_rx) = tokio::sync::mpsc::channel(bundles::BUNDLE_QUEUE);
+        let nas =
+            Arc::new(Nas::new(store.clone(), coa::CoaClient::default(), cfg.coa_port, cfg.default_secret.clone()));
         Arc::new(Server {
             how_to_pay: std::sync::RwLock::new(Arc::from(cfg.policy.how_to_pay.as_str())),
             how_to_pay_source,
@@ -136,6 +149,9 @@ impl Server {
             post_auth_rx: Mutex::new(Some(rx)),
             acct,
             acct_rx: Mutex::new(Some(acct_rx)),
+            bundles,
+            bundles_rx: Mutex::new(Some(bundles_rx)),
+            nas,
             cfg,
             stats: Arc::new(Stats::default()),
             clients: tokio::sync::RwLock::new(Clients { by_ip: HashMap::new(), loaded_at: None }),
@@ -153,10 +169,12 @@ impl Server {
         let rx = self.post_auth_rx.lock().ok().and_then(|mut r| r.take());
         let d = tokio::spawn(post_auth_writer(self.store.clone(), rx, self.stats.clone(), shutdown.clone()));
         let arx = self.acct_rx.lock().ok().and_then(|mut r| r.take());
-        let e = tokio::spawn(accounting_writer(self.store.clone(), arx, shutdown.clone()));
+        let e = tokio::spawn(accounting_writer(self.store.clone(), arx, self.bundles.clone(), shutdown.clone()));
+        let brx = self.bundles_rx.lock().ok().and_then(|mut r| r.take());
+        let g = tokio::spawn(self.clone().enforce_bundles(brx, shutdown.clone()));
         let f = tokio::spawn(self.clone().refresh_how_to_pay(shutdown.clone()));
         let c = tokio::spawn(self.clone().housekeeping(shutdown));
-        let _ = tokio::join!(a, b, c, d, e, f);
+        let _ = tokio::join!(a, b, c, d, e, f, g);
     }
 
     /// Reads the "how to pay" text now and then every `client_refresh`.

@@ -4,6 +4,7 @@
 mod admins;
 mod audit;
 mod customers;
+mod devices;
 mod entities;
 mod jobs;
 mod outbox;

@@ -247,9 +247,17 @@ pub(crate) async fn complete_in(
         .col_expr(customer::Column::BalanceMinor, Expr::value(renewal.balance_after.minor()))
         .col_expr(customer::Column::UpdatedAt, Expr::value(at));
     if let Some(until) = renewal.until {
+        // A renewal starts a new data allowance: what the sessions open now have used
+        // already is not counted against it.
+        let open = crate::devices::account_octets(txn, &cust.username, None, None, true).await?;
         update = update
             .col_expr(customer::Column::ExpiresAt, Expr::value(to_db(until)))
-            .col_expr(customer::Column::PackageId, Expr::value(package_id));
+            .col_expr(customer::Column::PackageId, Expr::value(package_id))
+            .col_expr(sea_orm::sea_query::Alias::new("data_start_at"), Expr::value(at))
+            .col_expr(
+                sea_orm::sea_query::Alias::new("data_offset_bytes"),
+                Expr::value(i64::try_from(open).unwrap_or(i64::MAX)),
+            );
     }
     update.filter(customer::Column::Id.eq(customer_id)).exec(txn).await.map_err(db_err)?;
 

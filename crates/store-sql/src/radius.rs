@@ -167,7 +167,7 @@ fn new_row(kind: AcctKind, e: &AcctEvent) -> radacct::ActiveModel {
     }
 }
 
-fn to_session(m: radacct::Model) -> RadSession {
+pub(crate) fn to_session(m: radacct::Model) -> RadSession {
     RadSession {
         id: m.radacctid,
         unique_id: m.acctuniqueid,
@@ -190,17 +190,18 @@ fn to_session(m: radacct::Model) -> RadSession {
 
 impl SqlStore {
     /// `SELECT c.* AS c_…, p.* AS p_…, (open sessions)`, quoted for the backend.
-    fn auth_lookup_sql(&self) -> &'static str {
-        static SQL: [std::sync::OnceLock<String>; 3] = [const { std::sync::OnceLock::new() }; 3];
+    /// By the username as typed, or (`by_key`) by its lower-case key.
+    pub(crate) fn auth_lookup_sql(&self, by_key: bool) -> &'static str {
+        static SQL: [std::sync::OnceLock<String>; 6] = [const { std::sync::OnceLock::new() }; 6];
         let slot = match self.backend {
             DbBackend::MySql => 0,
             DbBackend::Postgres => 1,
             _ => 2,
-        };
-        SQL[slot].get_or_init(|| self.build_auth_lookup_sql())
+        } + if by_key { 3 } else { 0 };
+        SQL[slot].get_or_init(|| self.build_auth_lookup_sql(by_key))
     }
 
-    fn build_auth_lookup_sql(&self) -> String {
+    fn build_auth_lookup_sql(&self, by_key: bool) -> String {
         let q = if self.backend == DbBackend::MySql { '`' } else { '"' };
         let mut cols = Vec::new();
         for c in customer::Column::iter() {
@@ -214,8 +215,9 @@ impl SqlStore {
         let param = if self.backend == DbBackend::Postgres { "$1" } else { "?" };
         format!(
             "SELECT {}, (SELECT COUNT(*) FROM radacct a WHERE a.username = c.username AND a.acctstoptime IS NULL) AS open_sessions \
-             FROM customers c LEFT JOIN packages p ON p.id = c.package_id WHERE c.username = {param}",
-            cols.join(", ")
+             FROM customers c LEFT JOIN packages p ON p.id = c.package_id WHERE c.{} = {param}",
+            cols.join(", "),
+            if by_key { "username_key" } else { "username" }
         )
     }
 
@@ -361,17 +363,7 @@ impl RadiusRepo for SqlStore {
     }
 
     async fn auth_lookup(&self, username: &str) -> StoreResult<Option<(Customer, Option<Package>, u64)>> {
-        let sql = self.auth_lookup_sql();
-        let stmt = Statement::from_sql_and_values(self.backend, sql, [username.into()]);
-        let Some(row) = self.read.query_one_raw(stmt).await.map_err(db_err)? else {
-            return Ok(None);
-        };
-        let c = customer::Model::from_query_result(&row, "c_").map_err(db_err)?;
-        let p = package::Model::from_query_result_optional(&row, "p_").map_err(db_err)?;
-        let open: i64 = row.try_get("", "open_sessions").map_err(db_err)?;
-        let customer = crate::customers::to_record(c)?;
-        let package = p.map(crate::packages::to_record).transpose()?;
-        Ok(Some((customer, package, u64::try_from(open).unwrap_or(0))))
+        self.auth_lookup_with(username, false).await
     }
 
     async fn list_sessions(&self, q: &SessionQuery) -> StoreResult<Page<RadSession>> {
@@ -469,5 +461,26 @@ impl RadiusRepo for SqlStore {
             page,
             per_page,
         })
+    }
+}
+
+impl SqlStore {
+    /// [`RadiusRepo::auth_lookup`], or by the account key (`HotspotRepo::auth_lookup_by_key`).
+    pub(crate) async fn auth_lookup_with(
+        &self,
+        username: &str,
+        by_key: bool,
+    ) -> StoreResult<Option<(Customer, Option<Package>, u64)>> {
+        let sql = self.auth_lookup_sql(by_key);
+        let stmt = Statement::from_sql_and_values(self.backend, sql, [username.into()]);
+        let Some(row) = self.read.query_one_raw(stmt).await.map_err(db_err)? else {
+            return Ok(None);
+        };
+        let c = customer::Model::from_query_result(&row, "c_").map_err(db_err)?;
+        let p = package::Model::from_query_result_optional(&row, "p_").map_err(db_err)?;
+        let open: i64 = row.try_get("", "open_sessions").map_err(db_err)?;
+        let customer = crate::customers::to_record(c)?;
+        let package = p.map(crate::packages::to_record).transpose()?;
+        Ok(Some((customer, package, u64::try_from(open).unwrap_or(0))))
     }
 }

@@ -1495,3 +1495,170 @@ async fn a_voucher_is_first_used_once_however_many_routers_ask_at_once() {
     })
     .await;
 }
+fn mac(s: &str) -> broadnet_domain::Mac {
+    broadnet_domain::Mac::parse(s).unwrap()
+}
+
+#[tokio::test]
+async fn devices_take_free_slots_and_eight_racing_for_the_last_one_bind_once() {
+    with_store(|s| async move {
+        let at = t0();
+        let b = |u: &'static str, m: &'static str, max: u32| {
+            let s = s.clone();
+            async move { s.bind_device(u, &mac(m), max, at).await.unwrap() }
+        };
+        assert_eq!(b("Hot1", "AA:00:00:00:00:01", 3).await, BindOutcome::Bound { slot: 1 });
+        assert_eq!(b("hot1", "aa-00-00-00-00-02", 3).await, BindOutcome::Bound { slot: 2 });
+        // The same MAC in any notation, the account in any case: already bound.
+        assert_eq!(b("HOT1", "aa0000000001", 3).await, BindOutcome::AlreadyBound);
+        assert_eq!(s.device_account(&mac("AA:00:00:00:00:02")).await.unwrap().as_deref(), Some("hot1"));
+
+        // Eight new devices at once for the one free slot: exactly one gets it.
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                s.bind_device("hot1", &mac(&format!("BB:00:00:00:00:0{i}")), 3, at).await.unwrap()
+            }));
+        }
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.unwrap());
+        }
+        assert_eq!(outcomes.iter().filter(|o| **o == BindOutcome::Bound { slot: 3 }).count(), 1, "{outcomes:?}");
+        assert_eq!(outcomes.iter().filter(|o| **o == BindOutcome::Full { bound: 3 }).count(), 7, "{outcomes:?}");
+        let devices = s.devices_of("Hot1").await.unwrap();
+        assert_eq!(devices.iter().map(|d| d.slot).collect::<Vec<_>>(), [1, 2, 3]);
+        assert!(devices.iter().all(|d| d.username_key == "hot1"));
+
+        // Moving a MAC to another account frees its slot here.
+        assert_eq!(b("other", "AA:00:00:00:00:02", 1).await, BindOutcome::Bound { slot: 1 });
+        assert_eq!(s.device_account(&mac("AA:00:00:00:00:02")).await.unwrap().as_deref(), Some("other"));
+        assert_eq!(s.devices_of("hot1").await.unwrap().iter().map(|d| d.slot).collect::<Vec<_>>(), [1, 3]);
+        assert_eq!(b("hot1", "CC:00:00:00:00:01", 3).await, BindOutcome::Bound { slot: 2 });
+        // A full account refuses a new device and changes nothing.
+        assert_eq!(b("other", "CC:00:00:00:00:02", 1).await, BindOutcome::Full { bound: 1 });
+        assert_eq!(s.device_account(&mac("CC:00:00:00:00:02")).await.unwrap(), None);
+
+        // Release: only from its own account, once; the slot is free again.
+        assert!(!s.release_device("other", &mac("CC:00:00:00:00:01")).await.unwrap());
+        assert!(s.release_device("HOT1", &mac("CC:00:00:00:00:01")).await.unwrap());
+        assert!(!s.release_device("hot1", &mac("CC:00:00:00:00:01")).await.unwrap());
+        assert_eq!(s.device_account(&mac("CC:00:00:00:00:01")).await.unwrap(), None);
+        assert_eq!(b("hot1", "CC:00:00:00:00:03", 3).await, BindOutcome::Bound { slot: 2 });
+
+        let later = t0() + Duration::hours(2);
+        s.touch_device(&mac("CC:00:00:00:00:03"), later).await.unwrap();
+        let d = s.devices_of("hot1").await.unwrap().into_iter().find(|d| d.slot == 2).unwrap();
+        assert_eq!((d.created_at, d.last_seen_at), (t0(), Some(later)));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn data_used_counts_each_session_once_from_the_allowance_start() {
+    use broadnet_domain::PaymentProvider;
+    let db = TestDb::new().await;
+    let s = SqlStore::open(&db.url).await.unwrap();
+    let mut p = package("Bundle 100MB");
+    p.data_limit_mb = Some(100);
+    let bundle = s.create_package(&actor(), p).await.unwrap();
+    let unlimited = s.create_package(&actor(), package("Unlimited")).await.unwrap();
+    let now = Utc::now();
+    let mut c = customer("Bundled", "Bundle User", "0712000777");
+    c.customer_type = CustomerType::Hotspot;
+    c.package_id = Some(bundle.id);
+    c.expires_at = Some(now + Duration::days(1));
+    let cust = s.create_customer(&actor(), c).await.unwrap();
+    let mut c = customer("plain", "Plain User", "0712000778");
+    c.package_id = Some(unlimited.id);
+    s.create_customer(&actor(), c).await.unwrap();
+    assert_eq!(s.data_used("plain").await.unwrap(), None, "no data limit");
+    assert_eq!(s.data_used("nobody").await.unwrap(), None);
+
+    let ev = |id: &str, user: &str, at: DateTime<Utc>, octets: i64| AcctEvent {
+        unique_id: format!("u-{id}"),
+        session_id: id.into(),
+        username: user.into(),
+        nas_ip: "10.0.0.1".into(),
+        at,
+        session_time: Some(60),
+        input_octets: Some(octets),
+        output_octets: Some(octets),
+        ..Default::default()
+    };
+    // A session that stopped long before this period: not counted.
+    let old = now - Duration::days(40);
+    s.record_accounting(AcctKind::Start, ev("old", "Bundled", old, 0)).await.unwrap();
+    s.record_accounting(AcctKind::Stop, ev("old", "Bundled", old + Duration::hours(1), 90_000_000)).await.unwrap();
+    // Typed in lower case by the customer, retransmitted twice: one session, counted once.
+    let t = now - Duration::minutes(10);
+    for _ in 0..3 {
+        s.record_accounting(AcctKind::Interim, ev("a", "bundled", t, 10_000_000)).await.unwrap();
+    }
+    // A device of the account logged in by MAC: its sessions count too.
+    s.bind_device("bundled", &mac("AA:BB:CC:00:00:01"), 2, now).await.unwrap();
+    s.record_accounting(AcctKind::Interim, ev("m", "AA:BB:CC:00:00:01", t, 5_000_000)).await.unwrap();
+    let u = s.data_used("BUNDLED").await.unwrap().unwrap();
+    assert_eq!((u.limit, u.used, u.left(), u.used_up()), (100_000_000, 30_000_000, 70_000_000, false));
+    assert_eq!(s.open_account_sessions("bundled").await.unwrap().len(), 2);
+
+    // A renewal starts a new allowance: what the open sessions used so far is left out.
+    let pay = s
+        .create_payment(NewPayment {
+            customer_id: cust.id,
+            package_id: bundle.id,
+            provider: PaymentProvider::Mpesa,
+            amount: Money::from_minor(150_000).unwrap(),
+            currency: "KES".into(),
+            phone: Some(Phone::parse("0712000777").unwrap()),
+            checkout_request_id: Some("ws_CO_data".into()),
+            merchant_request_id: None,
+            account_reference: Some("Bundled".into()),
+            initiated_by_admin_id: None,
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    let done = s
+        .complete_payment(Completion {
+            payment_id: pay.id,
+            provider_receipt: "RKTDATA1".into(),
+            amount: Money::from_minor(150_000).unwrap(),
+            phone: Some(Phone::parse("0712000777").unwrap()),
+            result_desc: "ok".into(),
+            at: now,
+            provider_confirmed: false,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(done, CompleteOutcome::Completed { .. }), "{done:?}");
+    let u = s.data_used("bundled").await.unwrap().unwrap();
+    assert_eq!((u.used, u.start.map(|t| t.timestamp())), (0, Some(now.timestamp())));
+    // The sessions go on: only the growth counts, and a repeated interim adds nothing.
+    let later = now + Duration::minutes(5);
+    for _ in 0..2 {
+        s.record_accounting(AcctKind::Interim, ev("a", "bundled", later, 40_000_000)).await.unwrap();
+    }
+    s.record_accounting(AcctKind::Stop, ev("m", "AA:BB:CC:00:00:01", later, 6_000_000)).await.unwrap();
+    let u = s.data_used("bundled").await.unwrap().unwrap();
+    assert_eq!(u.used, 2 * 30_000_000 + 2 * 1_000_000);
+    assert_eq!(s.open_account_sessions("bundled").await.unwrap().len(), 1);
+    // A second completion of the same payment changes nothing (exactly once).
+    let again = s
+        .complete_payment(Completion {
+            payment_id: pay.id,
+            provider_receipt: "RKTDATA1".into(),
+            amount: Money::from_minor(150_000).unwrap(),
+            phone: None,
+            result_desc: "ok".into(),
+            at: later,
+            provider_confirmed: false,
+        })
+        .await
+        .unwrap();
+    assert!(!matches!(again, CompleteOutcome::Completed { .. }));
+    assert_eq!(s.data_used("bundled").await.unwrap().unwrap().used, 62_000_000);
+    s.close().await;
+    db.cleanup().await;
+}

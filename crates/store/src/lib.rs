@@ -398,6 +398,8 @@ pub trait PortalRepo: Send + Sync {
     async fn claim_portal_query(&self, id: i64, asked_before: DateTime<Utc>, at: DateTime<Utc>) -> StoreResult<bool>;
     /// Orders from this device since `since`, newest first.
     async fn portal_orders_of_mac(&self, mac: &str, since: DateTime<Utc>) -> StoreResult<Vec<PortalOrder>>;
+    /// Whether `receipt` was claimed on the portal before.
+    async fn code_claimed(&self, receipt: &str) -> StoreResult<bool>;
     /// Records that `receipt` opened `username`; `false` when the code was claimed before.
     async fn record_code_claim(
         &self,
@@ -445,6 +447,40 @@ pub trait StatsRepo: Send + Sync {
     async fn dashboard_stats(&self, q: &StatsQuery) -> StoreResult<DashboardStats>;
 }
 
+/// Hotspot accounts (a customer's username or a voucher code, by [`account_key`]):
+/// the devices bound to each, and the data allowance of bundles.
+#[async_trait]
+pub trait HotspotRepo: Send + Sync {
+    /// Binds `mac` to the account, in the lowest free slot of `1..=max`. Atomic without
+    /// locks: two binds racing for the last slot collide in the unique index and exactly
+    /// one wins. A MAC bound to another account is moved (one transaction).
+    async fn bind_device(
+        &self,
+        username: &str,
+        mac: &broadnet_domain::Mac,
+        max: u32,
+        at: DateTime<Utc>,
+    ) -> StoreResult<BindOutcome>;
+    /// The account's devices, by slot.
+    async fn devices_of(&self, username: &str) -> StoreResult<Vec<HotspotDevice>>;
+    /// Frees the device's slot; false when it was not bound to this account.
+    async fn release_device(&self, username: &str, mac: &broadnet_domain::Mac) -> StoreResult<bool>;
+    /// The account (its [`account_key`]) the MAC is bound to.
+    async fn device_account(&self, mac: &broadnet_domain::Mac) -> StoreResult<Option<String>>;
+    /// Notes that the device was seen (a login) at `at`.
+    async fn touch_device(&self, mac: &broadnet_domain::Mac, at: DateTime<Utc>) -> StoreResult<()>;
+    /// The account's data allowance and use; `None` when its package has no data limit
+    /// (or there is no such account). Use = in + out octets of the account's sessions
+    /// (by its name, or by the MAC of one of its devices) not stopped before the
+    /// allowance started, less the customer's `data_offset_bytes`. The allowance starts
+    /// at `data_start_at` (each renewal), for a voucher at its first use.
+    async fn data_used(&self, username: &str) -> StoreResult<Option<DataUse>>;
+    /// The account's open sessions (by its name, or by the MAC of one of its devices).
+    async fn open_account_sessions(&self, username: &str) -> StoreResult<Vec<RadSession>>;
+    /// `RadiusRepo::auth_lookup` by the customer's [`account_key`] (a device's account).
+    async fn auth_lookup_by_key(&self, key: &str) -> StoreResult<Option<(Customer, Option<Package>, u64)>>;
+}
+
 #[async_trait]
 pub trait Store:
     CustomerRepo
@@ -462,6 +498,7 @@ pub trait Store:
     + StatsRepo
     + VoucherRepo
     + PortalRepo
+    + HotspotRepo
 {
     /// A cheap round trip, for `/health`.
     async fn ping(&self) -> StoreResult<()>;

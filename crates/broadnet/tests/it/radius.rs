@@ -37,6 +37,11 @@ fn actor() -> Actor {
 
 impl Rad {
     async fn start(require_ma: bool) -> Rad {
+        Rad::start_with(require_ma, 3799).await
+    }
+
+    /// With the routers' Dynamic Authorization port at `coa_port` (a fake NAS).
+    async fn start_with(require_ma: bool, coa_port: u16) -> Rad {
         let db = TestDb::new().await;
         let sql = SqlStore::open(&db.url).await.unwrap();
         let store: DynStore = Arc::new(sql.clone());
@@ -115,6 +120,7 @@ impl Rad {
                 policy: Policy { how_to_pay: "Pay with M-Pesa paybill 174379.".into(), ..Policy::default() },
                 client_refresh: std::time::Duration::from_secs(30),
                 default_secret: String::new(),
+                coa_port,
             },
         );
         let bound = server.bind().await.unwrap();
@@ -801,6 +807,7 @@ async fn the_how_to_pay_text_comes_from_settings_as_for_sms() {
             policy: Policy::default(),
             client_refresh: std::time::Duration::from_secs(30),
             default_secret: String::new(),
+            coa_port: 3799,
         },
         Arc::new(broadnet_domain::SystemClock),
         Some(Arc::new(app.clone())),
@@ -829,5 +836,210 @@ async fn the_how_to_pay_text_comes_from_settings_as_for_sms() {
     let sms = app.how_to_pay(&newbie, Some(Money::parse_major("1500").unwrap())).await.unwrap();
     assert_eq!(sms, "Send KES 1500.00 to paybill 600777, account newbie.");
     shutdown.cancel();
+    r.finish().await;
+}
+
+const HS: &str = "NAS-IP-Address = 127.0.0.1, NAS-Port-Type = Wireless-802.11, Message-Authenticator = 0x00";
+
+impl Rad {
+    /// A hotspot package (`shared_users` devices, an optional data limit) and a hotspot
+    /// customer on it, active for a day.
+    async fn hotspot_customer(&self, username: &str, password: &str, devices: i32, data_limit_mb: Option<i64>) -> i64 {
+        let pkg = self
+            .store
+            .create_package(
+                &actor(),
+                NewPackage {
+                    name: format!("Hotspot {username}"),
+                    description: None,
+                    service_type: ServiceType::Hotspot,
+                    price: Money::parse_major("50").unwrap(),
+                    download_bps: 2_000_000,
+                    upload_bps: 1_000_000,
+                    burst: None,
+                    duration_minutes: 1440,
+                    data_limit_mb,
+                    shared_users: devices,
+                    framed_pool: None,
+                    active: true,
+                },
+            )
+            .await
+            .unwrap();
+        self.store
+            .create_customer(
+                &actor(),
+                NewCustomer {
+                    full_name: format!("Hotspot {username}"),
+                    username: Username::parse(username).unwrap(),
+                    password: password.into(),
+                    phone: Phone::parse(&format!("0713{:06}", rand::random::<u32>() % 1_000_000)).unwrap(),
+                    email: None,
+                    customer_type: CustomerType::Hotspot,
+                    package_id: Some(pkg.id),
+                    router_id: None,
+                    status: CustomerStatus::Active,
+                    expires_at: Some(Utc::now() + Duration::days(1)),
+                    mac_address: None,
+                    static_ip: None,
+                    location: None,
+                    notes: None,
+                    created_at: Utc::now(),
+                },
+            )
+            .await
+            .unwrap()
+            .id
+    }
+
+    async fn last_reason(&self, username: &str, total: u64) -> String {
+        let log = eventually("the decision is logged", WAIT, || async {
+            let q = PostAuthQuery { username: Some(username.into()), ..Default::default() };
+            let log = self.store.list_post_auth(&q).await.unwrap();
+            (log.total >= total).then_some(log)
+        })
+        .await;
+        log.items[0].reason.clone().unwrap_or_default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mac_login_is_for_the_account_the_device_is_bound_to() {
+    let r = Rad::start(true).await;
+    let id = r.hotspot_customer("hs-mac", "macpw", 2, None).await;
+    // The first login by password binds the device.
+    let (ok, out) = r
+        .radclient(
+            "auth",
+            SECRET,
+            &format!(
+                "User-Name = \"hs-mac\", CHAP-Password = \"macpw\", Calling-Station-Id = \"11:22:33:44:55:01\", {HS}"
+            ),
+        )
+        .await;
+    assert!(ok, "{out}");
+    // Back later, logged in by its MAC (PAP or CHAP, mac-as-username[-and-password]).
+    for creds in
+        ["User-Password = \"11:22:33:44:55:01\"", "CHAP-Password = \"11:22:33:44:55:01\"", "User-Password = \"\""]
+    {
+        let (ok, out) = r
+            .radclient(
+                "auth",
+                SECRET,
+                &format!(
+                    "User-Name = \"11:22:33:44:55:01\", {creds}, Calling-Station-Id = \"11-22-33-44-55-01\", {HS}"
+                ),
+            )
+            .await;
+        assert!(ok && out.contains("Mikrotik-Rate-Limit = \"1M/2M\""), "{creds}: {out}");
+    }
+    assert_eq!(r.last_reason("11:22:33:44:55:01", 3).await, "accepted (no password, MAC login)");
+    // A wrong password, an unbound MAC, a MAC typed on another device: rejected without a hint.
+    let cases = [
+        ("11:22:33:44:55:01", "User-Password = \"guess\"", "11:22:33:44:55:01"),
+        ("11:22:33:44:55:09", "User-Password = \"11:22:33:44:55:09\"", "11:22:33:44:55:09"),
+        ("11:22:33:44:55:01", "User-Password = \"11:22:33:44:55:01\"", "11:22:33:44:55:02"),
+    ];
+    for (user, creds, calling) in cases {
+        let (ok, out) = r
+            .radclient(
+                "auth",
+                SECRET,
+                &format!("User-Name = \"{user}\", {creds}, Calling-Station-Id = \"{calling}\", {HS}"),
+            )
+            .await;
+        assert!(
+            !ok && out.contains("Received Access-Reject") && !out.contains("Reply-Message"),
+            "{user} {calling}: {out}"
+        );
+    }
+    // The account's time ran out: its device is refused too, still without a hint.
+    let patch = broadnet_store::CustomerPatch {
+        expires_at: Some(Some(Utc::now() - Duration::minutes(1))),
+        ..Default::default()
+    };
+    r.store.update_customer(&actor(), id, patch).await.unwrap();
+    let (ok, out) = r
+        .radclient(
+            "auth",
+            SECRET,
+            &format!("User-Name = \"11:22:33:44:55:01\", User-Password = \"\", Calling-Station-Id = \"11:22:33:44:55:01\", {HS}"),
+        )
+        .await;
+    assert!(!ok && !out.contains("Reply-Message"), "{out}");
+    assert!(r.last_reason("11:22:33:44:55:01", 6).await.starts_with("MAC login: subscription expired"));
+    r.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hotspot_account_is_used_on_at_most_its_devices() {
+    let r = Rad::start(true).await;
+    r.hotspot_customer("hs-two", "twopw", 2, None).await;
+    let login = |mac: &'static str| {
+        let r = &r;
+        async move {
+            r.radclient(
+                "auth",
+                SECRET,
+                &format!("User-Name = \"hs-two\", User-Password = \"twopw\", Calling-Station-Id = \"{mac}\", {HS}"),
+            )
+            .await
+        }
+    };
+    assert!(login("AA:00:00:00:00:01").await.0);
+    assert!(login("AA:00:00:00:00:02").await.0);
+    let (ok, out) = login("AA:00:00:00:00:03").await;
+    assert!(!ok && out.contains("This account is already used on 2 devices. Release one in My account"), "{out}");
+    // A device already bound always passes.
+    assert!(login("aa-00-00-00-00-01").await.0);
+    // Released from My account: the place is free for the new device.
+    let first = broadnet_domain::Mac::parse("AA:00:00:00:00:01").unwrap();
+    assert!(r.store.release_device("hs-two", &first).await.unwrap());
+    assert!(login("AA:00:00:00:00:03").await.0);
+    let devices = r.store.devices_of("hs-two").await.unwrap();
+    assert_eq!(devices.iter().map(|d| d.mac.as_str()).collect::<Vec<_>>(), ["AA:00:00:00:00:03", "AA:00:00:00:00:02"]);
+    r.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_bundle_is_limited_then_disconnected_and_refused_when_used_up() {
+    let (coa_port, mut received, _) = fake_nas().await;
+    let r = Rad::start_with(true, coa_port).await;
+    r.hotspot_customer("hs-data", "datapw", 3, Some(10)).await;
+    let acct = |kind: &str, input: u64, output: u64| {
+        format!(
+            "Acct-Status-Type = {kind}, User-Name = \"hs-data\", Acct-Session-Id = \"d1\", NAS-IP-Address = 127.0.0.1, \
+             Framed-IP-Address = 10.5.50.7, Acct-Session-Time = 60, Acct-Input-Octets = {input}, Acct-Output-Octets = {output}"
+        )
+    };
+    assert!(r.radclient("acct", SECRET, &acct("Start", 0, 0)).await.0);
+    // Sent three times (a router retrying with new packets): one session, counted once.
+    for _ in 0..3 {
+        assert!(r.radclient("acct", SECRET, &acct("Interim-Update", 1_000_000, 2_000_000)).await.0);
+    }
+    assert_eq!(r.store.data_used("hs-data").await.unwrap().unwrap().used, 3_000_000);
+    // Another device gets what is left.
+    let login = format!(
+        "User-Name = \"hs-data\", User-Password = \"datapw\", Calling-Station-Id = \"AA:00:00:00:0D:01\", {HS}"
+    );
+    let (ok, out) = r.radclient("auth", SECRET, &login).await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("Mikrotik-Total-Limit = 7000000") && out.contains("Mikrotik-Total-Limit-Gigawords = 0"),
+        "{out}"
+    );
+    assert!(received.try_recv().is_err(), "nothing disconnected yet");
+
+    // Past the allowance: the session is disconnected at its router…
+    assert!(r.radclient("acct", SECRET, &acct("Interim-Update", 4_000_000, 6_500_000)).await.0);
+    let p = tokio::time::timeout(std::time::Duration::from_secs(5), received.recv()).await.unwrap().unwrap();
+    assert_eq!(p.code, Code::DisconnectRequest);
+    assert_eq!(p.text(attr::USER_NAME).as_deref(), Some("hs-data"));
+    assert_eq!(p.text(attr::ACCT_SESSION_ID).as_deref(), Some("d1"));
+    assert_eq!(p.ipv4(attr::FRAMED_IP_ADDRESS), Some(std::net::Ipv4Addr::new(10, 5, 50, 7)));
+    // …and the next login is told why.
+    let (ok, out) = r.radclient("auth", SECRET, &login).await;
+    assert!(!ok && out.contains("Your data bundle is used up"), "{out}");
+    assert!(r.last_reason("hs-data", 2).await.starts_with("data used up: 10500000 of 10000000"));
     r.finish().await;
 }

@@ -4,7 +4,7 @@
 
 mod account;
 mod admins;
-mod assets;
+pub(crate) mod assets;
 mod audit;
 mod auth;
 mod collect;
@@ -13,7 +13,7 @@ mod dashboard;
 mod extract;
 mod fmt;
 mod form;
-mod gzip;
+pub(crate) mod gzip;
 mod invoices;
 mod notifications;
 mod packages;
