@@ -156,6 +156,15 @@ async fn the_csv_download_and_what_a_viewer_may_not_do() {
     let body = resp.text().await.unwrap();
     assert_eq!(body.lines().count(), 4, "a header and three vouchers: {body}");
 
+    // Where a card's QR code leads: the portal, the code filled in.
+    let code = body.lines().nth(1).unwrap().split(',').next().unwrap().to_string();
+    let portal = http.get(format!("{}/hotspot?voucher={code}", app.base)).send().await.unwrap();
+    assert_eq!(portal.status().as_u16(), 200);
+    assert!(
+        portal.text().await.unwrap().contains(&format!("value=\"{code}\"")),
+        "the portal's voucher field holds {code}"
+    );
+
     // A viewer reads and prints, but sees no write control, and a forged post is refused.
     let (st, _) = app
         .call(
