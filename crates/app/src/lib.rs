@@ -29,6 +29,7 @@ pub mod routers;
 pub mod sessions;
 pub mod settings;
 pub mod system;
+pub mod vouchers;
 
 pub use error::{AppError, AppResult, FieldErrors};
 

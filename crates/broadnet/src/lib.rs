@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod bench_pages;
 pub mod bench_portal;
+pub mod bench_vouchers;
 pub mod config;
 pub mod server;
 pub mod simulate;

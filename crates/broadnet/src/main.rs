@@ -128,6 +128,14 @@ enum BenchCmd {
         #[arg(long, default_value_t = 10)]
         rounds: usize,
     },
+    /// Make voucher batches of `quantity` (10,000, the largest) through the API and
+    /// time each: codes drawn, checked against every stored code, written.
+    Vouchers {
+        #[arg(long, default_value_t = 10_000)]
+        quantity: u32,
+        #[arg(long, default_value_t = 3)]
+        batches: usize,
+    },
     /// Seed RADIUS users the way ../bench/freeradius does (userNNNNN / passNNNNN,
     /// 10M/10M, router 127.0.0.1 with secret testing123) and serve RADIUS until
     /// Ctrl-C, for the `radload` generator.
@@ -383,6 +391,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 r.poll_p50.as_secs_f64() * 1000.0,
                 r.poll_p99.as_secs_f64() * 1000.0,
                 r.poll_max.as_secs_f64() * 1000.0
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCmd::Vouchers { quantity, batches }) => {
+            let (cfg, _) = load(&env_file, true)?;
+            init_logging(false);
+            let r = broadnet::bench_vouchers::vouchers(&cfg, quantity, batches).await?;
+            let ms: Vec<String> = r.times.iter().map(|t| format!("{:.0} ms", t.as_secs_f64() * 1000.0)).collect();
+            let worst = r.times.iter().max().copied().unwrap_or_default();
+            println!(
+                "voucher batches of {} on {}: {} (slowest {:.2} s)",
+                r.quantity,
+                r.backend,
+                ms.join(", "),
+                worst.as_secs_f64()
             );
             Ok(ExitCode::SUCCESS)
         }

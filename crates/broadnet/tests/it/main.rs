@@ -12,3 +12,4 @@ mod payments;
 mod portal;
 mod radius;
 mod routers;
+mod vouchers;

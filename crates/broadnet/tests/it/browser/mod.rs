@@ -277,3 +277,4 @@ mod payments;
 mod portal;
 mod routers;
 mod settings;
+mod vouchers;
