@@ -113,29 +113,51 @@ impl App {
             return Err(AppError::field("amount", "mobile money takes whole amounts of at least 1"));
         }
         let phone = phone.unwrap_or_else(|| customer.phone.clone());
+        if let Some(p) = self.open_prompt(customer.id).await? {
+            return Err(AppError::InUse(format!(
+                "payment {} was sent to this customer {} seconds ago and is still pending; wait for it to finish",
+                p.id,
+                (self.now() - p.created_at).num_seconds()
+            )));
+        }
+        self.send_prompt(&customer, &package, amount, phone, Some(s.admin.id), &s.admin.username).await
+    }
+
+    /// The customer's prompt still open (sent less than 2 minutes ago, no answer yet).
+    /// One at a time: M-Pesa refuses a second one with "unable to lock subscriber", and
+    /// the same amount within 2 minutes with 17.
+    pub(crate) async fn open_prompt(&self, customer_id: i64) -> AppResult<Option<Payment>> {
         let now = self.now();
-        // Debounce: one open prompt per customer (M-Pesa refuses a second one with
-        // "unable to lock subscriber", and the same amount within 2 minutes with 17).
         let open = self
             .store
             .list_payments(&PaymentQuery {
-                customer_id: Some(customer.id),
+                customer_id: Some(customer_id),
                 status: Some(PaymentStatus::Pending),
                 page: 1,
                 per_page: 5,
                 ..Default::default()
             })
             .await?;
-        if let Some(p) = open.items.iter().find(|p| {
+        Ok(open.items.into_iter().find(|p| {
             matches!(p.provider, PaymentProvider::Mpesa | PaymentProvider::Airtel)
                 && now - p.created_at < Duration::seconds(RECONCILE_AFTER_SECS)
-        }) {
-            return Err(AppError::InUse(format!(
-                "payment {} was sent to this customer {} seconds ago and is still pending; wait for it to finish",
-                p.id,
-                (now - p.created_at).num_seconds()
-            )));
-        }
+        }))
+    }
+
+    /// Sends the active provider's prompt for `amount` to `phone`, for `customer` and
+    /// `package`: the payment is stored as pending before the provider is called, so a
+    /// crash or a timeout leaves a record that reconciliation settles. `by` names who
+    /// asked, for the log (an admin, or the portal).
+    pub(crate) async fn send_prompt(
+        &self,
+        customer: &broadnet_store::Customer,
+        package: &broadnet_store::Package,
+        amount: Money,
+        phone: Phone,
+        admin_id: Option<i64>,
+        by: &str,
+    ) -> AppResult<PaymentPrompt> {
+        let now = self.now();
         let provider = self.active_provider().await?;
         let currency = match provider {
             PaymentProvider::Airtel => self.airtel().await?.1.currency,
@@ -163,7 +185,7 @@ impl App {
                 checkout_request_id: None,
                 merchant_request_id: None,
                 account_reference: Some(reference.clone()),
-                initiated_by_admin_id: Some(s.admin.id),
+                initiated_by_admin_id: admin_id,
                 created_at: now,
             })
             .await?;
@@ -211,7 +233,7 @@ impl App {
         };
         match pushed {
             Ok(message) => {
-                tracing::info!(admin = %s.admin.username, user = %customer.username, payment = payment.id, %provider, "payment prompt sent");
+                tracing::info!(by, user = %customer.username, payment = payment.id, %provider, "payment prompt sent");
                 let payment = self.store.get_payment(payment.id).await?;
                 Ok(PaymentPrompt { payment, message })
             }

@@ -21,6 +21,7 @@ pub mod invoices;
 pub mod mpesa_callbacks;
 pub mod notify;
 pub mod packages;
+pub mod portal;
 pub mod reconcile;
 pub mod retention;
 pub mod routers;
@@ -62,6 +63,8 @@ pub struct App {
     pub config_log: Arc<routers::ConfigLog>,
     /// Caps how many unmatched payment callbacks are recorded per minute.
     pub flag_limiter: Arc<callbacks::FlagLimiter>,
+    /// The captive portal's limits (prompts, code and voucher attempts).
+    pub portal: Arc<portal::PortalGuard>,
     /// Bounds the provider status queries that callbacks prompt (a forged callback
     /// flood must not become a request flood to Safaricom or Airtel).
     pub enquiries: Arc<tokio::sync::Semaphore>,
@@ -133,6 +136,7 @@ impl App {
             }),
             config_log: Arc::new(routers::ConfigLog::default()),
             flag_limiter: Arc::new(callbacks::FlagLimiter::new(60, 600)),
+            portal: Arc::new(portal::PortalGuard::default()),
             enquiries: Arc::new(tokio::sync::Semaphore::new(8)),
             retention: retention::Retention::default(),
             query_gate: Arc::new(callbacks::QueryGate::default()),

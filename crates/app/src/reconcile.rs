@@ -129,18 +129,23 @@ impl App {
         Ok(())
     }
 
+    /// Asks the provider about one pending payment now (the portal's waiting screen,
+    /// when no callback has come after a few seconds).
+    pub(crate) async fn reconcile_payment(&self, payment: &Payment) -> AppResult<()> {
+        match payment.provider {
+            PaymentProvider::Mpesa => self.reconcile_mpesa(payment).await,
+            PaymentProvider::Airtel => self.reconcile_airtel(payment).await,
+            _ => Ok(()),
+        }
+    }
+
     /// Asks the provider about every payment pending for more than 2 minutes.
     /// Returns how many were looked at.
     pub async fn run_reconciliation(&self) -> AppResult<usize> {
         let before = self.now() - Duration::seconds(RECONCILE_AFTER_SECS);
         let pending = self.store.pending_payments(before, 200).await?;
         for p in &pending {
-            let r = match p.provider {
-                PaymentProvider::Mpesa => self.reconcile_mpesa(p).await,
-                PaymentProvider::Airtel => self.reconcile_airtel(p).await,
-                _ => Ok(()),
-            };
-            if let Err(e) = r {
+            if let Err(e) = self.reconcile_payment(p).await {
                 tracing::warn!(payment = p.id, error = %e, "reconciliation failed; will try again");
             }
         }

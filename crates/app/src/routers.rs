@@ -788,7 +788,10 @@ impl App {
                     &[
                         ("name", "bn-hsprof"),
                         ("hotspot-address", &gw),
-                        ("login-by", "http-chap,http-pap,mac-cookie"),
+                        // `mac`: a returning phone whose MAC is bound to a live entitlement is let in
+                        // at once (the RADIUS server checks User-Name = User-Password = the MAC)
+                        ("login-by", "mac,http-chap,http-pap,mac-cookie"),
+                        ("mac-auth-mode", "mac-as-username-and-password"),
                         ("use-radius", "yes"),
                         ("radius-accounting", "yes"),
                         ("radius-interim-update", "received"),
@@ -1041,16 +1044,42 @@ fn own(attrs: &[(&str, &str)]) -> Vec<(String, String)> {
     attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
-/// The hotspot `login.html` routers download (reference §7.4): CHAP with the router's
-/// own md5.js, PAP otherwise, the error shown, and a link to buy a package.
+/// The hotspot `login.html` routers download (reference §7.4): it hands the phone to our
+/// portal at once, a POST of what the router knows about it (`mac`, `ip`, `username`,
+/// `link-login-only`, `link-orig`, the CHAP id and challenge turned into hex, `identity`,
+/// `error`), with a "Continue" button where JavaScript is off. Below it, the router's own
+/// login form (CHAP through the router's md5.js, else PAP) still takes a username or a
+/// voucher code.
 pub fn hotspot_login_page(isp: &str, portal: &str) -> String {
     let esc = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
-    let (isp, portal) = (esc(isp), esc(portal));
+    let (isp, portal) = (esc(isp), esc(portal.trim_end_matches('/')));
     format!(
         r#"<!DOCTYPE html>
 <html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{isp} WiFi</title></head><body>
+<title>{isp} WiFi</title></head><body onload="toPortal()">
 <h1>{isp}</h1>
+<form name="portal" action="{portal}/hotspot" method="post">
+  <input type="hidden" name="mac" value="$(mac)"/><input type="hidden" name="ip" value="$(ip)"/>
+  <input type="hidden" name="username" value="$(username)"/>
+  <input type="hidden" name="link-login-only" value="$(link-login-only)"/>
+  <input type="hidden" name="link-orig" value="$(link-orig)"/>
+  <input type="hidden" name="chap-id" value=""/><input type="hidden" name="chap-challenge" value=""/>
+  <input type="hidden" name="identity" value="$(identity)"/><input type="hidden" name="error" value="$(error)"/>
+  <input type="submit" value="Continue"/>
+</form>
+<script>
+function hx(s) {{
+  var o = '';
+  for (var i = 0; i < s.length; i++) {{ o += ('0' + s.charCodeAt(i).toString(16)).slice(-2); }}
+  return o;
+}}
+function toPortal() {{
+  var f = document.portal.elements;
+  f['chap-id'].value = hx('$(chap-id)');
+  f['chap-challenge'].value = hx('$(chap-challenge)');
+  document.portal.submit();
+}}
+</script>
 $(if chap-id)
 <form name="sendin" action="$(link-login-only)" method="post" style="display:none">
   <input type="hidden" name="username"/><input type="hidden" name="password"/>
@@ -1066,6 +1095,7 @@ function doLogin() {{
 }}
 </script>
 $(endif)
+<p>Or log in with a username or voucher:</p>
 <form name="login" action="$(link-login-only)" method="post" $(if chap-id)onSubmit="return doLogin()"$(endif)>
   <input type="hidden" name="dst" value="$(link-orig)"/><input type="hidden" name="popup" value="true"/>
   <label>Username or voucher <input name="username" value="$(username)" autocomplete="username"/></label>
@@ -1073,7 +1103,6 @@ $(endif)
   <input type="submit" value="Log in"/>
 </form>
 $(if error)<p class="error">$(error)</p>$(endif)
-<p><a href="{portal}">Buy a package</a></p>
 </body></html>
 "#
     )

@@ -15,6 +15,7 @@ mod m0010_job_runs;
 mod m0011_dashboard;
 mod m0012_outbox_customer;
 mod m0013_hotspot;
+mod m0014_code_claims;
 mod schema;
 
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_dashboard::Migration),
             Box::new(m0012_outbox_customer::Migration),
             Box::new(m0013_hotspot::Migration),
+            Box::new(m0014_code_claims::Migration),
         ]
     }
 }

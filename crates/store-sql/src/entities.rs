@@ -484,3 +484,111 @@ pub mod hotspot_device {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod voucher_batch {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "voucher_batches")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub name: String,
+        pub package_id: i64,
+        pub quantity: i64,
+        pub prefix: String,
+        pub code_length: i64,
+        pub charset: String,
+        pub mode: String,
+        pub validity: String,
+        pub valid_until: Option<DateTime>,
+        pub max_devices: i64,
+        pub price_minor: i64,
+        pub created_by: String,
+        pub created_at: DateTime,
+        pub revoked_at: Option<DateTime>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod voucher {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "vouchers")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub code: String,
+        pub package_id: i64,
+        /// Unused since m0013 (`batch_id` names the batch).
+        pub batch: Option<String>,
+        pub status: String,
+        pub customer_id: Option<i64>,
+        pub used_at: Option<DateTime>,
+        pub expires_at: Option<DateTime>,
+        pub created_at: DateTime,
+        pub batch_id: Option<i64>,
+        pub pin: Option<String>,
+        pub max_devices: i64,
+        pub price_minor: i64,
+        pub revoked_at: Option<DateTime>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod portal_order {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "portal_orders")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub token: String,
+        pub kind: String,
+        pub customer_id: Option<i64>,
+        pub payment_id: Option<i64>,
+        pub package_id: i64,
+        pub phone: String,
+        pub mac: Option<String>,
+        pub ip: Option<String>,
+        pub router_identity: Option<String>,
+        pub queried_at: Option<DateTime>,
+        pub created_at: DateTime,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod code_claim {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "code_claims")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub receipt: String,
+        pub username: String,
+        pub mac: Option<String>,
+        pub ip: Option<String>,
+        pub created_at: DateTime,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -10,12 +10,14 @@ mod jobs;
 mod outbox;
 mod packages;
 mod payments;
+mod portal;
 mod radius;
 mod retention;
 mod routers;
 mod settings;
 mod stats;
 mod unmatched;
+mod vouchers;
 
 use async_trait::async_trait;
 use broadnet_store::{Actor, DatabaseError, Store, StoreError, StoreResult};

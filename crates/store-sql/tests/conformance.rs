@@ -91,7 +91,8 @@ async fn migrations_are_idempotent_and_report_nothing_pending() {
             "m0010_job_runs",
             "m0011_dashboard",
             "m0012_outbox_customer",
-            "m0013_hotspot"
+            "m0013_hotspot",
+            "m0014_code_claims"
         ]
     );
     let again = store.migrate().await.unwrap();
@@ -1375,6 +1376,122 @@ async fn job_runs_are_recorded_with_their_lease_and_last_error() {
         s.record_job_run(&JobRun { name: "outbox".into(), ..run(t, None) }).await.unwrap();
         let names: Vec<String> = s.list_jobs().await.unwrap().into_iter().map(|j| j.name).collect();
         assert_eq!(names, ["expiry", "outbox"]);
+    })
+    .await;
+}
+
+fn voucher_batch(package_id: i64, codes: &[&str], price_minor: i64) -> NewVoucherBatch {
+    use broadnet_domain::{VoucherCharset, VoucherMode, VoucherValidity};
+    NewVoucherBatch {
+        name: "Shop A".into(),
+        package_id,
+        prefix: "".into(),
+        code_length: 8,
+        charset: VoucherCharset::Digits,
+        mode: VoucherMode::Code,
+        validity: VoucherValidity::FirstUse,
+        valid_until: None,
+        max_devices: 1,
+        price: Money::from_minor(price_minor).unwrap(),
+        codes: codes.iter().map(|c| (c.to_string(), None)).collect(),
+        created_at: t0(),
+    }
+}
+
+#[tokio::test]
+async fn a_voucher_batch_is_made_counted_listed_and_revoked() {
+    use broadnet_domain::VoucherStatus;
+    with_store(|s| async move {
+        let pkg = s.create_package(&actor(), package("Day pass")).await.unwrap();
+        let b = s
+            .create_voucher_batch(&actor(), voucher_batch(pkg.id, &["22334455", "22334466", "99887766"], 5000))
+            .await
+            .unwrap();
+        assert_eq!((b.quantity, b.price.minor(), b.created_by.as_str()), (3, 5000, "tester"));
+        let taken = s.existing_voucher_codes(&["22334455".into(), "77777777".into()]).await.unwrap();
+        assert_eq!(taken, vec!["22334455".to_string()]);
+        // A batch reusing a taken code is refused whole.
+        let clash = s.create_voucher_batch(&actor(), voucher_batch(pkg.id, &["55555555", "99887766"], 5000)).await;
+        assert!(matches!(clash, Err(StoreError::Conflict(ref f)) if f == "code"), "{clash:?}");
+        assert!(s.existing_voucher_codes(&["55555555".into()]).await.unwrap().is_empty(), "nothing of it was kept");
+
+        let v = s.get_voucher_by_code("22334466").await.unwrap();
+        assert_eq!(
+            (v.status, v.batch_id, v.price.minor(), v.max_devices),
+            (VoucherStatus::Unused, Some(b.id), 5000, 1)
+        );
+        assert!(matches!(s.activate_voucher("22334466", t0()).await.unwrap(), VoucherActivation::Activated(_)));
+        let revoked = s.revoke_voucher(&actor(), v.id).await.unwrap();
+        assert_eq!(revoked.status, VoucherStatus::Revoked);
+        assert!(matches!(s.revoke_voucher(&actor(), v.id).await, Err(StoreError::InUse(_))));
+
+        let page = s
+            .list_vouchers(&VoucherQuery { batch_id: Some(b.id), code: Some("2233".into()), ..Default::default() })
+            .await
+            .unwrap();
+        assert_eq!(page.items.iter().map(|v| v.code.as_str()).collect::<Vec<_>>(), ["22334455", "22334466"]);
+        let list = s.list_voucher_batches(1, 50).await.unwrap();
+        assert_eq!(list.total, 1);
+        let sum = &list.items[0];
+        assert_eq!(sum.package_name, "Day pass");
+        assert_eq!((sum.count(VoucherStatus::Unused), sum.count(VoucherStatus::Revoked), sum.sold()), (2, 1, 0));
+
+        assert_eq!(s.revoke_voucher_batch(&actor(), b.id).await.unwrap(), 2);
+        let sum = s.get_voucher_batch(b.id).await.unwrap();
+        assert_eq!(sum.count(VoucherStatus::Revoked), 3);
+        assert!(sum.batch.revoked_at.is_some());
+        assert!(matches!(s.activate_voucher("99887766", t0()).await.unwrap(), VoucherActivation::NotUsable(_)));
+        let audit = s.list_audit(&AuditQuery { per_page: 50, ..Default::default() }).await.unwrap();
+        for action in ["voucher_batch.create", "voucher.revoke", "voucher_batch.revoke"] {
+            assert!(audit.items.iter().any(|e| e.action == action), "{action} audited");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_voucher_is_first_used_once_however_many_routers_ask_at_once() {
+    use broadnet_domain::{PaymentProvider, VoucherStatus, VoucherValidity};
+    with_store(|s| async move {
+        let pkg = s.create_package(&actor(), package("Day pass")).await.unwrap();
+        s.create_voucher_batch(&actor(), voucher_batch(pkg.id, &["34567834"], 5000)).await.unwrap();
+        let at = t0() + Duration::hours(1);
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move { s.activate_voucher("34567834", at).await.unwrap() }));
+        }
+        let mut activated = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                VoucherActivation::Activated(v) => {
+                    activated += 1;
+                    assert_eq!((v.used_at, v.expires_at), (Some(at), Some(at + Duration::minutes(43_200))));
+                }
+                VoucherActivation::AlreadyActive(v) => assert_eq!(v.status, VoucherStatus::Active),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(activated, 1);
+        let sales = s
+            .list_payments(&PaymentQuery { provider: Some(PaymentProvider::Voucher), ..Default::default() })
+            .await
+            .unwrap();
+        assert_eq!(sales.total, 1, "one sale recorded");
+        assert_eq!((sales.items[0].amount.minor(), sales.items[0].completed_at), (5000, Some(at)));
+
+        // A fixed-date batch past its date never starts.
+        let mut fixed = voucher_batch(pkg.id, &["45674567"], 5000);
+        fixed.validity = VoucherValidity::Fixed;
+        fixed.valid_until = Some(t0() + Duration::minutes(30));
+        s.create_voucher_batch(&actor(), fixed).await.unwrap();
+        let late = s.activate_voucher("45674567", at).await.unwrap();
+        assert!(matches!(late, VoucherActivation::NotUsable(ref v) if v.status == VoucherStatus::Expired), "{late:?}");
+        assert!(matches!(s.activate_voucher("00000000", at).await, Err(StoreError::NotFound)));
+        let id = s.get_voucher_by_code("34567834").await.unwrap().id;
+        assert!(s.set_voucher_status(id, VoucherStatus::Active, VoucherStatus::UsedUp, at).await.unwrap());
+        assert!(!s.set_voucher_status(id, VoucherStatus::Active, VoucherStatus::UsedUp, at).await.unwrap(), "guarded");
+        assert_eq!(s.get_voucher_by_code("34567834").await.unwrap().status, VoucherStatus::UsedUp);
     })
     .await;
 }

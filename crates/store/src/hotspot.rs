@@ -120,3 +120,80 @@ impl DataUse {
         self.used >= self.limit
     }
 }
+
+/// A batch to make: its settings and its codes, already generated, normalised (upper
+/// case) and unique.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewVoucherBatch {
+    pub name: String,
+    pub package_id: i64,
+    pub prefix: String,
+    pub code_length: u32,
+    pub charset: VoucherCharset,
+    pub mode: VoucherMode,
+    pub validity: VoucherValidity,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub max_devices: u32,
+    pub price: Money,
+    /// `(code, pin)`: the PIN only in `pin` mode.
+    pub codes: Vec<(String, Option<String>)>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A batch with its package's name and how many of its vouchers are in each state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BatchSummary {
+    pub batch: VoucherBatch,
+    pub package_name: String,
+    /// Every state, in `VoucherStatus::ALL` order, with its count (0 included).
+    pub counts: Vec<(VoucherStatus, u64)>,
+}
+
+impl BatchSummary {
+    pub fn count(&self, status: VoucherStatus) -> u64 {
+        self.counts.iter().find(|(s, _)| *s == status).map_or(0, |(_, n)| *n)
+    }
+
+    /// Vouchers ever used (sold): active, used up or expired after use.
+    pub fn sold(&self) -> u64 {
+        self.count(VoucherStatus::Active) + self.count(VoucherStatus::UsedUp) + self.count(VoucherStatus::Expired)
+    }
+}
+
+/// Which vouchers to list. `code` is a prefix of normalised codes; `ids` (when not
+/// empty) picks vouchers for a reprint. `per_page` goes up to 10,000 (print, CSV).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VoucherQuery {
+    pub batch_id: Option<i64>,
+    pub status: Option<VoucherStatus>,
+    pub code: Option<String>,
+    pub ids: Vec<i64>,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+/// What a first use did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VoucherActivation {
+    /// This call activated it (and recorded its sale).
+    Activated(Voucher),
+    /// It was already active (another router, or an earlier login).
+    AlreadyActive(Voucher),
+    /// Revoked, used up or expired: it cannot be used.
+    NotUsable(Voucher),
+}
+
+/// A portal order to keep (see [`PortalOrder`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPortalOrder {
+    pub token: String,
+    pub kind: String,
+    pub customer_id: Option<i64>,
+    pub payment_id: Option<i64>,
+    pub package_id: i64,
+    pub phone: Phone,
+    pub mac: Option<Mac>,
+    pub ip: Option<String>,
+    pub router_identity: Option<String>,
+    pub created_at: DateTime<Utc>,
+}

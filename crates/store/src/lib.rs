@@ -386,6 +386,61 @@ pub trait UnmatchedRepo: Send + Sync {
 
 /// The dashboard's figures and series.
 #[async_trait]
+/// The portal's own records: orders its waiting screen follows, and the M-Pesa codes
+/// claimed on it.
+pub trait PortalRepo: Send + Sync {
+    async fn create_portal_order(&self, new: NewPortalOrder) -> StoreResult<PortalOrder>;
+    async fn get_portal_order(&self, token: &str) -> StoreResult<PortalOrder>;
+    /// A new prompt for the same order (a retry): the order follows that payment.
+    async fn set_portal_order_payment(&self, id: i64, payment_id: i64) -> StoreResult<()>;
+    /// Takes the right to ask the provider about the order now: `true` for one caller
+    /// when it was never asked, or last asked before `asked_before`.
+    async fn claim_portal_query(&self, id: i64, asked_before: DateTime<Utc>, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Orders from this device since `since`, newest first.
+    async fn portal_orders_of_mac(&self, mac: &str, since: DateTime<Utc>) -> StoreResult<Vec<PortalOrder>>;
+    /// Records that `receipt` opened `username`; `false` when the code was claimed before.
+    async fn record_code_claim(
+        &self,
+        receipt: &str,
+        username: &str,
+        mac: Option<&str>,
+        ip: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+}
+
+#[async_trait]
+/// Vouchers: batches an admin makes, and each code's first use.
+pub trait VoucherRepo: Send + Sync {
+    /// Which of these (normalised) codes already exist.
+    async fn existing_voucher_codes(&self, codes: &[String]) -> StoreResult<Vec<String>>;
+    /// The batch and all its codes, in one transaction (audited); `Conflict("code")`
+    /// when a code was taken meanwhile.
+    async fn create_voucher_batch(&self, actor: &Actor, new: NewVoucherBatch) -> StoreResult<VoucherBatch>;
+    /// Newest first.
+    async fn list_voucher_batches(&self, page: u64, per_page: u64) -> StoreResult<Page<BatchSummary>>;
+    async fn get_voucher_batch(&self, id: i64) -> StoreResult<BatchSummary>;
+    async fn list_vouchers(&self, query: &VoucherQuery) -> StoreResult<Page<Voucher>>;
+    /// Unused and active vouchers of the batch become revoked; returns how many.
+    async fn revoke_voucher_batch(&self, actor: &Actor, id: i64) -> StoreResult<u64>;
+    /// `InUse` when it is already used up, expired or revoked.
+    async fn revoke_voucher(&self, actor: &Actor, id: i64) -> StoreResult<Voucher>;
+    /// By normalised code.
+    async fn get_voucher_by_code(&self, code: &str) -> StoreResult<Voucher>;
+    /// First use, exactly once: unused → active with its expiry, and its sale recorded
+    /// as a completed `voucher` payment at its price, in one transaction.
+    async fn activate_voucher(&self, code: &str, at: DateTime<Utc>) -> StoreResult<VoucherActivation>;
+    /// A guarded state change (`false` when it was no longer `from`).
+    async fn set_voucher_status(
+        &self,
+        id: i64,
+        from: broadnet_domain::VoucherStatus,
+        to: broadnet_domain::VoucherStatus,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+}
+
+#[async_trait]
 pub trait StatsRepo: Send + Sync {
     async fn dashboard_stats(&self, q: &StatsQuery) -> StoreResult<DashboardStats>;
 }
@@ -440,6 +495,8 @@ pub trait Store:
     + UnmatchedRepo
     + StatsRepo
     + HotspotRepo
+    + VoucherRepo
+    + PortalRepo
 {
     /// A cheap round trip, for `/health`.
     async fn ping(&self) -> StoreResult<()>;

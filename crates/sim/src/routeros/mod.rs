@@ -19,7 +19,28 @@
 //! NAS: [`RouterSim::pppoe_login`] and [`RouterSim::hotspot_login`] authenticate and account against the
 //! RADIUS servers configured in the model, and while `/radius incoming accept=yes` the simulator answers
 //! Disconnect-Request and CoA-Request on `127.0.0.1:<port>` ([`RouterSim::radius_incoming_addr`]).
+//!
+//! Hotspot web front (reference §7.2–§7.3): [`RouterSim::hotspot_device`] puts a phone with a MAC and an IP
+//! on the hotspot and gives it an HTTP listener of its own (`127.0.0.1:<port>`, [`HotspotDevice::base_url`]);
+//! a test browser opens [`HotspotDevice::login_url`] and every request on that port comes from that phone.
+//! The servlet uses the first enabled `/ip hotspot` server and its profile (`login-by`, `html-directory`,
+//! `mac-auth-mode`, `mac-auth-password`, `radius-mac-format`):
+//! - `GET /login` (or any page) from a phone not logged in: with `mac` in `login-by`, MAC login first (once,
+//!   and again after each session ends); on Accept a 302 to `dst` or the status page, on Reject the plain
+//!   login page (no `$(error)`). Otherwise
+//!   `<html-directory>/login.html` from the `/file` store (the built-in page when absent), with `$(var)`,
+//!   `$(var-esc)` and `$(if)…$(elif)…$(else)…$(endif)` filled in; with `http-chap` each view draws a fresh
+//!   `$(chap-id)`/`$(chap-challenge)` (octal escapes), remembered per phone ([`HotspotDevice::chap_challenge`]).
+//! - `POST /login` (or `GET` with query fields) `username`, `password`, `dst`, `popup`: 32 hex digits answering
+//!   the phone's outstanding challenge go out as CHAP-Password + CHAP-Challenge, otherwise (with `http-pap`)
+//!   the password as User-Password; the Accept starts the session ([`HotspotDevice::session`]: rate limit,
+//!   Session-Timeout, Mikrotik-Total-Limit(-Gigawords)); a Reject shows `login.html` again with `$(error)`.
+//! - `GET /status`, `GET|POST /logout` (Accounting-Request Stop), the other files of the HTML directory
+//!   (`/md5.js`), and any other path as "the Internet": a redirect to the login page, or, once logged in,
+//!   an "online" page. Links point at the phone's listener rather than the profile's `dns-name`, so a test
+//!   browser can follow them.
 
+mod hotspot;
 mod interp;
 mod model;
 mod nas;
@@ -41,6 +62,7 @@ use tokio_util::sync::CancellationToken;
 use broadnet_radius::Code;
 use broadnet_routeros::codec::{Decoder, Reply, ReplyKind, Request};
 use broadnet_routeros::{legacy_login_response, menu_path};
+pub use hotspot::HotspotDevice;
 use model::Model;
 pub use model::{Attrs, SimTrap};
 pub use nas::{Auth, HotspotSession, LoginError, NasSession, PppSession};
@@ -554,6 +576,14 @@ impl RouterSim {
         ip: Ipv4Addr,
     ) -> Result<HotspotSession, LoginError> {
         nas::login(self, ActiveKind::Hotspot, user, password, mac, Some(ip), None).await
+    }
+
+    /// A phone joins the hotspot with `mac` (any spelling with 12 hex digits) and `ip`: it gets an HTTP
+    /// listener of its own on `127.0.0.1:0`, and every request on it reaches the hotspot servlet as coming
+    /// from that MAC and IP (see [`HotspotDevice`] and the module docs). Needs a tokio runtime; the listener
+    /// lives until the last clone of the device is dropped or [`RouterSim::shutdown`].
+    pub fn hotspot_device(&self, mac: &str, ip: Ipv4Addr) -> io::Result<HotspotDevice> {
+        hotspot::spawn_device(self, mac, ip)
     }
 
     /// Every Disconnect/CoA request answered on `/radius incoming`: (the reply code sent, User-Name).

@@ -341,6 +341,7 @@ const HOTSPOT_PROFILE_DEFAULTS: &[(&str, &str)] = &[
     ("radius-interim-update", "received"),
     ("nas-port-type", "wireless-802.11"),
     ("radius-mac-format", "XX:XX:XX:XX:XX:XX"),
+    ("mac-auth-mode", "mac-as-username"),
     ("http-cookie-lifetime", "3d"),
     ("default", "false"),
 ];
@@ -545,17 +546,11 @@ impl Model {
         for path in ["/ip/dns", "/radius/incoming", "/ppp/aaa"] {
             self.seed_settings(path, &[]);
         }
-        for (name, contents) in [
-            ("hotspot", ""),
-            ("hotspot/login.html", "<html><!-- RouterOS default login page --></html>"),
-            ("hotspot/md5.js", "/* md5 */"),
-            ("hotspot/status.html", "<html></html>"),
-            ("hotspot/logout.html", "<html></html>"),
-            ("hotspot/alogin.html", "<html></html>"),
-        ] {
-            let kind = if contents.is_empty() { "directory" } else { file_type(name) };
+        self.seed("/file", &[("name", "hotspot"), ("type", "directory"), ("size", "0"), ("contents", "")]);
+        for (name, contents) in super::hotspot::BUILT_IN {
+            let name = format!("hotspot/{name}");
             let size = contents.len().to_string();
-            self.seed("/file", &[("name", name), ("type", kind), ("size", &size), ("contents", contents)]);
+            self.seed("/file", &[("name", &name), ("type", file_type(&name)), ("size", &size), ("contents", contents)]);
         }
     }
 

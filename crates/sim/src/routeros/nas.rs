@@ -32,6 +32,8 @@ const REPLY_CACHE: Duration = Duration::from_secs(30);
 /// Acct-Terminate-Cause values.
 const CAUSE_USER_REQUEST: u32 = 1;
 const CAUSE_ADMIN_RESET: u32 = 6;
+/// `radius-mac-format` default: how RouterOS spells a MAC in RADIUS.
+pub(crate) const DEFAULT_MAC_FORMAT: &str = "XX:XX:XX:XX:XX:XX";
 /// Error-Cause values (RFC 5176).
 const ERROR_MISSING_ATTRIBUTE: u32 = 402;
 const ERROR_NAS_MISMATCH: u32 = 403;
@@ -44,6 +46,17 @@ pub enum Auth {
     Pap,
     /// CHAP-Password + CHAP-Challenge.
     Chap,
+}
+
+/// What a client proves who it is with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Credentials<'a> {
+    /// A cleartext password the NAS sends as PAP, or as CHAP with a challenge of its own (`None`: the
+    /// service's default, for the hotspot CHAP when the profile's `login-by` has `http-chap`).
+    Password(&'a str, Option<Auth>),
+    /// A CHAP response the client computed for a challenge the NAS gave it (hotspot `http-chap`: the login
+    /// page's JavaScript hashes `chap-id ‖ password ‖ chap-challenge`).
+    Chap { ident: u8, response: [u8; 16], challenge: [u8; 16] },
 }
 
 /// Why a simulated login (or accounting for it) failed.
@@ -159,6 +172,8 @@ pub struct NasSession {
     user: String,
     address: Option<Ipv4Addr>,
     session_timeout: Option<u32>,
+    total_limit: Option<u64>,
+    login_by: String,
     reply: Option<Packet>,
 }
 
@@ -204,9 +219,32 @@ impl NasSession {
         self.session_timeout
     }
 
+    /// The byte limit (in + out) from Mikrotik-Total-Limit and Mikrotik-Total-Limit-Gigawords in the
+    /// Access-Accept (`Gigawords × 2³² + Limit`); `None` when neither was sent.
+    pub fn total_limit(&self) -> Option<u64> {
+        self.total_limit
+    }
+
+    /// How the client logged in: the hotspot's `login-by` method (`http-chap`, `http-pap`, `mac`), empty for
+    /// PPP.
+    pub fn login_by(&self) -> &str {
+        &self.login_by
+    }
+
     /// The Access-Accept (`None` for local users).
     pub fn reply(&self) -> Option<&Packet> {
         self.reply.as_ref()
+    }
+
+    /// How long the session has been up; `None` once it ended.
+    pub fn uptime(&self) -> Option<Duration> {
+        self.sim.state().nas.sessions.get(&self.session_id).map(|r| r.started.elapsed())
+    }
+
+    /// The octet counters last reported with [`NasSession::interim`] (from the client, to the client);
+    /// `None` once the session ended.
+    pub fn octets(&self) -> Option<(u64, u64)> {
+        self.sim.state().nas.sessions.get(&self.session_id).map(|r| (r.octets_in, r.octets_out))
     }
 
     /// Is the session still up?
@@ -462,6 +500,9 @@ struct Context {
     local: Option<Attrs>,
     login_by: &'static str,
     auth: Auth,
+    /// How Calling-Station-Id (and a MAC login's User-Name) spell the MAC: the hotspot profile's
+    /// `radius-mac-format`.
+    mac_format: String,
 }
 
 fn first_enabled(rows: Vec<Attrs>) -> Option<Attrs> {
@@ -487,6 +528,7 @@ fn context(state: &SimState, kind: ActiveKind, user: &str, auth: Option<Auth>) -
                 local: local_in("/ppp/secret"),
                 login_by: "",
                 auth: auth.unwrap_or(Auth::Pap),
+                mac_format: DEFAULT_MAC_FORMAT.into(),
             }
         }
         ActiveKind::Hotspot => {
@@ -516,6 +558,7 @@ fn context(state: &SimState, kind: ActiveKind, user: &str, auth: Option<Auth>) -
                 local: local_in("/ip/hotspot/user"),
                 login_by: if auth == Auth::Chap { "http-chap" } else { "http-pap" },
                 auth,
+                mac_format: profile.get("radius-mac-format").cloned().unwrap_or_else(|| DEFAULT_MAC_FORMAT.into()),
             }
         }
     }
@@ -562,10 +605,31 @@ pub(crate) async fn login(
     client_ip: Option<Ipv4Addr>,
     auth: Option<Auth>,
 ) -> Result<NasSession, LoginError> {
+    login_with(sim, kind, user, mac, client_ip, Credentials::Password(password, auth), None).await
+}
+
+/// Log in a simulated client with any kind of credentials; `login_by` overrides the hotspot method recorded
+/// in the active row (`mac` for a MAC login).
+pub(crate) async fn login_with(
+    sim: &RouterSim,
+    kind: ActiveKind,
+    user: &str,
+    mac: &str,
+    client_ip: Option<Ipv4Addr>,
+    credentials: Credentials<'_>,
+    login_by: Option<&'static str>,
+) -> Result<NasSession, LoginError> {
     let mac = mac.to_ascii_uppercase();
     let (ctx, servers, identity, n) = {
         let mut state = sim.state();
-        let ctx = context(&state, kind, user, auth);
+        let auth = match credentials {
+            Credentials::Password(_, auth) => auth,
+            Credentials::Chap { .. } => Some(Auth::Chap),
+        };
+        let mut ctx = context(&state, kind, user, auth);
+        if let Some(login_by) = login_by {
+            ctx.login_by = login_by;
+        }
         let servers = servers(&state, ctx.service, sim.config().nas_ip);
         let identity = identity(&state);
         state.nas.next_session = state.nas.next_session.wrapping_add(1);
@@ -573,9 +637,19 @@ pub(crate) async fn login(
     };
     let session_id = format!("{:08x}", 0x81a0_0000u32.wrapping_add(n));
 
+    let calling = format_mac(&mac, &ctx.mac_format).unwrap_or_else(|| mac.clone());
     let reply = match &ctx.local {
         Some(local) => {
-            if local.get("password").map_or("", String::as_str) != password {
+            let secret = local.get("password").map_or("", String::as_str);
+            let good = match credentials {
+                Credentials::Password(password, _) => password == secret,
+                Credentials::Chap { ident, response, challenge } => {
+                    let mut value = vec![ident];
+                    value.extend_from_slice(&response);
+                    crypto::chap_verify(&value, &challenge, secret.as_bytes())
+                }
+            };
+            if !good {
                 return Err(LoginError::Rejected("invalid username or password".into()));
             }
             None
@@ -588,33 +662,37 @@ pub(crate) async fn login(
             let challenge: [u8; 16] = rand::random();
             let reply = exchange(sim, &servers, Code::AccessRequest, false, |server, authenticator| {
                 let mut attrs = vec![Avp::text(attr::USER_NAME, user)];
-                match ctx.auth {
-                    Auth::Pap => {
+                let chap = |ident: u8, response: &[u8; 16], challenge: &[u8; 16]| {
+                    let mut value = vec![ident];
+                    value.extend_from_slice(response);
+                    [Avp::new(attr::CHAP_PASSWORD, value), Avp::new(attr::CHAP_CHALLENGE, challenge.to_vec())]
+                };
+                match credentials {
+                    Credentials::Password(password, _) if ctx.auth == Auth::Pap => {
                         let hidden =
                             crypto::hide_password(password.as_bytes(), server.secret.as_bytes(), authenticator)
                                 .map_err(|e| LoginError::Io(e.to_string()))?;
                         attrs.push(Avp::new(attr::USER_PASSWORD, hidden));
                     }
-                    Auth::Chap => {
-                        let mut value = vec![ident];
-                        value.extend_from_slice(&crypto::chap_response(ident, password.as_bytes(), &challenge));
-                        attrs.push(Avp::new(attr::CHAP_PASSWORD, value));
-                        attrs.push(Avp::new(attr::CHAP_CHALLENGE, challenge.to_vec()));
+                    Credentials::Password(password, _) => {
+                        let response = crypto::chap_response(ident, password.as_bytes(), &challenge);
+                        attrs.extend(chap(ident, &response, &challenge));
+                    }
+                    Credentials::Chap { ident, response, challenge } => {
+                        attrs.extend(chap(ident, &response, &challenge));
                     }
                 }
-                match kind {
-                    ActiveKind::Ppp => {
-                        attrs.push(Avp::int(attr::SERVICE_TYPE, service_type::FRAMED_USER));
-                        attrs.push(Avp::int(attr::FRAMED_PROTOCOL, 1));
-                    }
-                    ActiveKind::Hotspot => attrs.push(Avp::int(attr::SERVICE_TYPE, service_type::LOGIN_USER)),
+                // reference §3.1: PPP sends Service-Type Framed and Framed-Protocol PPP; the hotspot neither
+                if kind == ActiveKind::Ppp {
+                    attrs.push(Avp::int(attr::SERVICE_TYPE, service_type::FRAMED_USER));
+                    attrs.push(Avp::int(attr::FRAMED_PROTOCOL, 1));
                 }
                 attrs.extend([
                     Avp::text(attr::NAS_IDENTIFIER, &identity),
                     Avp::ipv4(attr::NAS_IP_ADDRESS, server.nas_ip),
                     Avp::int(attr::NAS_PORT, n),
                     Avp::int(attr::NAS_PORT_TYPE, ctx.port_type),
-                    Avp::text(attr::CALLING_STATION_ID, &mac),
+                    Avp::text(attr::CALLING_STATION_ID, &calling),
                     Avp::text(attr::CALLED_STATION_ID, &ctx.called),
                     Avp::text(attr::ACCT_SESSION_ID, &session_id),
                 ]);
@@ -646,6 +724,7 @@ pub(crate) async fn login(
         .and_then(|r| r.vsa(VENDOR_MIKROTIK, mikrotik::GROUP))
         .map(|v| String::from_utf8_lossy(v).into_owned());
     let session_timeout = reply.as_ref().and_then(|r| r.int(attr::SESSION_TIMEOUT));
+    let total_limit = reply.as_ref().and_then(total_limit);
     let class: Vec<Vec<u8>> =
         reply.as_ref().map(|r| r.get_all(attr::CLASS).map(<[u8]>::to_vec).collect()).unwrap_or_default();
 
@@ -714,6 +793,9 @@ pub(crate) async fn login(
                 if let Some(t) = session_timeout {
                     put("session-time-left", format_uptime(u64::from(t)));
                 }
+                if let Some(total) = total_limit {
+                    put("limit-bytes-total", total.to_string());
+                }
             }
         }
         if let Some(limit) = &limit {
@@ -732,7 +814,7 @@ pub(crate) async fn login(
             session_id: session_id.clone(),
             nas_port: n,
             address,
-            mac,
+            mac: calling,
             called: ctx.called.clone(),
             port_id: ctx.port_id.clone(),
             port_type: ctx.port_type,
@@ -762,8 +844,42 @@ pub(crate) async fn login(
         user: user.to_owned(),
         address: record.address,
         session_timeout,
+        total_limit,
+        login_by: ctx.login_by.to_owned(),
         reply,
     })
+}
+
+/// Mikrotik-Total-Limit + Mikrotik-Total-Limit-Gigawords (reference §1: `Gigawords × 2³² + Limit`).
+fn total_limit(reply: &Packet) -> Option<u64> {
+    let int = |t: u8| reply.vsa(VENDOR_MIKROTIK, t).and_then(|v| <[u8; 4]>::try_from(v).ok()).map(u32::from_be_bytes);
+    let (low, high) = (int(mikrotik::TOTAL_LIMIT), int(mikrotik::TOTAL_LIMIT_GIGAWORDS));
+    if low.is_none() && high.is_none() {
+        return None;
+    }
+    Some((u64::from(high.unwrap_or(0)) << 32) | u64::from(low.unwrap_or(0)))
+}
+
+/// `mac` (any spelling with 12 hex digits) in a `radius-mac-format` pattern: each `X` takes the next digit
+/// in capitals, each `x` in small letters, anything else is copied (`XX:XX:XX:XX:XX:XX`,
+/// `xxxx.xxxx.xxxx`, `XXXXXXXXXXXX`, …). `None` when `mac` or the pattern do not have 12 digits.
+pub(crate) fn format_mac(mac: &str, pattern: &str) -> Option<String> {
+    let digits: Vec<char> = mac.chars().filter(char::is_ascii_hexdigit).collect();
+    let slots = pattern.chars().filter(|c| matches!(c, 'X' | 'x')).count();
+    if digits.len() != 12 || slots != 12 || mac.chars().any(|c| c.is_ascii_alphanumeric() && !c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut next = digits.into_iter();
+    Some(
+        pattern
+            .chars()
+            .map(|c| match c {
+                'X' => next.next().map_or(c, |d| d.to_ascii_uppercase()),
+                'x' => next.next().map_or(c, |d| d.to_ascii_lowercase()),
+                other => other,
+            })
+            .collect(),
+    )
 }
 
 /// Sessions whose active row disappeared (API or script `remove`, `set_active`) end with an

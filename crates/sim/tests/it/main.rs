@@ -7,6 +7,7 @@
 mod airtel;
 mod client_sim;
 mod common;
+mod hotspot_web;
 mod librouteros;
 mod mpesa;
 mod nas_sim;

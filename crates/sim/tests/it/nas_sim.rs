@@ -329,7 +329,7 @@ async fn hotspot_login_and_disconnect_by_framed_ip() {
     assert_eq!(session.kind(), ActiveKind::Hotspot);
     let request = radius.requests.lock().unwrap()[0].clone();
     assert!(request.has(attr::CHAP_PASSWORD), "hotspot default login-by has http-chap");
-    assert_eq!(request.int(attr::SERVICE_TYPE), Some(service_type::LOGIN_USER));
+    assert!(!request.has(attr::SERVICE_TYPE), "the hotspot sends no Service-Type (reference §3.1)");
     assert_eq!(request.int(attr::NAS_PORT_TYPE), Some(nas_port_type::ETHERNET), "profile nas-port-type=ethernet");
     assert_eq!(request.ipv4(attr::FRAMED_IP_ADDRESS), Some(client_ip));
     assert_eq!(request.text(attr::CALLED_STATION_ID).as_deref(), Some("bn-hotspot"));
