@@ -1,16 +1,20 @@
 //! Access-Request handling: look the user up, ask [`crate::authorization`] for the decision,
 //! queue it for the authentication log (written in batches by one task) and encode the reply.
 
-use broadnet_domain::{CustomerType, Mac};
+use broadnet_domain::hotspot::normalise_voucher_code;
+use broadnet_domain::{CustomerType, Mac, VoucherStatus};
 use broadnet_radius::dict::attr;
 use broadnet_radius::{Avp, Code, Packet, encode_response};
-use broadnet_store::{BindOutcome, Customer, DataUse, DynStore, Package, PostAuth, RadiusClient, StoreResult};
+use broadnet_store::{
+    BindOutcome, Customer, DataUse, DynStore, Package, PostAuth, RadiusClient, StoreError, StoreResult, Voucher,
+    VoucherActivation,
+};
 use chrono::{DateTime, Utc};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-use crate::authorization::{self, Account, Decision, Input, Secret};
+use crate::authorization::{self, Account, Decision, Input, Secret, VoucherStep};
 use crate::{Printable, Server, Stats};
 
 pub(crate) const POST_AUTH_QUEUE: usize = 50_000;
@@ -52,6 +56,7 @@ pub(crate) async fn post_auth_writer(
 /// The account a request is for, as looked up.
 enum Found {
     Customer(Customer, Option<Package>, u64),
+    Voucher(Voucher),
 }
 
 /// What every decision on one request shares.
@@ -65,14 +70,17 @@ struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    fn input(
+    fn input<'b>(
         &self,
-        account: Option<Account<'a>>,
-        secret: Secret<'a>,
-        package: Option<&'a Package>,
+        account: Option<Account<'b>>,
+        secret: Secret<'b>,
+        package: Option<&'b Package>,
         open_sessions: u64,
         data: Option<DataUse>,
-    ) -> Input<'a> {
+    ) -> Input<'b>
+    where
+        'a: 'b,
+    {
         Input {
             req: self.req,
             client: self.client,
@@ -160,7 +168,71 @@ impl Server {
         }
         let customer =
             if by_key { self.store.auth_lookup_by_key(name).await? } else { self.store.auth_lookup(name).await? };
-        Ok(customer.map(|(c, p, n)| Found::Customer(c, p, n)))
+        if let Some((c, p, n)) = customer {
+            return Ok(Some(Found::Customer(c, p, n)));
+        }
+        let Some(code) = normalise_voucher_code(name) else { return Ok(None) };
+        match self.store.get_voucher_by_code(&code).await {
+            Ok(v) => Ok(Some(Found::Voucher(v))),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A voucher: credentials first, then its state; activated (exactly once, with its
+    /// sale) on first use; then decided like a customer on its package.
+    async fn voucher(
+        &self,
+        ctx: &Ctx<'_>,
+        v: Voucher,
+        mac: Option<&Mac>,
+    ) -> StoreResult<(Decision, Option<&'static str>, Voucher)> {
+        let mut note = None;
+        let step = authorization::voucher_step(&ctx.input(None, Secret::for_voucher(&v, mac), None, 0, None), &v);
+        let v = match step {
+            VoucherStep::Reject(d) => return Ok((d, None, v)),
+            VoucherStep::Expired(d) => {
+                self.store.set_voucher_status(v.id, v.status, VoucherStatus::Expired, ctx.now).await?;
+                return Ok((d, None, v));
+            }
+            VoucherStep::Use => v,
+            VoucherStep::Activate => match self.store.activate_voucher(&v.code, ctx.now).await? {
+                VoucherActivation::Activated(v) => {
+                    note = Some("voucher activated");
+                    v
+                }
+                VoucherActivation::AlreadyActive(v) => v,
+                VoucherActivation::NotUsable(v) => {
+                    // Changed meanwhile (revoked, expired): say why, as for any such voucher.
+                    let d = match authorization::voucher_step(
+                        &ctx.input(None, Secret::for_voucher(&v, mac), None, 0, None),
+                        &v,
+                    ) {
+                        VoucherStep::Reject(d) | VoucherStep::Expired(d) => d,
+                        VoucherStep::Use | VoucherStep::Activate => authorization::voucher_not_usable(),
+                    };
+                    return Ok((d, None, v));
+                }
+            },
+        };
+        let package = match self.store.get_package(v.package_id).await {
+            Ok(p) => Some(p),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e),
+        };
+        let open = self.store.open_account_sessions(&v.code).await?.len() as u64;
+        let data = match package.as_ref().and_then(|p| p.data_limit_mb) {
+            Some(_) => self.store.data_used(&v.code).await?,
+            None => None,
+        };
+        let d = authorization::decide(&ctx.input(
+            Some(Account::voucher(&v)),
+            Secret::for_voucher(&v, mac),
+            package.as_ref(),
+            open,
+            data,
+        ));
+        Ok((d, note, v))
     }
 
     /// Looks up what the decision needs and asks for it; binds the device on an accept.
@@ -187,7 +259,7 @@ impl Server {
             },
             None => self.find(username, false).await?,
         };
-        let note = mac_login.as_ref().map(|_| "MAC login");
+        let mut note = mac_login.as_ref().map(|_| "MAC login");
         let Some(found) = found else {
             // A MAC as User-Name that is no account: no hint, whoever typed it.
             let as_mac =
@@ -212,6 +284,13 @@ impl Server {
                 let d = authorization::decide(&input(Some(Account::customer(c)), secret, p.as_ref(), *open, data));
                 let max = p.as_ref().map(|p| u32::try_from(p.shared_users.max(1)).unwrap_or(1)).unwrap_or(1);
                 (d, c.username.as_str().to_string(), max)
+            }
+            Found::Voucher(v) => {
+                let (d, voucher_note, v) = self.voucher(&ctx, v.clone(), mac_login.as_ref()).await?;
+                if voucher_note.is_some() {
+                    note = voucher_note;
+                }
+                (d, v.code.clone(), v.max_devices.max(1))
             }
         };
         let decision = self.bind_on_accept(req, decision, &account, max_devices, mac_login.is_some(), now).await?;

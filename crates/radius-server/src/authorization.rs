@@ -130,6 +130,14 @@ pub enum Secret<'a> {
 }
 
 impl<'a> Secret<'a> {
+    /// A voucher's own secret, or the MAC of a MAC login.
+    pub fn for_voucher(v: &'a Voucher, mac: Option<&'a Mac>) -> Self {
+        match mac {
+            Some(m) => Secret::Mac(m),
+            None => Secret::of_voucher(v),
+        }
+    }
+
     /// What a voucher's login must carry.
     pub fn of_voucher(v: &'a Voucher) -> Self {
         // A PIN is what makes a PIN-mode voucher.
@@ -335,7 +343,7 @@ pub enum VoucherStep {
 }
 
 pub fn voucher_step(inp: &Input<'_>, v: &Voucher) -> VoucherStep {
-    if let Err((reason, attrs)) = check_credentials(inp, Secret::of_voucher(v)) {
+    if let Err((reason, attrs)) = check_credentials(inp, inp.secret) {
         let message = (!matches!(inp.secret, Secret::Mac(_))).then(|| UNKNOWN.to_string());
         return VoucherStep::Reject(Decision::Reject { reason: format!("voucher: {reason}"), message, attrs });
     }
@@ -348,6 +356,11 @@ pub fn voucher_step(inp: &Input<'_>, v: &Voucher) -> VoucherStep {
         VoucherStatus::Unused => VoucherStep::Activate,
         VoucherStatus::Active => VoucherStep::Use,
     }
+}
+
+/// A voucher that could not be activated for no reason its state tells.
+pub fn voucher_not_usable() -> Decision {
+    reject("voucher not usable", Some(VOUCHER_CANCELLED.into()))
 }
 
 /// MAC login from a device bound to no account (no hint: nobody typed anything).
