@@ -18,6 +18,9 @@ use crate::authorization::{self, Account, Decision, Input, Secret, VoucherStep};
 use crate::{Printable, Server, Stats};
 
 pub(crate) const POST_AUTH_QUEUE: usize = 50_000;
+/// A device's last-seen time is written at most this often.
+pub(crate) const TOUCH_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+const TOUCHED_MAX: usize = 100_000;
 const POST_AUTH_BATCH: usize = 500;
 
 /// Writes the authentication log in batches: one INSERT per batch instead of one
@@ -297,6 +300,24 @@ impl Server {
         Ok(Outcome { decision, note })
     }
 
+    /// Whether to write the device's last-seen time now: at most once per
+    /// [`TOUCH_EVERY`] per device, so a busy hotspot does not turn every login into a write.
+    fn should_touch(&self, mac: &Mac) -> bool {
+        let now = std::time::Instant::now();
+        let Ok(mut touched) = self.touched.lock() else { return false };
+        if touched.get(mac).is_some_and(|t| now.duration_since(*t) < TOUCH_EVERY) {
+            return false;
+        }
+        if touched.len() >= TOUCHED_MAX {
+            touched.retain(|_, t| now.duration_since(*t) < TOUCH_EVERY);
+            if touched.len() >= TOUCHED_MAX {
+                touched.clear();
+            }
+        }
+        touched.insert(mac.clone(), now);
+        true
+    }
+
     /// Every hotspot accept binds the device (Calling-Station-Id) to the account, up to
     /// its maximum; a device that is already bound always passes.
     async fn bind_on_accept(
@@ -325,7 +346,7 @@ impl Server {
                 BindOutcome::Full { bound } => return Ok(authorization::too_many_devices(bound)),
             }
         };
-        if seen {
+        if seen && self.should_touch(&mac) {
             // Last seen is for My account, not for the decision: never make the router wait on it.
             let store = self.store.clone();
             tokio::spawn(async move {
