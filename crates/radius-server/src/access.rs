@@ -58,7 +58,7 @@ pub(crate) async fn post_auth_writer(
 
 /// The account a request is for, as looked up.
 enum Found {
-    Customer(Customer, Option<Package>, u64),
+    Customer(Box<(Customer, Option<Package>, u64)>),
     Voucher(Voucher),
 }
 
@@ -172,7 +172,7 @@ impl Server {
         let customer =
             if by_key { self.store.auth_lookup_by_key(name).await? } else { self.store.auth_lookup(name).await? };
         if let Some((c, p, n)) = customer {
-            return Ok(Some(Found::Customer(c, p, n)));
+            return Ok(Some(Found::Customer(Box::new((c, p, n)))));
         }
         let Some(code) = normalise_voucher_code(name) else { return Ok(None) };
         match self.store.get_voucher_by_code(&code).await {
@@ -275,7 +275,8 @@ impl Server {
             return Ok(Outcome { decision: d, note });
         };
         let (decision, account, max_devices) = match &found {
-            Found::Customer(c, p, open) => {
+            Found::Customer(found) => {
+                let (c, p, open) = &**found;
                 let data = match p.as_ref().and_then(|p| p.data_limit_mb) {
                     Some(_) => self.store.data_used(c.username.as_str()).await?,
                     None => None,
