@@ -701,7 +701,7 @@ async fn login_load(
                             let len = r?;
                             if len > 1 && buf[1] == id {
                                 times.push(t.elapsed());
-                                if buf[0] == Code::AccessAccept as u8 {
+                                if buf[0] == Code::AccessAccept.as_u8() {
                                     accepts += 1;
                                 }
                                 break;

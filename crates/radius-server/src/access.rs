@@ -165,15 +165,18 @@ impl Server {
     }
 
     /// The account a User-Name names: a customer, else a voucher with that code.
-    async fn find(&self, name: &str, by_key: bool) -> StoreResult<Option<Found>> {
+    async fn find(&self, name: &str) -> StoreResult<Option<Found>> {
         if name.is_empty() {
             return Ok(None);
         }
-        let customer =
-            if by_key { self.store.auth_lookup_by_key(name).await? } else { self.store.auth_lookup(name).await? };
-        if let Some((c, p, n)) = customer {
+        if let Some((c, p, n)) = self.store.auth_lookup(name).await? {
             return Ok(Some(Found::Customer(Box::new((c, p, n)))));
         }
+        self.find_voucher(name).await
+    }
+
+    /// The voucher whose code this is.
+    async fn find_voucher(&self, name: &str) -> StoreResult<Option<Found>> {
         let Some(code) = normalise_voucher_code(name) else { return Ok(None) };
         match self.store.get_voucher_by_code(&code).await {
             Ok(v) => Ok(Some(Found::Voucher(v))),
@@ -223,7 +226,9 @@ impl Server {
             Err(StoreError::NotFound) => None,
             Err(e) => return Err(e),
         };
-        let open = self.store.open_account_sessions(&v.code).await?.len() as u64;
+        // The devices bound (below) are what limits a voucher; sessions under its code
+        // are the simultaneous-use check, as for a customer.
+        let open = self.store.open_session_count(&v.code).await?;
         let data = match package.as_ref().and_then(|p| p.data_limit_mb) {
             Some(_) => self.store.data_used(&v.code).await?,
             None => None,
@@ -256,11 +261,13 @@ impl Server {
             |account, secret, package, open_sessions, data| ctx.input(account, secret, package, open_sessions, data);
         let mac_login = authorization::mac_login(req);
         let found = match &mac_login {
-            Some(mac) => match self.store.device_account(mac).await? {
-                Some(key) => self.find(&key, true).await?,
+            Some(mac) => match self.store.device_auth_lookup(mac).await? {
+                Some((_, Some(customer))) => Some(Found::Customer(Box::new(customer))),
+                // Bound to no customer: a voucher's code.
+                Some((key, None)) => self.find_voucher(&key).await?,
                 None => None,
             },
-            None => self.find(username, false).await?,
+            None => self.find(username).await?,
         };
         let mut note = mac_login.as_ref().map(|_| "MAC login");
         let Some(found) = found else {
