@@ -629,3 +629,238 @@ async fn flood_load(
         health_max,
     })
 }
+
+/// One kind of login measured by `bench radius-logins`.
+pub struct LoginMode {
+    pub name: &'static str,
+    pub requests: usize,
+    pub accepts: usize,
+    /// Requests with no answer within 2 s.
+    pub lost: usize,
+    pub elapsed: Duration,
+    pub latencies: Latencies,
+}
+
+/// What `bench radius-logins` measured.
+pub struct LoginReport {
+    pub backend: &'static str,
+    pub accounts: usize,
+    pub inflight: usize,
+    pub modes: Vec<LoginMode>,
+}
+
+/// The MAC of bench device `n`.
+fn bench_mac(tag: u8, n: usize) -> String {
+    format!("02:{tag:02X}:{:02X}:{:02X}:{:02X}:{:02X}", (n >> 24) & 255, (n >> 16) & 255, (n >> 8) & 255, n & 255)
+}
+
+/// Access-Requests from `inflight` clients at once (the server's own process, its own
+/// runtime), `total` of them, request `n` made by `make(n)` (attributes, password).
+async fn login_load(
+    target: std::net::SocketAddr,
+    total: usize,
+    inflight: usize,
+    make: Arc<dyn Fn(usize) -> (Vec<broadnet_radius::Avp>, String) + Send + Sync>,
+) -> anyhow::Result<(usize, usize, Duration, Vec<Duration>)> {
+    use broadnet_radius::dict::attr;
+    use broadnet_radius::{Avp, Code, crypto, encode_request};
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..inflight.max(1) {
+        let (next, make) = (next.clone(), make.clone());
+        workers.push(tokio::spawn(async move {
+            let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+            sock.connect(target).await?;
+            let (mut times, mut accepts, mut lost) = (Vec::new(), 0usize, 0usize);
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= total {
+                    return anyhow::Ok((times, accepts, lost));
+                }
+                let (mut attrs, password) = make(n);
+                let ra: [u8; 16] = rand::random();
+                let hidden = crypto::hide_password(password.as_bytes(), b"testing123", &ra)
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                attrs.push(Avp::new(attr::USER_PASSWORD, hidden));
+                let id = (n & 255) as u8;
+                let req = encode_request(Code::AccessRequest, id, &attrs, b"testing123", true, ra)
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                let t = Instant::now();
+                sock.send(&req).await?;
+                loop {
+                    match tokio::time::timeout(Duration::from_secs(2).saturating_sub(t.elapsed()), sock.recv(&mut buf))
+                        .await
+                    {
+                        Err(_) => {
+                            lost += 1;
+                            break;
+                        }
+                        Ok(r) => {
+                            let len = r?;
+                            if len > 1 && buf[1] == id {
+                                times.push(t.elapsed());
+                                if buf[0] == Code::AccessAccept.as_u8() {
+                                    accepts += 1;
+                                }
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    let (mut times, mut accepts, mut lost) = (Vec::new(), 0, 0);
+    for w in workers {
+        let (t, a, l) = w.await??;
+        times.extend(t);
+        accepts += a;
+        lost += l;
+    }
+    Ok((accepts, lost, started.elapsed(), times))
+}
+
+/// RADIUS auth throughput by kind of login, on one server and one load generator:
+/// PAP (PPPoE customers, the `bench radius` population), a code-mode voucher's first
+/// use (activation and its sale), an active voucher, and MAC login of a bound device.
+/// Each kind is `accounts` accounts, asked `total` times (first use: once each).
+pub async fn radius_logins(
+    cfg: &Config,
+    accounts: usize,
+    total: usize,
+    inflight: usize,
+) -> anyhow::Result<LoginReport> {
+    use broadnet_domain::{VoucherCharset, VoucherMode, VoucherValidity};
+    use broadnet_radius::Avp;
+    use broadnet_radius::dict::attr;
+    use broadnet_store::{Actor, NewVoucherBatch};
+    let store = SqlStore::open(cfg.database_url.expose()).await?;
+    let dyn_store: DynStore = Arc::new(store.clone());
+    let now = chrono::Utc::now();
+    let actor = Actor::system("bench", now);
+    bench_router(&dyn_store, &actor).await?;
+    let run = rand::random::<u32>();
+    let mut pkg = bench_package(format!("Logins {run:08x}"))?;
+    pkg.duration_minutes = 60 * 24;
+    let pkg = dyn_store.create_package(&actor, pkg).await?;
+    let started = Instant::now();
+    let customer = |name: String, ctype: CustomerType, n: usize| -> anyhow::Result<NewCustomer> {
+        Ok(NewCustomer {
+            full_name: format!("Bench Login {n}"),
+            username: Username::parse(&name).map_err(|e| anyhow::anyhow!("{e}"))?,
+            password: format!("pass{n:05}"),
+            phone: Phone::parse(&format!("07{:08}", n % 100_000_000)).map_err(|e| anyhow::anyhow!("{e}"))?,
+            email: None,
+            customer_type: ctype,
+            package_id: Some(pkg.id),
+            router_id: None,
+            status: CustomerStatus::Active,
+            expires_at: Some(now + chrono::Duration::days(30)),
+            mac_address: None,
+            static_ip: None,
+            location: None,
+            notes: None,
+            created_at: now,
+        })
+    };
+    let mut rows = Vec::with_capacity(accounts * 2);
+    for n in 0..accounts {
+        rows.push(customer(format!("p{run:08x}x{n}"), CustomerType::Pppoe, n)?);
+        rows.push(customer(format!("h{run:08x}x{n}"), CustomerType::Hotspot, n)?);
+    }
+    for chunk in rows.chunks(5000) {
+        dyn_store.insert_customers_bulk(chunk.to_vec()).await?;
+    }
+    for n in 0..accounts {
+        let mac = broadnet_domain::Mac::parse(&bench_mac(1, n)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        dyn_store.bind_device(&format!("h{run:08x}x{n}"), &mac, 1, now).await?;
+    }
+    let code = move |n: usize| format!("V{run:08X}{n:06}");
+    dyn_store
+        .create_voucher_batch(
+            &actor,
+            NewVoucherBatch {
+                name: format!("Bench {run:08x}"),
+                package_id: pkg.id,
+                prefix: String::new(),
+                code_length: 15,
+                charset: VoucherCharset::Mixed,
+                mode: VoucherMode::Code,
+                validity: VoucherValidity::FirstUse,
+                valid_until: None,
+                max_devices: 1,
+                price: broadnet_domain::Money::parse_major("20").map_err(|e| anyhow::anyhow!("{e}"))?,
+                codes: (0..accounts).map(|n| (code(n), None)).collect(),
+                created_at: now,
+            },
+        )
+        .await?;
+    store.analyze().await?;
+    eprintln!("seeded {accounts} accounts of each kind in {:.1}s", started.elapsed().as_secs_f64());
+
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut rcfg = crate::server::radius_config(cfg)?;
+    rcfg.auth_addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    rcfg.acct_addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let radius = broadnet_radius_server::Server::new(dyn_store.clone(), rcfg);
+    let bound = radius.bind().await?;
+    let target = bound.auth.local_addr()?;
+    let radius_task = tokio::spawn(radius.clone().run(bound, shutdown.clone()));
+
+    type Make = Arc<dyn Fn(usize) -> (Vec<Avp>, String) + Send + Sync>;
+    let hotspot = |user: String, mac: String| {
+        vec![
+            Avp::text(attr::USER_NAME, &user),
+            Avp::text(attr::CALLING_STATION_ID, &mac),
+            Avp::int(attr::NAS_PORT_TYPE, 19),
+        ]
+    };
+    let pap: Make = Arc::new(move |n| {
+        let n = n % accounts;
+        let attrs = vec![
+            Avp::text(attr::USER_NAME, &format!("p{run:08x}x{n}")),
+            Avp::int(attr::SERVICE_TYPE, 2),
+            Avp::int(attr::FRAMED_PROTOCOL, 1),
+        ];
+        (attrs, format!("pass{n:05}"))
+    });
+    let voucher: Make = Arc::new(move |n| {
+        let n = n % accounts;
+        (hotspot(code(n), bench_mac(2, n)), code(n))
+    });
+    let mac_login: Make = Arc::new(move |n| {
+        let mac = bench_mac(1, n % accounts);
+        (hotspot(mac.clone(), mac.clone()), mac)
+    });
+    let plan: [(&'static str, usize, Make); 4] = [
+        ("PAP (PPPoE customer)", total, pap),
+        ("voucher, first use", accounts, voucher.clone()),
+        ("voucher, active", total, voucher),
+        ("MAC login", total, mac_login),
+    ];
+    // The load runs on its own threads, so that only the server's runtime is measured.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
+        let result = match rt {
+            Ok(rt) => rt.block_on(async move {
+                let mut modes = Vec::new();
+                for (name, requests, make) in plan {
+                    let (accepts, lost, elapsed, times) = login_load(target, requests, inflight, make).await?;
+                    modes.push(LoginMode { name, requests, accepts, lost, elapsed, latencies: latencies(times) });
+                }
+                anyhow::Ok(modes)
+            }),
+            Err(e) => Err(e.into()),
+        };
+        let _ = tx.send(result);
+    });
+    let modes = rx.await.map_err(|_| anyhow::anyhow!("the load thread died"))??;
+    shutdown.cancel();
+    let _ = radius_task.await;
+    let report = LoginReport { backend: store_backend_name(&store), accounts, inflight, modes };
+    store.close().await;
+    Ok(report)
+}

@@ -136,6 +136,16 @@ enum BenchCmd {
         #[arg(long, default_value_t = 3)]
         batches: usize,
     },
+    /// RADIUS auth throughput by kind of login (PAP, voucher first use, active voucher,
+    /// MAC login), each from `--accounts` accounts, `--total` requests, `--inflight` at once.
+    RadiusLogins {
+        #[arg(long, default_value_t = 2_000)]
+        accounts: usize,
+        #[arg(long, default_value_t = 20_000)]
+        total: usize,
+        #[arg(long, default_value_t = 64)]
+        inflight: usize,
+    },
     /// Seed RADIUS users the way ../bench/freeradius does (userNNNNN / passNNNNN,
     /// 10M/10M, router 127.0.0.1 with secret testing123) and serve RADIUS until
     /// Ctrl-C, for the `radload` generator.
@@ -296,6 +306,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (cfg, _) = load(&env_file, true)?;
             init_logging(false);
             broadnet::bench::radius(&cfg, users, auth_port, acct_port).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCmd::RadiusLogins { accounts, total, inflight }) => {
+            let (cfg, _) = load(&env_file, true)?;
+            init_logging(false);
+            let r = broadnet::bench::radius_logins(&cfg, accounts, total, inflight).await?;
+            println!("RADIUS logins on {}: {} accounts of each kind, {} in flight", r.backend, r.accounts, r.inflight);
+            for m in &r.modes {
+                let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+                println!(
+                    "  {:<22} {:>7.0} req/s  ({} requests, {} accepted, {} unanswered; p50 {:.2} ms, p99 {:.2} ms)",
+                    m.name,
+                    m.requests as f64 / m.elapsed.as_secs_f64(),
+                    m.requests,
+                    m.accepts,
+                    m.lost,
+                    ms(m.latencies.p50),
+                    ms(m.latencies.p99)
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCmd::Callbacks { count, concurrency }) => {

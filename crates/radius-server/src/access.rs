@@ -1,19 +1,26 @@
 //! Access-Request handling: look the user up, ask [`crate::authorization`] for the decision,
 //! queue it for the authentication log (written in batches by one task) and encode the reply.
 
-use broadnet_domain::{CustomerType, Mac};
+use broadnet_domain::hotspot::normalise_voucher_code;
+use broadnet_domain::{CustomerType, Mac, VoucherStatus};
 use broadnet_radius::dict::attr;
 use broadnet_radius::{Avp, Code, Packet, encode_response};
-use broadnet_store::{BindOutcome, Customer, DataUse, DynStore, Package, PostAuth, RadiusClient, StoreResult};
+use broadnet_store::{
+    BindOutcome, Customer, DataUse, DynStore, Package, PostAuth, RadiusClient, StoreError, StoreResult, Voucher,
+    VoucherActivation,
+};
 use chrono::{DateTime, Utc};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-use crate::authorization::{self, Account, Decision, Input, Secret};
+use crate::authorization::{self, Account, Decision, Input, Secret, VoucherStep};
 use crate::{Printable, Server, Stats};
 
 pub(crate) const POST_AUTH_QUEUE: usize = 50_000;
+/// A device's last-seen time is written at most this often.
+pub(crate) const TOUCH_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+const TOUCHED_MAX: usize = 100_000;
 const POST_AUTH_BATCH: usize = 500;
 
 /// Writes the authentication log in batches: one INSERT per batch instead of one
@@ -51,7 +58,8 @@ pub(crate) async fn post_auth_writer(
 
 /// The account a request is for, as looked up.
 enum Found {
-    Customer(Customer, Option<Package>, u64),
+    Customer(Box<(Customer, Option<Package>, u64)>),
+    Voucher(Voucher),
 }
 
 /// What every decision on one request shares.
@@ -65,14 +73,17 @@ struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    fn input(
+    fn input<'b>(
         &self,
-        account: Option<Account<'a>>,
-        secret: Secret<'a>,
-        package: Option<&'a Package>,
+        account: Option<Account<'b>>,
+        secret: Secret<'b>,
+        package: Option<&'b Package>,
         open_sessions: u64,
         data: Option<DataUse>,
-    ) -> Input<'a> {
+    ) -> Input<'b>
+    where
+        'a: 'b,
+    {
         Input {
             req: self.req,
             client: self.client,
@@ -154,13 +165,82 @@ impl Server {
     }
 
     /// The account a User-Name names: a customer, else a voucher with that code.
-    async fn find(&self, name: &str, by_key: bool) -> StoreResult<Option<Found>> {
+    async fn find(&self, name: &str) -> StoreResult<Option<Found>> {
         if name.is_empty() {
             return Ok(None);
         }
-        let customer =
-            if by_key { self.store.auth_lookup_by_key(name).await? } else { self.store.auth_lookup(name).await? };
-        Ok(customer.map(|(c, p, n)| Found::Customer(c, p, n)))
+        if let Some((c, p, n)) = self.store.auth_lookup(name).await? {
+            return Ok(Some(Found::Customer(Box::new((c, p, n)))));
+        }
+        self.find_voucher(name).await
+    }
+
+    /// The voucher whose code this is.
+    async fn find_voucher(&self, name: &str) -> StoreResult<Option<Found>> {
+        let Some(code) = normalise_voucher_code(name) else { return Ok(None) };
+        match self.store.get_voucher_by_code(&code).await {
+            Ok(v) => Ok(Some(Found::Voucher(v))),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A voucher: credentials first, then its state; activated (exactly once, with its
+    /// sale) on first use; then decided like a customer on its package.
+    async fn voucher(
+        &self,
+        ctx: &Ctx<'_>,
+        v: Voucher,
+        mac: Option<&Mac>,
+    ) -> StoreResult<(Decision, Option<&'static str>, Voucher)> {
+        let mut note = None;
+        let step = authorization::voucher_step(&ctx.input(None, Secret::for_voucher(&v, mac), None, 0, None), &v);
+        let v = match step {
+            VoucherStep::Reject(d) => return Ok((d, None, v)),
+            VoucherStep::Expired(d) => {
+                self.store.set_voucher_status(v.id, v.status, VoucherStatus::Expired, ctx.now).await?;
+                return Ok((d, None, v));
+            }
+            VoucherStep::Use => v,
+            VoucherStep::Activate => match self.store.activate_voucher(&v.code, ctx.now).await? {
+                VoucherActivation::Activated(v) => {
+                    note = Some("voucher activated");
+                    v
+                }
+                VoucherActivation::AlreadyActive(v) => v,
+                VoucherActivation::NotUsable(v) => {
+                    // Changed meanwhile (revoked, expired): say why, as for any such voucher.
+                    let d = match authorization::voucher_step(
+                        &ctx.input(None, Secret::for_voucher(&v, mac), None, 0, None),
+                        &v,
+                    ) {
+                        VoucherStep::Reject(d) | VoucherStep::Expired(d) => d,
+                        VoucherStep::Use | VoucherStep::Activate => authorization::voucher_not_usable(),
+                    };
+                    return Ok((d, None, v));
+                }
+            },
+        };
+        let package = match self.store.get_package(v.package_id).await {
+            Ok(p) => Some(p),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e),
+        };
+        // The devices bound (below) are what limits a voucher; sessions under its code
+        // are the simultaneous-use check, as for a customer.
+        let open = self.store.open_session_count(&v.code).await?;
+        let data = match package.as_ref().and_then(|p| p.data_limit_mb) {
+            Some(_) => self.store.data_used(&v.code).await?,
+            None => None,
+        };
+        let d = authorization::decide(&ctx.input(
+            Some(Account::voucher(&v)),
+            Secret::for_voucher(&v, mac),
+            package.as_ref(),
+            open,
+            data,
+        ));
+        Ok((d, note, v))
     }
 
     /// Looks up what the decision needs and asks for it; binds the device on an accept.
@@ -181,13 +261,15 @@ impl Server {
             |account, secret, package, open_sessions, data| ctx.input(account, secret, package, open_sessions, data);
         let mac_login = authorization::mac_login(req);
         let found = match &mac_login {
-            Some(mac) => match self.store.device_account(mac).await? {
-                Some(key) => self.find(&key, true).await?,
+            Some(mac) => match self.store.device_auth_lookup(mac).await? {
+                Some((_, Some(customer))) => Some(Found::Customer(Box::new(customer))),
+                // Bound to no customer: a voucher's code.
+                Some((key, None)) => self.find_voucher(&key).await?,
                 None => None,
             },
-            None => self.find(username, false).await?,
+            None => self.find(username).await?,
         };
-        let note = mac_login.as_ref().map(|_| "MAC login");
+        let mut note = mac_login.as_ref().map(|_| "MAC login");
         let Some(found) = found else {
             // A MAC as User-Name that is no account: no hint, whoever typed it.
             let as_mac =
@@ -200,7 +282,8 @@ impl Server {
             return Ok(Outcome { decision: d, note });
         };
         let (decision, account, max_devices) = match &found {
-            Found::Customer(c, p, open) => {
+            Found::Customer(found) => {
+                let (c, p, open) = &**found;
                 let data = match p.as_ref().and_then(|p| p.data_limit_mb) {
                     Some(_) => self.store.data_used(c.username.as_str()).await?,
                     None => None,
@@ -213,9 +296,34 @@ impl Server {
                 let max = p.as_ref().map(|p| u32::try_from(p.shared_users.max(1)).unwrap_or(1)).unwrap_or(1);
                 (d, c.username.as_str().to_string(), max)
             }
+            Found::Voucher(v) => {
+                let (d, voucher_note, v) = self.voucher(&ctx, v.clone(), mac_login.as_ref()).await?;
+                if voucher_note.is_some() {
+                    note = voucher_note;
+                }
+                (d, v.code.clone(), v.max_devices.max(1))
+            }
         };
         let decision = self.bind_on_accept(req, decision, &account, max_devices, mac_login.is_some(), now).await?;
         Ok(Outcome { decision, note })
+    }
+
+    /// Whether to write the device's last-seen time now: at most once per
+    /// [`TOUCH_EVERY`] per device, so a busy hotspot does not turn every login into a write.
+    fn should_touch(&self, mac: &Mac) -> bool {
+        let now = std::time::Instant::now();
+        let Ok(mut touched) = self.touched.lock() else { return false };
+        if touched.get(mac).is_some_and(|t| now.duration_since(*t) < TOUCH_EVERY) {
+            return false;
+        }
+        if touched.len() >= TOUCHED_MAX {
+            touched.retain(|_, t| now.duration_since(*t) < TOUCH_EVERY);
+            if touched.len() >= TOUCHED_MAX {
+                touched.clear();
+            }
+        }
+        touched.insert(mac.clone(), now);
+        true
     }
 
     /// Every hotspot accept binds the device (Calling-Station-Id) to the account, up to
@@ -246,7 +354,7 @@ impl Server {
                 BindOutcome::Full { bound } => return Ok(authorization::too_many_devices(bound)),
             }
         };
-        if seen {
+        if seen && self.should_touch(&mac) {
             // Last seen is for My account, not for the decision: never make the router wait on it.
             let store = self.store.clone();
             tokio::spawn(async move {

@@ -130,6 +130,14 @@ pub enum Secret<'a> {
 }
 
 impl<'a> Secret<'a> {
+    /// A voucher's own secret, or the MAC of a MAC login.
+    pub fn for_voucher(v: &'a Voucher, mac: Option<&'a Mac>) -> Self {
+        match mac {
+            Some(m) => Secret::Mac(m),
+            None => Secret::of_voucher(v),
+        }
+    }
+
     /// What a voucher's login must carry.
     pub fn of_voucher(v: &'a Voucher) -> Self {
         // A PIN is what makes a PIN-mode voucher.
@@ -335,7 +343,7 @@ pub enum VoucherStep {
 }
 
 pub fn voucher_step(inp: &Input<'_>, v: &Voucher) -> VoucherStep {
-    if let Err((reason, attrs)) = check_credentials(inp, Secret::of_voucher(v)) {
+    if let Err((reason, attrs)) = check_credentials(inp, inp.secret) {
         let message = (!matches!(inp.secret, Secret::Mac(_))).then(|| UNKNOWN.to_string());
         return VoucherStep::Reject(Decision::Reject { reason: format!("voucher: {reason}"), message, attrs });
     }
@@ -348,6 +356,11 @@ pub fn voucher_step(inp: &Input<'_>, v: &Voucher) -> VoucherStep {
         VoucherStatus::Unused => VoucherStep::Activate,
         VoucherStatus::Active => VoucherStep::Use,
     }
+}
+
+/// A voucher that could not be activated for no reason its state tells.
+pub fn voucher_not_usable() -> Decision {
+    reject("voucher not usable", Some(VOUCHER_CANCELLED.into()))
 }
 
 /// MAC login from a device bound to no account (no hint: nobody typed anything).
@@ -499,4 +512,211 @@ fn decide_inner(inp: &Input<'_>) -> Decision {
         attrs.push(Avp::text(attr::FRAMED_POOL, pool));
     }
     Decision::Accept { attrs, method }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use broadnet_domain::{Money, ServiceType};
+    use broadnet_radius::{Code, encode_request};
+
+    const SECRET: &[u8] = b"s3cret";
+
+    fn request(attrs: Vec<Avp>, ra: [u8; 16]) -> Packet {
+        Packet::decode(&encode_request(Code::AccessRequest, 1, &attrs, SECRET, true, ra).unwrap()).unwrap()
+    }
+
+    fn pap(user: &str, password: &str, mac: &str) -> Packet {
+        let ra = [7u8; 16];
+        let hidden = crypto::hide_password(password.as_bytes(), SECRET, &ra).unwrap();
+        request(
+            vec![
+                Avp::text(attr::USER_NAME, user),
+                Avp::new(attr::USER_PASSWORD, hidden),
+                Avp::text(attr::CALLING_STATION_ID, mac),
+            ],
+            ra,
+        )
+    }
+
+    fn chap(user: &str, password: &str, mac: &str) -> Packet {
+        let challenge = [9u8; 16];
+        let mut value = vec![5u8];
+        value.extend(crypto::chap_response(5, password.as_bytes(), &challenge));
+        request(
+            vec![
+                Avp::text(attr::USER_NAME, user),
+                Avp::new(attr::CHAP_PASSWORD, value),
+                Avp::new(attr::CHAP_CHALLENGE, challenge.to_vec()),
+                Avp::text(attr::CALLING_STATION_ID, mac),
+            ],
+            [3u8; 16],
+        )
+    }
+
+    fn client() -> RadiusClient {
+        RadiusClient {
+            router_id: 1,
+            name: "core".into(),
+            nas_ip: "10.0.0.1".into(),
+            secret: "s3cret".into(),
+            service_types: ServiceType::Both,
+            require_message_authenticator: true,
+        }
+    }
+
+    fn package(data_limit_mb: Option<i64>) -> Package {
+        Package {
+            id: 1,
+            name: "Day".into(),
+            description: None,
+            service_type: ServiceType::Hotspot,
+            price: Money::from_minor(5000).unwrap(),
+            download_bps: 2_000_000,
+            upload_bps: 1_000_000,
+            burst: None,
+            duration_minutes: 1440,
+            data_limit_mb,
+            shared_users: 1,
+            framed_pool: None,
+            active: true,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn voucher(status: VoucherStatus, pin: Option<&str>, expires_at: Option<DateTime<Utc>>) -> Voucher {
+        Voucher {
+            id: 1,
+            code: "ABC234".into(),
+            package_id: 1,
+            batch_id: None,
+            status,
+            pin: pin.map(str::to_string),
+            max_devices: 2,
+            price: Money::from_minor(5000).unwrap(),
+            used_at: None,
+            expires_at,
+            revoked_at: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    fn input<'a>(
+        req: &'a Packet,
+        client: &'a RadiusClient,
+        policy: &'a Policy,
+        account: Option<Account<'a>>,
+        secret: Secret<'a>,
+        package: Option<&'a Package>,
+        data: Option<DataUse>,
+    ) -> Input<'a> {
+        Input {
+            req,
+            client,
+            account,
+            secret,
+            package,
+            open_sessions: 0,
+            data,
+            now: Utc::now(),
+            policy,
+            how_to_pay: "",
+            salts: [[0x80, 1], [0x88, 2]],
+        }
+    }
+
+    #[test]
+    fn a_mac_login_is_a_mac_username_equal_to_the_calling_station() {
+        assert_eq!(mac_login(&pap("aa-bb-cc-dd-ee-ff", "", "AA:BB:CC:DD:EE:FF")), Mac::parse("aabbccddeeff").ok());
+        assert_eq!(mac_login(&pap("AA:BB:CC:DD:EE:FF", "", "AA:BB:CC:DD:EE:00")), None, "typed on another device");
+        assert_eq!(mac_login(&pap("alice", "", "AA:BB:CC:DD:EE:FF")), None);
+        let mut ppp = pap("AA:BB:CC:DD:EE:FF", "", "AA:BB:CC:DD:EE:FF");
+        ppp.attrs.push(Avp::int(attr::SERVICE_TYPE, dict::service_type::FRAMED_USER));
+        assert_eq!(mac_login(&ppp), None, "PPP never logs in by MAC");
+    }
+
+    #[test]
+    fn codes_match_in_any_case_or_empty_and_macs_in_any_notation() {
+        assert!(pap_matches(Secret::Code("ABC234"), b"abc234"));
+        assert!(pap_matches(Secret::Code("ABC234"), b""));
+        assert!(!pap_matches(Secret::Code("ABC234"), b"ABC235"));
+        let mac = Mac::parse("AA:BB:CC:DD:EE:FF").unwrap();
+        assert!(pap_matches(Secret::Mac(&mac), b"aabb.ccdd.eeff"));
+        assert!(pap_matches(Secret::Mac(&mac), b""));
+        assert!(!pap_matches(Secret::Mac(&mac), b"AA:BB:CC:DD:EE:00"));
+        assert!(!pap_matches(Secret::Password("pw"), b""));
+        assert!(chap_candidates(Secret::Mac(&mac), "x").contains(&"aabbccddeeff".to_string()));
+        assert_eq!(chap_candidates(Secret::Password("pw"), "x"), ["pw"]);
+    }
+
+    #[test]
+    fn a_voucher_checks_its_pin_before_saying_anything_of_its_state() {
+        let (c, policy) = (client(), Policy::default());
+        let revoked = voucher(VoucherStatus::Revoked, Some("4321"), None);
+        let wrong = pap("ABC234", "1111", "AA:00:00:00:00:01");
+        let step = voucher_step(&input(&wrong, &c, &policy, None, Secret::of_voucher(&revoked), None, None), &revoked);
+        let VoucherStep::Reject(Decision::Reject { message, .. }) = step else { panic!("{step:?}") };
+        assert_eq!(message.as_deref(), Some(UNKNOWN));
+        let right = chap("ABC234", "4321", "AA:00:00:00:00:01");
+        let step = voucher_step(&input(&right, &c, &policy, None, Secret::of_voucher(&revoked), None, None), &revoked);
+        assert_eq!(step, VoucherStep::Reject(reject("voucher revoked", Some(VOUCHER_CANCELLED.into()))));
+
+        let code = pap("abc234", "abc234", "AA:00:00:00:00:01");
+        let unused = voucher(VoucherStatus::Unused, None, None);
+        let inp = input(&code, &c, &policy, None, Secret::of_voucher(&unused), None, None);
+        assert_eq!(voucher_step(&inp, &unused), VoucherStep::Activate);
+        let active = voucher(VoucherStatus::Active, None, Some(Utc::now() + chrono::Duration::hours(1)));
+        assert_eq!(voucher_step(&inp, &active), VoucherStep::Use);
+        let past = voucher(VoucherStatus::Active, None, Some(Utc::now() - chrono::Duration::minutes(1)));
+        assert!(
+            matches!(voucher_step(&inp, &past), VoucherStep::Expired(Decision::Reject { message: Some(m), .. }) if m == VOUCHER_EXPIRED)
+        );
+        let used_up = voucher(VoucherStatus::UsedUp, None, None);
+        assert!(
+            matches!(voucher_step(&inp, &used_up), VoucherStep::Reject(Decision::Reject { message: Some(m), .. }) if m == USED_UP)
+        );
+    }
+
+    #[test]
+    fn a_bundle_sends_what_is_left_and_refuses_when_used_up() {
+        let (c, policy) = (client(), Policy::default());
+        let p = package(Some(10_000));
+        let v = voucher(VoucherStatus::Active, None, Some(Utc::now() + chrono::Duration::hours(1)));
+        let req = pap("ABC234", "", "AA:00:00:00:00:01");
+        let left = DataUse { limit: 10_000_000_000, used: 3_000_000_000, start: None };
+        let inp = input(&req, &c, &policy, Some(Account::voucher(&v)), Secret::of_voucher(&v), Some(&p), Some(left));
+        let Decision::Accept { attrs, method } = decide(&inp) else { panic!("{:?}", decide(&inp)) };
+        assert_eq!(method, Method::Pap);
+        let vsa = |t: u8| {
+            attrs
+                .iter()
+                .find(|a| a.typ == attr::VENDOR_SPECIFIC && a.value.get(4) == Some(&t))
+                .map(|a| u32::from_be_bytes(a.value[6..10].try_into().unwrap()))
+        };
+        // 7,000,000,000 = 1 × 2^32 + 2,705,032,704.
+        assert_eq!(
+            (vsa(dict::mikrotik::TOTAL_LIMIT_GIGAWORDS), vsa(dict::mikrotik::TOTAL_LIMIT)),
+            (Some(1), Some(2_705_032_704))
+        );
+        let timeout = attrs.iter().find(|a| a.typ == attr::SESSION_TIMEOUT).unwrap();
+        assert!(u32::from_be_bytes(timeout.value[..4].try_into().unwrap()) <= 3600, "never past the time left");
+
+        let used = DataUse { limit: 10_000_000_000, used: 10_000_000_000, start: None };
+        let inp = input(&req, &c, &policy, Some(Account::voucher(&v)), Secret::of_voucher(&v), Some(&p), Some(used));
+        assert!(matches!(decide(&inp), Decision::Reject { message: Some(m), .. } if m == USED_UP));
+        // By MAC, the same refusal carries no hint.
+        let mac = Mac::parse("AA:00:00:00:00:01").unwrap();
+        let inp = input(&req, &c, &policy, Some(Account::voucher(&v)), Secret::Mac(&mac), Some(&p), Some(used));
+        let Decision::Reject { reason, message, .. } = decide(&inp) else { panic!() };
+        assert!(reason.starts_with("MAC login: data used up"), "{reason}");
+        assert_eq!(message, None);
+    }
+
+    #[test]
+    fn too_many_devices_says_how_many_and_what_to_do() {
+        let Decision::Reject { message: Some(m), .. } = too_many_devices(3) else { panic!() };
+        assert_eq!(m, "This account is already used on 3 devices. Release one in My account, or buy another package.");
+    }
 }

@@ -4,8 +4,9 @@
 //! retransmission never counts twice and a restart loses nothing.
 
 use broadnet_app::sessions::NasControl;
-use broadnet_domain::Mac;
-use broadnet_store::StoreResult;
+use broadnet_domain::hotspot::normalise_voucher_code;
+use broadnet_domain::{Mac, VoucherStatus};
+use broadnet_store::{StoreError, StoreResult};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -53,6 +54,7 @@ impl Server {
         if !usage.used_up() {
             return Ok(());
         }
+        self.voucher_used_up(&account).await?;
         for session in self.store.open_account_sessions(&account).await? {
             tracing::info!(user = %Printable(&account), session = %Printable(&session.session_id),
                 used = usage.used, limit = usage.limit, "data bundle used up: disconnecting");
@@ -71,5 +73,27 @@ impl Server {
             });
         }
         Ok(())
+    }
+
+    /// A voucher whose bundle is used up is used up for good (until then it is active).
+    async fn voucher_used_up(&self, account: &str) -> StoreResult<()> {
+        if self.store.auth_lookup_by_key(account).await?.is_some() {
+            return Ok(());
+        }
+        let Some(code) = normalise_voucher_code(account) else { return Ok(()) };
+        match self.store.get_voucher_by_code(&code).await {
+            Ok(v) if v.status == VoucherStatus::Active => {
+                if self
+                    .store
+                    .set_voucher_status(v.id, VoucherStatus::Active, VoucherStatus::UsedUp, self.clock.now())
+                    .await?
+                {
+                    tracing::info!(voucher = %Printable(&v.code), "voucher data bundle used up");
+                }
+                Ok(())
+            }
+            Ok(_) | Err(StoreError::NotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }

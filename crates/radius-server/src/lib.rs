@@ -116,6 +116,8 @@ pub struct Server {
     bundles_rx: Mutex<Option<tokio::sync::mpsc::Receiver<String>>>,
     /// Disconnects the sessions of a used-up bundle.
     nas: Arc<Nas>,
+    /// When each device's last-seen time was last written (see `access::TOUCH_EVERY`).
+    touched: Mutex<HashMap<broadnet_domain::Mac, std::time::Instant>>,
     cfg: Config,
     pub stats: Arc<Stats>,
     clients: tokio::sync::RwLock<Clients>,
@@ -152,6 +154,7 @@ impl Server {
             bundles,
             bundles_rx: Mutex::new(Some(bundles_rx)),
             nas,
+            touched: Mutex::new(HashMap::new()),
             cfg,
             stats: Arc::new(Stats::default()),
             clients: tokio::sync::RwLock::new(Clients { by_ip: HashMap::new(), loaded_at: None }),

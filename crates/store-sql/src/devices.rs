@@ -6,7 +6,7 @@ use crate::{SqlStore, corrupt, db_err, from_db, to_db};
 use async_trait::async_trait;
 use broadnet_domain::Mac;
 use broadnet_store::{
-    BindOutcome, DataUse, HotspotDevice, HotspotRepo, RadSession, StoreError, StoreResult, account_key,
+    BindOutcome, CustomerLookup, DataUse, HotspotDevice, HotspotRepo, RadSession, StoreError, StoreResult, account_key,
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 use sea_orm::sea_query::{Expr, Query};
@@ -208,6 +208,18 @@ impl HotspotRepo for SqlStore {
         if key.is_empty() {
             return Err(StoreError::NotFound);
         }
+        // The common case, a device coming back, is a read: the writer is not asked.
+        let bound = hotspot_device::Entity::find()
+            .select_only()
+            .column(hotspot_device::Column::UsernameKey)
+            .filter(hotspot_device::Column::Mac.eq(mac.as_str()))
+            .into_tuple::<String>()
+            .one(&self.read)
+            .await
+            .map_err(db_err)?;
+        if bound.as_deref() == Some(key.as_str()) {
+            return Ok(BindOutcome::AlreadyBound);
+        }
         let mut attempt = 0u64;
         loop {
             match self.try_bind(&key, mac, max, at).await {
@@ -292,6 +304,10 @@ impl HotspotRepo for SqlStore {
         &self,
         key: &str,
     ) -> StoreResult<Option<(broadnet_store::Customer, Option<broadnet_store::Package>, u64)>> {
-        self.auth_lookup_with(&account_key(key), true).await
+        self.auth_lookup_with(&account_key(key), crate::radius::LookupBy::Key).await
+    }
+
+    async fn device_auth_lookup(&self, mac: &Mac) -> StoreResult<Option<(String, Option<CustomerLookup>)>> {
+        self.device_lookup(mac.as_str()).await
     }
 }

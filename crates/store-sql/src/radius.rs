@@ -190,18 +190,18 @@ pub(crate) fn to_session(m: radacct::Model) -> RadSession {
 
 impl SqlStore {
     /// `SELECT c.* AS c_…, p.* AS p_…, (open sessions)`, quoted for the backend.
-    /// By the username as typed, or (`by_key`) by its lower-case key.
-    pub(crate) fn auth_lookup_sql(&self, by_key: bool) -> &'static str {
-        static SQL: [std::sync::OnceLock<String>; 6] = [const { std::sync::OnceLock::new() }; 6];
+    /// By the username as typed, by its lower-case key, or by a bound device's MAC.
+    pub(crate) fn auth_lookup_sql(&self, by: LookupBy) -> &'static str {
+        static SQL: [std::sync::OnceLock<String>; 9] = [const { std::sync::OnceLock::new() }; 9];
         let slot = match self.backend {
             DbBackend::MySql => 0,
             DbBackend::Postgres => 1,
             _ => 2,
-        } + if by_key { 3 } else { 0 };
-        SQL[slot].get_or_init(|| self.build_auth_lookup_sql(by_key))
+        } + 3 * by as usize;
+        SQL[slot].get_or_init(|| self.build_auth_lookup_sql(by))
     }
 
-    fn build_auth_lookup_sql(&self, by_key: bool) -> String {
+    fn build_auth_lookup_sql(&self, by: LookupBy) -> String {
         let q = if self.backend == DbBackend::MySql { '`' } else { '"' };
         let mut cols = Vec::new();
         for c in customer::Column::iter() {
@@ -213,12 +213,20 @@ impl SqlStore {
             cols.push(format!("p.{q}{n}{q} AS {q}p_{n}{q}"));
         }
         let param = if self.backend == DbBackend::Postgres { "$1" } else { "?" };
-        format!(
-            "SELECT {}, (SELECT COUNT(*) FROM radacct a WHERE a.username = c.username AND a.acctstoptime IS NULL) AS open_sessions \
-             FROM customers c LEFT JOIN packages p ON p.id = c.package_id WHERE c.{} = {param}",
-            cols.join(", "),
-            if by_key { "username_key" } else { "username" }
-        )
+        let open = "(SELECT COUNT(*) FROM radacct a WHERE a.username = c.username AND a.acctstoptime IS NULL) AS open_sessions";
+        let cols = cols.join(", ");
+        match by {
+            LookupBy::Name | LookupBy::Key => format!(
+                "SELECT {cols}, {open} FROM customers c LEFT JOIN packages p ON p.id = c.package_id WHERE c.{} = {param}",
+                if by == LookupBy::Key { "username_key" } else { "username" }
+            ),
+            // One round trip for a MAC login: the device's account, and the customer if it is one.
+            LookupBy::Device => format!(
+                "SELECT d.username_key AS d_key, {cols}, {open} FROM hotspot_devices d \
+                 LEFT JOIN customers c ON c.username_key = d.username_key \
+                 LEFT JOIN packages p ON p.id = c.package_id WHERE d.mac = {param}"
+            ),
+        }
     }
 
     /// Applies a batch in one transaction (one commit, one fsync): group commit.
@@ -363,7 +371,7 @@ impl RadiusRepo for SqlStore {
     }
 
     async fn auth_lookup(&self, username: &str) -> StoreResult<Option<(Customer, Option<Package>, u64)>> {
-        self.auth_lookup_with(username, false).await
+        self.auth_lookup_with(username, LookupBy::Name).await
     }
 
     async fn list_sessions(&self, q: &SessionQuery) -> StoreResult<Page<RadSession>> {
@@ -469,9 +477,9 @@ impl SqlStore {
     pub(crate) async fn auth_lookup_with(
         &self,
         username: &str,
-        by_key: bool,
+        by: LookupBy,
     ) -> StoreResult<Option<(Customer, Option<Package>, u64)>> {
-        let sql = self.auth_lookup_sql(by_key);
+        let sql = self.auth_lookup_sql(by);
         let stmt = Statement::from_sql_and_values(self.backend, sql, [username.into()]);
         let Some(row) = self.read.query_one_raw(stmt).await.map_err(db_err)? else {
             return Ok(None);
@@ -482,5 +490,37 @@ impl SqlStore {
         let customer = crate::customers::to_record(c)?;
         let package = p.map(crate::packages::to_record).transpose()?;
         Ok(Some((customer, package, u64::try_from(open).unwrap_or(0))))
+    }
+}
+
+/// What `auth_lookup` finds a customer by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LookupBy {
+    Name = 0,
+    Key = 1,
+    Device = 2,
+}
+
+impl SqlStore {
+    /// The account a device is bound to and, when that is a customer, what
+    /// `auth_lookup` reads for them: one round trip.
+    pub(crate) async fn device_lookup(
+        &self,
+        mac: &str,
+    ) -> StoreResult<Option<(String, Option<(Customer, Option<Package>, u64)>)>> {
+        let sql = self.auth_lookup_sql(LookupBy::Device);
+        let stmt = Statement::from_sql_and_values(self.backend, sql, [mac.into()]);
+        let Some(row) = self.read.query_one_raw(stmt).await.map_err(db_err)? else {
+            return Ok(None);
+        };
+        let key: String = row.try_get("", "d_key").map_err(db_err)?;
+        let Some(c) = customer::Model::from_query_result_optional(&row, "c_").map_err(db_err)? else {
+            return Ok(Some((key, None)));
+        };
+        let p = package::Model::from_query_result_optional(&row, "p_").map_err(db_err)?;
+        let open: i64 = row.try_get("", "open_sessions").map_err(db_err)?;
+        let customer = crate::customers::to_record(c)?;
+        let package = p.map(crate::packages::to_record).transpose()?;
+        Ok(Some((key, Some((customer, package, u64::try_from(open).unwrap_or(0))))))
     }
 }

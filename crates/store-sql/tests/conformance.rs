@@ -1495,6 +1495,7 @@ async fn a_voucher_is_first_used_once_however_many_routers_ask_at_once() {
     })
     .await;
 }
+
 fn mac(s: &str) -> broadnet_domain::Mac {
     broadnet_domain::Mac::parse(s).unwrap()
 }

@@ -478,8 +478,17 @@ pub trait HotspotRepo: Send + Sync {
     /// The account's open sessions (by its name, or by the MAC of one of its devices).
     async fn open_account_sessions(&self, username: &str) -> StoreResult<Vec<RadSession>>;
     /// `RadiusRepo::auth_lookup` by the customer's [`account_key`] (a device's account).
-    async fn auth_lookup_by_key(&self, key: &str) -> StoreResult<Option<(Customer, Option<Package>, u64)>>;
+    async fn auth_lookup_by_key(&self, key: &str) -> StoreResult<Option<CustomerLookup>>;
+    /// MAC login in one round trip: the account key the device is bound to and, when the
+    /// account is a customer, what `RadiusRepo::auth_lookup` reads for them.
+    async fn device_auth_lookup(
+        &self,
+        mac: &broadnet_domain::Mac,
+    ) -> StoreResult<Option<(String, Option<CustomerLookup>)>>;
 }
+
+/// What an Access-Request reads for a customer: them, their package, their open sessions.
+pub type CustomerLookup = (Customer, Option<Package>, u64);
 
 #[async_trait]
 pub trait Store:

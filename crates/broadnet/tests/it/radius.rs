@@ -1043,3 +1043,197 @@ async fn a_data_bundle_is_limited_then_disconnected_and_refused_when_used_up() {
     assert!(r.last_reason("hs-data", 2).await.starts_with("data used up: 10500000 of 10000000"));
     r.finish().await;
 }
+
+impl Rad {
+    /// A hotspot package (an hour, optional data limit) and a batch of `codes` on it;
+    /// PIN mode when the codes come with PINs. Returns the package id.
+    async fn vouchers(&self, codes: &[(&str, Option<&str>)], max_devices: u32, data_limit_mb: Option<i64>) -> i64 {
+        use broadnet_domain::{VoucherCharset, VoucherMode, VoucherValidity};
+        let pkg = self
+            .store
+            .create_package(
+                &actor(),
+                NewPackage {
+                    name: format!("Voucher hour {}", codes[0].0),
+                    description: None,
+                    service_type: ServiceType::Hotspot,
+                    price: Money::parse_major("20").unwrap(),
+                    download_bps: 3_000_000,
+                    upload_bps: 1_000_000,
+                    burst: None,
+                    duration_minutes: 60,
+                    data_limit_mb,
+                    shared_users: 1,
+                    framed_pool: None,
+                    active: true,
+                },
+            )
+            .await
+            .unwrap();
+        let pin = codes[0].1.is_some();
+        let batch = broadnet_store::NewVoucherBatch {
+            name: "Shop".into(),
+            package_id: pkg.id,
+            prefix: String::new(),
+            code_length: 8,
+            charset: VoucherCharset::Digits,
+            mode: if pin { VoucherMode::Pin } else { VoucherMode::Code },
+            validity: VoucherValidity::FirstUse,
+            valid_until: None,
+            max_devices,
+            price: Money::parse_major("20").unwrap(),
+            codes: codes.iter().map(|(c, p)| (c.to_string(), p.map(str::to_string))).collect(),
+            created_at: Utc::now(),
+        };
+        self.store.create_voucher_batch(&actor(), batch).await.unwrap();
+        pkg.id
+    }
+
+    async fn voucher_status(&self, code: &str) -> broadnet_domain::VoucherStatus {
+        self.store.get_voucher_by_code(code).await.unwrap().status
+    }
+
+    async fn voucher_sales(&self) -> u64 {
+        let q = broadnet_store::PaymentQuery {
+            provider: Some(broadnet_domain::PaymentProvider::Voucher),
+            ..Default::default()
+        };
+        self.store.list_payments(&q).await.unwrap().total
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voucher_logs_in_by_pap_or_chap_and_a_wrong_pin_starts_nothing() {
+    use broadnet_domain::VoucherStatus;
+    let r = Rad::start(true).await;
+    r.vouchers(&[("23456789", None), ("23456788", None), ("23456787", None)], 2, None).await;
+    r.vouchers(&[("34567892", Some("4321"))], 1, None).await;
+    let login = |user: &str, creds: &str, mac: &str| {
+        format!("User-Name = \"{user}\", {creds}, Calling-Station-Id = \"{mac}\", {HS}")
+    };
+    // First use by CHAP (the code is the password): activated, with the package's limits.
+    let (ok, out) =
+        r.radclient("auth", SECRET, &login("23456789", "CHAP-Password = \"23456789\"", "AA:00:00:00:0E:01")).await;
+    assert!(ok && out.contains("Mikrotik-Rate-Limit = \"1M/3M\""), "{out}");
+    let timeout: u32 =
+        out.split("Session-Timeout = ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    assert!((3590..=3600).contains(&timeout), "never past the voucher's hour: {timeout}");
+    assert_eq!(r.voucher_status("23456789").await, VoucherStatus::Active);
+    assert_eq!(r.last_reason("23456789", 1).await, "accepted (CHAP, voucher activated)");
+    // A second device by PAP; a third is one too many.
+    let (ok, out) =
+        r.radclient("auth", SECRET, &login("23456789", "User-Password = \"23456789\"", "AA:00:00:00:0E:02")).await;
+    assert!(ok, "{out}");
+    assert_eq!(r.last_reason("23456789", 2).await, "accepted (PAP)");
+    let (ok, out) =
+        r.radclient("auth", SECRET, &login("23456789", "User-Password = \"23456789\"", "AA:00:00:00:0E:03")).await;
+    assert!(!ok && out.contains("already used on 2 devices"), "{out}");
+    assert_eq!(r.voucher_sales().await, 1, "one sale, at first use");
+
+    // PIN mode: a wrong PIN is refused and does not start the voucher's clock.
+    let (ok, out) =
+        r.radclient("auth", SECRET, &login("34567892", "User-Password = \"34567892\"", "AA:00:00:00:0E:04")).await;
+    assert!(!ok && out.contains("Unknown username or wrong password"), "{out}");
+    let v = r.store.get_voucher_by_code("34567892").await.unwrap();
+    assert_eq!((v.status, v.used_at), (VoucherStatus::Unused, None));
+    assert_eq!(r.voucher_sales().await, 1);
+    let (ok, out) =
+        r.radclient("auth", SECRET, &login("34567892", "CHAP-Password = \"4321\"", "AA:00:00:00:0E:04")).await;
+    assert!(ok, "{out}");
+    assert_eq!(r.voucher_status("34567892").await, VoucherStatus::Active);
+
+    // Revoked, expired: told so, once the code is proven.
+    let v = r.store.get_voucher_by_code("23456788").await.unwrap();
+    r.store.revoke_voucher(&actor(), v.id).await.unwrap();
+    let (ok, out) = r.radclient("auth", SECRET, &login("23456788", "User-Password = \"\"", "AA:00:00:00:0E:05")).await;
+    assert!(!ok && out.contains("This voucher has been cancelled."), "{out}");
+    let v = r.store.get_voucher_by_code("23456787").await.unwrap();
+    assert!(r.store.set_voucher_status(v.id, VoucherStatus::Unused, VoucherStatus::Expired, Utc::now()).await.unwrap());
+    let (ok, out) =
+        r.radclient("auth", SECRET, &login("23456787", "User-Password = \"23456787\"", "AA:00:00:00:0E:06")).await;
+    assert!(!ok && out.contains("This voucher has expired — buy another."), "{out}");
+    // Back by MAC: the voucher the device is bound to.
+    let (ok, out) =
+        r.radclient("auth", SECRET, &login("AA:00:00:00:0E:01", "User-Password = \"\"", "AA:00:00:00:0E:01")).await;
+    assert!(ok && out.contains("Mikrotik-Rate-Limit = \"1M/3M\""), "{out}");
+    r.finish().await;
+}
+
+/// An Access-Request by PAP for `user` from `from` (a router's address).
+async fn pap_from(from: [u8; 4], port: u16, user: &str, password: &str, mac: &str) -> Code {
+    let ra: [u8; 16] = rand::random();
+    let attrs = [
+        Avp::text(attr::USER_NAME, user),
+        Avp::new(attr::USER_PASSWORD, crypto::hide_password(password.as_bytes(), SECRET.as_bytes(), &ra).unwrap()),
+        Avp::text(attr::CALLING_STATION_ID, mac),
+        Avp::int(attr::NAS_PORT_TYPE, 19),
+    ];
+    let req = encode_request(Code::AccessRequest, rand::random(), &attrs, SECRET.as_bytes(), true, ra).unwrap();
+    let sock = UdpSocket::bind(SocketAddr::from((from, 0))).await.unwrap();
+    sock.send_to(&req, SocketAddr::from(([127, 0, 0, 1], port))).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let (n, _) =
+        tokio::time::timeout(std::time::Duration::from_secs(5), sock.recv_from(&mut buf)).await.unwrap().unwrap();
+    assert_eq!(verify_response(&buf[..n], &ra, SECRET.as_bytes()), Ok(true));
+    Packet::decode(&buf[..n]).unwrap().code
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_voucher_first_used_on_two_routers_at_once_is_accepted_once() {
+    let r = Rad::start(true).await;
+    r.store
+        .create_router(
+            &actor(),
+            NewRouter {
+                name: "core-2".into(),
+                nas_ip: Some("127.0.0.2".into()),
+                radius_secret: SECRET.into(),
+                service_types: ServiceType::Both,
+                require_message_authenticator: true,
+            },
+        )
+        .await
+        .unwrap();
+    let codes = ["45678923", "45678924", "45678925", "45678926", "45678927"];
+    r.vouchers(&codes.map(|c| (c, None)), 1, None).await;
+    for code in codes {
+        let (a, b) = tokio::join!(
+            pap_from([127, 0, 0, 1], r.auth, code, code, "AA:00:00:00:0F:01"),
+            pap_from([127, 0, 0, 2], r.auth, code, code, "AA:00:00:00:0F:02"),
+        );
+        let accepts = [a, b].iter().filter(|c| **c == Code::AccessAccept).count();
+        assert_eq!(accepts, 1, "{code}: {a:?} {b:?}");
+        assert_eq!(r.voucher_status(code).await, broadnet_domain::VoucherStatus::Active);
+    }
+    assert_eq!(r.voucher_sales().await, codes.len() as u64, "one sale per voucher");
+    r.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voucher_bundle_used_up_is_disconnected_and_the_voucher_used_up() {
+    let (coa_port, mut received, _) = fake_nas().await;
+    let r = Rad::start_with(true, coa_port).await;
+    r.vouchers(&[("56789234", None)], 1, Some(5)).await;
+    let login = format!(
+        "User-Name = \"56789234\", User-Password = \"56789234\", Calling-Station-Id = \"AA:00:00:00:10:01\", {HS}"
+    );
+    let (ok, out) = r.radclient("auth", SECRET, &login).await;
+    assert!(ok && out.contains("Mikrotik-Total-Limit = 5000000"), "{out}");
+    let acct = |kind: &str, octets: u64| {
+        format!(
+            "Acct-Status-Type = {kind}, User-Name = \"56789234\", Acct-Session-Id = \"v1\", NAS-IP-Address = 127.0.0.1, \
+             Framed-IP-Address = 10.5.50.9, Acct-Session-Time = 60, Acct-Input-Octets = {octets}, Acct-Output-Octets = {octets}"
+        )
+    };
+    assert!(r.radclient("acct", SECRET, &acct("Start", 0)).await.0);
+    assert!(r.radclient("acct", SECRET, &acct("Interim-Update", 2_600_000)).await.0);
+    let p = tokio::time::timeout(std::time::Duration::from_secs(5), received.recv()).await.unwrap().unwrap();
+    assert_eq!((p.code, p.text(attr::USER_NAME).as_deref()), (Code::DisconnectRequest, Some("56789234")));
+    eventually("the voucher is used up", WAIT, || async {
+        (r.voucher_status("56789234").await == broadnet_domain::VoucherStatus::UsedUp).then_some(())
+    })
+    .await;
+    let (ok, out) = r.radclient("auth", SECRET, &login).await;
+    assert!(!ok && out.contains("Your data bundle is used up — buy another."), "{out}");
+    r.finish().await;
+}
