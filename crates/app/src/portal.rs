@@ -746,6 +746,24 @@ impl App {
         Ok(Some(HotspotLogin { username: mac.to_string(), password: mac.to_string() }))
     }
 
+    /// Why a device that bought before is not online now, for the portal to say:
+    /// its bundle is used up, or its time is over.
+    pub async fn portal_device_note(&self, ctx: &RouterContext) -> AppResult<Option<String>> {
+        let Some(username) = self.portal_device_account(ctx).await? else { return Ok(None) };
+        let account = match self.hotspot_account(&username).await {
+            Ok(a) => a,
+            Err(AppError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if account.data.is_some_and(|d| d.left() == 0) {
+            return Ok(Some("Your data bundle is used up — buy another.".into()));
+        }
+        if !account.active {
+            return Ok(Some("Your package has ended — buy another.".into()));
+        }
+        Ok(None)
+    }
+
     /// A hotspot account (a customer's username or a voucher code) as the status page
     /// shows it.
     pub async fn hotspot_account(&self, username: &str) -> AppResult<AccountStatus> {

@@ -189,7 +189,7 @@ pub async fn portal(cfg: &Config, runs: usize, waiting: usize, rounds: usize) ->
     // Everyone waiting polls as the page does, every 2 s, starting at random moments:
     // `waiting` / 2 polls a second.
     let mut tasks = Vec::with_capacity(tokens.len());
-    for token in tokens.iter().cloned() {
+    for token in tokens {
         let get = get.clone();
         let offset = Duration::from_millis(rand::random::<u64>() % 2000);
         tasks.push(tokio::spawn(async move {

@@ -514,7 +514,10 @@ async fn render_home(st: &AppState, v: &Visit, q: HomeQuery, message: Option<Str
         chosen,
         airtel,
         voucher,
-        router_error: v.ctx.error.as_deref().map(|e| v.l.msg(e)),
+        router_error: match v.ctx.error.as_deref() {
+            Some(e) => Some(v.l.msg(e)),
+            None => st.app.portal_device_note(&v.ctx).await.ok().flatten().map(|m| v.l.msg(&m)),
+        },
         message,
         phone,
         returning,

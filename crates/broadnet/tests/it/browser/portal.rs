@@ -388,3 +388,52 @@ async fn kiswahili_all_the_way_to_online() {
     b.close().await;
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_used_up_bundle_is_cut_off_and_a_new_login_is_refused_with_the_reason() {
+    let h = Hotspot::start().await;
+    // A 1 MB bundle, the cheapest package (listed first).
+    let (st, p) = h
+        .env
+        .call(
+            "POST",
+            "/api/packages",
+            Some(json!({"name": "1 MB", "price": "10", "download_rate": "5M", "upload_rate": "2M",
+                "duration": "1d", "data_limit_mb": 1, "service_type": "hotspot"})),
+        )
+        .await;
+    assert_eq!(st, 201, "{p}");
+    let phone = h.phone(0x18);
+    let b = connect(&h, &phone, "portal_bundle").await;
+    buy(&b, "0712345684").await;
+    let user = online(&h, &b, &phone).await;
+    b.shot("online").await;
+    let s = phone.session().unwrap();
+    assert_eq!(s.total_limit(), Some(1_000_000), "the router is told the whole bundle");
+
+    // 1.2 MB through the router: it reports, our server counts and cuts the phone off.
+    phone.interim(600_000, 600_000).await.unwrap();
+    eventually("the router ends the session", StdDuration::from_secs(15), || async {
+        phone.session().is_none().then_some(())
+    })
+    .await;
+    // The phone tries again: the router's MAC login is refused, the portal says why.
+    b.c.goto(&phone.login_url(&format!("{}/news", phone.base_url()))).await.unwrap();
+    b.wait_text("Your data bundle is used up — buy another.").await;
+    b.shot("used-up").await;
+    assert!(phone.session().is_none());
+    // Typed into the router's own form, the same answer, from our RADIUS server.
+    let c = h.env.store.get_customer_by_username(&user).await.unwrap();
+    let page = reqwest::Client::new()
+        .post(format!("{}/login", phone.base_url()))
+        .form(&[("username", user.as_str()), ("password", c.password.as_str()), ("dst", "")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Your data bundle is used up"), "{page}");
+    b.close().await;
+    h.finish().await;
+}
