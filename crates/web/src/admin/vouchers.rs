@@ -616,8 +616,8 @@ mod tests {
     fn a_qr_code_is_one_svg_path_of_dark_modules() {
         let svg = qr_svg("http://127.0.0.1:3000/hotspot?voucher=23456789");
         assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>"), "{svg}");
-        // Version 3 (29 modules) plus the quiet zone.
-        assert!(svg.contains("viewBox=\"0 0 33 33\""), "{svg}");
+        // 46 bytes at level M: version 4 (33 modules), plus two on each side.
+        assert!(svg.contains("viewBox=\"0 0 37 37\""), "{svg}");
         // The finder pattern's top row: 7 dark modules from the quiet zone's corner.
         assert!(svg.contains("M2 2h7v1h-7z"), "{svg}");
     }
