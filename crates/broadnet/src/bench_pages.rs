@@ -165,6 +165,84 @@ async fn seed_payments(store: &DynStore, count: u64, concurrency: usize) -> anyh
     Ok(count)
 }
 
+/// One GET through the router in process: status, whether the body came encoded,
+/// and the body.
+pub(crate) async fn get_page(
+    router: &axum::Router,
+    cookie: &str,
+    path: &str,
+    gzip: bool,
+) -> anyhow::Result<(StatusCode, bool, axum::body::Bytes)> {
+    let mut req = Request::get(path).header(header::COOKIE, cookie);
+    if gzip {
+        req = req.header(header::ACCEPT_ENCODING, "gzip");
+    }
+    let resp = router.clone().oneshot(req.body(Body::empty())?).await?;
+    let status = resp.status();
+    let encoded = resp.headers().contains_key(header::CONTENT_ENCODING);
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await?;
+    Ok((status, encoded, body))
+}
+
+/// Each page `runs` times (gzip asked for, as browsers do): p50/p95 server time, and
+/// its weight gzipped, alone and with every asset it loads.
+pub(crate) async fn time_pages(
+    router: &axum::Router,
+    cookie: &str,
+    paths: &[String],
+    runs: usize,
+) -> anyhow::Result<Vec<PageTiming>> {
+    let mut asset_sizes: BTreeMap<String, usize> = BTreeMap::new();
+    let mut pages = Vec::new();
+    for path in paths {
+        let (status, _, body) = get_page(router, cookie, path, false).await?;
+        let html = String::from_utf8_lossy(&body).to_string();
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let t = Instant::now();
+            let (st, _, _) = get_page(router, cookie, path, true).await?;
+            times.push(t.elapsed());
+            anyhow::ensure!(st == status, "{path}: {st} then {status}");
+        }
+        times.sort();
+        let mut total = gzip_len(&body);
+        let assets: std::collections::BTreeSet<&str> = html.split('"').filter(|s| s.starts_with("/assets/")).collect();
+        for a in assets {
+            if !asset_sizes.contains_key(a) {
+                let (st, encoded, bytes) = get_page(router, cookie, a, true).await?;
+                anyhow::ensure!(st == StatusCode::OK, "{a}: {st}");
+                asset_sizes.insert(a.to_string(), if encoded { bytes.len() } else { gzip_len(&bytes) });
+            }
+            total += asset_sizes[a];
+        }
+        pages.push(PageTiming {
+            path: path.clone(),
+            status: status.as_u16(),
+            p50: percentile(&times, 0.5),
+            p95: percentile(&times, 0.95),
+            html_gzip: gzip_len(&body),
+            total_gzip: total,
+        });
+    }
+    Ok(pages)
+}
+
+/// The timings as a table, for the bench commands.
+pub fn print_pages(pages: &[PageTiming]) {
+    println!("{:<44} {:>6} {:>9} {:>9} {:>10} {:>12}", "page", "status", "p50 ms", "p95 ms", "HTML gz", "with assets");
+    for p in pages {
+        println!(
+            "{:<44} {:>6} {:>9.2} {:>9.2} {:>8.1}KB {:>10.1}KB",
+            p.path,
+            p.status,
+            p.p50.as_secs_f64() * 1000.0,
+            p.p95.as_secs_f64() * 1000.0,
+            p.html_gzip as f64 / 1024.0,
+            p.total_gzip as f64 / 1024.0
+        );
+    }
+}
+
 pub async fn pages(
     cfg: &Config,
     customers: u64,
@@ -233,52 +311,7 @@ pub async fn pages(
         "/audit".into(),
         "/system".into(),
     ];
-    let get = |path: String, gzip: bool| {
-        let (router, cookie) = (router.clone(), cookie.clone());
-        async move {
-            let mut req = Request::get(&path).header(header::COOKIE, cookie);
-            if gzip {
-                req = req.header(header::ACCEPT_ENCODING, "gzip");
-            }
-            let resp = router.oneshot(req.body(Body::empty())?).await?;
-            let status = resp.status();
-            let encoded = resp.headers().contains_key(header::CONTENT_ENCODING);
-            let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await?;
-            anyhow::Ok((status, encoded, body))
-        }
-    };
-    let mut asset_sizes: BTreeMap<String, usize> = BTreeMap::new();
-    let mut pages = Vec::new();
-    for path in paths {
-        let (status, _, body) = get(path.clone(), false).await?;
-        let html = String::from_utf8_lossy(&body).to_string();
-        let mut times = Vec::with_capacity(runs);
-        for _ in 0..runs {
-            let t = Instant::now();
-            let (st, _, _) = get(path.clone(), true).await?;
-            times.push(t.elapsed());
-            anyhow::ensure!(st == status, "{path}: {st} then {status}");
-        }
-        times.sort();
-        let mut total = gzip_len(&body);
-        let assets: std::collections::BTreeSet<&str> = html.split('"').filter(|s| s.starts_with("/assets/")).collect();
-        for a in assets {
-            if !asset_sizes.contains_key(a) {
-                let (st, encoded, bytes) = get(a.to_string(), true).await?;
-                anyhow::ensure!(st == StatusCode::OK, "{a}: {st}");
-                asset_sizes.insert(a.to_string(), if encoded { bytes.len() } else { gzip_len(&bytes) });
-            }
-            total += asset_sizes[a];
-        }
-        pages.push(PageTiming {
-            path,
-            status: status.as_u16(),
-            p50: percentile(&times, 0.5),
-            p95: percentile(&times, 0.95),
-            html_gzip: gzip_len(&body),
-            total_gzip: total,
-        });
-    }
+    let pages = time_pages(&router, &cookie, &paths, runs).await?;
     use broadnet_store::Store;
     let report = PagesReport { backend: store.backend_name(), customers, sessions, payments, pages };
     store.close().await;

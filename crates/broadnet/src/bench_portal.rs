@@ -6,17 +6,14 @@
 use crate::bench::{bench_package, percentile, seed_customers};
 use crate::config::Config;
 use crate::server::{build_app, state};
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::StatusCode;
 use base64::Engine as _;
 use broadnet_app::portal::{RouterContext, new_token};
 use broadnet_domain::{CustomerStatus, CustomerType, PaymentProvider, Phone, SystemClock, Username};
 use broadnet_store::{Actor, DynStore, NewCustomer, NewPayment, NewPortalOrder};
 use broadnet_store_sql::SqlStore;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tower::ServiceExt;
 
 pub struct PortalReport {
     pub backend: &'static str,
@@ -26,14 +23,6 @@ pub struct PortalReport {
     pub poll_p50: Duration,
     pub poll_p99: Duration,
     pub poll_max: Duration,
-}
-
-fn gzip_len(bytes: &[u8]) -> usize {
-    use flate2::write::GzEncoder;
-    use std::io::Write;
-    let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::new(6));
-    let _ = enc.write_all(bytes);
-    enc.finish().map(|v| v.len()).unwrap_or(bytes.len())
 }
 
 pub async fn portal(cfg: &Config, runs: usize, waiting: usize, rounds: usize) -> anyhow::Result<PortalReport> {
@@ -130,20 +119,6 @@ pub async fn portal(cfg: &Config, runs: usize, waiting: usize, rounds: usize) ->
     );
     let account = app.portal_seal("hs-account", &format!("w{run:x}x0"), chrono::Duration::days(1));
     let cookie = format!("bn_hs={sealed}; bn_hs_n={}; bn_hs_a={account}", new_token());
-    let get = move |path: String, gzip: bool| {
-        let (router, cookie) = (router.clone(), cookie.clone());
-        async move {
-            let mut req = Request::get(&path).header(header::COOKIE, cookie);
-            if gzip {
-                req = req.header(header::ACCEPT_ENCODING, "gzip");
-            }
-            let resp = router.oneshot(req.body(Body::empty())?).await?;
-            let status = resp.status();
-            let encoded = resp.headers().contains_key(header::CONTENT_ENCODING);
-            let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await?;
-            anyhow::Ok((status, encoded, body))
-        }
-    };
     let paths = [
         "/hotspot".to_string(),
         format!("/hotspot?package={}", package.id),
@@ -153,44 +128,13 @@ pub async fn portal(cfg: &Config, runs: usize, waiting: usize, rounds: usize) ->
         "/hotspot/status".into(),
         "/hotspot/account/login".into(),
     ];
-    let mut asset_sizes: BTreeMap<String, usize> = BTreeMap::new();
-    let mut pages = Vec::new();
-    for path in paths {
-        let (status, _, body) = get(path.clone(), false).await?;
-        let html = String::from_utf8_lossy(&body).to_string();
-        let mut times = Vec::with_capacity(runs);
-        for _ in 0..runs {
-            let t = Instant::now();
-            let (st, _, _) = get(path.clone(), true).await?;
-            times.push(t.elapsed());
-            anyhow::ensure!(st == status, "{path}: {st} then {status}");
-        }
-        times.sort();
-        let mut total = gzip_len(&body);
-        let assets: std::collections::BTreeSet<&str> = html.split('"').filter(|s| s.starts_with("/assets/")).collect();
-        for a in assets {
-            if !asset_sizes.contains_key(a) {
-                let (st, encoded, bytes) = get(a.to_string(), true).await?;
-                anyhow::ensure!(st == StatusCode::OK, "{a}: {st}");
-                asset_sizes.insert(a.to_string(), if encoded { bytes.len() } else { gzip_len(&bytes) });
-            }
-            total += asset_sizes[a];
-        }
-        pages.push(crate::bench_pages::PageTiming {
-            path,
-            status: status.as_u16(),
-            p50: percentile(&times, 0.5),
-            p95: percentile(&times, 0.95),
-            html_gzip: gzip_len(&body),
-            total_gzip: total,
-        });
-    }
+    let pages = crate::bench_pages::time_pages(&router, &cookie, &paths, runs).await?;
 
     // Everyone waiting polls as the page does, every 2 s, starting at random moments:
     // `waiting` / 2 polls a second.
     let mut tasks = Vec::with_capacity(tokens.len());
     for token in tokens {
-        let get = get.clone();
+        let (router, cookie) = (router.clone(), cookie.clone());
         let offset = Duration::from_millis(rand::random::<u64>() % 2000);
         tasks.push(tokio::spawn(async move {
             let mut times = Vec::with_capacity(rounds);
@@ -199,7 +143,8 @@ pub async fn portal(cfg: &Config, runs: usize, waiting: usize, rounds: usize) ->
                 tokio::time::sleep_until(next).await;
                 next += Duration::from_secs(2);
                 let t = Instant::now();
-                let (st, _, _) = get(format!("/hotspot/order/{token}/status"), true).await?;
+                let path = format!("/hotspot/order/{token}/status");
+                let (st, _, _) = crate::bench_pages::get_page(&router, &cookie, &path, true).await?;
                 times.push(t.elapsed());
                 anyhow::ensure!(st == StatusCode::OK, "poll: {st}");
             }

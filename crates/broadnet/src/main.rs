@@ -377,21 +377,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "admin pages on {}: {} customers, {} accounting rows, {} payments; {runs} requests a page",
                 r.backend, r.customers, r.sessions, r.payments
             );
-            println!(
-                "{:<44} {:>6} {:>9} {:>9} {:>10} {:>12}",
-                "page", "status", "p50 ms", "p95 ms", "HTML gz", "with assets"
-            );
-            for p in &r.pages {
-                println!(
-                    "{:<44} {:>6} {:>9.2} {:>9.2} {:>8.1}KB {:>10.1}KB",
-                    p.path,
-                    p.status,
-                    p.p50.as_secs_f64() * 1000.0,
-                    p.p95.as_secs_f64() * 1000.0,
-                    p.html_gzip as f64 / 1024.0,
-                    p.total_gzip as f64 / 1024.0
-                );
-            }
+            broadnet::bench_pages::print_pages(&r.pages);
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCmd::Portal { runs, waiting, rounds }) => {
@@ -399,21 +385,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging(false);
             let r = broadnet::bench_portal::portal(&cfg, runs, waiting, rounds).await?;
             println!("hotspot portal on {}; {runs} requests a page", r.backend);
-            println!(
-                "{:<44} {:>6} {:>9} {:>9} {:>10} {:>12}",
-                "page", "status", "p50 ms", "p95 ms", "HTML gz", "with assets"
-            );
-            for p in &r.pages {
-                println!(
-                    "{:<44} {:>6} {:>9.2} {:>9.2} {:>8.1}KB {:>10.1}KB",
-                    p.path,
-                    p.status,
-                    p.p50.as_secs_f64() * 1000.0,
-                    p.p95.as_secs_f64() * 1000.0,
-                    p.html_gzip as f64 / 1024.0,
-                    p.total_gzip as f64 / 1024.0
-                );
-            }
+            broadnet::bench_pages::print_pages(&r.pages);
             println!(
                 "waiting-screen poll, {} waiting, {} polls: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
                 r.waiting,
