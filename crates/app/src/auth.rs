@@ -184,6 +184,17 @@ impl TokenKey {
         hex::encode(&mac.finalize().into_bytes()[..16])
     }
 
+    /// An HMAC of `msg` under `label`, hex (for values a browser keeps and gives
+    /// back: the portal's cookies and its forms' proofs).
+    pub fn sign(&self, label: &str, msg: &str) -> String {
+        let mut mac = self.mac();
+        mac.update(b"broadnet-sign:");
+        mac.update(label.as_bytes());
+        mac.update(b"\0");
+        mac.update(msg.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
     fn mac(&self) -> Hmac<Sha256> {
         // HMAC accepts keys of any length; this cannot fail.
         <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).unwrap_or_else(|_| unreachable!())

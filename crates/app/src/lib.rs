@@ -22,12 +22,14 @@ pub mod mpesa_callbacks;
 pub mod notify;
 pub mod packages;
 pub mod portal;
+pub mod portal_account;
 pub mod reconcile;
 pub mod retention;
 pub mod routers;
 pub mod sessions;
 pub mod settings;
 pub mod system;
+pub mod vouchers;
 
 pub use error::{AppError, AppResult, FieldErrors};
 

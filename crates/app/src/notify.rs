@@ -60,6 +60,7 @@ broadnet_domain::text_enum!(
         HowToPay => "how_to_pay",
         PaymentHeld => "payment_held",
         RenewedFromCredit => "renewed_from_credit",
+        HotspotPaid => "hotspot_paid",
     }
 );
 
@@ -85,6 +86,9 @@ impl Template {
             Template::RenewedFromCredit => {
                 "{app_name}: your credit paid for your {package}, now active until {expires}. Credit left: {balance}."
             }
+            Template::HotspotPaid => {
+                "{app_name} Wi-Fi: paid {amount}, receipt {receipt}. {package} until {expires}. To log in on another device: code {username}, password {password}."
+            }
         }
     }
 }
@@ -103,6 +107,7 @@ fn subject(template: Template, vars: &BTreeMap<&str, String>) -> String {
         Template::PaymentFailed => format!("{app}: payment not completed"),
         Template::PaymentHeld => format!("{app}: payment received and kept as credit"),
         Template::RenewedFromCredit => format!("{app}: renewed from your credit"),
+        Template::HotspotPaid => format!("{app}: Wi-Fi payment received"),
         _ => app,
     }
 }
@@ -333,7 +338,12 @@ impl App {
                 }
                 // Paid less than the package: kept as credit, and the customer is told
                 // how much more renews it.
-                let template = if shortfall.is_some() { Template::PaymentHeld } else { Template::PaymentReceived };
+                // A hotspot buyer gets the login for their other devices with the receipt.
+                let template = match (shortfall.is_some(), c.customer_type) {
+                    (true, _) => Template::PaymentHeld,
+                    (false, broadnet_domain::CustomerType::Hotspot) => Template::HotspotPaid,
+                    (false, _) => Template::PaymentReceived,
+                };
                 self.fan_out(&c, template, &vars, &key, Some(payment_id)).await.map_err(Delivery::retry)?;
                 self.refresh_sessions(&c).await;
                 Ok(())

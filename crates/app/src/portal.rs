@@ -75,6 +75,8 @@ pub struct PortalGuard {
     pub prompts_total: WindowLimiter,
     pub codes_per_device: WindowLimiter,
     pub vouchers_per_device: WindowLimiter,
+    /// My account's logins and codes.
+    pub account: crate::portal_account::AccountGuard,
 }
 
 impl Default for PortalGuard {
@@ -85,6 +87,7 @@ impl Default for PortalGuard {
             prompts_total: WindowLimiter::new(60, Duration::minutes(1)),
             codes_per_device: WindowLimiter::new(5, Duration::minutes(15)),
             vouchers_per_device: WindowLimiter::new(10, Duration::minutes(15)),
+            account: crate::portal_account::AccountGuard::default(),
         }
     }
 }
@@ -252,6 +255,11 @@ pub struct AccountStatus {
     pub expires_at: Option<DateTime<Utc>>,
     pub seconds_left: i64,
     pub is_voucher: bool,
+    /// The data allowance, for a package with one.
+    pub data: Option<broadnet_store::DataUse>,
+    pub devices: Vec<broadnet_store::HotspotDevice>,
+    /// How many devices the account may have.
+    pub max_devices: u32,
 }
 
 fn random_from(alphabet: &[u8], len: usize) -> String {
@@ -267,6 +275,27 @@ pub fn new_token() -> String {
 }
 
 impl App {
+    /// `value` with its signature, for a cookie the browser gives back unchanged:
+    /// `<value>.<expiry unix>.<hmac>`.
+    pub fn portal_seal(&self, label: &str, value: &str, ttl: Duration) -> String {
+        let exp = (self.now() + ttl).timestamp();
+        let body = format!("{value}.{exp}");
+        let sig = self.tokens.sign(label, &body);
+        format!("{body}.{sig}")
+    }
+
+    /// The value of a sealed cookie, if it is ours, for `label`, and not expired.
+    pub fn portal_open(&self, label: &str, sealed: &str) -> Option<String> {
+        use subtle::ConstantTimeEq;
+        let (body, sig) = sealed.rsplit_once('.')?;
+        let want = self.tokens.sign(label, body);
+        if !bool::from(want.as_bytes().ct_eq(sig.as_bytes())) {
+            return None;
+        }
+        let (value, exp) = body.rsplit_once('.')?;
+        (exp.parse::<i64>().ok()? > self.now().timestamp()).then(|| value.to_string())
+    }
+
     fn portal_limit(&self, limiter: &crate::portal::WindowLimiter, key: &str) -> AppResult<()> {
         limiter.hit(key, self.now()).map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
     }
@@ -355,8 +384,23 @@ impl App {
         self.portal_limit(&self.portal.prompts_per_device, &device)?;
         self.portal_limit(&self.portal.prompts_per_phone, phone.as_str())?;
         self.portal_limit(&self.portal.prompts_total, "all")?;
-        let customer = self.new_hotspot_customer(&phone, &package, ctx.identity.as_deref()).await?;
+        let customer = match self.returning_customer(ctx).await? {
+            Some(c) if c.phone == phone => c,
+            _ => self.new_hotspot_customer(&phone, &package, ctx.identity.as_deref()).await?,
+        };
         self.portal_prompt(ctx, client_ip, "purchase", customer, package, phone).await
+    }
+
+    /// The hotspot customer this device already bought with (its MAC is bound to
+    /// their account): a new purchase from the same phone extends that account.
+    async fn returning_customer(&self, ctx: &RouterContext) -> AppResult<Option<Customer>> {
+        let Some(mac) = &ctx.mac else { return Ok(None) };
+        let Some(username) = self.store.device_account(mac).await? else { return Ok(None) };
+        match self.store.get_customer_by_username(&username).await {
+            Ok(c) if c.customer_type == CustomerType::Hotspot => Ok(Some(c)),
+            Ok(_) | Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Sends the prompt and records the order the waiting screen follows.
@@ -524,6 +568,9 @@ impl App {
                 ),
             )
         };
+        if self.store.code_claimed(&code).await? {
+            return Err(AppError::field("code", "this code has already been used"));
+        }
         // A payment we know: an STK payment, or a paybill one matched to a customer.
         match self.store.find_payment_by_receipt(&code).await {
             Ok(p) if p.status == PaymentStatus::Completed => {
@@ -670,6 +717,53 @@ impl App {
         Ok(HotspotLogin { username: v.code, password })
     }
 
+    /// The account this device is bound to (its key), if any.
+    pub async fn portal_device_account(&self, ctx: &RouterContext) -> AppResult<Option<String>> {
+        let Some(mac) = &ctx.mac else { return Ok(None) };
+        Ok(self.store.device_account(mac).await?)
+    }
+
+    /// A device coming back to an account with time (and data) left logs in by its
+    /// MAC, which RADIUS accepts for the account the MAC is bound to. Not when the
+    /// router just refused a login: its message is shown instead, never a loop.
+    pub async fn portal_returning(&self, ctx: &RouterContext) -> AppResult<Option<HotspotLogin>> {
+        let Some(mac) = &ctx.mac else { return Ok(None) };
+        if ctx.error.is_some() || !ctx.can_log_in() {
+            return Ok(None);
+        }
+        let Some(username) = self.store.device_account(mac).await? else { return Ok(None) };
+        let account = match self.hotspot_account(&username).await {
+            Ok(a) => a,
+            Err(AppError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if !account.active {
+            return Ok(None);
+        }
+        if self.store.data_used(&username).await?.is_some_and(|d| d.left() == 0) {
+            return Ok(None);
+        }
+        Ok(Some(HotspotLogin { username: mac.to_string(), password: mac.to_string() }))
+    }
+
+    /// Why a device that bought before is not online now, for the portal to say:
+    /// its bundle is used up, or its time is over.
+    pub async fn portal_device_note(&self, ctx: &RouterContext) -> AppResult<Option<String>> {
+        let Some(username) = self.portal_device_account(ctx).await? else { return Ok(None) };
+        let account = match self.hotspot_account(&username).await {
+            Ok(a) => a,
+            Err(AppError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if account.data.is_some_and(|d| d.left() == 0) {
+            return Ok(Some("Your data bundle is used up — buy another.".into()));
+        }
+        if !account.active {
+            return Ok(Some("Your package has ended — buy another.".into()));
+        }
+        Ok(None)
+    }
+
     /// A hotspot account (a customer's username or a voucher code) as the status page
     /// shows it.
     pub async fn hotspot_account(&self, username: &str) -> AppResult<AccountStatus> {
@@ -681,13 +775,17 @@ impl App {
                     None => None,
                 };
                 let active = c.status == CustomerStatus::Active && c.expires_at.is_some_and(|e| e > now);
+                let max_devices = package.as_ref().map_or(1, |p| u32::try_from(p.shared_users.max(1)).unwrap_or(1));
                 return Ok(AccountStatus {
+                    data: self.store.data_used(c.username.as_str()).await?,
+                    devices: self.store.devices_of(c.username.as_str()).await?,
                     username: c.username.to_string(),
                     package,
                     active,
                     expires_at: c.expires_at,
                     seconds_left: c.expires_at.map_or(0, |e| (e - now).num_seconds().max(0)),
                     is_voucher: false,
+                    max_devices,
                 });
             }
             Err(StoreError::NotFound) => {}
@@ -698,6 +796,9 @@ impl App {
         let package = self.store.get_package(v.package_id).await.ok();
         let active = v.status == VoucherStatus::Active && v.expires_at.is_some_and(|e| e > now);
         Ok(AccountStatus {
+            data: self.store.data_used(&v.code).await?,
+            devices: self.store.devices_of(&v.code).await?,
+            max_devices: v.max_devices.max(1),
             username: v.code,
             package,
             active,

@@ -3,6 +3,8 @@
 
 pub mod bench;
 pub mod bench_pages;
+pub mod bench_portal;
+pub mod bench_vouchers;
 pub mod config;
 pub mod server;
 pub mod simulate;

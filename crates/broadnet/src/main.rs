@@ -117,6 +117,25 @@ enum BenchCmd {
         #[arg(long, default_value_t = 30)]
         runs: usize,
     },
+    /// Time the hotspot portal's pages in process (p50/p95 server time, gzipped weight
+    /// with assets) and the waiting screen's poll with `waiting` customers waiting at
+    /// once, each polling every 2 s for `rounds` polls.
+    Portal {
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
+        #[arg(long, default_value_t = 500)]
+        waiting: usize,
+        #[arg(long, default_value_t = 10)]
+        rounds: usize,
+    },
+    /// Make voucher batches of `quantity` (10,000, the largest) through the API and
+    /// time each: codes drawn, checked against every stored code, written.
+    Vouchers {
+        #[arg(long, default_value_t = 10_000)]
+        quantity: u32,
+        #[arg(long, default_value_t = 3)]
+        batches: usize,
+    },
     /// RADIUS auth throughput by kind of login (PAP, voucher first use, active voucher,
     /// MAC login), each from `--accounts` accounts, `--total` requests, `--inflight` at once.
     RadiusLogins {
@@ -373,6 +392,51 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     p.total_gzip as f64 / 1024.0
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCmd::Portal { runs, waiting, rounds }) => {
+            let (cfg, _) = load(&env_file, true)?;
+            init_logging(false);
+            let r = broadnet::bench_portal::portal(&cfg, runs, waiting, rounds).await?;
+            println!("hotspot portal on {}; {runs} requests a page", r.backend);
+            println!(
+                "{:<44} {:>6} {:>9} {:>9} {:>10} {:>12}",
+                "page", "status", "p50 ms", "p95 ms", "HTML gz", "with assets"
+            );
+            for p in &r.pages {
+                println!(
+                    "{:<44} {:>6} {:>9.2} {:>9.2} {:>8.1}KB {:>10.1}KB",
+                    p.path,
+                    p.status,
+                    p.p50.as_secs_f64() * 1000.0,
+                    p.p95.as_secs_f64() * 1000.0,
+                    p.html_gzip as f64 / 1024.0,
+                    p.total_gzip as f64 / 1024.0
+                );
+            }
+            println!(
+                "waiting-screen poll, {} waiting, {} polls: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                r.waiting,
+                r.polls,
+                r.poll_p50.as_secs_f64() * 1000.0,
+                r.poll_p99.as_secs_f64() * 1000.0,
+                r.poll_max.as_secs_f64() * 1000.0
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCmd::Vouchers { quantity, batches }) => {
+            let (cfg, _) = load(&env_file, true)?;
+            init_logging(false);
+            let r = broadnet::bench_vouchers::vouchers(&cfg, quantity, batches).await?;
+            let ms: Vec<String> = r.times.iter().map(|t| format!("{:.0} ms", t.as_secs_f64() * 1000.0)).collect();
+            let worst = r.times.iter().max().copied().unwrap_or_default();
+            println!(
+                "voucher batches of {} on {}: {} (slowest {:.2} s)",
+                r.quantity,
+                r.backend,
+                ms.join(", "),
+                worst.as_secs_f64()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCmd::Customers { count, runs }) => {

@@ -464,27 +464,6 @@ pub mod unmatched {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-pub mod hotspot_device {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "hotspot_devices")]
-    pub struct Model {
-        #[sea_orm(primary_key)]
-        pub id: i64,
-        pub username_key: String,
-        pub slot: i64,
-        pub mac: String,
-        pub created_at: DateTime,
-        pub last_seen_at: Option<DateTime>,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
 pub mod voucher_batch {
     use sea_orm::entity::prelude::*;
 
@@ -585,6 +564,27 @@ pub mod code_claim {
         pub mac: Option<String>,
         pub ip: Option<String>,
         pub created_at: DateTime,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod hotspot_device {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "hotspot_devices")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub username_key: String,
+        pub slot: i64,
+        pub mac: String,
+        pub created_at: DateTime,
+        pub last_seen_at: Option<DateTime>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

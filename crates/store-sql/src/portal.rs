@@ -106,6 +106,16 @@ impl PortalRepo for SqlStore {
             .collect()
     }
 
+    async fn code_claimed(&self, receipt: &str) -> StoreResult<bool> {
+        use sea_orm::PaginatorTrait;
+        let n = code_claim::Entity::find()
+            .filter(code_claim::Column::Receipt.eq(receipt))
+            .count(&self.read)
+            .await
+            .map_err(db_err)?;
+        Ok(n > 0)
+    }
+
     async fn record_code_claim(
         &self,
         receipt: &str,

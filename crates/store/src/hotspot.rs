@@ -88,39 +88,6 @@ pub struct PortalOrder {
     pub created_at: DateTime<Utc>,
 }
 
-/// What binding a device to a hotspot account did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum BindOutcome {
-    /// The MAC was already bound to this account.
-    AlreadyBound,
-    /// The MAC took this slot (moved from another account if it was bound there).
-    Bound { slot: u32 },
-    /// Every slot up to the maximum is taken; `bound` devices are.
-    Full { bound: u32 },
-}
-
-/// An account's data allowance and what it has used of it, in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct DataUse {
-    /// The package's `data_limit_mb` in bytes (1 MB = 1,000,000 bytes).
-    pub limit: u64,
-    /// In + out octets since `start` (see `HotspotRepo::data_used`).
-    pub used: u64,
-    /// When the allowance started (a renewal, a voucher's first use).
-    pub start: Option<DateTime<Utc>>,
-}
-
-impl DataUse {
-    /// Bytes left, zero once used up.
-    pub fn left(&self) -> u64 {
-        self.limit.saturating_sub(self.used)
-    }
-
-    pub fn used_up(&self) -> bool {
-        self.used >= self.limit
-    }
-}
-
 /// A batch to make: its settings and its codes, already generated, normalised (upper
 /// case) and unique.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,4 +163,36 @@ pub struct NewPortalOrder {
     pub ip: Option<String>,
     pub router_identity: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+/// What binding a device to a hotspot account did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum BindOutcome {
+    /// The MAC was already bound to this account.
+    AlreadyBound,
+    /// The MAC took this slot (moved from another account if it was bound there).
+    Bound { slot: u32 },
+    /// Every slot up to the maximum is taken; `bound` devices are.
+    Full { bound: u32 },
+}
+
+/// An account's data allowance and what it has used of it, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DataUse {
+    /// The package's `data_limit_mb` in bytes (1 MB = 1,000,000 bytes).
+    pub limit: u64,
+    /// In + out octets since `start` (see `HotspotRepo::data_used`).
+    pub used: u64,
+    /// When the allowance started (a renewal, a voucher's first use).
+    pub start: Option<DateTime<Utc>>,
+}
+
+impl DataUse {
+    /// Bytes left, zero once used up.
+    pub fn left(&self) -> u64 {
+        self.limit.saturating_sub(self.used)
+    }
+
+    pub fn used_up(&self) -> bool {
+        self.used >= self.limit
+    }
 }

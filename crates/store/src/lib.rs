@@ -398,6 +398,8 @@ pub trait PortalRepo: Send + Sync {
     async fn claim_portal_query(&self, id: i64, asked_before: DateTime<Utc>, at: DateTime<Utc>) -> StoreResult<bool>;
     /// Orders from this device since `since`, newest first.
     async fn portal_orders_of_mac(&self, mac: &str, since: DateTime<Utc>) -> StoreResult<Vec<PortalOrder>>;
+    /// Whether `receipt` was claimed on the portal before.
+    async fn code_claimed(&self, receipt: &str) -> StoreResult<bool>;
     /// Records that `receipt` opened `username`; `false` when the code was claimed before.
     async fn record_code_claim(
         &self,
@@ -506,9 +508,9 @@ pub trait Store:
     + RetentionRepo
     + UnmatchedRepo
     + StatsRepo
-    + HotspotRepo
     + VoucherRepo
     + PortalRepo
+    + HotspotRepo
 {
     /// A cheap round trip, for `/health`.
     async fn ping(&self) -> StoreResult<()>;

@@ -7,6 +7,7 @@ mod api;
 mod error;
 mod extract;
 pub mod metrics;
+mod portal;
 mod provision;
 pub mod proxies;
 
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", api::router())
         .merge(provision::router())
         .merge(admin::router())
+        .merge(portal::router())
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .fallback(not_found)
@@ -148,7 +150,12 @@ async fn security_headers(req: Request, next: Next) -> Response {
     // tokens: never.)
     let policy = if html && !provision { "same-origin" } else { "no-referrer" };
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static(policy));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(if html { HTML_CSP } else { DATA_CSP }));
+    // A page may set its own (the portal's login form goes to the router).
+    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(if html {
+        HTML_CSP
+    } else {
+        DATA_CSP
+    }));
     if api {
         h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
     }

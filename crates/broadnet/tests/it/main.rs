@@ -9,5 +9,7 @@ mod browser;
 mod cli;
 mod freeradius;
 mod payments;
+mod portal;
 mod radius;
 mod routers;
+mod vouchers;

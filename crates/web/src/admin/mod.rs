@@ -4,7 +4,7 @@
 
 mod account;
 mod admins;
-mod assets;
+pub(crate) mod assets;
 mod audit;
 mod auth;
 mod collect;
@@ -13,7 +13,7 @@ mod dashboard;
 mod extract;
 mod fmt;
 mod form;
-mod gzip;
+pub(crate) mod gzip;
 mod invoices;
 mod notifications;
 mod packages;
@@ -25,6 +25,7 @@ mod sessions;
 mod settings;
 mod system;
 mod urls;
+mod vouchers;
 
 use crate::AppState;
 use axum::Router;
@@ -51,6 +52,7 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(system::router())
         .merge(account::router())
+        .merge(vouchers::router())
         // Last, so it wraps every page above.
         .layer(axum::middleware::from_fn(gzip::gzip_html))
 }

@@ -12,6 +12,7 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("Dashboard", urls::HOME),
     ("Customers", urls::CUSTOMERS),
     ("Packages", urls::PACKAGES),
+    ("Vouchers", urls::VOUCHERS),
     ("Routers", urls::ROUTERS),
     ("Payments", urls::PAYMENTS),
     ("Invoices", urls::INVOICES),

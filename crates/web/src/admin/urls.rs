@@ -62,6 +62,18 @@ pub const ADMIN_DELETE_ROUTE: &str = "/admins/{id}/delete";
 pub const AUDIT: &str = "/audit";
 pub const SYSTEM: &str = "/system";
 
+pub const VOUCHERS: &str = "/vouchers";
+pub const VOUCHER_NEW: &str = "/vouchers/new";
+pub const VOUCHER_BATCH_ROUTE: &str = "/vouchers/batches/{id}";
+/// `GET` the confirmation with its reason field, `POST` to revoke.
+pub const VOUCHER_BATCH_REVOKE_ROUTE: &str = "/vouchers/batches/{id}/revoke";
+pub const VOUCHER_BATCH_CSV_ROUTE: &str = "/vouchers/batches/{id}/export.csv";
+/// `?layout=a4|58mm|80mm&page=N`
+pub const VOUCHER_BATCH_PRINT_ROUTE: &str = "/vouchers/batches/{id}/print";
+/// `?layout=…&ids=1&ids=2`: chosen vouchers (the batch page's checkboxes).
+pub const VOUCHER_PRINT: &str = "/vouchers/print";
+pub const VOUCHER_REVOKE_ROUTE: &str = "/vouchers/{id}/revoke";
+
 /// A route pattern with its `{id}` filled: `with_id(CUSTOMER_ROUTE, 7)`.
 pub fn with_id(route: &str, id: impl Borrow<i64>) -> String {
     route.replace("{id}", &id.borrow().to_string())
@@ -93,6 +105,20 @@ pub fn package_delete(id: impl Borrow<i64>) -> String {
     PACKAGE_DELETE_ROUTE.replace("{id}", &id.borrow().to_string())
 }
 
+pub fn voucher_batch(id: impl Borrow<i64>) -> String {
+    with_id(VOUCHER_BATCH_ROUTE, id)
+}
+
+/// A batch's print page in `layout` (`a4`, `58mm`, `80mm`).
+pub fn voucher_batch_print(id: impl Borrow<i64>, layout: &str) -> String {
+    format!("{}?layout={layout}", with_id(VOUCHER_BATCH_PRINT_ROUTE, id))
+}
+
+/// One voucher's card in `layout`.
+pub fn voucher_print(id: impl Borrow<i64>, layout: &str) -> String {
+    format!("{VOUCHER_PRINT}?layout={layout}&ids={}", id.borrow())
+}
+
 /// The login page, coming back to `next` (a path of this site) afterwards.
 pub fn login_then(next: &str) -> String {
     if next == HOME || !next.starts_with('/') {
@@ -113,6 +139,8 @@ mod tests {
         assert_eq!(customer(7), "/customers/7");
         assert_eq!(action(CUSTOMER_ACTION_ROUTE, 7, "suspend"), "/customers/7/suspend");
         assert_eq!(with_id(UNMATCHED_ASSIGN_ROUTE, 3), "/payments/unmatched/3/assign");
+        assert_eq!(voucher_batch_print(4, "a4"), "/vouchers/batches/4/print?layout=a4");
+        assert_eq!(voucher_print(9, "80mm"), "/vouchers/print?layout=80mm&ids=9");
         assert_eq!(login_then("/"), "/login");
         assert_eq!(login_then("/packages/new"), "/login?next=%2Fpackages%2Fnew");
     }

@@ -10,6 +10,7 @@ mod payments;
 mod routers;
 mod sessions;
 mod settings;
+mod vouchers;
 
 use crate::AppState;
 use axum::Router;
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .merge(sessions::router())
         .merge(payments::router())
         .merge(routers::router())
+        .merge(vouchers::router())
 }
 
 /// Query parameters in order, as pairs (repeated keys kept).

@@ -31,6 +31,7 @@ async fn every_section_of_the_nav_loads_clean_at_both_widths() {
                 "Dashboard",
                 "Customers",
                 "Packages",
+                "Vouchers",
                 "Routers",
                 "Payments",
                 "Invoices",

@@ -265,6 +265,7 @@ pub(crate) async fn post_form(
     req.send().await.unwrap()
 }
 
+mod account;
 mod admins;
 mod auth;
 mod crawl;
@@ -273,5 +274,7 @@ mod dashboard;
 mod lists;
 mod packages;
 mod payments;
+mod portal;
 mod routers;
 mod settings;
+mod vouchers;

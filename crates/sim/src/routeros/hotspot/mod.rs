@@ -444,12 +444,19 @@ fn page(device: &Device, hotspot: &Hotspot, name: &str, vars: &BTreeMap<String, 
     response
 }
 
-/// `login.html` with a fresh CHAP challenge (when `http-chap` is on) remembered for this device.
+/// `login.html` with the device's CHAP challenge (when `http-chap` is on): a new one
+/// once the last was used by a login, else the same, so a page the browser fetches on
+/// the side (a favicon redirected to the login page) does not void the one an
+/// external portal was given.
 fn login_page(device: &Device, hotspot: &Hotspot, fields: &BTreeMap<String, String>, error: &str) -> Response {
     let dst = fields.get("dst").map_or("", String::as_str);
     let mut vars = device.vars(hotspot, dst);
-    let chap = hotspot.allows("http-chap").then(|| (rand::random::<u8>(), rand::random::<[u8; 16]>()));
-    lock(&device.state).chap = chap;
+    let chap = hotspot
+        .allows("http-chap")
+        .then(|| *lock(&device.state).chap.get_or_insert_with(|| (rand::random::<u8>(), rand::random::<[u8; 16]>())));
+    if chap.is_none() {
+        lock(&device.state).chap = None;
+    }
     if let Some((ident, challenge)) = chap {
         vars.insert("chap-id".into(), page::octal_escapes(&[ident]));
         vars.insert("chap-challenge".into(), page::octal_escapes(&challenge));
