@@ -6,8 +6,7 @@ use broadnet_domain::{CustomerType, Mac, VoucherStatus};
 use broadnet_radius::dict::attr;
 use broadnet_radius::{Avp, Code, Packet, encode_response};
 use broadnet_store::{
-    BindOutcome, Customer, DataUse, DynStore, Package, PostAuth, RadiusClient, StoreError, StoreResult, Voucher,
-    VoucherActivation,
+    BindOutcome, Customer, DataUse, DynStore, Package, PostAuth, RadiusClient, StoreResult, Voucher, VoucherActivation,
 };
 use chrono::{DateTime, Utc};
 use std::net::SocketAddr;
@@ -59,7 +58,7 @@ pub(crate) async fn post_auth_writer(
 /// The account a request is for, as looked up.
 enum Found {
     Customer(Box<(Customer, Option<Package>, u64)>),
-    Voucher(Voucher),
+    Voucher(Box<(Voucher, Option<Package>, u64)>),
 }
 
 /// What every decision on one request shares.
@@ -178,11 +177,7 @@ impl Server {
     /// The voucher whose code this is.
     async fn find_voucher(&self, name: &str) -> StoreResult<Option<Found>> {
         let Some(code) = normalise_voucher_code(name) else { return Ok(None) };
-        match self.store.get_voucher_by_code(&code).await {
-            Ok(v) => Ok(Some(Found::Voucher(v))),
-            Err(StoreError::NotFound) => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(self.store.voucher_auth_lookup(&code).await?.map(|found| Found::Voucher(Box::new(found))))
     }
 
     /// A voucher: credentials first, then its state; activated (exactly once, with its
@@ -190,9 +185,10 @@ impl Server {
     async fn voucher(
         &self,
         ctx: &Ctx<'_>,
-        v: Voucher,
+        found: (Voucher, Option<Package>, u64),
         mac: Option<&Mac>,
     ) -> StoreResult<(Decision, Option<&'static str>, Voucher)> {
+        let (v, package, open) = found;
         let mut note = None;
         let step = authorization::voucher_step(&ctx.input(None, Secret::for_voucher(&v, mac), None, 0, None), &v);
         let v = match step {
@@ -221,14 +217,6 @@ impl Server {
                 }
             },
         };
-        let package = match self.store.get_package(v.package_id).await {
-            Ok(p) => Some(p),
-            Err(StoreError::NotFound) => None,
-            Err(e) => return Err(e),
-        };
-        // The devices bound (below) are what limits a voucher; sessions under its code
-        // are the simultaneous-use check, as for a customer.
-        let open = self.store.open_session_count(&v.code).await?;
         let data = match package.as_ref().and_then(|p| p.data_limit_mb) {
             Some(_) => self.store.data_used(&v.code).await?,
             None => None,
@@ -296,8 +284,8 @@ impl Server {
                 let max = p.as_ref().map(|p| u32::try_from(p.shared_users.max(1)).unwrap_or(1)).unwrap_or(1);
                 (d, c.username.as_str().to_string(), max)
             }
-            Found::Voucher(v) => {
-                let (d, voucher_note, v) = self.voucher(&ctx, v.clone(), mac_login.as_ref()).await?;
+            Found::Voucher(found) => {
+                let (d, voucher_note, v) = self.voucher(&ctx, (**found).clone(), mac_login.as_ref()).await?;
                 if voucher_note.is_some() {
                     note = voucher_note;
                 }

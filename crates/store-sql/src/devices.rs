@@ -307,6 +307,13 @@ impl HotspotRepo for SqlStore {
         self.auth_lookup_with(&account_key(key), crate::radius::LookupBy::Key).await
     }
 
+    async fn voucher_auth_lookup(
+        &self,
+        code: &str,
+    ) -> StoreResult<Option<(broadnet_store::Voucher, Option<broadnet_store::Package>, u64)>> {
+        self.voucher_lookup(code).await
+    }
+
     async fn device_auth_lookup(&self, mac: &Mac) -> StoreResult<Option<(String, Option<CustomerLookup>)>> {
         self.device_lookup(mac.as_str()).await
     }

@@ -524,3 +524,49 @@ impl SqlStore {
         Ok(Some((key, Some((customer, package, u64::try_from(open).unwrap_or(0))))))
     }
 }
+
+impl SqlStore {
+    /// `SELECT v.* AS v_…, p.* AS p_…, (open sessions under the code)` by code.
+    fn voucher_lookup_sql(&self) -> &'static str {
+        static SQL: [std::sync::OnceLock<String>; 3] = [const { std::sync::OnceLock::new() }; 3];
+        let slot = match self.backend {
+            DbBackend::MySql => 0,
+            DbBackend::Postgres => 1,
+            _ => 2,
+        };
+        SQL[slot].get_or_init(|| {
+            let q = if self.backend == DbBackend::MySql { '`' } else { '"' };
+            let mut cols = Vec::new();
+            for c in crate::entities::voucher::Column::iter() {
+                let n = c.as_str();
+                cols.push(format!("v.{q}{n}{q} AS {q}v_{n}{q}"));
+            }
+            for c in package::Column::iter() {
+                let n = c.as_str();
+                cols.push(format!("p.{q}{n}{q} AS {q}p_{n}{q}"));
+            }
+            let param = if self.backend == DbBackend::Postgres { "$1" } else { "?" };
+            format!(
+                "SELECT {}, (SELECT COUNT(*) FROM radacct a WHERE a.username = v.code AND a.acctstoptime IS NULL) \
+                 AS open_sessions FROM vouchers v LEFT JOIN packages p ON p.id = v.package_id WHERE v.code = {param}",
+                cols.join(", ")
+            )
+        })
+    }
+
+    /// A voucher, its package and the open sessions under its code, in one round trip.
+    pub(crate) async fn voucher_lookup(
+        &self,
+        code: &str,
+    ) -> StoreResult<Option<(broadnet_store::Voucher, Option<Package>, u64)>> {
+        let stmt = Statement::from_sql_and_values(self.backend, self.voucher_lookup_sql(), [code.into()]);
+        let Some(row) = self.read.query_one_raw(stmt).await.map_err(db_err)? else {
+            return Ok(None);
+        };
+        let v = crate::entities::voucher::Model::from_query_result(&row, "v_").map_err(db_err)?;
+        let p = package::Model::from_query_result_optional(&row, "p_").map_err(db_err)?;
+        let open: i64 = row.try_get("", "open_sessions").map_err(db_err)?;
+        let package = p.map(crate::packages::to_record).transpose()?;
+        Ok(Some((crate::vouchers::voucher_record(v)?, package, u64::try_from(open).unwrap_or(0))))
+    }
+}

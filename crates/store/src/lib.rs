@@ -485,6 +485,9 @@ pub trait HotspotRepo: Send + Sync {
         &self,
         mac: &broadnet_domain::Mac,
     ) -> StoreResult<Option<(String, Option<CustomerLookup>)>>;
+    /// A voucher by its (normalised) code, its package and the open sessions under the
+    /// code, in one round trip.
+    async fn voucher_auth_lookup(&self, code: &str) -> StoreResult<Option<(Voucher, Option<Package>, u64)>>;
 }
 
 /// What an Access-Request reads for a customer: them, their package, their open sessions.
