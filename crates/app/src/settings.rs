@@ -144,6 +144,7 @@ pub const REGISTRY: &[(&str, &[Def])] = &[
             d("how_to_pay", Kind::Text, "How to pay, used as {how_to_pay} in the others"),
             d("payment_held", Kind::Text, "Paid less than the package: kept as credit"),
             d("renewed_from_credit", Kind::Text, "Renewed from credit at expiry"),
+            d("hotspot_paid", Kind::Text, "Hotspot purchase paid (login code and password for other devices)"),
         ],
     ),
 ];

@@ -118,8 +118,19 @@ impl Browser {
     /// A button or link by its visible text (the first one).
     pub(crate) async fn click(&self, text: &str) {
         let xp = format!("//button[normalize-space()={0}] | //a[normalize-space()={0}]", xq(text));
-        let el = self.c.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath(&xp)).await.unwrap();
-        el.click().await.unwrap();
+        // A poll or a swap may replace the element between finding and clicking it:
+        // find it again then.
+        for attempt in 0..5 {
+            let el = self.c.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath(&xp)).await.unwrap();
+            match el.click().await {
+                Ok(()) => return,
+                Err(e) if attempt < 4 => {
+                    eprintln!("click {text:?}: {e}; trying again");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("click {text:?}: {e}"),
+            }
+        }
     }
 
     /// Waits (no sleeping) until `text` is on the page.

@@ -41,8 +41,12 @@ async fn a_cash_payment_is_listed_filtered_detailed_and_its_invoice_downloads() 
         // The form's filters: completed payments are found, M-Pesa ones are not.
         b.c.find(Locator::Css("#f-status option[value=completed]")).await.unwrap().click().await.unwrap();
         b.click("Filter").await;
+        // The list is swapped in place and the address follows: wait for the address.
+        broadnet_testkit::eventually("the filter is in the address", std::time::Duration::from_secs(15), || async {
+            b.c.current_url().await.unwrap().query().unwrap_or("").contains("status=completed").then_some(())
+        })
+        .await;
         b.wait_text(&receipt).await;
-        assert!(b.c.current_url().await.unwrap().query().unwrap_or("").contains("status=completed"));
         b.c.find(Locator::Css("#f-provider option[value=mpesa]")).await.unwrap().click().await.unwrap();
         b.click("Filter").await;
         b.wait_text("No payment matches these filters").await;

@@ -42,7 +42,8 @@ async fn wait_button(b: &Browser, text: &str) {
 /// the next step when the router's state changes).
 async fn wait_state(b: &Browser, state: &str) {
     let xp = format!("//*[@id='router-state' and normalize-space()={}]", xq(state));
-    if b.c.wait().at_most(Duration::from_secs(30)).for_element(Locator::XPath(&xp)).await.is_err() {
+    // Generous: a configuration run on a loaded 2-core CI machine takes a while.
+    if b.c.wait().at_most(Duration::from_secs(90)).for_element(Locator::XPath(&xp)).await.is_err() {
         panic!("the state never became {state:?}; at {}: {}", b.path().await, b.body_text().await);
     }
 }
