@@ -3,7 +3,7 @@
 //! it once, with its sale recorded as a completed `voucher` payment in the same
 //! transaction, however many routers ask at the same instant.
 
-use crate::entities::{package, payment, voucher, voucher_batch};
+use crate::entities::{customer, package, payment, voucher, voucher_batch};
 use crate::{SqlStore, audit, corrupt, db_err, from_db, page_of, to_db};
 use async_trait::async_trait;
 use broadnet_domain::{
@@ -202,7 +202,21 @@ impl VoucherRepo for SqlStore {
                 .await
                 .map_err(db_err)?;
             taken.extend(found);
+            // A customer's username is a login too (RADIUS looks customers up first):
+            // a code equal to one would never log in.
+            let keys: Vec<String> = chunk.iter().map(|c| c.to_lowercase()).collect();
+            let users: Vec<String> = customer::Entity::find()
+                .select_only()
+                .column(customer::Column::UsernameKey)
+                .filter(customer::Column::UsernameKey.is_in(keys))
+                .into_tuple()
+                .all(&self.read)
+                .await
+                .map_err(db_err)?;
+            taken.extend(chunk.iter().filter(|c| users.contains(&c.to_lowercase())).cloned());
         }
+        taken.sort();
+        taken.dedup();
         Ok(taken)
     }
 

@@ -1410,6 +1410,10 @@ async fn a_voucher_batch_is_made_counted_listed_and_revoked() {
         assert_eq!((b.quantity, b.price.minor(), b.created_by.as_str()), (3, 5000, "tester"));
         let taken = s.existing_voucher_codes(&["22334455".into(), "77777777".into()]).await.unwrap();
         assert_eq!(taken, vec!["22334455".to_string()]);
+        // A customer's username is taken too, whatever its case.
+        s.create_customer(&actor(), customer("kibera7", "Kibera Seven", "0712000888")).await.unwrap();
+        let taken = s.existing_voucher_codes(&["KIBERA7".into(), "KIBERA8".into()]).await.unwrap();
+        assert_eq!(taken, vec!["KIBERA7".to_string()]);
         // A batch reusing a taken code is refused whole.
         let clash = s.create_voucher_batch(&actor(), voucher_batch(pkg.id, &["55555555", "99887766"], 5000)).await;
         assert!(matches!(clash, Err(StoreError::Conflict(ref f)) if f == "code"), "{clash:?}");

@@ -414,7 +414,8 @@ pub trait PortalRepo: Send + Sync {
 #[async_trait]
 /// Vouchers: batches an admin makes, and each code's first use.
 pub trait VoucherRepo: Send + Sync {
-    /// Which of these (normalised) codes already exist.
+    /// Which of these (normalised) codes are taken: by a voucher, or as a customer's
+    /// username (any case).
     async fn existing_voucher_codes(&self, codes: &[String]) -> StoreResult<Vec<String>>;
     /// The batch and all its codes, in one transaction (audited); `Conflict("code")`
     /// when a code was taken meanwhile.
