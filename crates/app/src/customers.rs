@@ -184,6 +184,20 @@ impl App {
         Ok(())
     }
 
+    /// A username must not be a voucher's code: both log in by name, and RADIUS would
+    /// find the customer first, so the voucher (sold to someone) would never work.
+    async fn check_not_a_voucher(&self, f: &mut Fields, username: Option<&broadnet_domain::Username>) -> AppResult<()> {
+        let Some(code) = username.and_then(|u| broadnet_domain::hotspot::normalise_voucher_code(u.as_str())) else {
+            return Ok(());
+        };
+        match self.store.get_voucher_by_code(&code).await {
+            Ok(_) => f.error("username", "is a voucher's code; choose another username"),
+            Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
     pub async fn create_customer(&self, s: &Session, req: CustomerRequest) -> AppResult<Customer> {
         s.require_write()?;
         let mut f = Fields::new(&req.unknown);
@@ -195,6 +209,7 @@ impl App {
         let package_id = p.package_id.value();
         let router_id = p.router_id.value();
         self.check_refs(&mut f, package_id, router_id, customer_type).await?;
+        self.check_not_a_voucher(&mut f, username.as_ref()).await?;
         f.finish()?;
         let (Some(full_name), Some(username), Some(phone), Some(customer_type)) =
             (full_name, username, phone, customer_type)
@@ -272,6 +287,7 @@ impl App {
         let check_pkg = if patch.package_id.is_some() || patch.customer_type.is_some() { package_id } else { None };
         let router_id = patch.router_id.flatten();
         self.check_refs(&mut f, check_pkg, router_id, Some(ctype)).await?;
+        self.check_not_a_voucher(&mut f, patch.username.as_ref()).await?;
         // Setting "active" resumes a suspended customer who has time left; it never
         // gives time. Access without payment is `activate`, with a reason.
         let expires = patch.expires_at.unwrap_or(current.expires_at);

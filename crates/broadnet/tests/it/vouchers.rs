@@ -270,3 +270,37 @@ async fn a_viewer_reads_vouchers_but_cannot_make_or_revoke_them() {
     assert_eq!(list["total"], 1);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_voucher_code_and_a_customer_username_are_never_the_same_login() {
+    let app = TestApp::start().await;
+    let pkg = day_pass(&app, "Day pass").await;
+    let (st, b) = app.call("POST", "/api/vouchers/batches", Some(json!({"package_id": pkg, "quantity": 3}))).await;
+    assert_eq!(st, 201, "{b}");
+    let (_, list) = app.call("GET", &format!("/api/vouchers?batch_id={}", b["id"]), None).await;
+    let code = list["items"][0]["code"].as_str().unwrap().to_string();
+    // A customer named like a sold voucher would shadow it at login: refused, any case.
+    let (st, r) = app
+        .call(
+            "POST",
+            "/api/customers",
+            Some(json!({"full_name": "Shadow", "username": code.to_lowercase(), "password": "pw123456",
+                "phone": "0712000777", "customer_type": "hotspot", "package_id": pkg})),
+        )
+        .await;
+    assert_eq!(st, 422, "{r}");
+    assert!(r.to_string().contains("voucher"), "{r}");
+    let (st, c) = app
+        .call(
+            "POST",
+            "/api/customers",
+            Some(json!({"full_name": "Plain", "username": "plain-user", "password": "pw123456",
+                "phone": "0712000778", "customer_type": "hotspot", "package_id": pkg})),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    let (st, r) =
+        app.call("PATCH", &format!("/api/customers/{}", c["id"]), Some(json!({"username": code.clone()}))).await;
+    assert_eq!(st, 422, "{r}");
+    app.finish().await;
+}
