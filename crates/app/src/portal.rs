@@ -244,6 +244,8 @@ pub struct OrderView {
     pub login: Option<HotspotLogin>,
     /// `purchase` (portal) or `renewal` (My account).
     pub kind: String,
+    /// Who the prompt went through (M-Pesa or Airtel), for the page's wording.
+    pub provider: PaymentProvider,
 }
 
 /// A hotspot account's state, for the status page and My account.
@@ -527,6 +529,7 @@ impl App {
             login,
             package,
             kind: order.kind,
+            provider: payment.provider,
         })
     }
 

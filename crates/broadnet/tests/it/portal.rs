@@ -200,6 +200,21 @@ async fn forged_and_cross_site_forms_change_nothing() {
     let html = html.text().await.unwrap();
     assert!(!html.contains("javascript:") && !html.contains("<script>"), "{html}");
     assert!(html.contains("Open this page from the Wi-Fi"), "no router to log in to: {html}");
+    // Far more than a router sends: ignored whole, never cut into a half field.
+    let huge =
+        format!("mac=AA:BB:CC:DD:EE:01&link-login-only={}&pad={}", enc("http://10.10.10.1/login"), "x".repeat(40_000));
+    let r = p
+        .http
+        .post(format!("{}/hotspot", env.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let html = p.http.get(format!("{}/hotspot", env.base)).header("cookie", cookie).send().await.unwrap();
+    assert!(html.text().await.unwrap().contains("Open this page from the Wi-Fi"));
     env.finish().await;
 }
 

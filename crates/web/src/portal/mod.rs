@@ -70,6 +70,14 @@ pub(crate) struct Visit {
 
 impl Visit {
     pub(crate) async fn of(st: &AppState, headers: &HeaderMap) -> Visit {
+        let mut v = Visit::bare(st, headers);
+        v.isp = st.app.isp_name().await.unwrap_or_else(|_| "Wi-Fi".into());
+        v
+    }
+
+    /// Without the ISP's name (a database read): for the waiting screen's poll, whose
+    /// box does not show it.
+    pub(crate) fn bare(st: &AppState, headers: &HeaderMap) -> Visit {
         let ctx = cookie_value(headers, CTX_COOKIE)
             .and_then(|c| st.app.portal_open("hs-ctx", &c))
             .and_then(|v| B64.decode(v).ok())
@@ -84,10 +92,9 @@ impl Visit {
                 (n.clone(), Some(n))
             }
         };
-        let isp = st.app.isp_name().await.unwrap_or_else(|_| "Wi-Fi".into());
         Visit {
             l: Lang::of(headers),
-            isp,
+            isp: String::new(),
             ctx,
             proof: st.app.tokens.sign("portal-form", &nonce),
             new_nonce,
@@ -311,6 +318,8 @@ struct HomePage<'a> {
     router_error: Option<String>,
     message: Option<String>,
     phone: String,
+    /// The M-Pesa code as typed, shown again with its error.
+    code: String,
     /// A device coming back with time left: logged in at once.
     returning: Option<LoginForm>,
 }
@@ -367,7 +376,8 @@ pub(crate) struct WaitView {
 }
 
 impl WaitView {
-    fn of(st: &AppState, v: &Visit, o: OrderView, airtel: bool) -> Self {
+    fn of(st: &AppState, v: &Visit, o: OrderView) -> Self {
+        let airtel = o.provider == broadnet_domain::PaymentProvider::Airtel;
         let state = match o.outcome {
             StkOutcome::Waiting => "waiting",
             StkOutcome::Paid => "paid",
@@ -445,12 +455,21 @@ fn has_router_fields(pairs: &[(String, String)]) -> bool {
 /// variables, then show the portal.
 async fn handoff(State(st): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let v = Visit::of(&st, &headers).await;
-    let pairs: Vec<(String, String)> =
-        url::form_urlencoded::parse(&body[..body.len().min(FORM_LIMIT)]).into_owned().collect();
+    // A router's hand-off is a few hundred bytes: anything far larger is not one, and
+    // is ignored whole rather than cut in the middle of a field.
+    let body: &[u8] = if body.len() <= FORM_LIMIT { &body } else { &[] };
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
     let ctx = RouterContext::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let mut r = see_other(HOME);
     set_context(&st, &v, r.headers_mut(), &ctx);
     r
+}
+
+/// What the phone typed into a form that came back with an error.
+#[derive(Default)]
+struct Typed {
+    phone: String,
+    code: String,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -477,10 +496,10 @@ async fn home(
         return r;
     }
     let q: HomeQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
-    render_home(&st, &v, q, None, String::new()).await
+    render_home(&st, &v, q, None, Typed::default()).await
 }
 
-async fn render_home(st: &AppState, v: &Visit, q: HomeQuery, message: Option<String>, phone: String) -> Response {
+async fn render_home(st: &AppState, v: &Visit, q: HomeQuery, message: Option<String>, typed: Typed) -> Response {
     let packages = match st.app.portal_packages().await {
         Ok(p) => p,
         Err(e) => return v.error(&e),
@@ -519,7 +538,8 @@ async fn render_home(st: &AppState, v: &Visit, q: HomeQuery, message: Option<Str
             None => st.app.portal_device_note(&v.ctx).await.ok().flatten().map(|m| v.l.msg(&m)),
         },
         message,
-        phone,
+        phone: typed.phone,
+        code: typed.code,
         returning,
     };
     let status = if page.message.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
@@ -553,7 +573,8 @@ async fn buy(State(st): State<AppState>, req: Request) -> Response {
         Err(e) => match field_message(&v, &e) {
             Some(m) => {
                 let q = HomeQuery { package: Some(value_of(&pairs, "package_id")), ..Default::default() };
-                render_home(&st, &v, q, Some(m), value_of(&pairs, "phone")).await
+                let typed = Typed { phone: value_of(&pairs, "phone"), ..Default::default() };
+                render_home(&st, &v, q, Some(m), typed).await
             }
             None => v.error(&e),
         },
@@ -600,7 +621,7 @@ async fn voucher(State(st): State<AppState>, req: Request) -> Response {
                     voucher: Some(value_of(&pairs, "code")),
                     ..Default::default()
                 };
-                render_home(&st, &v, q, Some(m), String::new()).await
+                render_home(&st, &v, q, Some(m), Typed::default()).await
             }
             None => v.error(&e),
         },
@@ -622,7 +643,8 @@ async fn claim(State(st): State<AppState>, req: Request) -> Response {
         Err(e) => match field_message(&v, &e) {
             Some(m) => {
                 let q = HomeQuery { tab: Some("paid".into()), ..Default::default() };
-                render_home(&st, &v, q, Some(m), value_of(&pairs, "phone")).await
+                let typed = Typed { phone: value_of(&pairs, "phone"), code: value_of(&pairs, "code") };
+                render_home(&st, &v, q, Some(m), typed).await
             }
             None => v.error(&e),
         },
@@ -631,8 +653,7 @@ async fn claim(State(st): State<AppState>, req: Request) -> Response {
 
 async fn wait_view(st: &AppState, v: &Visit, token: &str) -> Result<WaitView, AppError> {
     let o = st.app.portal_order(token).await?;
-    let airtel = st.app.active_provider().await.is_ok_and(|p| p == broadnet_domain::PaymentProvider::Airtel);
-    Ok(WaitView::of(st, v, o, airtel))
+    Ok(WaitView::of(st, v, o))
 }
 
 async fn order_page(State(st): State<AppState>, headers: HeaderMap, Path(token): Path<String>) -> Response {
@@ -652,7 +673,7 @@ async fn order_page(State(st): State<AppState>, headers: HeaderMap, Path(token):
 
 /// The waiting screen's poll: only the box, small and quick.
 async fn order_fragment(State(st): State<AppState>, headers: HeaderMap, Path(token): Path<String>) -> Response {
-    let v = Visit::of(&st, &headers).await;
+    let v = Visit::bare(&st, &headers);
     match wait_view(&st, &v, &token).await {
         Ok(o) => {
             let paid = (o.state == "paid").then(|| o.username.clone());

@@ -294,6 +294,8 @@ async fn callback_lost_the_code_from_the_sms_gets_online() {
     type_into(&b2, "input[name=phone]", "0712345681").await;
     b2.click("Connect").await;
     b2.wait_text("This code has already been used").await;
+    let typed = css(&b2, "input[name=code]").await.prop("value").await.unwrap();
+    assert_eq!(typed.as_deref(), Some(receipt.as_str()), "the code is shown again with its error");
     b2.shot("used").await;
     assert!(other.session().is_none());
     b2.close().await;
