@@ -143,6 +143,13 @@ impl Browser {
     }
 
     pub(crate) async fn body_text(&self) -> String {
+        // A navigation or a swap may replace the body between finding and reading it.
+        for _ in 0..4 {
+            if let Ok(t) = async { self.c.find(Locator::Css("body")).await?.text().await }.await {
+                return t;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         self.c.find(Locator::Css("body")).await.unwrap().text().await.unwrap()
     }
 
