@@ -651,10 +651,20 @@ impl App {
 
     async fn finish_configuration(&self, actor: &broadnet_store::Actor, id: i64, ok: bool) {
         let state = if ok { RouterState::Configured } else { RouterState::Partial };
-        if let Err(e) =
-            self.store.update_router(actor, id, RouterPatch { state: Some(state), ..Default::default() }).await
-        {
-            tracing::error!(router = id, error = %e, "cannot record the configuration result");
+        // The result must land, or the router stays "configuring" for good: a busy
+        // database (SQLite under load, a deadlock victim) is asked again.
+        for attempt in 1..=5u64 {
+            match self.store.update_router(actor, id, RouterPatch { state: Some(state), ..Default::default() }).await {
+                Ok(_) => break,
+                Err(e) if e.is_retryable() && attempt < 5 => {
+                    tracing::warn!(router = id, error = %e, attempt, "recording the configuration result: retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => {
+                    tracing::error!(router = id, error = %e, "cannot record the configuration result");
+                    break;
+                }
+            }
         }
         self.config_log.emit(
             id,
